@@ -1,0 +1,95 @@
+//! The raw exports every WebAssembly host uses (see `ABI.md`): no imports, plain integers, one
+//! node per instance.
+
+use std::alloc::{Layout, alloc, dealloc};
+use std::cell::UnsafeCell;
+
+use crate::{Options, Session};
+
+/// The instance's one session. A wasm32 instance runs one thread, so plain interior
+/// mutability is enough.
+struct Global(UnsafeCell<Option<Session>>);
+
+// SAFETY: wasm32-unknown-unknown without the threads proposal has exactly one thread.
+unsafe impl Sync for Global {}
+
+static SESSION: Global = Global(UnsafeCell::new(None));
+
+fn session() -> &'static mut Session {
+    // SAFETY: one thread, and no export holds the reference across a call.
+    let slot = unsafe { &mut *SESSION.0.get() };
+    slot.get_or_insert_with(|| Session::new(Options::default()))
+}
+
+fn pack(bytes: &[u8]) -> i64 {
+    if bytes.is_empty() {
+        return 0;
+    }
+    (((bytes.as_ptr() as u32 as u64) << 32) | bytes.len() as u32 as u64) as i64
+}
+
+/// The ABI version of this build: 1.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_abi_version() -> i32 {
+    crate::ABI_VERSION
+}
+
+/// `len` writable bytes for the caller's input; 0 when they cannot be had.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_alloc(len: i32) -> i32 {
+    match usize::try_from(len) {
+        Ok(0) => 1, // a dangling, never-dereferenced pointer; `breaker_free` ignores it
+        Ok(n) => match Layout::array::<u8>(n) {
+            // SAFETY: the layout has a non-zero size.
+            Ok(layout) => unsafe { alloc(layout) as i32 },
+            Err(_) => 0,
+        },
+        Err(_) => 0,
+    }
+}
+
+/// Gives back a buffer from `breaker_alloc` (same `len`).
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_free(ptr: i32, len: i32) {
+    let Ok(n) = usize::try_from(len) else { return };
+    if ptr == 0 || n == 0 {
+        return;
+    }
+    if let Ok(layout) = Layout::array::<u8>(n) {
+        // SAFETY: the caller hands back what `breaker_alloc(len)` returned.
+        unsafe { dealloc(ptr as u32 as usize as *mut u8, layout) }
+    }
+}
+
+/// Sets how this node runs, before its first message: bit 0 the manual clock, bit 1 no test
+/// fixtures. Returns 0, or -1 once messages have been handled (nothing changes then).
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_set_options(flags: i32) -> i32 {
+    // SAFETY: one thread; no reference outlives this call.
+    let slot = unsafe { &mut *SESSION.0.get() };
+    if slot.is_some() {
+        return -1;
+    }
+    *slot = Some(Session::new(Options { manual_clock: flags & 1 != 0, fixtures: flags & 2 == 0 }));
+    0
+}
+
+/// Handles the complete documents at `ptr..ptr+len` at time `now_ms`; returns
+/// `(out_ptr << 32) | out_len` of the replies (0 when none).
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_handle(ptr: i32, len: i32, now_ms: i64) -> i64 {
+    let input: &[u8] = match usize::try_from(len) {
+        Ok(n) if n > 0 && ptr != 0 => {
+            // SAFETY: the caller wrote `len` bytes at `ptr` (from `breaker_alloc`).
+            unsafe { std::slice::from_raw_parts(ptr as u32 as usize as *const u8, n) }
+        }
+        _ => &[],
+    };
+    pack(session().handle(input, now_ms as u64))
+}
+
+/// `(ptr << 32) | len` of the last call's diagnostics (0 when none).
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_diagnostics() -> i64 {
+    pack(session().diagnostics())
+}

@@ -1,0 +1,270 @@
+//! The breakers of one node by name, with a hard bound: least recently used closed breakers are
+//! forgotten first, and an open or half_open one only when no closed one is left.
+//!
+//! Breakers live in a slab; two intrusive lists (closed, and everything else) keep use order,
+//! most recent at the head, so finding the breaker to forget is O(1).
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
+
+use crate::breaker::Breaker;
+
+const NIL: u32 = u32::MAX;
+
+/// One tracked breaker and its place in the use order.
+#[derive(Debug)]
+pub struct Slot {
+    pub name: Box<str>,
+    pub breaker: Breaker,
+    /// The node's use counter when this breaker was last used: orders snapshots.
+    pub last_used: u64,
+    prev: u32,
+    next: u32,
+    list: List,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum List {
+    Closed = 0,
+    Other = 1,
+    Free = 2,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Ends {
+    head: u32,
+    tail: u32,
+}
+
+const EMPTY: Ends = Ends { head: NIL, tail: NIL };
+
+/// Breakers by name, in use order.
+#[derive(Debug)]
+pub struct Registry {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    lists: [Ends; 2],
+    len: usize,
+    /// Breakers forgotten under the bound.
+    pub evicted: u64,
+    /// Counts uses; the value of the last use.
+    pub clock: u64,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            lists: [EMPTY; 2],
+            len: 0,
+            evicted: 0,
+            clock: 0,
+        }
+    }
+}
+
+impl Registry {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn find(&self, name: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(name);
+        self.index.find(hash, |&i| &*self.slots[i as usize].name == name).copied()
+    }
+
+    pub fn get(&self, id: u32) -> &Slot {
+        &self.slots[id as usize]
+    }
+
+    pub fn breaker_mut(&mut self, id: u32) -> &mut Breaker {
+        &mut self.slots[id as usize].breaker
+    }
+
+    /// The breaker named `name`, created with `make` (after forgetting one if the node holds
+    /// `max` already) if it does not exist.
+    pub fn find_or_insert(&mut self, name: &str, max: u64, make: impl FnOnce() -> Breaker) -> u32 {
+        if let Some(id) = self.find(name) {
+            return id;
+        }
+        self.shrink_to(max.saturating_sub(1));
+        self.insert(name.into(), make(), None)
+    }
+
+    /// Adds a breaker known not to be tracked; `last_used` given when restoring.
+    pub fn insert(&mut self, name: Box<str>, breaker: Breaker, last_used: Option<u64>) -> u32 {
+        let hash = self.hasher.hash_one(&*name);
+        let slot = Slot { name, breaker, last_used: 0, prev: NIL, next: NIL, list: List::Free };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = slot;
+                id
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slots = &self.slots;
+        let hasher = &self.hasher;
+        self.index.insert_unique(hash, id, |&i| hasher.hash_one(&*slots[i as usize].name));
+        self.len += 1;
+        match last_used {
+            Some(tick) => {
+                self.clock = self.clock.max(tick);
+                self.link(id, tick);
+            }
+            None => self.touch(id),
+        }
+        id
+    }
+
+    /// Marks a breaker as just used, and files it by its current state.
+    pub fn touch(&mut self, id: u32) {
+        self.clock += 1;
+        let tick = self.clock;
+        self.unlink(id);
+        self.link(id, tick);
+    }
+
+    /// Forgets breakers, least recently used closed ones first, until at most `max` remain.
+    pub fn shrink_to(&mut self, max: u64) {
+        while self.len as u64 > max {
+            let victim = [List::Closed, List::Other]
+                .into_iter()
+                .map(|l| self.lists[l as usize].tail)
+                .find(|&t| t != NIL)
+                .expect("a non-empty registry has a breaker in some list");
+            self.remove(victim);
+            self.evicted += 1;
+        }
+    }
+
+    fn remove(&mut self, id: u32) {
+        self.unlink(id);
+        let hash = self.hasher.hash_one(&*self.slots[id as usize].name);
+        if let Ok(entry) = self.index.find_entry(hash, |&i| i == id) {
+            entry.remove();
+        }
+        let slot = &mut self.slots[id as usize];
+        slot.name = "".into();
+        slot.breaker = Breaker::default();
+        slot.list = List::Free;
+        self.free.push(id);
+        self.len -= 1;
+    }
+
+    /// Files every breaker again by its state, keeping use order: after a bulk change of state.
+    pub fn refile_all(&mut self) {
+        let mut ids: Vec<u32> = self.ids().collect();
+        ids.sort_by_key(|&i| self.slots[i as usize].last_used);
+        self.lists = [EMPTY; 2];
+        for &id in &ids {
+            let slot = &mut self.slots[id as usize];
+            slot.list = List::Free;
+            let tick = slot.last_used;
+            self.link(id, tick);
+        }
+    }
+
+    /// Every tracked breaker's id, in no particular order.
+    pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.slots.len() as u32).filter(|&i| self.slots[i as usize].list != List::Free)
+    }
+
+    /// Drops every breaker (the evicted count and use clock too).
+    pub fn clear(&mut self) {
+        *self = Registry::default();
+    }
+
+    fn unlink(&mut self, id: u32) {
+        let slot = &self.slots[id as usize];
+        let (prev, next, list) = (slot.prev, slot.next, slot.list);
+        if list == List::Free {
+            return;
+        }
+        let ends = &mut self.lists[list as usize];
+        match prev {
+            NIL => ends.head = next,
+            p => self.slots[p as usize].next = next,
+        }
+        let ends = &mut self.lists[list as usize];
+        match next {
+            NIL => ends.tail = prev,
+            n => self.slots[n as usize].prev = prev,
+        }
+        let slot = &mut self.slots[id as usize];
+        slot.prev = NIL;
+        slot.next = NIL;
+        slot.list = List::Free;
+    }
+
+    /// Puts an unlinked breaker at the head of the list for its state, stamped `tick`. When
+    /// restoring, breakers arrive in use order, so the head is always right.
+    fn link(&mut self, id: u32, tick: u64) {
+        let list = if self.slots[id as usize].breaker.is_closed() { List::Closed } else { List::Other };
+        let head = self.lists[list as usize].head;
+        let slot = &mut self.slots[id as usize];
+        slot.last_used = tick;
+        slot.prev = NIL;
+        slot.next = head;
+        slot.list = list;
+        match head {
+            NIL => self.lists[list as usize].tail = id,
+            h => self.slots[h as usize].prev = id,
+        }
+        self.lists[list as usize].head = id;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::breaker::{Config, StateName};
+
+    fn open_breaker() -> Breaker {
+        let mut b = Breaker::default();
+        b.set_state(&Config::default(), StateName::Open, 0, &mut Vec::new());
+        b
+    }
+
+    #[test]
+    fn forgets_the_least_recently_used_closed_breaker_first() {
+        let mut r = Registry::default();
+        let a = r.find_or_insert("a", 3, open_breaker);
+        r.find_or_insert("b", 3, Breaker::default);
+        r.find_or_insert("c", 3, Breaker::default);
+        r.touch(r.find("b").unwrap());
+        r.find_or_insert("d", 3, Breaker::default);
+        assert_eq!(r.len(), 3);
+        assert_eq!(r.evicted, 1);
+        assert!(r.find("c").is_none(), "c was the least recently used closed breaker");
+        assert_eq!(r.find("a"), Some(a), "an open breaker outlives closed ones");
+        r.find_or_insert("e", 3, open_breaker);
+        r.find_or_insert("f", 3, open_breaker);
+        // Only open breakers left: the least recently used of them goes.
+        assert!(r.find("a").is_none());
+        assert!(r.find("e").is_some() && r.find("f").is_some());
+        assert_eq!(r.evicted, 3);
+    }
+
+    #[test]
+    fn reuses_freed_slots() {
+        let mut r = Registry::default();
+        for i in 0..1000 {
+            r.find_or_insert(&format!("s{i}"), 10, Breaker::default);
+        }
+        assert_eq!(r.len(), 10);
+        assert!(r.slots.len() <= 11);
+        assert_eq!(r.ids().count(), 10);
+    }
+}

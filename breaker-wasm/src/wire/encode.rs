@@ -1,0 +1,219 @@
+//! From a typed [`Reply`] to its bytes: one compact JSON document, keys in the protocol's order.
+
+use super::write::Writer;
+use crate::breaker::{CallResult, Config, ForceMode, Forced, Reason, StateName, Transition, config::FIELDS};
+use crate::node::{Event, Reply};
+
+pub fn state_name(s: StateName) -> &'static str {
+    match s {
+        StateName::Closed => "closed",
+        StateName::Open => "open",
+        StateName::HalfOpen => "half_open",
+    }
+}
+
+pub fn mode_name(m: ForceMode) -> &'static str {
+    match m {
+        ForceMode::Open => "open",
+        ForceMode::Closed => "closed",
+        ForceMode::Auto => "auto",
+    }
+}
+
+/// The human-readable reason of a transition, as `events` and `transition` objects show it.
+pub fn reason_text(r: &Reason) -> String {
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    match *r {
+        Reason::ConsecutiveFailures { failures, threshold } => {
+            format!("{} (threshold {threshold})", plural(failures, "consecutive failure", "consecutive failures"))
+        }
+        Reason::OpenTimeoutElapsed { ms } => format!("open timeout of {ms} ms elapsed"),
+        Reason::ProbeFailed => "probe failed".into(),
+        Reason::ProbeLeaseExpired { ms } => format!("probe lease expired after {ms} ms"),
+        Reason::ProbesSucceeded { successes, threshold } => {
+            format!("{} (threshold {threshold})", plural(successes, "successful probe", "successful probes"))
+        }
+        Reason::Fixture => "set by the call's state fixture".into(),
+        Reason::Forced(ForceMode::Auto) => "forced mode released (auto)".into(),
+        Reason::Forced(mode) => format!("forced {}", mode_name(mode)),
+        Reason::Reset => "reset".into(),
+    }
+}
+
+/// Writes `{"src":..,"dest":..,"body":{"type":..,"in_reply_to":..,...}}` and a newline.
+pub fn reply(out: &mut Vec<u8>, src: &str, dest: &str, in_reply_to: u64, reply: &Reply) {
+    let mut w = Writer { out };
+    w.open().field_str("src", src).field_str("dest", dest).key("body").open();
+    body(&mut w, in_reply_to, reply);
+    w.end().end();
+    w.out.push(b'\n');
+}
+
+fn head(w: &mut Writer, kind: &str, in_reply_to: u64) {
+    w.field_str("type", kind).field_u64("in_reply_to", in_reply_to);
+}
+
+fn body(w: &mut Writer, id: u64, reply: &Reply) {
+    match reply {
+        Reply::InitOk => head(w, "init_ok", id),
+        Reply::Call { service, result } => match *result {
+            CallResult::Rejected { state } => {
+                head(w, "error", id);
+                let text = if state == StateName::Open { "Circuit breaker OPEN" } else { "Circuit breaker HALF_OPEN" };
+                w.field_str("error", text).field_str("service", service);
+            }
+            CallResult::Opened { failures, rejected } => {
+                head(w, "circuit_breaker_open", id);
+                w.field_str("service", service).field_u64("failures", failures);
+                if rejected > 0 {
+                    w.field_u64("rejected", rejected);
+                }
+            }
+            CallResult::Closed => {
+                head(w, "circuit_breaker_closed", id);
+                w.field_str("service", service).field_str("state", "closed");
+            }
+            CallResult::Ok { state } => {
+                head(w, "call_ok", id);
+                w.field_str("service", service).field_str("state", state_name(state));
+            }
+            CallResult::Failed { state, failures } => {
+                head(w, "call_failed", id);
+                w.field_str("service", service).field_str("state", state_name(state)).field_u64("failures", failures);
+            }
+        },
+        Reply::Acquired { service, state, permit } => {
+            head(w, "acquire_ok", id);
+            w.field_str("service", service).field_str("state", state_name(*state)).field_u64("permit", *permit);
+        }
+        Reply::AcquireRejected { service, state, retry_after_ms } => {
+            head(w, "error", id);
+            let text = if *state == StateName::HalfOpen { "Circuit breaker HALF_OPEN" } else { "Circuit breaker OPEN" };
+            w.field_u64("code", 11).field_str("text", text).field_str("service", service);
+            if let Some(ms) = retry_after_ms {
+                w.field_u64("retry_after_ms", *ms);
+            }
+        }
+        Reply::Recorded { service, state, stale, transition } => {
+            head(w, "record_ok", id);
+            w.field_str("service", service).field_str("state", state_name(*state));
+            if *stale {
+                w.key("stale").bool(true);
+            }
+            if let Some(t) = transition {
+                w.key("transition");
+                transition_object(w, t);
+            }
+        }
+        Reply::Status { service, view, config: c } => {
+            head(w, "status_ok", id);
+            w.field_str("service", service).field_str("state", state_name(view.state));
+            if let Some(forced) = view.forced {
+                w.field_str("forced", if forced == Forced::Open { "open" } else { "closed" });
+            }
+            w.field_u64("failures", view.failures).key("counts").open();
+            let counts = view.counts;
+            w.field_u64("successes", counts.successes)
+                .field_u64("failures", counts.failures)
+                .field_u64("rejections", counts.rejections)
+                .field_u64("opened", counts.opened)
+                .end();
+            w.key("config");
+            config(w, c);
+            if let Some(ms) = view.retry_after_ms {
+                w.field_u64("retry_after_ms", ms);
+            }
+        }
+        Reply::StatusAll { services, evicted } => {
+            head(w, "status_ok", id);
+            w.key("services").raw("[");
+            for (i, s) in services.iter().enumerate() {
+                if i > 0 {
+                    w.raw(",");
+                }
+                w.open().field_str("service", &s.service).field_str("state", state_name(s.state)).end();
+            }
+            w.raw("]").field_u64("evicted", *evicted);
+        }
+        Reply::ResetOk { service } => {
+            head(w, "reset_ok", id);
+            if let Some(s) = service {
+                w.field_str("service", s);
+            }
+        }
+        Reply::ConfigureOk { service, config: c } => {
+            head(w, "configure_ok", id);
+            if let Some(s) = service {
+                w.field_str("service", s);
+            }
+            w.key("config");
+            config(w, c);
+        }
+        Reply::ForceOk { service, mode } => {
+            head(w, "force_ok", id);
+            if let Some((s, _)) = service {
+                w.field_str("service", s);
+            }
+            w.field_str("mode", mode_name(*mode));
+            if let Some((_, state)) = service {
+                w.field_str("state", state_name(*state));
+            }
+        }
+        Reply::Events(events) => {
+            head(w, "events_ok", id);
+            w.key("events").raw("[");
+            for (i, e) in events.iter().enumerate() {
+                if i > 0 {
+                    w.raw(",");
+                }
+                event_object(w, e);
+            }
+            w.raw("]");
+        }
+        Reply::SnapshotOk(image) => {
+            head(w, "snapshot_ok", id);
+            w.key("snapshot");
+            super::snapshot::encode(w, image);
+        }
+        Reply::RestoreOk { services } => {
+            head(w, "restore_ok", id);
+            w.field_u64("services", *services as u64);
+        }
+        Reply::AdvanceClockOk { now_ms } => {
+            head(w, "advance_clock_ok", id);
+            w.field_u64("now_ms", *now_ms);
+        }
+        Reply::Error { code, text } => {
+            head(w, "error", id);
+            w.field_u64("code", *code as u64).field_str("text", text);
+        }
+    }
+}
+
+/// A full config object, fields in the protocol's order.
+pub fn config(w: &mut Writer, c: &Config) {
+    w.open();
+    for field in FIELDS {
+        w.field_u64(field.name(), field.get(c));
+    }
+    w.end();
+}
+
+fn transition_object(w: &mut Writer, t: &Transition) {
+    w.open()
+        .field_str("from", state_name(t.from))
+        .field_str("to", state_name(t.to))
+        .field_str("reason", &reason_text(&t.reason))
+        .end();
+}
+
+fn event_object(w: &mut Writer, e: &Event) {
+    w.open()
+        .field_u64("seq", e.seq)
+        .field_u64("at_ms", e.at)
+        .field_str("service", &e.service)
+        .field_str("from", state_name(e.from))
+        .field_str("to", state_name(e.to))
+        .field_str("reason", &reason_text(&e.reason))
+        .end();
+}

@@ -1,0 +1,437 @@
+//! Splits a byte stream into JSON documents as it arrives: NDJSON or pretty-printed, checked
+//! against the JSON grammar byte by byte so that a broken document is noticed where it breaks.
+//!
+//! After a broken document the splitter carries on at the next line that begins with `{` after
+//! the one the broken document began on, so one bad line never swallows the good ones after it.
+//! A document larger than the limit is reported and skipped without being kept in memory.
+
+use super::json::MAX_DEPTH;
+
+/// What the splitter found next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// A complete document (an object), starting on `line` (1-based).
+    Doc { bytes: &'a [u8], line: u64 },
+    /// Input that is not a document, with where it went wrong (1-based line and byte column).
+    Error { line: u64, column: u64, message: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Between documents: whitespace, then `{`.
+    Between,
+    /// Inside a document that is being kept.
+    InDoc,
+    /// Inside a document that is too large: checked but not kept.
+    Skipping,
+    /// After an error: waiting for a line that begins with `{`.
+    Resync { at_line_start: bool },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Num {
+    Minus,
+    Zero,
+    Int,
+    Dot,
+    Frac,
+    Exp,
+    ExpSign,
+    ExpDigits,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Grammar {
+    /// A value must come (after `:`, or `,` in an array).
+    Value,
+    /// Just after `[`: a value or `]`.
+    ArrayFirst,
+    /// Just after `{`: a key or `}`.
+    ObjectFirst,
+    /// After `,` in an object: a key.
+    Key,
+    /// After a key: `:`.
+    Colon,
+    /// After a value: `,` or the closing bracket.
+    After,
+    /// Inside a string; `escape` counts what the current escape still needs (0 = none, 1 =
+    /// the character after `\`, 2..=5 = hex digits of `\u`).
+    Str { key: bool, escape: u8 },
+    Number(Num),
+    Literal { word: &'static [u8], matched: u8 },
+}
+
+enum Step {
+    /// The byte was taken.
+    Taken,
+    /// The byte ends a number and must be looked at again.
+    Again,
+    /// The byte closed the document.
+    Done,
+    Error(&'static str),
+}
+
+/// An incremental document splitter over a byte stream.
+#[derive(Debug)]
+pub struct Splitter {
+    buf: Vec<u8>,
+    /// Where the scan has reached in `buf`.
+    pos: usize,
+    /// Where the current document began in `buf` (in [`Mode::InDoc`]).
+    doc_start: usize,
+    doc_line: u64,
+    /// The line and the stream offset where it began, at `pos`; and the stream offset of
+    /// `buf[0]`.
+    line: u64,
+    line_start: u64,
+    base: u64,
+    mode: Mode,
+    grammar: Grammar,
+    stack: Vec<u8>,
+    max: usize,
+}
+
+impl Splitter {
+    /// A splitter that refuses documents larger than `max` bytes.
+    pub fn new(max: usize) -> Splitter {
+        Splitter {
+            buf: Vec::new(),
+            pos: 0,
+            doc_start: 0,
+            doc_line: 1,
+            line: 1,
+            line_start: 0,
+            base: 0,
+            mode: Mode::Between,
+            grammar: Grammar::Value,
+            stack: Vec::new(),
+            max,
+        }
+    }
+
+    /// Adds input. Bytes already dealt with are dropped first.
+    pub fn push(&mut self, bytes: &[u8]) {
+        let keep_from = if self.mode == Mode::InDoc { self.doc_start } else { self.pos };
+        if keep_from > 0 {
+            self.buf.drain(..keep_from);
+            self.base += keep_from as u64;
+            self.pos -= keep_from;
+            self.doc_start = self.doc_start.saturating_sub(keep_from);
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Whether unfinished input is held (a document begun but not ended).
+    pub fn in_document(&self) -> bool {
+        matches!(self.mode, Mode::InDoc | Mode::Skipping)
+    }
+
+    /// The next document or error in the input pushed so far; `None` when more input is needed.
+    pub fn next_frame(&mut self) -> Option<Frame<'_>> {
+        while self.pos < self.buf.len() {
+            let b = self.buf[self.pos];
+            match self.mode {
+                Mode::Between => match b {
+                    b' ' | b'\t' | b'\r' | b'\n' => self.advance(b),
+                    b'{' => {
+                        self.doc_start = self.pos;
+                        self.doc_line = self.line;
+                        self.stack.clear();
+                        self.stack.push(b'{');
+                        self.grammar = Grammar::ObjectFirst;
+                        self.mode = Mode::InDoc;
+                        self.advance(b);
+                    }
+                    _ => {
+                        let error = self.error("expected '{' to start a document");
+                        self.mode = Mode::Resync { at_line_start: false };
+                        return Some(error);
+                    }
+                },
+                Mode::Resync { at_line_start } => {
+                    if at_line_start && b == b'{' {
+                        self.mode = Mode::Between;
+                    } else {
+                        self.mode = Mode::Resync { at_line_start: b == b'\n' };
+                        self.advance(b);
+                    }
+                }
+                Mode::InDoc | Mode::Skipping => match self.step(b) {
+                    Step::Again => {}
+                    Step::Taken => {
+                        self.advance(b);
+                        if self.mode == Mode::InDoc && self.pos - self.doc_start > self.max {
+                            let error = Frame::Error {
+                                line: self.doc_line,
+                                column: 1,
+                                message: format!("document larger than {} bytes, skipped", self.max),
+                            };
+                            self.mode = Mode::Skipping;
+                            return Some(error);
+                        }
+                    }
+                    Step::Done => {
+                        self.advance(b);
+                        let kept = self.mode == Mode::InDoc;
+                        self.mode = Mode::Between;
+                        if kept && self.pos - self.doc_start <= self.max {
+                            let bytes = &self.buf[self.doc_start..self.pos];
+                            return Some(Frame::Doc { bytes, line: self.doc_line });
+                        }
+                        if kept {
+                            // Ended on the byte that crossed the limit.
+                            let message = format!("document larger than {} bytes, skipped", self.max);
+                            return Some(Frame::Error { line: self.doc_line, column: 1, message });
+                        }
+                    }
+                    Step::Error(message) => {
+                        let error = self.error(message);
+                        self.resync_after_broken_document();
+                        return Some(error);
+                    }
+                },
+            }
+        }
+        None
+    }
+
+    /// At the end of input: an unfinished document is an error.
+    pub fn finish(&mut self) -> Option<Frame<'_>> {
+        let unfinished = self.mode == Mode::InDoc;
+        self.mode = Mode::Between;
+        unfinished.then(|| Frame::Error {
+            line: self.doc_line,
+            column: 1,
+            message: "input ended inside a document".into(),
+        })
+    }
+
+    fn error(&self, message: &str) -> Frame<'static> {
+        let column = self.base + self.pos as u64 - self.line_start + 1;
+        Frame::Error { line: self.line, column, message: message.to_string() }
+    }
+
+    /// Goes back to the line after the one the broken document began on (when it is still
+    /// held) and waits there for a line that begins with `{`.
+    fn resync_after_broken_document(&mut self) {
+        if self.mode == Mode::InDoc
+            && let Some(nl) = self.buf[self.doc_start..self.pos].iter().position(|&c| c == b'\n')
+        {
+            self.pos = self.doc_start + nl + 1;
+            self.line = self.doc_line + 1;
+            self.line_start = self.base + self.pos as u64;
+            self.mode = Mode::Resync { at_line_start: true };
+            return;
+        }
+        self.mode = Mode::Resync { at_line_start: false };
+    }
+
+    fn advance(&mut self, b: u8) {
+        self.pos += 1;
+        if b == b'\n' {
+            self.line += 1;
+            self.line_start = self.base + self.pos as u64;
+        }
+    }
+
+    /// Feeds one byte of a document to the grammar.
+    fn step(&mut self, b: u8) -> Step {
+        use Grammar as G;
+        let ws = matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+        match self.grammar {
+            G::Str { key, escape } => {
+                self.grammar = match (escape, b) {
+                    (0, b'"') => {
+                        if key {
+                            G::Colon
+                        } else {
+                            G::After
+                        }
+                    }
+                    (0, b'\\') => G::Str { key, escape: 1 },
+                    (_, 0..=0x1f) => return Step::Error("control character in a string"),
+                    (0, _) => G::Str { key, escape: 0 },
+                    (1, b'u') => G::Str { key, escape: 5 },
+                    (1, b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => G::Str { key, escape: 0 },
+                    (1, _) => return Step::Error("invalid escape in a string"),
+                    (n, _) if b.is_ascii_hexdigit() => G::Str { key, escape: if n == 2 { 0 } else { n - 1 } },
+                    _ => return Step::Error("invalid \\u escape"),
+                };
+                Step::Taken
+            }
+            G::Number(n) => {
+                let next = match (n, b) {
+                    (Num::Minus, b'0') => Num::Zero,
+                    (Num::Minus, b'1'..=b'9') => Num::Int,
+                    (Num::Int, b'0'..=b'9') => Num::Int,
+                    (Num::Zero | Num::Int, b'.') => Num::Dot,
+                    (Num::Dot | Num::Frac, b'0'..=b'9') => Num::Frac,
+                    (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => Num::Exp,
+                    (Num::Exp, b'+' | b'-') => Num::ExpSign,
+                    (Num::Exp | Num::ExpSign | Num::ExpDigits, b'0'..=b'9') => Num::ExpDigits,
+                    (Num::Zero | Num::Int | Num::Frac | Num::ExpDigits, _) => {
+                        self.grammar = G::After;
+                        return Step::Again;
+                    }
+                    _ => return Step::Error("invalid number"),
+                };
+                self.grammar = G::Number(next);
+                Step::Taken
+            }
+            G::Literal { word, matched } => {
+                if word.get(matched as usize) != Some(&b) {
+                    return Step::Error("expected a value");
+                }
+                let matched = matched + 1;
+                self.grammar = if matched as usize == word.len() { G::After } else { G::Literal { word, matched } };
+                Step::Taken
+            }
+            _ if ws => Step::Taken,
+            G::Value | G::ArrayFirst => self.value(b),
+            G::ObjectFirst | G::Key => match b {
+                b'"' => {
+                    self.grammar = G::Str { key: true, escape: 0 };
+                    Step::Taken
+                }
+                b'}' if self.grammar == G::ObjectFirst => self.close(b'{'),
+                _ => Step::Error("expected a string key"),
+            },
+            G::Colon => {
+                if b != b':' {
+                    return Step::Error("expected ':' after an object key");
+                }
+                self.grammar = G::Value;
+                Step::Taken
+            }
+            G::After => match (b, self.stack.last()) {
+                (b',', Some(b'{')) => {
+                    self.grammar = G::Key;
+                    Step::Taken
+                }
+                (b',', _) => {
+                    self.grammar = G::Value;
+                    Step::Taken
+                }
+                (b'}', Some(b'{')) => self.close(b'{'),
+                (b']', Some(b'[')) => self.close(b'['),
+                (_, Some(b'{')) => Step::Error("expected ',' or '}' in an object"),
+                _ => Step::Error("expected ',' or ']' in an array"),
+            },
+        }
+    }
+
+    fn value(&mut self, b: u8) -> Step {
+        use Grammar as G;
+        self.grammar = match b {
+            b']' if self.grammar == G::ArrayFirst => return self.close(b'['),
+            b'{' | b'[' => {
+                if self.stack.len() >= MAX_DEPTH {
+                    return Step::Error("nesting too deep");
+                }
+                self.stack.push(b);
+                if b == b'{' { G::ObjectFirst } else { G::ArrayFirst }
+            }
+            b'"' => G::Str { key: false, escape: 0 },
+            b'-' => G::Number(Num::Minus),
+            b'0' => G::Number(Num::Zero),
+            b'1'..=b'9' => G::Number(Num::Int),
+            b't' => G::Literal { word: b"true", matched: 1 },
+            b'f' => G::Literal { word: b"false", matched: 1 },
+            b'n' => G::Literal { word: b"null", matched: 1 },
+            _ => return Step::Error("expected a value"),
+        };
+        Step::Taken
+    }
+
+    fn close(&mut self, open: u8) -> Step {
+        debug_assert_eq!(self.stack.last(), Some(&open));
+        self.stack.pop();
+        if self.stack.is_empty() {
+            return Step::Done;
+        }
+        self.grammar = Grammar::After;
+        Step::Taken
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything the splitter finds in `input`, fed in chunks of `chunk` bytes.
+    fn split(input: &str, chunk: usize, max: usize) -> Vec<String> {
+        let mut s = Splitter::new(max);
+        let mut found = Vec::new();
+        let mut take = |f: Frame| match f {
+            Frame::Doc { bytes, line } => found.push(format!("{line}: {}", String::from_utf8_lossy(bytes))),
+            Frame::Error { line, column, message } => found.push(format!("{line}:{column} error: {message}")),
+        };
+        for piece in input.as_bytes().chunks(chunk.max(1)) {
+            s.push(piece);
+            while let Some(f) = s.next_frame() {
+                take(f);
+            }
+        }
+        if let Some(f) = s.finish() {
+            take(f);
+        }
+        found
+    }
+
+    #[test]
+    fn splits_ndjson_and_pretty_documents_in_any_chunking() {
+        let input = "{\"a\":1}\n{\n  \"b\": [1, 2.5e-3, {\"c\": \"}\\\"\"}],\n  \"d\": null\n}\n  {}{\"e\":true}";
+        let expected = vec![
+            "1: {\"a\":1}".to_string(),
+            "2: {\n  \"b\": [1, 2.5e-3, {\"c\": \"}\\\"\"}],\n  \"d\": null\n}".to_string(),
+            "6: {}".to_string(),
+            "6: {\"e\":true}".to_string(),
+        ];
+        for chunk in [1, 2, 3, 7, 1000] {
+            assert_eq!(split(input, chunk, 1 << 20), expected, "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn a_broken_line_does_not_swallow_the_next() {
+        let input = "{\"a\": [1, 2\n{\"ok\":1}\nnot json\n[1]\n{\"ok\":2}\n";
+        assert_eq!(
+            split(input, 5, 1 << 20),
+            vec![
+                "2:1 error: expected ',' or ']' in an array",
+                "2: {\"ok\":1}",
+                "3:1 error: expected '{' to start a document",
+                "5: {\"ok\":2}",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_oversized_document_is_skipped_without_being_kept() {
+        let big = format!("{{\"s\":\"{}\"}}\n{{\"ok\":1}}\n", "x".repeat(10_000));
+        let mut s = Splitter::new(100);
+        let mut found = Vec::new();
+        for piece in big.as_bytes().chunks(64) {
+            s.push(piece);
+            assert!(s.buf.len() < 300, "the splitter holds {} bytes", s.buf.len());
+            while let Some(f) = s.next_frame() {
+                found.push(format!("{f:?}"));
+            }
+        }
+        assert_eq!(found.len(), 2);
+        assert!(found[0].contains("larger than 100 bytes"), "{}", found[0]);
+        assert!(found[1].contains("Doc"), "{}", found[1]);
+    }
+
+    #[test]
+    fn refuses_deep_nesting_and_bad_tokens() {
+        let deep = format!("{{\"a\":{}\n{{\"ok\":1}}", "[".repeat(100_000));
+        let found = split(&deep, 4096, usize::MAX);
+        assert_eq!(found, vec!["1:135 error: nesting too deep", "2: {\"ok\":1}"]);
+        for bad in ["{\"a\":01}", "{\"a\":tru}", "{\"a\":\"\\x\"}", "{\"a\" 1}", "{a:1}", "{\"a\":1,}", "{\"a\":\"\n\"}"] {
+            let found = split(bad, 3, 1000);
+            assert!(found[0].contains("error"), "{bad:?}: {found:?}");
+        }
+        assert_eq!(split("{\"a\":", 1, 1000), vec!["1:1 error: input ended inside a document"]);
+    }
+}

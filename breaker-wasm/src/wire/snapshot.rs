@@ -1,0 +1,315 @@
+//! The snapshot format (version 1): a node's [`Image`] as JSON, and back, strictly checked.
+
+use super::decode::config_patch;
+use super::encode::{config, mode_name, state_name};
+use super::json::Value;
+use super::write::Writer;
+use crate::breaker::{Counts, ForceMode, Forced, Lease, MAX_SAFE, Reason, State, StateName, config::FIELDS};
+use crate::node::{Event, EventLog, Image, SavedBreaker};
+
+pub const VERSION: u64 = 1;
+
+pub fn encode(w: &mut Writer, image: &Image) {
+    w.open().field_u64("version", VERSION).field_u64("now_ms", image.now_ms).key("defaults");
+    config(w, &image.defaults);
+    w.key("overrides").open();
+    for (name, patch) in &image.overrides {
+        w.key_str(name).open();
+        for (field, value) in patch.fields() {
+            w.field_u64(field.name(), value);
+        }
+        w.end();
+    }
+    w.end().key("breakers").raw("[");
+    for (i, b) in image.breakers.iter().enumerate() {
+        if i > 0 {
+            w.raw(",");
+        }
+        breaker(w, b);
+    }
+    w.raw("]")
+        .field_u64("evicted", image.evicted)
+        .field_u64("last_permit", image.last_permit)
+        .field_u64("last_seq", image.events.last_seq())
+        .key("events")
+        .raw("[");
+    for (i, e) in image.events.iter().enumerate() {
+        if i > 0 {
+            w.raw(",");
+        }
+        w.open()
+            .field_u64("seq", e.seq)
+            .field_u64("at_ms", e.at)
+            .field_str("service", &e.service)
+            .field_str("from", state_name(e.from))
+            .field_str("to", state_name(e.to))
+            .key("reason");
+        reason(w, &e.reason);
+        w.end();
+    }
+    w.raw("]").end();
+}
+
+fn breaker(w: &mut Writer, b: &SavedBreaker) {
+    w.open().field_str("service", &b.name).field_str("state", state_name(b.state.name()));
+    match b.state {
+        State::Closed => {}
+        State::Open { since, until } => {
+            w.field_u64("since", since);
+            if b.forced != Some(Forced::Open) {
+                w.field_u64("until", until);
+            }
+        }
+        State::HalfOpen { since, successes } => {
+            w.field_u64("since", since).field_u64("successes", successes);
+        }
+    }
+    if let Some(f) = b.forced {
+        w.field_str("forced", if f == Forced::Open { "open" } else { "closed" });
+    }
+    w.field_u64("failures", b.failures).field_u64("trips", b.trips).key("counts").open();
+    w.field_u64("successes", b.counts.successes)
+        .field_u64("failures", b.counts.failures)
+        .field_u64("rejections", b.counts.rejections)
+        .field_u64("opened", b.counts.opened)
+        .end();
+    w.key("leases").raw("[");
+    for (i, l) in b.leases.iter().enumerate() {
+        if i > 0 {
+            w.raw(",");
+        }
+        w.raw("[").u64(l.permit).raw(",").u64(l.at).raw("]");
+    }
+    w.raw("]").end();
+}
+
+fn reason(w: &mut Writer, r: &Reason) {
+    w.open();
+    match *r {
+        Reason::ConsecutiveFailures { failures, threshold } => {
+            w.field_str("kind", "consecutive_failures").field_u64("failures", failures).field_u64("threshold", threshold);
+        }
+        Reason::OpenTimeoutElapsed { ms } => {
+            w.field_str("kind", "open_timeout_elapsed").field_u64("ms", ms);
+        }
+        Reason::ProbeFailed => {
+            w.field_str("kind", "probe_failed");
+        }
+        Reason::ProbeLeaseExpired { ms } => {
+            w.field_str("kind", "probe_lease_expired").field_u64("ms", ms);
+        }
+        Reason::ProbesSucceeded { successes, threshold } => {
+            w.field_str("kind", "probes_succeeded").field_u64("successes", successes).field_u64("threshold", threshold);
+        }
+        Reason::Fixture => {
+            w.field_str("kind", "fixture");
+        }
+        Reason::Forced(mode) => {
+            w.field_str("kind", "forced").field_str("mode", mode_name(mode));
+        }
+        Reason::Reset => {
+            w.field_str("kind", "reset");
+        }
+    }
+    w.end();
+}
+
+/// One object of the snapshot, read strictly: unknown keys are refused, every path is named.
+struct Obj<'v, 'a> {
+    members: &'v [(std::borrow::Cow<'a, str>, Value<'a>)],
+    path: String,
+}
+
+impl<'v, 'a> Obj<'v, 'a> {
+    fn new(value: &'v Value<'a>, path: String, allowed: &[&str]) -> Result<Self, String> {
+        let Value::Object(members) = value else {
+            return Err(format!("{path}: expected an object"));
+        };
+        if let Some((key, _)) = members.iter().find(|(k, _)| !allowed.contains(&&**k)) {
+            return Err(format!("{path}.{key}: unknown field"));
+        }
+        Ok(Obj { members, path })
+    }
+
+    fn opt(&self, key: &str) -> Option<&'v Value<'a>> {
+        self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    fn get(&self, key: &str) -> Result<&'v Value<'a>, String> {
+        self.opt(key).ok_or_else(|| format!("{}.{key}: missing", self.path))
+    }
+
+    fn u64(&self, key: &str) -> Result<u64, String> {
+        self.get(key)?.as_u64().ok_or_else(|| format!("{}.{key}: expected an unsigned integer", self.path))
+    }
+
+    fn str(&self, key: &str) -> Result<&'v str, String> {
+        self.get(key)?.as_str().ok_or_else(|| format!("{}.{key}: expected a string", self.path))
+    }
+
+    fn state(&self, key: &str) -> Result<StateName, String> {
+        match self.str(key)? {
+            "closed" => Ok(StateName::Closed),
+            "open" => Ok(StateName::Open),
+            "half_open" => Ok(StateName::HalfOpen),
+            _ => Err(format!("{}.{key}: expected a state", self.path)),
+        }
+    }
+
+    fn array(&self, key: &str) -> Result<&'v [Value<'a>], String> {
+        match self.get(key)? {
+            Value::Array(items) => Ok(items),
+            _ => Err(format!("{}.{key}: expected an array", self.path)),
+        }
+    }
+}
+
+/// Reads a snapshot. The error names the part at fault, prefixed with `snapshot.`.
+pub fn decode(value: &Value) -> Result<Image, String> {
+    decode_image(value).map_err(|e| format!("snapshot.{e}")).and_then(|image| {
+        image.validate().map_err(|e| e.to_string())?;
+        Ok(image)
+    })
+}
+
+fn decode_image(value: &Value) -> Result<Image, String> {
+    let top = ["version", "now_ms", "defaults", "overrides", "breakers", "evicted", "last_permit", "last_seq", "events"];
+    let o = Obj::new(value, "snapshot".into(), &top).map_err(strip)?;
+    let version = o.u64("version").map_err(strip)?;
+    if version != VERSION {
+        return Err(format!("version: unsupported version {version} (this node reads version {VERSION})"));
+    }
+    let defaults = config_patch(o.get("defaults").map_err(strip)?, "defaults")?;
+    if let Some(missing) = FIELDS.into_iter().find(|&f| defaults.get(f).is_none()) {
+        return Err(format!("defaults.{}: missing", missing.name()));
+    }
+    let defaults = defaults.apply(&Default::default());
+    let Value::Object(overrides) = o.get("overrides").map_err(strip)? else {
+        return Err("overrides: expected an object".into());
+    };
+    let overrides = overrides
+        .iter()
+        .map(|(name, v)| {
+            let patch = config_patch(v, &format!("overrides.{name}"))?;
+            if patch.fields().any(|(f, _)| f.node_wide()) {
+                return Err(format!("overrides.{name}: a node-wide setting in a service override"));
+            }
+            Ok((Box::<str>::from(&**name), patch))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let breakers = o
+        .array("breakers")
+        .map_err(strip)?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| decode_breaker(v, format!("breakers[{i}]")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(strip)?;
+    let events = o
+        .array("events")
+        .map_err(strip)?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| decode_event(v, format!("events[{i}]")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(strip)?;
+    Ok(Image {
+        now_ms: o.u64("now_ms").map_err(strip)?,
+        defaults,
+        overrides,
+        breakers,
+        evicted: o.u64("evicted").map_err(strip)?,
+        last_permit: o.u64("last_permit").map_err(strip)?,
+        events: EventLog::from_parts(events, o.u64("last_seq").map_err(strip)?),
+    })
+}
+
+/// Paths are built from `snapshot.`; the caller adds that prefix once.
+fn strip(e: String) -> String {
+    e.strip_prefix("snapshot.").map(str::to_string).unwrap_or(e)
+}
+
+fn decode_breaker(v: &Value, path: String) -> Result<SavedBreaker, String> {
+    let allowed = ["service", "state", "since", "until", "successes", "forced", "failures", "trips", "counts", "leases"];
+    let o = Obj::new(v, format!("snapshot.{path}"), &allowed)?;
+    let forced = match o.opt("forced") {
+        None => None,
+        Some(Value::String(s)) if s == "open" => Some(Forced::Open),
+        Some(Value::String(s)) if s == "closed" => Some(Forced::Closed),
+        Some(_) => return Err(format!("{}.forced: expected \"open\" or \"closed\"", o.path)),
+    };
+    let state = match o.state("state")? {
+        StateName::Closed => State::Closed,
+        StateName::Open => State::Open {
+            since: o.u64("since")?,
+            until: if forced == Some(Forced::Open) { u64::MAX } else { o.u64("until")? },
+        },
+        StateName::HalfOpen => State::HalfOpen { since: o.u64("since")?, successes: o.u64("successes")? },
+    };
+    let c = Obj::new(o.get("counts")?, format!("{}.counts", o.path), &["successes", "failures", "rejections", "opened"])?;
+    let counts = Counts {
+        successes: c.u64("successes")?,
+        failures: c.u64("failures")?,
+        rejections: c.u64("rejections")?,
+        opened: c.u64("opened")?,
+    };
+    let leases = o
+        .array("leases")?
+        .iter()
+        .map(|l| match l {
+            Value::Array(pair) if pair.len() == 2 => match (pair[0].as_u64(), pair[1].as_u64()) {
+                (Some(permit), Some(at)) if permit <= MAX_SAFE => Ok(Lease { permit, at }),
+                _ => Err(()),
+            },
+            _ => Err(()),
+        })
+        .collect::<Result<Vec<_>, ()>>()
+        .map_err(|()| format!("{}.leases: expected [permit, at_ms] pairs", o.path))?;
+    Ok(SavedBreaker {
+        name: o.str("service")?.into(),
+        state,
+        forced,
+        failures: o.u64("failures")?,
+        trips: o.u64("trips")?,
+        counts,
+        leases,
+    })
+}
+
+fn decode_event(v: &Value, path: String) -> Result<Event, String> {
+    let o = Obj::new(v, format!("snapshot.{path}"), &["seq", "at_ms", "service", "from", "to", "reason"])?;
+    let r = o.get("reason")?;
+    let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
+    let reason_path = format!("{}.reason", o.path);
+    let ro = |allowed: &[&str]| Obj::new(r, reason_path.clone(), allowed);
+    let reason = match kind {
+        "consecutive_failures" => {
+            let r = ro(&["kind", "failures", "threshold"])?;
+            Reason::ConsecutiveFailures { failures: r.u64("failures")?, threshold: r.u64("threshold")? }
+        }
+        "open_timeout_elapsed" => Reason::OpenTimeoutElapsed { ms: ro(&["kind", "ms"])?.u64("ms")? },
+        "probe_failed" => ro(&["kind"]).map(|_| Reason::ProbeFailed)?,
+        "probe_lease_expired" => Reason::ProbeLeaseExpired { ms: ro(&["kind", "ms"])?.u64("ms")? },
+        "probes_succeeded" => {
+            let r = ro(&["kind", "successes", "threshold"])?;
+            Reason::ProbesSucceeded { successes: r.u64("successes")?, threshold: r.u64("threshold")? }
+        }
+        "fixture" => ro(&["kind"]).map(|_| Reason::Fixture)?,
+        "reset" => ro(&["kind"]).map(|_| Reason::Reset)?,
+        "forced" => Reason::Forced(match ro(&["kind", "mode"])?.str("mode")? {
+            "open" => ForceMode::Open,
+            "closed" => ForceMode::Closed,
+            "auto" => ForceMode::Auto,
+            _ => return Err(format!("{reason_path}.mode: expected a force mode")),
+        }),
+        _ => return Err(format!("{reason_path}.kind: unknown reason")),
+    };
+    Ok(Event {
+        seq: o.u64("seq")?,
+        at: o.u64("at_ms")?,
+        service: o.str("service")?.into(),
+        from: o.state("from")?,
+        to: o.state("to")?,
+        reason,
+    })
+}
