@@ -251,10 +251,12 @@ mod tests {
         assert_eq!(r.find("a"), Some(a), "an open breaker outlives closed ones");
         r.find_or_insert("e", 3, open_breaker);
         r.find_or_insert("f", 3, open_breaker);
+        assert!(r.find("a").is_some(), "b and d, closed, went first");
+        r.find_or_insert("g", 3, open_breaker);
         // Only open breakers left: the least recently used of them goes.
         assert!(r.find("a").is_none());
-        assert!(r.find("e").is_some() && r.find("f").is_some());
-        assert_eq!(r.evicted, 3);
+        assert!(r.find("e").is_some() && r.find("f").is_some() && r.find("g").is_some());
+        assert_eq!(r.evicted, 4);
     }
 
     #[test]
