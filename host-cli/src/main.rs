@@ -1,1 +1,67 @@
-fn main(){}
+//! `breaker-host`: runs the breaker module under wasmtime as a node on stdin/stdout.
+//!
+//! stdout carries replies only, one compact JSON document per line; everything else is one line
+//! on stderr. End of input, SIGTERM and SIGINT flush every reply and exit 0; a non-zero exit
+//! means the node could not start.
+
+mod clock;
+mod engine_config;
+mod error;
+mod guest;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use clock::ClockKind;
+use error::StartError;
+
+/// Runs the circuit-breaker node: JSON messages on stdin, replies on stdout.
+#[derive(Debug, Parser)]
+#[command(name = "breaker-host", version, about, long_about = None)]
+pub struct Args {
+    /// Where time comes from: Unix epoch milliseconds, or a manual clock that starts at 0 and
+    /// moves only on `advance_clock` messages.
+    #[arg(long, value_enum, default_value_t = ClockKind::System)]
+    clock: ClockKind,
+
+    /// A JSON object of config fields for the defaults (as in a `configure` message).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Load this build of the module (same ABI) instead of the embedded one.
+    #[arg(long, value_name = "FILE")]
+    module: Option<PathBuf>,
+
+    /// Refuse, with a line on stderr, any single document larger than this.
+    #[arg(long, value_name = "N", default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    max_message_bytes: u64,
+
+    /// Production mode: refuse the test fixtures of `call` and `force` (code 12).
+    #[arg(long)]
+    no_fixtures: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match serve::run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("breaker-host: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_config(path: &std::path::Path) -> Result<Vec<u8>, StartError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| StartError::Read { what: name.clone(), source })?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| StartError::Config { path: name.clone(), reason: "not UTF-8".into() })?;
+    match breaker_wasm::wire::json::parse(text) {
+        Ok(breaker_wasm::wire::json::Value::Object(_)) => Ok(bytes),
+        Ok(other) => Err(StartError::Config { path: name, reason: format!("expected a JSON object, found {}", other.kind()) }),
+        Err(e) => Err(StartError::Config { path: name, reason: e.to_string() }),
+    }
+}

@@ -1,0 +1,147 @@
+//! One instance of the breaker module under wasmtime: the ABI of PROTOCOL §8 as a Rust type.
+//!
+//! Engine → Module → Store → typed functions looked up once → calls. Bytes are copied in and out
+//! with `Memory::write`/`Memory::read`; no slice of guest memory is held across a call.
+
+use wasmtime::{Engine, Instance, Memory, Module, Store, TypedFunc};
+
+use crate::error::StartError;
+
+/// The ABI version this host speaks.
+pub const ABI_VERSION: i32 = 1;
+
+/// The module embedded at build time, and its precompiled form for this machine.
+static EMBEDDED_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/breaker.wasm"));
+static EMBEDDED_CWASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/breaker.cwasm"));
+
+/// How the node inside the module runs (`breaker_set_options`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GuestOptions {
+    pub manual_clock: bool,
+    pub no_fixtures: bool,
+}
+
+impl GuestOptions {
+    fn flags(self) -> i32 {
+        i32::from(self.manual_clock) | (i32::from(self.no_fixtures) << 1)
+    }
+}
+
+/// A compiled module, ready to be instantiated as often as needed.
+pub struct Program {
+    engine: Engine,
+    module: Module,
+}
+
+impl Program {
+    /// The embedded module: precompiled when that build fits this machine, compiled otherwise.
+    pub fn embedded() -> Result<Program, StartError> {
+        let engine = Engine::new(&crate::engine_config::config()).map_err(StartError::engine)?;
+        // SAFETY: these bytes were produced by `Engine::precompile_module` in this crate's build
+        // script with the same engine configuration; wasmtime checks the rest.
+        let module = match unsafe { Module::deserialize(&engine, EMBEDDED_CWASM) } {
+            Ok(module) => module,
+            Err(_) => Module::new(&engine, EMBEDDED_WASM).map_err(|e| StartError::module("the embedded module", e))?,
+        };
+        Ok(Program { engine, module })
+    }
+
+    /// Another build of the module (same ABI), compiled now.
+    pub fn from_file(path: &std::path::Path) -> Result<Program, StartError> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| StartError::Read { what: name.clone(), source: e })?;
+        let engine = Engine::new(&crate::engine_config::config()).map_err(StartError::engine)?;
+        let module = Module::new(&engine, &bytes).map_err(|e| StartError::module(&name, e))?;
+        Ok(Program { engine, module })
+    }
+
+    /// A fresh instance: a new node with no state.
+    pub fn instantiate(&self, options: GuestOptions) -> Result<Guest, StartError> {
+        let mut store = Store::new(&self.engine, ());
+        let fail = |e: wasmtime::Error| StartError::Instantiate(e.to_string());
+        let instance = Instance::new(&mut store, &self.module, &[]).map_err(fail)?;
+        let version: TypedFunc<(), i32> = instance.get_typed_func(&mut store, "breaker_abi_version").map_err(fail)?;
+        let found = version.call(&mut store, ()).map_err(fail)?;
+        if found != ABI_VERSION {
+            return Err(StartError::AbiVersion { found });
+        }
+        let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| StartError::Instantiate("no exported memory".into()))?;
+        let set_options: TypedFunc<i32, i32> = instance.get_typed_func(&mut store, "breaker_set_options").map_err(fail)?;
+        if set_options.call(&mut store, options.flags()).map_err(fail)? != 0 {
+            return Err(StartError::Instantiate("breaker_set_options refused the options".into()));
+        }
+        Ok(Guest {
+            alloc: instance.get_typed_func(&mut store, "breaker_alloc").map_err(fail)?,
+            free: instance.get_typed_func(&mut store, "breaker_free").map_err(fail)?,
+            handle: instance.get_typed_func(&mut store, "breaker_handle").map_err(fail)?,
+            diagnostics: instance.get_typed_func(&mut store, "breaker_diagnostics").map_err(fail)?,
+            store,
+            memory,
+            input: None,
+        })
+    }
+}
+
+/// A running instance of the module: one node.
+pub struct Guest {
+    store: Store<()>,
+    memory: Memory,
+    alloc: TypedFunc<i32, i32>,
+    free: TypedFunc<(i32, i32), ()>,
+    handle: TypedFunc<(i32, i32, i64), i64>,
+    diagnostics: TypedFunc<(), i64>,
+    /// The input buffer in guest memory, kept between calls: (pointer, capacity).
+    input: Option<(i32, usize)>,
+}
+
+/// The guest failed (a trap, or an answer outside its memory); the instance is unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Trap(pub String);
+
+impl Guest {
+    /// Hands `input` (complete documents) to the node at `now_ms`; appends the replies to
+    /// `replies` and the diagnostics lines to `diagnostics`.
+    pub fn handle(&mut self, input: &[u8], now_ms: u64, replies: &mut Vec<u8>, diagnostics: &mut Vec<u8>) -> Result<(), Trap> {
+        let trap = |e: wasmtime::Error| Trap(e.to_string());
+        let ptr = self.input_buffer(input.len())?;
+        self.memory.write(&mut self.store, ptr as u32 as usize, input).map_err(|e| Trap(e.to_string()))?;
+        let len = i32::try_from(input.len()).map_err(|_| Trap("input larger than 2 GiB".into()))?;
+        let packed = self.handle.call(&mut self.store, (ptr, len, now_ms as i64)).map_err(trap)?;
+        self.read_packed(packed, replies)?;
+        let packed = self.diagnostics.call(&mut self.store, ()).map_err(trap)?;
+        self.read_packed(packed, diagnostics)
+    }
+
+    /// A guest buffer of at least `len` bytes, reused between calls.
+    fn input_buffer(&mut self, len: usize) -> Result<i32, Trap> {
+        if let Some((ptr, cap)) = self.input
+            && cap >= len
+        {
+            return Ok(ptr);
+        }
+        if let Some((ptr, cap)) = self.input.take() {
+            self.free.call(&mut self.store, (ptr, cap as i32)).map_err(|e| Trap(e.to_string()))?;
+        }
+        let cap = len.next_power_of_two().max(64 * 1024);
+        let size = i32::try_from(cap).map_err(|_| Trap("input larger than 2 GiB".into()))?;
+        let ptr = self.alloc.call(&mut self.store, size).map_err(|e| Trap(e.to_string()))?;
+        if ptr == 0 {
+            return Err(Trap(format!("the guest could not allocate {cap} bytes")));
+        }
+        self.input = Some((ptr, cap));
+        Ok(ptr)
+    }
+
+    fn read_packed(&mut self, packed: i64, into: &mut Vec<u8>) -> Result<(), Trap> {
+        let (ptr, len) = ((packed as u64 >> 32) as usize, (packed as u64 & 0xffff_ffff) as usize);
+        if len == 0 {
+            return Ok(());
+        }
+        let start = into.len();
+        into.resize(start + len, 0);
+        self.memory
+            .read(&self.store, ptr, &mut into[start..])
+            .map_err(|_| Trap(format!("the guest answered with bytes {ptr}..{} outside its memory", ptr + len)))
+    }
+}
