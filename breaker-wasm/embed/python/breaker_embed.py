@@ -32,6 +32,7 @@ warning (see the ``warnings`` module; turn it into an exception with
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
@@ -69,7 +70,7 @@ OPTION_NO_FIXTURES = 2
 _EXPORTS = ("memory", "breaker_abi_version", "breaker_alloc", "breaker_free", "breaker_handle", "breaker_diagnostics")
 
 Message = Union[Mapping[str, Any], str, bytes]
-Reply = dict
+Reply = dict[str, Any]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -145,7 +146,7 @@ def _unpack(packed: int) -> tuple[int, int]:
 class Breaker:
     """One instance of the module: one node holding any number of breakers by service name.
 
-    :param module: path to ``breaker.wasm`` (or its bytes).
+    :param module: path to ``breaker.wasm``, or the module's bytes.
     :param clock: returns the current time in ms; defaults to :class:`SystemClock`. Used when a
         call does not pass ``now_ms``. Inject a fake for tests.
     :param manual_clock: the node's time moves only on ``advance_clock`` messages.
@@ -157,7 +158,7 @@ class Breaker:
 
     def __init__(
         self,
-        module: Union[str, os.PathLike[str], bytes],
+        module: Union[str, os.PathLike[str], bytes, bytearray],
         *,
         clock: Callable[[], int] | None = None,
         manual_clock: bool = False,
@@ -172,8 +173,8 @@ class Breaker:
         #: Diagnostics lines of the last call into the module (empty when none).
         self.last_diagnostics: list[str] = []
 
-        if isinstance(module, bytes):
-            wasm, where = module, "<bytes>"
+        if isinstance(module, (bytes, bytearray)):
+            wasm, where = bytes(module), "<bytes>"
         else:
             where = os.fspath(module)
             try:
@@ -230,7 +231,7 @@ class Breaker:
         try:
             return cast(int, func(self._store, *args))
         except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            reason = _trap_reason(e)
             self._trapped = reason
             raise BreakerTrapped(f"the breaker module trapped: {reason}") from None
 
@@ -332,7 +333,8 @@ class Breaker:
 
         On entry it acquires a permit (raising :class:`BreakerOpen` when rejected); on exit it
         records ``success``, or ``failure`` when an exception escapes (re-raised unchanged), or
-        ``ignored`` for exceptions of the types in ``ignore``, with the elapsed ``duration_ms``.
+        ``ignored`` for exceptions of the types in ``ignore`` (and for cancellation,
+        ``KeyboardInterrupt`` and ``SystemExit``), with the elapsed ``duration_ms``.
         As a decorator it works on plain and ``async`` functions.
         """
         return Guard(self, service, ignore)
@@ -348,16 +350,16 @@ class Breaker:
             body["service"] = service
         return self._checked(body)
 
-    def events(self, after: int = 0, service: str | None = None) -> list[dict]:
+    def events(self, after: int = 0, service: str | None = None) -> list[dict[str, Any]]:
         """The recorded transitions with ``seq`` greater than ``after``."""
         body: dict[str, Any] = {"type": "events", "after": after}
         if service is not None:
             body["service"] = service
         return list(self._checked(body)["events"])
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """Everything needed to resume this node (the ``snapshot`` object)."""
-        return cast(dict, self._checked({"type": "snapshot"})["snapshot"])
+        return cast("dict[str, Any]", self._checked({"type": "snapshot"})["snapshot"])
 
     def restore(self, snapshot: Mapping[str, Any]) -> int:
         """Replaces this node's state with ``snapshot``; returns the number of services."""
@@ -390,6 +392,10 @@ class Breaker:
         return self.restore(snapshot)
 
 
+#: Exceptions that say nothing about the downstream: recorded as ``ignored``.
+_NOT_A_RESULT = (GeneratorExit, KeyboardInterrupt, SystemExit, asyncio.CancelledError)
+
+
 class Guard:
     """See :meth:`Breaker.guard`. Re-entrant: each ``with`` or decorated call gets its own permit."""
 
@@ -403,7 +409,7 @@ class Guard:
         stack = getattr(self._local, "stack", None)
         if stack is None:
             stack = self._local.stack = []
-        return cast(list, stack)
+        return cast("list[tuple[int, float]]", stack)
 
     def __enter__(self) -> "Guard":
         permit = self._breaker.acquire(self._service)
@@ -415,7 +421,7 @@ class Guard:
         duration_ms = int((time.monotonic() - started) * 1000)
         if kind is None:
             outcome = "success"
-        elif issubclass(kind, self._ignore) or issubclass(kind, (GeneratorExit, KeyboardInterrupt)):
+        elif issubclass(kind, self._ignore) or issubclass(kind, _NOT_A_RESULT):
             outcome = "ignored"
         else:
             outcome = "failure"
@@ -437,6 +443,13 @@ class Guard:
                 return fn(*args, **kwargs)
 
         return cast(F, wrapper)
+
+
+def _trap_reason(e: Exception) -> str:
+    """The cause line of a wasmtime trap ("wasm trap: wasm `unreachable` instruction executed")."""
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    causes = [line for line in lines if line.startswith("wasm trap:")]
+    return causes[-1] if causes else (lines[-1] if lines else type(e).__name__)
 
 
 def _dumps(value: Any) -> str:

@@ -71,6 +71,10 @@ pub fn request<'v>(body: &'v Value<'_>, dest: &'v str) -> Result<Request<'v>, Re
         Some(other) => return Err(Refusal::field("type", &format!("a string, found {}", other.kind()))),
         None => return Err(Refusal::Field("type: missing".into())),
     };
+    #[cfg(feature = "test-trap")]
+    if kind == "test_trap" {
+        panic!("test_trap: a failure on request (test-trap feature)");
+    }
     let fields = Fields(body);
     Ok(match kind {
         "init" => Request::Init,

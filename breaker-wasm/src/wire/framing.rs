@@ -1,8 +1,10 @@
 //! Splits a byte stream into JSON documents as it arrives: NDJSON or pretty-printed, checked
 //! against the JSON grammar byte by byte so that a broken document is noticed where it breaks.
 //!
-//! After a broken document the splitter carries on at the next line that begins with `{` after
-//! the one the broken document began on, so one bad line never swallows the good ones after it.
+//! After a broken document the splitter carries on at the next line, after the one the broken
+//! document began on, that begins in column 1 with something other than the continuation of a
+//! pretty-printed document (indentation, `}`, `]`, `"`, `,`). So one bad line never swallows the
+//! good ones after it, and every bad line of an NDJSON stream is reported.
 //! A document larger than the limit is reported and skipped without being kept in memory.
 
 use super::json::MAX_DEPTH;
@@ -24,7 +26,7 @@ enum Mode {
     InDoc,
     /// Inside a document that is too large: checked but not kept.
     Skipping,
-    /// After an error: waiting for a line that begins with `{`.
+    /// After an error: waiting for a line that begins a new document.
     Resync { at_line_start: bool },
 }
 
@@ -149,7 +151,8 @@ impl Splitter {
                     }
                 },
                 Mode::Resync { at_line_start } => {
-                    if at_line_start && b == b'{' {
+                    let continuation = matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'}' | b']' | b'"' | b',');
+                    if at_line_start && !continuation {
                         self.mode = Mode::Between;
                     } else {
                         self.mode = Mode::Resync { at_line_start: b == b'\n' };
@@ -195,6 +198,16 @@ impl Splitter {
         None
     }
 
+    /// Forgets everything: the next input starts at line 1 of a new stream.
+    pub fn reset(&mut self) {
+        let max = self.max;
+        let mut buf = std::mem::take(&mut self.buf);
+        let mut stack = std::mem::take(&mut self.stack);
+        buf.clear();
+        stack.clear();
+        *self = Splitter { buf, stack, ..Splitter::new(max) };
+    }
+
     /// At the end of input: an unfinished document is an error.
     pub fn finish(&mut self) -> Option<Frame<'_>> {
         let unfinished = self.mode == Mode::InDoc;
@@ -212,7 +225,7 @@ impl Splitter {
     }
 
     /// Goes back to the line after the one the broken document began on (when it is still
-    /// held) and waits there for a line that begins with `{`.
+    /// held) and waits there for a line that begins a new document.
     fn resync_after_broken_document(&mut self) {
         if self.mode == Mode::InDoc
             && let Some(nl) = self.buf[self.doc_start..self.pos].iter().position(|&c| c == b'\n')
@@ -401,9 +414,16 @@ mod tests {
                 "2:1 error: expected ',' or ']' in an array",
                 "2: {\"ok\":1}",
                 "3:1 error: expected '{' to start a document",
+                "4:1 error: expected '{' to start a document",
                 "5: {\"ok\":2}",
             ]
         );
+    }
+
+    #[test]
+    fn the_rest_of_a_broken_pretty_document_is_skipped_quietly() {
+        let input = "{\n  \"a\": 1\n  \"b\": 2\n}\n{\"ok\":1}\n";
+        assert_eq!(split(input, 4, 1 << 20), vec!["3:3 error: expected ',' or '}' in an object", "5: {\"ok\":1}"]);
     }
 
     #[test]

@@ -85,6 +85,9 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn error(&self, message: impl Into<Cow<'static, str>>) -> ParseError {
+        if self.pos >= self.bytes.len() {
+            return ParseError { offset: self.pos, message: "unexpected end of document".into() };
+        }
         ParseError { offset: self.pos, message: message.into() }
     }
 
@@ -135,6 +138,7 @@ impl<'a> Parser<'a> {
         if depth > MAX_DEPTH {
             return Err(self.error("nesting too deep"));
         }
+        let start = self.pos;
         self.pos += 1;
         let mut members: Vec<(Cow<'a, str>, Value<'a>)> = Vec::new();
         self.skip_ws();
@@ -170,7 +174,7 @@ impl<'a> Parser<'a> {
             let mut keys: Vec<&str> = members.iter().map(|(k, _)| &**k).collect();
             keys.sort_unstable();
             if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
-                return Err(self.error(format!("duplicate key {:?}", w[0])));
+                return Err(ParseError { offset: start, message: format!("duplicate key {:?}", w[0]).into() });
             }
         }
         Ok(Value::Object(members))

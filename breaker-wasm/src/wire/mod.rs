@@ -41,6 +41,8 @@ impl Session {
         self.out.clear();
         self.diagnostics.clear();
         let Session { node, out, diagnostics, splitter } = self;
+        // Each call is a stream of its own: positions count from its first byte.
+        splitter.reset();
         splitter.push(input);
         loop {
             let frame = match splitter.next_frame() {
