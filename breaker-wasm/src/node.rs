@@ -40,12 +40,14 @@ pub struct CallFixture {
     /// Put the breaker in this state first.
     pub state: Option<StateName>,
     pub attempts: Attempts,
+    /// How long the downstream took.
+    pub duration_ms: Option<u64>,
     /// Whether any fixture field was given (refused when fixtures are off).
     pub uses_fixtures: bool,
 }
 
 /// A change of config: fields set, and fields cleared back to the layer below (`null`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ConfigChange {
     pub set: Patch,
     pub cleared: Vec<Field>,
@@ -57,7 +59,7 @@ pub enum Request<'a> {
     Init,
     Call { service: &'a str, fixture: CallFixture },
     Acquire { service: &'a str },
-    Record { service: &'a str, permit: u64, outcome: Outcome },
+    Record { service: &'a str, permit: u64, outcome: Outcome, duration_ms: Option<u64> },
     Status { service: Option<&'a str> },
     Reset { service: Option<&'a str> },
     Configure { service: Option<&'a str>, change: ConfigChange },
@@ -174,7 +176,7 @@ impl Node {
         let config = self.config_for(service);
         match self.breakers.find(service) {
             Some(id) => self.breakers.get(id).breaker.view(&config, self.now),
-            None => Breaker::default().view(&config, self.now),
+            None => Breaker::new(service).view(&config, self.now),
         }
     }
 
@@ -202,7 +204,7 @@ impl Node {
                     if let Some(state) = fixture.state {
                         b.set_state(config, state, now, log);
                     }
-                    b.call(config, now, fixture.attempts, log)
+                    b.call(config, now, fixture.attempts, fixture.duration_ms, log)
                 });
                 Reply::Call { service, result }
             }
@@ -216,12 +218,12 @@ impl Node {
                     Err(r) => Reply::AcquireRejected { service, state: r.state, retry_after_ms: r.retry_after_ms },
                 }
             }
-            Request::Record { service, permit, outcome } => {
+            Request::Record { service, permit, outcome, duration_ms } => {
                 if self.breakers.find(service).is_none() {
                     let state = self.view(service).state;
                     return Reply::Recorded { service, state, stale: true, transition: None };
                 }
-                let r = self.traffic(service, |b, config, log| b.record(config, now, permit, outcome, log));
+                let r = self.traffic(service, |b, config, log| b.record(config, now, permit, outcome, duration_ms, log));
                 Reply::Recorded { service, state: r.state, stale: r.stale, transition: r.transition }
             }
             Request::Status { service: Some(service) } => {
@@ -268,7 +270,7 @@ impl Node {
     /// changed.
     fn traffic<T>(&mut self, service: &str, decide: impl FnOnce(&mut Breaker, &Config, &mut Transitions) -> T) -> T {
         let config = self.config_for(service);
-        let id = self.breakers.find_or_insert(service, self.defaults.max_services, Breaker::default);
+        let id = self.breakers.find_or_insert(service, self.defaults.max_services, || Breaker::new(service));
         let out = decide(self.breakers.breaker_mut(id), &config, &mut self.scratch);
         self.breakers.touch(id);
         self.log_transitions(service);
@@ -335,11 +337,7 @@ impl Node {
                 Reply::ConfigureOk { service: Some(service), config: self.config_for(service) }
             }
             None => {
-                let mut base = Patch::default();
-                for (field, value) in crate::breaker::config::FIELDS.map(|f| (f, f.get(&self.defaults))) {
-                    base.set(field, Some(value)).expect("the defaults are valid");
-                }
-                let merged = base.merged(&change.set, &change.cleared);
+                let merged = Patch::full(&self.defaults).merged(&change.set, &change.cleared);
                 self.defaults = merged.apply(&Config::default());
                 self.breakers.shrink_to(self.defaults.max_services);
                 Reply::ConfigureOk { service: None, config: self.defaults }
@@ -378,7 +376,7 @@ impl Node {
         self.overrides = image.overrides.iter().cloned().collect();
         self.breakers.clear();
         for saved in &image.breakers {
-            let mut breaker = saved.to_breaker();
+            let mut breaker = Breaker::from_parts(&saved.name, saved.parts.clone());
             breaker.shift_back(delta);
             let tick = self.breakers.clock + 1;
             self.breakers.insert(saved.name.clone(), breaker, Some(tick));

@@ -3,13 +3,50 @@
 /// The largest integer JavaScript keeps exact (2^53 − 1): the upper bound of every count and time.
 pub const MAX_SAFE: u64 = (1 << 53) - 1;
 
-/// Settings of one breaker. Every field is an integer in `1..=MAX_SAFE`.
-///
-/// The defaults are the consecutive-failures policy of the protocol (§3): five failures in a row
-/// open the breaker for five seconds, then one probe decides.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The largest count window: its calls are kept (two bits each), so its size is bounded.
+pub const MAX_WINDOW_SIZE: u64 = 100_000;
+
+/// How failures are judged while closed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Window {
+    /// `failure_threshold` consecutive failures open the breaker.
+    Consecutive,
+    /// Over the last `size` recorded calls, once at least `minimum_calls` are in the window, the
+    /// breaker opens when the failure percentage reaches `failure_rate` (or the slow percentage
+    /// reaches `slow_call_rate`).
+    Count { size: u64, minimum_calls: u64, failure_rate: f64 },
+    /// The same over the calls of the last `size_ms` milliseconds, kept in buckets.
+    Time { size_ms: u64, minimum_calls: u64, failure_rate: f64 },
+}
+
+impl Window {
+    pub const COUNT_DEFAULT: Window = Window::Count { size: 100, minimum_calls: 100, failure_rate: 50.0 };
+    pub const TIME_DEFAULT: Window = Window::Time { size_ms: 60_000, minimum_calls: 100, failure_rate: 50.0 };
+}
+
+/// How the open period grows when a breaker re-opens from half_open without closing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backoff {
+    /// Each re-open multiplies the open period by this (≥ 1).
+    pub multiplier: f64,
+    /// The longest open period.
+    pub max_open_ms: u64,
+    /// Every open period is multiplied by a factor in [1 − jitter, 1 + jitter] (0 ≤ jitter ≤ 1)
+    /// that depends only on the service name and the trip count.
+    pub jitter: f64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { multiplier: 1.0, max_open_ms: 300_000, jitter: 0.0 }
+    }
+}
+
+/// Settings of one breaker. The defaults are the consecutive-failures policy of the protocol
+/// (§3): five failures in a row open the breaker for five seconds, then one probe decides.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Config {
-    /// Consecutive failures that open a closed breaker. Default 5.
+    /// Consecutive failures that open a closed breaker (consecutive window). Default 5.
     pub failure_threshold: u64,
     /// How long an open breaker rejects before it admits a probe. Default 5000.
     pub open_timeout_ms: u64,
@@ -17,9 +54,17 @@ pub struct Config {
     pub half_open_max_calls: u64,
     /// Successful probes that close a half_open breaker. Default 1.
     pub success_threshold: u64,
+    /// How failures are judged while closed. Default: consecutive.
+    pub window: Window,
+    /// A call at least this long is slow; `None` (the default) turns slow-call detection off.
+    pub slow_call_ms: Option<u64>,
+    /// Under a window, the slow percentage that opens the breaker. Default 100.
+    pub slow_call_rate: f64,
     /// A half_open permit is a lease: unrecorded after this long, it counts as a failed probe.
     /// Default 10000.
     pub probe_timeout_ms: u64,
+    /// Growth of the open period on repeated trips. Default: none.
+    pub backoff: Backoff,
     /// The most breakers a node tracks at once (a node-wide setting). Default 100000.
     pub max_services: u64,
 }
@@ -31,19 +76,34 @@ impl Default for Config {
             open_timeout_ms: 5000,
             half_open_max_calls: 1,
             success_threshold: 1,
+            window: Window::Consecutive,
+            slow_call_ms: None,
+            slow_call_rate: 100.0,
             probe_timeout_ms: 10_000,
+            backoff: Backoff::default(),
             max_services: 100_000,
         }
     }
 }
 
-/// The fields of [`Config`], in wire order, with the setter each one uses.
-pub const FIELDS: [Field; 6] = [
+impl Config {
+    /// Whether a call that took `duration_ms` is slow.
+    pub fn is_slow(&self, duration_ms: Option<u64>) -> bool {
+        matches!((self.slow_call_ms, duration_ms), (Some(limit), Some(d)) if d >= limit)
+    }
+}
+
+/// The fields of [`Config`], in wire order.
+pub const FIELDS: [Field; 10] = [
     Field::FailureThreshold,
     Field::OpenTimeoutMs,
     Field::HalfOpenMaxCalls,
     Field::SuccessThreshold,
+    Field::Window,
+    Field::SlowCallMs,
+    Field::SlowCallRate,
     Field::ProbeTimeoutMs,
+    Field::Backoff,
     Field::MaxServices,
 ];
 
@@ -54,8 +114,25 @@ pub enum Field {
     OpenTimeoutMs,
     HalfOpenMaxCalls,
     SuccessThreshold,
+    Window,
+    SlowCallMs,
+    SlowCallRate,
     ProbeTimeoutMs,
+    Backoff,
     MaxServices,
+}
+
+/// The value of one field.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Setting {
+    /// A count or a time in milliseconds.
+    Int(u64),
+    /// A time that can be off (`slow_call_ms`).
+    OptInt(Option<u64>),
+    /// A percentage.
+    Rate(f64),
+    Window(Window),
+    Backoff(Backoff),
 }
 
 impl Field {
@@ -65,7 +142,11 @@ impl Field {
             Field::OpenTimeoutMs => "open_timeout_ms",
             Field::HalfOpenMaxCalls => "half_open_max_calls",
             Field::SuccessThreshold => "success_threshold",
+            Field::Window => "window",
+            Field::SlowCallMs => "slow_call_ms",
+            Field::SlowCallRate => "slow_call_rate",
             Field::ProbeTimeoutMs => "probe_timeout_ms",
+            Field::Backoff => "backoff",
             Field::MaxServices => "max_services",
         }
     }
@@ -79,54 +160,59 @@ impl Field {
         self == Field::MaxServices
     }
 
-    pub fn get(self, config: &Config) -> u64 {
+    pub fn get(self, c: &Config) -> Setting {
         match self {
-            Field::FailureThreshold => config.failure_threshold,
-            Field::OpenTimeoutMs => config.open_timeout_ms,
-            Field::HalfOpenMaxCalls => config.half_open_max_calls,
-            Field::SuccessThreshold => config.success_threshold,
-            Field::ProbeTimeoutMs => config.probe_timeout_ms,
-            Field::MaxServices => config.max_services,
+            Field::FailureThreshold => Setting::Int(c.failure_threshold),
+            Field::OpenTimeoutMs => Setting::Int(c.open_timeout_ms),
+            Field::HalfOpenMaxCalls => Setting::Int(c.half_open_max_calls),
+            Field::SuccessThreshold => Setting::Int(c.success_threshold),
+            Field::Window => Setting::Window(c.window),
+            Field::SlowCallMs => Setting::OptInt(c.slow_call_ms),
+            Field::SlowCallRate => Setting::Rate(c.slow_call_rate),
+            Field::ProbeTimeoutMs => Setting::Int(c.probe_timeout_ms),
+            Field::Backoff => Setting::Backoff(c.backoff),
+            Field::MaxServices => Setting::Int(c.max_services),
         }
     }
 
-    fn slot(self, config: &mut Config) -> &mut u64 {
-        match self {
-            Field::FailureThreshold => &mut config.failure_threshold,
-            Field::OpenTimeoutMs => &mut config.open_timeout_ms,
-            Field::HalfOpenMaxCalls => &mut config.half_open_max_calls,
-            Field::SuccessThreshold => &mut config.success_threshold,
-            Field::ProbeTimeoutMs => &mut config.probe_timeout_ms,
-            Field::MaxServices => &mut config.max_services,
+    /// Writes `value` into `c`; a value of the wrong kind for the field is ignored (the decoder
+    /// only builds matching ones).
+    fn set(self, c: &mut Config, value: Setting) {
+        match (self, value) {
+            (Field::FailureThreshold, Setting::Int(v)) => c.failure_threshold = v,
+            (Field::OpenTimeoutMs, Setting::Int(v)) => c.open_timeout_ms = v,
+            (Field::HalfOpenMaxCalls, Setting::Int(v)) => c.half_open_max_calls = v,
+            (Field::SuccessThreshold, Setting::Int(v)) => c.success_threshold = v,
+            (Field::Window, Setting::Window(w)) => c.window = w,
+            (Field::SlowCallMs, Setting::OptInt(v)) => c.slow_call_ms = v,
+            (Field::SlowCallRate, Setting::Rate(v)) => c.slow_call_rate = v,
+            (Field::ProbeTimeoutMs, Setting::Int(v)) => c.probe_timeout_ms = v,
+            (Field::Backoff, Setting::Backoff(b)) => c.backoff = b,
+            (Field::MaxServices, Setting::Int(v)) => c.max_services = v,
+            _ => {}
         }
     }
 }
 
-/// Why a value was refused; the wire layer names the field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: expected an integer from 1 to {MAX_SAFE}", field = .0.name())]
-pub struct OutOfRange(pub Field);
-
-/// A partial config: the fields one `configure` set. `None` leaves a field to the layer below
-/// (an override to the defaults, the defaults to the built-in values).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// A partial config: the fields one layer sets. `None` leaves a field to the layer below (an
+/// override to the defaults, the defaults to the built-in values).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Patch {
-    values: [Option<u64>; FIELDS.len()],
+    values: [Option<Setting>; FIELDS.len()],
 }
 
 impl Patch {
-    /// Sets `field` (`Some`) or clears it back to the layer below (`None`).
-    pub fn set(&mut self, field: Field, value: Option<u64>) -> Result<(), OutOfRange> {
-        if let Some(v) = value
-            && !(1..=MAX_SAFE).contains(&v)
-        {
-            return Err(OutOfRange(field));
-        }
-        self.values[field as usize] = value;
-        Ok(())
+    /// A patch that sets every field to its value in `c`.
+    pub fn full(c: &Config) -> Patch {
+        Patch { values: FIELDS.map(|f| Some(f.get(c))) }
     }
 
-    pub fn get(&self, field: Field) -> Option<u64> {
+    /// Sets `field` (`Some`) or clears it back to the layer below (`None`).
+    pub fn set(&mut self, field: Field, value: Option<Setting>) {
+        self.values[field as usize] = value;
+    }
+
+    pub fn get(&self, field: Field) -> Option<Setting> {
         self.values[field as usize]
     }
 
@@ -134,16 +220,16 @@ impl Patch {
         self.values.iter().all(Option::is_none)
     }
 
-    /// This patch with `later` applied on top (RFC 7386 merge: a field `later` clears is cleared).
+    /// This patch with `later` applied on top and the `cleared` fields removed (RFC 7386 merge).
     pub fn merged(&self, later: &Patch, cleared: &[Field]) -> Patch {
         let mut out = *self;
         for field in FIELDS {
             if let Some(v) = later.get(field) {
-                out.values[field as usize] = Some(v);
+                out.set(field, Some(v));
             }
         }
         for &field in cleared {
-            out.values[field as usize] = None;
+            out.set(field, None);
         }
         out
     }
@@ -151,16 +237,14 @@ impl Patch {
     /// `base` with this patch's fields written over it.
     pub fn apply(&self, base: &Config) -> Config {
         let mut out = *base;
-        for field in FIELDS {
-            if let Some(v) = self.get(field) {
-                *field.slot(&mut out) = v;
-            }
+        for (field, value) in self.fields() {
+            field.set(&mut out, value);
         }
         out
     }
 
     /// The set fields, in wire order.
-    pub fn fields(&self) -> impl Iterator<Item = (Field, u64)> + '_ {
+    pub fn fields(&self) -> impl Iterator<Item = (Field, Setting)> + '_ {
         FIELDS.into_iter().filter_map(|f| self.get(f).map(|v| (f, v)))
     }
 }

@@ -7,10 +7,12 @@
 //! stale) and reports the [`Transition`] with its [`Reason`].
 
 pub mod config;
+mod window;
 
 use std::collections::VecDeque;
 
-pub use config::{Config, Field, MAX_SAFE, OutOfRange, Patch};
+pub use config::{Backoff, Config, Field, MAX_SAFE, Patch, Setting, Window};
+pub use window::{Mark, Tally, WindowState};
 
 /// The three states, without their data: what the wire shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -58,15 +60,29 @@ pub enum ForceMode {
     Auto,
 }
 
-/// Why a breaker changed state.
+/// The span of a rate window, for reasons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Span {
+    /// The last calls (a count window).
+    Calls,
+    /// The calls of the last this many milliseconds (a time window).
+    Millis(u64),
+}
+
+/// Why a breaker changed state.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Reason {
     /// `failures` consecutive failures reached `threshold`.
     ConsecutiveFailures { failures: u64, threshold: u64 },
+    /// `bad` of `calls` calls in the window failed (or were slow, when `slow`), reaching the
+    /// `threshold` percentage.
+    Rate { slow: bool, span: Span, bad: u64, calls: u64, threshold: f64 },
     /// The open period of `ms` milliseconds ended.
     OpenTimeoutElapsed { ms: u64 },
     /// A probe failed in half_open.
     ProbeFailed,
+    /// A probe succeeded but was slow, which a probe counts as a failure.
+    SlowProbe,
     /// A probe lease went unrecorded for `ms` milliseconds.
     ProbeLeaseExpired { ms: u64 },
     /// `successes` probes succeeded, reaching `threshold`.
@@ -80,7 +96,7 @@ pub enum Reason {
 }
 
 /// One state change, dated on the caller's clock.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Transition {
     pub from: StateName,
     pub to: StateName,
@@ -150,7 +166,7 @@ pub enum Outcome {
 }
 
 /// The result of a `record`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Recorded {
     pub state: StateName,
     /// The permit was not outstanding in this generation; nothing changed.
@@ -170,8 +186,10 @@ pub struct View {
 }
 
 /// One service's breaker.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Breaker {
+    /// A hash of the service name: the deterministic source of backoff jitter.
+    seed: u64,
     state: State,
     forced: Option<Forced>,
     /// Consecutive failures: a failure adds one, a success sets it back to 0.
@@ -181,36 +199,76 @@ pub struct Breaker {
     counts: Counts,
     /// Permits of the current generation, oldest first (permits grow with time).
     leases: VecDeque<Lease>,
+    /// The failure window while closed under a count or time window.
+    window: Option<Box<WindowState>>,
 }
 
 impl Default for Breaker {
     fn default() -> Self {
-        Breaker {
-            state: State::Closed,
-            forced: None,
-            failures: 0,
-            trips: 0,
-            counts: Counts::default(),
-            leases: VecDeque::new(),
-        }
+        Breaker::new("")
     }
 }
 
 /// Where transitions go: the node appends them to its event log.
 pub type Transitions = Vec<Transition>;
 
+/// The saved form of a breaker (see the node's snapshot).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parts {
+    pub state: State,
+    pub forced: Option<Forced>,
+    pub failures: u64,
+    pub trips: u64,
+    pub counts: Counts,
+    /// Outstanding permits, sorted by permit.
+    pub leases: Vec<Lease>,
+    pub window: Option<WindowState>,
+}
+
 impl Breaker {
-    /// A breaker rebuilt from saved parts (see the node's snapshot). Leases must be sorted by
-    /// permit.
-    pub fn from_parts(
-        state: State,
-        forced: Option<Forced>,
-        failures: u64,
-        trips: u64,
-        counts: Counts,
-        leases: Vec<Lease>,
-    ) -> Breaker {
-        Breaker { state, forced, failures, trips, counts, leases: leases.into() }
+    /// A fresh, closed breaker for the service `name`.
+    pub fn new(name: &str) -> Breaker {
+        Breaker {
+            seed: fnv1a(name.as_bytes()),
+            state: State::Closed,
+            forced: None,
+            failures: 0,
+            trips: 0,
+            counts: Counts::default(),
+            leases: VecDeque::new(),
+            window: None,
+        }
+    }
+
+    /// A breaker rebuilt from saved parts.
+    pub fn from_parts(name: &str, p: Parts) -> Breaker {
+        Breaker {
+            seed: fnv1a(name.as_bytes()),
+            state: p.state,
+            forced: p.forced,
+            failures: p.failures,
+            trips: p.trips,
+            counts: p.counts,
+            leases: p.leases.into(),
+            window: p.window.map(Box::new),
+        }
+    }
+
+    pub fn parts(&self) -> Parts {
+        Parts {
+            state: self.state,
+            forced: self.forced,
+            failures: self.failures,
+            trips: self.trips,
+            counts: self.counts,
+            leases: self.leases.iter().copied().collect(),
+            window: self.window.as_deref().cloned(),
+        }
+    }
+
+    /// The live failure window, if any.
+    pub fn window(&self) -> Option<&WindowState> {
+        self.window.as_deref()
     }
 
     pub fn state(&self) -> State {
@@ -257,6 +315,9 @@ impl Breaker {
         }
         for lease in &mut self.leases {
             lease.at = lease.at.saturating_sub(delta);
+        }
+        if let Some(w) = &mut self.window {
+            w.shift_back(delta);
         }
     }
 
@@ -326,6 +387,7 @@ impl Breaker {
         let to = state.name();
         self.state = state;
         self.leases.clear();
+        self.window = None;
         match to {
             StateName::Closed => {
                 self.failures = 0;
@@ -344,8 +406,82 @@ impl Breaker {
         if self.state.name() == StateName::HalfOpen {
             self.trips += 1;
         }
-        let until = at.saturating_add(config.open_timeout_ms);
+        let until = at.saturating_add(self.open_period(config, self.counts.opened + 1));
         self.enter(State::Open { since: at, until }, at, reason, log);
+    }
+
+    /// The length of the open period of trip number `trip`: `open_timeout_ms` grown by the
+    /// backoff multiplier once per re-open since the breaker last closed, capped, then spread by
+    /// a jitter that depends only on the service and the trip. Plain float arithmetic in a fixed
+    /// order, so every host computes the same number.
+    fn open_period(&self, config: &Config, trip: u64) -> u64 {
+        let b = config.backoff;
+        if b.multiplier == 1.0 && b.jitter == 0.0 {
+            return config.open_timeout_ms;
+        }
+        let cap = b.max_open_ms as f64;
+        let mut period = (config.open_timeout_ms as f64 * pow(b.multiplier, self.trips)).min(cap);
+        if b.jitter > 0.0 {
+            let unit = (splitmix64(self.seed ^ trip) >> 11) as f64 / (1u64 << 53) as f64;
+            period = (period * (1.0 - b.jitter + 2.0 * b.jitter * unit)).min(cap);
+        }
+        (period.floor() as u64).max(1)
+    }
+
+    /// A call's outcome while closed: counts it, feeds the window, and opens the breaker when
+    /// the policy says so. Returns the failures that tripped it (consecutive, or in the window).
+    fn closed_outcome(
+        &mut self,
+        config: &Config,
+        now: u64,
+        mark: Mark,
+        count: u64,
+        log: &mut Transitions,
+    ) -> Option<u64> {
+        if config.window == Window::Consecutive {
+            // A slow call counts as a failure under the consecutive policy.
+            if !(mark.failed || mark.slow) {
+                self.failures = 0;
+                self.counts.successes += count;
+                return None;
+            }
+            self.failures += count;
+            self.counts.failures += count;
+            if self.failures < config.failure_threshold {
+                return None;
+            }
+            let failures = self.failures;
+            let reason = Reason::ConsecutiveFailures { failures, threshold: config.failure_threshold };
+            self.open(config, now, reason, log);
+            return Some(failures);
+        }
+        if mark.failed {
+            self.failures += count;
+            self.counts.failures += count;
+        } else {
+            self.failures = 0;
+            self.counts.successes += count;
+        }
+        self.ensure_window(config);
+        let window = self.window.as_deref_mut().expect("a rate window");
+        window.add(now, mark, count);
+        let reason = verdict(config, window.tally)?;
+        let failures = window.tally.failures;
+        self.open(config, now, reason, log);
+        Some(failures)
+    }
+
+    /// Whether `config`'s window would open on its tally after `k` more calls marked `mark`.
+    fn would_open_after(&mut self, config: &Config, now: u64, mark: Mark, k: u64) -> bool {
+        let Some(w) = self.window.as_deref_mut() else { return false };
+        w.expire(now);
+        let t = w.tally;
+        let after = Tally {
+            calls: t.calls + k,
+            failures: t.failures + if mark.failed { k } else { 0 },
+            slow: t.slow + if mark.slow { k } else { 0 },
+        };
+        verdict(config, after).is_some()
     }
 
     fn close(&mut self, at: u64, reason: Reason, log: &mut Transitions) {
@@ -391,14 +527,23 @@ impl Breaker {
         self.enter(State::Closed, now, Reason::Reset, log);
     }
 
-    /// A whole call through the breaker, the downstream behaving as `attempts` says. Attempts
-    /// after the breaker opens are rejected without reaching the downstream; the cost does not
-    /// depend on the number of attempts.
-    pub fn call(&mut self, config: &Config, now: u64, attempts: Attempts, log: &mut Transitions) -> CallResult {
+    /// A whole call through the breaker, the downstream behaving as `attempts` says and taking
+    /// `duration_ms`. Attempts after the breaker opens are rejected without reaching the
+    /// downstream; the cost does not grow with the number of attempts (a count window takes at
+    /// most its size in steps, a time window a binary search).
+    pub fn call(
+        &mut self,
+        config: &Config,
+        now: u64,
+        attempts: Attempts,
+        duration_ms: Option<u64>,
+        log: &mut Transitions,
+    ) -> CallResult {
         self.settle(config, now, log);
-        let tries = match attempts {
-            Attempts::Success => 1,
-            Attempts::Failures(n) => n.max(1),
+        let slow = config.is_slow(duration_ms);
+        let (tries, mark) = match attempts {
+            Attempts::Success => (1, Mark { failed: false, slow }),
+            Attempts::Failures(n) => (n.max(1), Mark { failed: true, slow }),
         };
         match (self.forced, self.state) {
             (Some(Forced::Open), _) | (None, State::Open { .. }) => {
@@ -413,43 +558,81 @@ impl Breaker {
                 self.counts.rejections += tries;
                 CallResult::Rejected { state: StateName::HalfOpen }
             }
-            (None, State::HalfOpen { since, successes }) => match attempts {
-                Attempts::Success => {
-                    if self.probe_succeeded(config, since, successes, now, log).is_some() {
-                        CallResult::Closed
+            (None, State::HalfOpen { since, successes }) => {
+                if !mark.failed && !mark.slow {
+                    return match self.probe_succeeded(config, since, successes, now, log) {
+                        Some(_) => CallResult::Closed,
+                        None => CallResult::Ok { state: StateName::HalfOpen },
+                    };
+                }
+                self.probe_failed(config, now, mark, log);
+                self.counts.rejections += tries - 1;
+                CallResult::Opened { failures: 1, rejected: tries - 1 }
+            }
+            (None, State::Closed) => {
+                let taken = self.attempts_until_open(config, now, mark, tries);
+                match self.closed_outcome(config, now, mark, taken, log) {
+                    Some(failures) => {
+                        self.counts.rejections += tries - taken;
+                        CallResult::Opened { failures, rejected: tries - taken }
+                    }
+                    None if mark.failed || (mark.slow && config.window == Window::Consecutive) => {
+                        CallResult::Failed { state: StateName::Closed, failures: self.failures }
+                    }
+                    None => CallResult::Ok { state: StateName::Closed },
+                }
+            }
+        }
+    }
+
+    /// How many of `tries` attempts marked `mark` reach the downstream before the breaker opens
+    /// (all of them when it stays closed).
+    fn attempts_until_open(&mut self, config: &Config, now: u64, mark: Mark, tries: u64) -> u64 {
+        match config.window {
+            // The consecutive policy: up to the threshold.
+            Window::Consecutive if mark.failed || mark.slow => {
+                tries.min(config.failure_threshold.saturating_sub(self.failures).max(1))
+            }
+            Window::Consecutive => tries,
+            // Each one may push an old call out of the window: at most `size` steps on a copy,
+            // and after `size` failures the window is all failures.
+            Window::Count { size, .. } => {
+                self.ensure_window(config);
+                let mut trial = self.window.as_deref().expect("ensured").clone();
+                let limit = tries.min(size);
+                for i in 1..=limit {
+                    trial.add(now, mark, 1);
+                    if verdict(config, trial.tally).is_some() {
+                        return i;
+                    }
+                }
+                limit
+            }
+            // Adding calls of one kind only moves the rates one way: search for the first that
+            // opens it.
+            Window::Time { .. } => {
+                self.ensure_window(config);
+                if !self.would_open_after(config, now, mark, tries) {
+                    return tries;
+                }
+                let (mut lo, mut hi) = (1, tries);
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if self.would_open_after(config, now, mark, mid) {
+                        hi = mid;
                     } else {
-                        CallResult::Ok { state: StateName::HalfOpen }
+                        lo = mid + 1;
                     }
                 }
-                Attempts::Failures(_) => {
-                    self.probe_failed(config, now, log);
-                    self.counts.rejections += tries - 1;
-                    CallResult::Opened { failures: 1, rejected: tries - 1 }
-                }
-            },
-            (None, State::Closed) => match attempts {
-                Attempts::Success => {
-                    self.succeeded();
-                    CallResult::Ok { state: StateName::Closed }
-                }
-                Attempts::Failures(_) => {
-                    // The attempts that can still fail before the threshold is reached.
-                    let room = config.failure_threshold.saturating_sub(self.failures).max(1);
-                    if tries < room {
-                        self.failures += tries;
-                        self.counts.failures += tries;
-                        return CallResult::Failed { state: StateName::Closed, failures: self.failures };
-                    }
-                    self.failures += room;
-                    self.counts.failures += room;
-                    let failures = self.failures;
-                    let reason = Reason::ConsecutiveFailures { failures, threshold: config.failure_threshold };
-                    self.open(config, now, reason, log);
-                    self.failures = failures;
-                    self.counts.rejections += tries - room;
-                    CallResult::Opened { failures, rejected: tries - room }
-                }
-            },
+                lo
+            }
+        }
+    }
+
+    fn ensure_window(&mut self, config: &Config) {
+        let stale = self.window.as_deref().is_none_or(|w| w.built_for != config.window);
+        if stale {
+            self.window = WindowState::new(config.window).map(Box::new);
         }
     }
 
@@ -479,14 +662,15 @@ impl Breaker {
         Ok(state)
     }
 
-    /// Reports the outcome of a permitted call. A permit that is not outstanding in this
-    /// generation changes nothing and is reported stale.
+    /// Reports the outcome of a permitted call that took `duration_ms`. A permit that is not
+    /// outstanding in this generation changes nothing and is reported stale.
     pub fn record(
         &mut self,
         config: &Config,
         now: u64,
         permit: u64,
         outcome: Outcome,
+        duration_ms: Option<u64>,
         log: &mut Transitions,
     ) -> Recorded {
         self.settle(config, now, log);
@@ -495,33 +679,24 @@ impl Breaker {
         };
         self.leases.remove(index);
         let before = log.len();
-        if self.forced.is_none() {
-            match (self.state, outcome) {
-                (_, Outcome::Ignored) | (State::Open { .. }, _) => {}
-                (State::Closed, Outcome::Success) => self.succeeded(),
-                (State::Closed, Outcome::Failure) => {
-                    self.failures += 1;
-                    self.counts.failures += 1;
-                    if self.failures >= config.failure_threshold {
-                        let failures = self.failures;
-                        let reason = Reason::ConsecutiveFailures { failures, threshold: config.failure_threshold };
-                        self.open(config, now, reason, log);
-                        self.failures = failures;
+        let mark = Mark { failed: outcome == Outcome::Failure, slow: config.is_slow(duration_ms) };
+        if self.forced.is_none() && outcome != Outcome::Ignored {
+            match self.state {
+                State::Open { .. } => {}
+                State::Closed => {
+                    self.closed_outcome(config, now, mark, 1, log);
+                }
+                State::HalfOpen { since, successes } => {
+                    if mark.failed || mark.slow {
+                        self.probe_failed(config, now, mark, log);
+                    } else {
+                        self.probe_succeeded(config, since, successes, now, log);
                     }
                 }
-                (State::HalfOpen { since, successes }, Outcome::Success) => {
-                    self.probe_succeeded(config, since, successes, now, log);
-                }
-                (State::HalfOpen { .. }, Outcome::Failure) => self.probe_failed(config, now, log),
             }
         }
         let transition = log[before..].last().copied();
         Recorded { state: self.state.name(), stale: false, transition }
-    }
-
-    fn succeeded(&mut self) {
-        self.failures = 0;
-        self.counts.successes += 1;
     }
 
     /// A successful probe; closes the breaker (and returns the transition) at the threshold.
@@ -533,7 +708,8 @@ impl Breaker {
         now: u64,
         log: &mut Transitions,
     ) -> Option<Transition> {
-        self.succeeded();
+        self.failures = 0;
+        self.counts.successes += 1;
         let successes = successes + 1;
         if successes < config.success_threshold {
             self.state = State::HalfOpen { since, successes };
@@ -543,11 +719,69 @@ impl Breaker {
         log.last().copied()
     }
 
-    fn probe_failed(&mut self, config: &Config, now: u64, log: &mut Transitions) {
-        self.failures += 1;
-        self.counts.failures += 1;
-        self.open(config, now, Reason::ProbeFailed, log);
+    /// A failed probe (a slow one counts as failed): the breaker opens again.
+    fn probe_failed(&mut self, config: &Config, now: u64, mark: Mark, log: &mut Transitions) {
+        if mark.failed {
+            self.failures += 1;
+            self.counts.failures += 1;
+        } else {
+            self.counts.successes += 1;
+        }
+        let reason = if mark.failed { Reason::ProbeFailed } else { Reason::SlowProbe };
+        self.open(config, now, reason, log);
     }
+}
+
+/// Whether a window with `tally` opens the breaker under `config`, and why.
+fn verdict(config: &Config, tally: Tally) -> Option<Reason> {
+    let (span, minimum, failure_rate) = match config.window {
+        Window::Consecutive => return None,
+        // A window never holds more than `size` calls: a larger minimum would never be met.
+        Window::Count { size, minimum_calls, failure_rate } => (Span::Calls, minimum_calls.min(size), failure_rate),
+        Window::Time { size_ms, minimum_calls, failure_rate } => (Span::Millis(size_ms), minimum_calls, failure_rate),
+    };
+    if tally.calls == 0 || tally.calls < minimum {
+        return None;
+    }
+    let percent = |n: u64| n as f64 * 100.0 / tally.calls as f64;
+    if percent(tally.failures) >= failure_rate {
+        return Some(Reason::Rate { slow: false, span, bad: tally.failures, calls: tally.calls, threshold: failure_rate });
+    }
+    if config.slow_call_ms.is_some() && percent(tally.slow) >= config.slow_call_rate {
+        let threshold = config.slow_call_rate;
+        return Some(Reason::Rate { slow: true, span, bad: tally.slow, calls: tally.calls, threshold });
+    }
+    None
+}
+
+/// `base` to the power `exp` by repeated squaring: the same multiplications, in the same order,
+/// on every platform.
+fn pow(base: f64, mut exp: u64) -> f64 {
+    let (mut result, mut square) = (1.0f64, base);
+    while exp > 0 {
+        if exp & 1 == 1 {
+            result *= square;
+        }
+        square *= square;
+        exp >>= 1;
+        if result.is_infinite() {
+            break;
+        }
+    }
+    result
+}
+
+/// FNV-1a, 64 bits: a stable hash of a service name.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// SplitMix64's finaliser: spreads a seed evenly over 64 bits.
+fn splitmix64(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]

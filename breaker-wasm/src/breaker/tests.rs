@@ -7,11 +7,11 @@ fn cfg() -> Config {
 }
 
 fn fail(b: &mut Breaker, c: &Config, now: u64, n: u64) -> CallResult {
-    b.call(c, now, Attempts::Failures(n), &mut Vec::new())
+    b.call(c, now, Attempts::Failures(n), None, &mut Vec::new())
 }
 
 fn succeed(b: &mut Breaker, c: &Config, now: u64) -> CallResult {
-    b.call(c, now, Attempts::Success, &mut Vec::new())
+    b.call(c, now, Attempts::Success, None, &mut Vec::new())
 }
 
 #[test]
@@ -77,7 +77,7 @@ fn half_open_admits_at_most_half_open_max_calls() {
     assert_eq!(b.acquire(&c, 200, 3, &mut Vec::new()), Err(full), "retry when the oldest lease expires");
     assert_eq!(succeed(&mut b, &c, 200), CallResult::Rejected { state: StateName::HalfOpen });
     // Recording one frees its slot.
-    let r = b.record(&c, 300, 1, Outcome::Ignored, &mut Vec::new());
+    let r = b.record(&c, 300, 1, Outcome::Ignored, None, &mut Vec::new());
     assert_eq!(r, Recorded { state: StateName::HalfOpen, stale: false, transition: None });
     assert_eq!(b.acquire(&c, 300, 4, &mut Vec::new()), Ok(StateName::HalfOpen));
 }
@@ -88,7 +88,7 @@ fn a_failed_probe_reopens_with_a_fresh_period() {
     let mut b = Breaker::default();
     fail(&mut b, &c, 0, 5);
     b.acquire(&c, 5000, 1, &mut Vec::new()).unwrap();
-    let r = b.record(&c, 5200, 1, Outcome::Failure, &mut Vec::new());
+    let r = b.record(&c, 5200, 1, Outcome::Failure, None, &mut Vec::new());
     let t = Transition { from: StateName::HalfOpen, to: StateName::Open, at: 5200, reason: Reason::ProbeFailed };
     assert_eq!(r, Recorded { state: StateName::Open, stale: false, transition: Some(t) });
     assert_eq!(b.state(), State::Open { since: 5200, until: 10_200 });
@@ -109,7 +109,7 @@ fn success_threshold_probes_close_it_with_counters_reset() {
     assert_eq!(succeed(&mut b, &c, 5000), CallResult::Ok { state: StateName::HalfOpen });
     assert_eq!(succeed(&mut b, &c, 5001), CallResult::Ok { state: StateName::HalfOpen });
     let mut log = Vec::new();
-    assert_eq!(b.call(&c, 5002, Attempts::Success, &mut log), CallResult::Closed);
+    assert_eq!(b.call(&c, 5002, Attempts::Success, None, &mut log), CallResult::Closed);
     assert_eq!(log.last().unwrap().reason, Reason::ProbesSucceeded { successes: 3, threshold: 3 });
     assert_eq!((b.state(), b.failures(), b.trips()), (State::Closed, 0, 0));
 }
@@ -121,13 +121,13 @@ fn a_record_after_a_state_change_is_stale() {
     b.acquire(&c, 0, 1, &mut Vec::new()).unwrap();
     b.acquire(&c, 0, 2, &mut Vec::new()).unwrap();
     fail(&mut b, &c, 1, 5);
-    let r = b.record(&c, 2, 1, Outcome::Success, &mut Vec::new());
+    let r = b.record(&c, 2, 1, Outcome::Success, None, &mut Vec::new());
     assert_eq!(r, Recorded { state: StateName::Open, stale: true, transition: None });
     // Recorded twice: the second is stale.
     let mut b = Breaker::default();
     b.acquire(&c, 0, 3, &mut Vec::new()).unwrap();
-    assert!(!b.record(&c, 1, 3, Outcome::Failure, &mut Vec::new()).stale);
-    assert!(b.record(&c, 1, 3, Outcome::Failure, &mut Vec::new()).stale);
+    assert!(!b.record(&c, 1, 3, Outcome::Failure, None, &mut Vec::new()).stale);
+    assert!(b.record(&c, 1, 3, Outcome::Failure, None, &mut Vec::new()).stale);
     assert_eq!(b.failures(), 1, "a stale record counts nothing");
 }
 
@@ -150,7 +150,7 @@ fn an_unrecorded_probe_lease_expires_as_a_failed_probe() {
     b.settle(&c, 1010, &mut log);
     assert_eq!(log, vec![Transition { from: StateName::HalfOpen, to: StateName::Open, at: 1010, reason: Reason::ProbeLeaseExpired { ms: 1000 } }]);
     assert_eq!(b.state(), State::Open { since: 1010, until: 6010 });
-    assert!(b.record(&c, 1020, 1, Outcome::Success, &mut Vec::new()).stale, "its late record is stale");
+    assert!(b.record(&c, 1020, 1, Outcome::Success, None, &mut Vec::new()).stale, "its late record is stale");
     // Long after: expired, opened, and half_open again, each at its own deadline.
     let mut b = Breaker::default();
     b.set_state(&c, StateName::HalfOpen, 0, &mut Vec::new());

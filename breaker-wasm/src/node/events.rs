@@ -8,7 +8,7 @@ use crate::breaker::{Reason, StateName, Transition};
 pub const MAX_EVENTS: usize = 1000;
 
 /// One logged transition.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     /// Counts from 1 over the node's life.
     pub seq: u64,
@@ -20,7 +20,7 @@ pub struct Event {
 }
 
 /// The last [`MAX_EVENTS`] transitions, oldest first.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct EventLog {
     items: VecDeque<Event>,
     /// The `seq` of the last event ever logged.

@@ -1,6 +1,6 @@
 //! A node's whole state as plain data: what `snapshot` produces and `restore` takes back.
 
-use crate::breaker::{Breaker, Config, Counts, Forced, Lease, MAX_SAFE, Patch, State};
+use crate::breaker::{Breaker, Config, Forced, MAX_SAFE, Parts, Patch, State};
 use crate::node::{EventLog, MAX_EVENTS, MAX_SERVICE_BYTES};
 
 /// Everything needed to resume a node.
@@ -19,33 +19,15 @@ pub struct Image {
 }
 
 /// One breaker's state, by name.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SavedBreaker {
     pub name: Box<str>,
-    pub state: State,
-    pub forced: Option<Forced>,
-    pub failures: u64,
-    pub trips: u64,
-    pub counts: Counts,
-    /// Outstanding permits, oldest first.
-    pub leases: Vec<Lease>,
+    pub parts: Parts,
 }
 
 impl SavedBreaker {
     pub fn of(name: &str, b: &Breaker) -> SavedBreaker {
-        SavedBreaker {
-            name: name.into(),
-            state: b.state(),
-            forced: b.forced(),
-            failures: b.failures(),
-            trips: b.trips(),
-            counts: b.counts(),
-            leases: b.leases().copied().collect(),
-        }
-    }
-
-    pub fn to_breaker(&self) -> Breaker {
-        Breaker::from_parts(self.state, self.forced, self.failures, self.trips, self.counts, self.leases.clone())
+        SavedBreaker { name: name.into(), parts: b.parts() }
     }
 }
 
@@ -86,8 +68,9 @@ impl Image {
                 return bad(format!("overrides: invalid service name {name:?}"));
             }
         }
-        for (i, b) in self.breakers.iter().enumerate() {
-            if !valid_service(&b.name) {
+        for (i, saved) in self.breakers.iter().enumerate() {
+            let b = &saved.parts;
+            if !valid_service(&saved.name) {
                 return bad(format!("breakers[{i}].service: expected 1 to {MAX_SERVICE_BYTES} bytes"));
             }
             let in_order = b.leases.windows(2).all(|w| w[0].permit < w[1].permit && w[0].at <= w[1].at);

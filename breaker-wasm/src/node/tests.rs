@@ -5,13 +5,13 @@ use crate::breaker::{ForceMode, View};
 
 fn call<'a>(service: &'a str, failures: u64) -> Request<'a> {
     let attempts = if failures == 0 { Attempts::Success } else { Attempts::Failures(failures) };
-    Request::Call { service, fixture: CallFixture { state: None, attempts, uses_fixtures: true } }
+    Request::Call { service, fixture: CallFixture { state: None, attempts, duration_ms: None, uses_fixtures: true } }
 }
 
 fn change(fields: &[(Field, u64)]) -> ConfigChange {
     let mut change = ConfigChange::default();
     for &(f, v) in fields {
-        change.set.set(f, Some(v)).unwrap();
+        change.set.set(f, Some(crate::breaker::Setting::Int(v)));
     }
     change
 }
@@ -157,6 +157,6 @@ fn fixtures_can_be_switched_off_for_good() {
     assert!(matches!(node.handle(0, &call("db", 5)), Reply::Error { code: ErrorCode::Malformed, .. }));
     let force = Request::Force { service: None, mode: ForceMode::Closed };
     assert!(matches!(node.handle(0, &force), Reply::Error { code: ErrorCode::Malformed, .. }));
-    let plain = Request::Call { service: "db", fixture: CallFixture { state: None, attempts: Attempts::Success, uses_fixtures: false } };
+    let plain = Request::Call { service: "db", fixture: CallFixture { state: None, attempts: Attempts::Success, duration_ms: None, uses_fixtures: false } };
     assert!(matches!(node.handle(0, &plain), Reply::Call { .. }));
 }

@@ -4,7 +4,8 @@
 use std::borrow::Cow;
 
 use super::json::Value;
-use crate::breaker::{Attempts, Field, ForceMode, MAX_SAFE, Outcome, Patch, StateName};
+use crate::breaker::config::MAX_WINDOW_SIZE;
+use crate::breaker::{Attempts, Backoff, Field, ForceMode, MAX_SAFE, Outcome, Patch, Setting, StateName, Window};
 use crate::node::image::valid_service;
 use crate::node::{CallFixture, ConfigChange, MAX_SERVICE_BYTES, Request};
 
@@ -87,11 +88,11 @@ pub fn request<'v>(body: &'v Value<'_>, dest: &'v str) -> Result<Request<'v>, Re
                 Some("ignored") => Outcome::Ignored,
                 _ => return Err(Refusal::field("outcome", "one of \"success\", \"failure\", \"ignored\"")),
             };
-            fields.duration()?;
             Request::Record {
                 service: fields.traffic_service(dest)?,
                 permit: fields.int("permit", MAX_SAFE)?.ok_or_else(|| Refusal::Field("permit: missing".into()))?,
                 outcome,
+                duration_ms: fields.duration()?,
             }
         }
         "status" => Request::Status { service: fields.admin_service()? },
@@ -134,7 +135,7 @@ fn call_fixture(fields: &Fields) -> Result<CallFixture, Refusal> {
         Some(Value::Bool(b)) => Some(*b),
         Some(v) => return Err(Refusal::field("force_success", &format!("a boolean, found {}", v.kind()))),
     };
-    fields.duration()?;
+    let duration_ms = fields.duration()?;
     let attempts = match (failures, success) {
         (Some(n), Some(true)) if n > 0 => {
             return Err(Refusal::Field("force_failures, force_success: conflicting fields (a call either fails or succeeds)".into()));
@@ -143,11 +144,11 @@ fn call_fixture(fields: &Fields) -> Result<CallFixture, Refusal> {
         _ => Attempts::Success,
     };
     let uses_fixtures = state.is_some() || failures.is_some() || success.is_some();
-    Ok(CallFixture { state, attempts, uses_fixtures })
+    Ok(CallFixture { state, attempts, duration_ms, uses_fixtures })
 }
 
-/// `config` of a `configure`: known fields only, each an integer in range or `null` (back to the
-/// layer below).
+/// `config` of a `configure`: known fields only, each in range, or `null` (back to the layer
+/// below).
 fn config_change(config: Option<&Value>) -> Result<ConfigChange, Refusal> {
     let Some(Value::Object(members)) = config else {
         return Err(match config {
@@ -157,25 +158,20 @@ fn config_change(config: Option<&Value>) -> Result<ConfigChange, Refusal> {
     };
     let mut change = ConfigChange::default();
     for (key, value) in members {
+        let path = format!("config.{key}");
         let Some(field) = Field::from_name(key) else {
-            return Err(Refusal::Field(format!("config.{key}: unknown config field")));
-        };
-        let value = match value {
-            Value::Null => None,
-            v => Some(v.as_u64().filter(|n| (1..=MAX_SAFE).contains(n)).ok_or_else(|| {
-                Refusal::Field(format!("config.{key}: expected an integer from 1 to {MAX_SAFE}, found {}", show(v)))
-            })?),
+            return Err(Refusal::Field(format!("{path}: unknown config field")));
         };
         match value {
-            Some(_) => change.set.set(field, value).map_err(|e| Refusal::Field(format!("config.{e}")))?,
-            None => change.cleared.push(field),
+            Value::Null => change.cleared.push(field),
+            v => change.set.set(field, Some(setting(field, v, &path).map_err(Refusal::Field)?)),
         }
     }
     Ok(change)
 }
 
-/// Decodes a config object holding every field (as in a snapshot's defaults) or some (an
-/// override), for the snapshot reader.
+/// Decodes a config object as a snapshot holds it: every field for the defaults, some for an
+/// override; `slow_call_ms` may be `null` (off).
 pub fn config_patch(value: &Value, path: &str) -> Result<Patch, String> {
     let Value::Object(members) = value else {
         return Err(format!("{path}: expected an object"));
@@ -183,11 +179,106 @@ pub fn config_patch(value: &Value, path: &str) -> Result<Patch, String> {
     let mut patch = Patch::default();
     for (key, v) in members {
         let field = Field::from_name(key).ok_or_else(|| format!("{path}.{key}: unknown config field"))?;
-        let n = v.as_u64().filter(|n| (1..=MAX_SAFE).contains(n));
-        let n = n.ok_or_else(|| format!("{path}.{key}: expected an integer from 1 to {MAX_SAFE}"))?;
-        patch.set(field, Some(n)).expect("checked above");
+        let value = match (field, v) {
+            (Field::SlowCallMs, Value::Null) => Setting::OptInt(None),
+            _ => setting(field, v, &format!("{path}.{key}"))?,
+        };
+        patch.set(field, Some(value));
     }
     Ok(patch)
+}
+
+/// One config field's value, checked against its range; errors name `path`.
+pub fn setting(field: Field, v: &Value, path: &str) -> Result<Setting, String> {
+    match field {
+        Field::Window => window(v, path).map(Setting::Window),
+        Field::Backoff => backoff(v, path).map(Setting::Backoff),
+        Field::SlowCallMs => int(v, path, 1, MAX_SAFE).map(|n| Setting::OptInt(Some(n))),
+        Field::SlowCallRate => rate(v, path).map(Setting::Rate),
+        _ => int(v, path, 1, MAX_SAFE).map(Setting::Int),
+    }
+}
+
+fn int(v: &Value, path: &str, min: u64, max: u64) -> Result<u64, String> {
+    v.as_u64()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| format!("{path}: expected an integer from {min} to {max}, found {}", show(v)))
+}
+
+/// A percentage in (0, 100].
+fn rate(v: &Value, path: &str) -> Result<f64, String> {
+    v.as_f64()
+        .filter(|r| *r > 0.0 && *r <= 100.0)
+        .ok_or_else(|| format!("{path}: expected a number above 0 and at most 100, found {}", show(v)))
+}
+
+/// The members of a sub-object, refusing keys outside `allowed`.
+fn sub_object<'v, 'a>(v: &'v Value<'a>, path: &str, allowed: &[&str]) -> Result<&'v Value<'a>, String> {
+    let Value::Object(members) = v else {
+        return Err(format!("{path}: expected an object, found {}", v.kind()));
+    };
+    match members.iter().find(|(k, _)| !allowed.contains(&&**k)) {
+        Some((key, _)) => Err(format!("{path}.{key}: unknown field")),
+        None => Ok(v),
+    }
+}
+
+/// A `window` object: a whole new window, missing fields taking their defaults.
+fn window(v: &Value, path: &str) -> Result<Window, String> {
+    let kind = v.get("kind").and_then(Value::as_str);
+    let sub = |key: &str| format!("{path}.{key}");
+    let int_or = |key: &str, default: u64, max: u64| match v.get(key) {
+        Some(x) => int(x, &sub(key), 1, max),
+        None => Ok(default),
+    };
+    let rate_or = |key: &str, default: f64| match v.get(key) {
+        Some(x) => rate(x, &sub(key)),
+        None => Ok(default),
+    };
+    match kind {
+        Some("consecutive") => {
+            sub_object(v, path, &["kind"])?;
+            Ok(Window::Consecutive)
+        }
+        Some("count") => {
+            sub_object(v, path, &["kind", "size", "minimum_calls", "failure_rate"])?;
+            let Window::Count { size, minimum_calls, failure_rate } = Window::COUNT_DEFAULT else { unreachable!() };
+            Ok(Window::Count {
+                size: int_or("size", size, MAX_WINDOW_SIZE)?,
+                minimum_calls: int_or("minimum_calls", minimum_calls, MAX_SAFE)?,
+                failure_rate: rate_or("failure_rate", failure_rate)?,
+            })
+        }
+        Some("time") => {
+            sub_object(v, path, &["kind", "size_ms", "minimum_calls", "failure_rate"])?;
+            let Window::Time { size_ms, minimum_calls, failure_rate } = Window::TIME_DEFAULT else { unreachable!() };
+            Ok(Window::Time {
+                size_ms: int_or("size_ms", size_ms, MAX_SAFE)?,
+                minimum_calls: int_or("minimum_calls", minimum_calls, MAX_SAFE)?,
+                failure_rate: rate_or("failure_rate", failure_rate)?,
+            })
+        }
+        _ if !matches!(v, Value::Object(_)) => Err(format!("{path}: expected an object, found {}", v.kind())),
+        _ => Err(format!("{}: expected one of \"consecutive\", \"count\", \"time\"", sub("kind"))),
+    }
+}
+
+/// A `backoff` object: a whole new backoff, missing fields taking their defaults.
+fn backoff(v: &Value, path: &str) -> Result<Backoff, String> {
+    sub_object(v, path, &["multiplier", "max_open_ms", "jitter"])?;
+    let defaults = Backoff::default();
+    let number = |key: &str, default: f64, ok: fn(f64) -> bool, range: &str| match v.get(key) {
+        None => Ok(default),
+        Some(x) => x.as_f64().filter(|n| ok(*n)).ok_or_else(|| format!("{path}.{key}: expected {range}, found {}", show(x))),
+    };
+    Ok(Backoff {
+        multiplier: number("multiplier", defaults.multiplier, |m| (1.0..=1e6).contains(&m), "a number from 1 to 1000000")?,
+        max_open_ms: match v.get("max_open_ms") {
+            Some(x) => int(x, &format!("{path}.max_open_ms"), 1, MAX_SAFE)?,
+            None => defaults.max_open_ms,
+        },
+        jitter: number("jitter", defaults.jitter, |j| (0.0..=1.0).contains(&j), "a number from 0 to 1")?,
+    })
 }
 
 /// Typed access to a body's optional fields.
@@ -247,6 +338,7 @@ fn bad_service(field: &str) -> Refusal {
 fn show(v: &Value) -> Cow<'static, str> {
     match v {
         Value::Number(n) if n.len() <= 40 => Cow::Owned((*n).to_string()),
+        Value::String(s) if s.len() <= 40 => Cow::Owned(format!("{s:?}")),
         other => Cow::Borrowed(other.kind()),
     }
 }

@@ -1,7 +1,7 @@
 //! From a typed [`Reply`] to its bytes: one compact JSON document, keys in the protocol's order.
 
 use super::write::Writer;
-use crate::breaker::{CallResult, Config, ForceMode, Forced, Reason, StateName, Transition, config::FIELDS};
+use crate::breaker::{CallResult, Config, ForceMode, Forced, Reason, Setting, Span, StateName, Transition, Window, config::FIELDS};
 use crate::node::{Event, Reply};
 
 pub fn state_name(s: StateName) -> &'static str {
@@ -28,7 +28,19 @@ pub fn reason_text(r: &Reason) -> String {
             format!("{} (threshold {threshold})", plural(failures, "consecutive failure", "consecutive failures"))
         }
         Reason::OpenTimeoutElapsed { ms } => format!("open timeout of {ms} ms elapsed"),
+        Reason::Rate { slow, span, bad, calls, threshold } => {
+            let percent = bad as f64 * 100.0 / calls as f64;
+            let what = if slow { "were slow" } else { "failed" };
+            let threshold = short(threshold);
+            match span {
+                Span::Calls => format!("{percent:.1}% of the last {calls} calls {what} (threshold {threshold}%)"),
+                Span::Millis(ms) => {
+                    format!("{percent:.1}% of {calls} calls in the last {ms} ms {what} (threshold {threshold}%)")
+                }
+            }
+        }
         Reason::ProbeFailed => "probe failed".into(),
+        Reason::SlowProbe => "probe was slow".into(),
         Reason::ProbeLeaseExpired { ms } => format!("probe lease expired after {ms} ms"),
         Reason::ProbesSucceeded { successes, threshold } => {
             format!("{} (threshold {threshold})", plural(successes, "successful probe", "successful probes"))
@@ -190,13 +202,49 @@ fn body(w: &mut Writer, id: u64, reply: &Reply) {
     }
 }
 
+/// A number as people write it: `50`, `12.5`.
+fn short(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 { format!("{}", x as i64) } else { format!("{x}") }
+}
+
 /// A full config object, fields in the protocol's order.
 pub fn config(w: &mut Writer, c: &Config) {
     w.open();
     for field in FIELDS {
-        w.field_u64(field.name(), field.get(c));
+        w.key(field.name());
+        setting(w, &field.get(c));
     }
     w.end();
+}
+
+/// One config value.
+pub fn setting(w: &mut Writer, s: &Setting) {
+    match *s {
+        Setting::Int(n) | Setting::OptInt(Some(n)) => {
+            w.u64(n);
+        }
+        Setting::OptInt(None) => {
+            w.raw("null");
+        }
+        Setting::Rate(r) => {
+            w.f64(r);
+        }
+        Setting::Window(Window::Consecutive) => {
+            w.open().field_str("kind", "consecutive").end();
+        }
+        Setting::Window(Window::Count { size, minimum_calls, failure_rate }) => {
+            w.open().field_str("kind", "count").field_u64("size", size).field_u64("minimum_calls", minimum_calls);
+            w.key("failure_rate").f64(failure_rate).end();
+        }
+        Setting::Window(Window::Time { size_ms, minimum_calls, failure_rate }) => {
+            w.open().field_str("kind", "time").field_u64("size_ms", size_ms).field_u64("minimum_calls", minimum_calls);
+            w.key("failure_rate").f64(failure_rate).end();
+        }
+        Setting::Backoff(b) => {
+            w.open().key("multiplier").f64(b.multiplier).field_u64("max_open_ms", b.max_open_ms);
+            w.key("jitter").f64(b.jitter).end();
+        }
+    }
 }
 
 fn transition_object(w: &mut Writer, t: &Transition) {

@@ -44,6 +44,14 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// The value as a finite number.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Number(text) => text.parse::<f64>().ok().filter(|n| n.is_finite()),
+            _ => None,
+        }
+    }
+
     /// What kind of value this is, for error messages.
     pub fn kind(&self) -> &'static str {
         match self {

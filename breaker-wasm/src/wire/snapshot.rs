@@ -1,10 +1,13 @@
 //! The snapshot format (version 1): a node's [`Image`] as JSON, and back, strictly checked.
 
-use super::decode::config_patch;
-use super::encode::{config, mode_name, state_name};
+use super::decode::{config_patch, setting as decode_setting};
+use super::encode::{config, mode_name, setting, state_name};
 use super::json::Value;
 use super::write::Writer;
-use crate::breaker::{Counts, ForceMode, Forced, Lease, MAX_SAFE, Reason, State, StateName, config::FIELDS};
+use crate::breaker::{
+    Counts, Field, ForceMode, Forced, Lease, MAX_SAFE, Mark, Parts, Reason, Setting, Span, State, StateName, Tally, WindowState,
+    config::FIELDS,
+};
 use crate::node::{Event, EventLog, Image, SavedBreaker};
 
 pub const VERSION: u64 = 1;
@@ -16,7 +19,8 @@ pub fn encode(w: &mut Writer, image: &Image) {
     for (name, patch) in &image.overrides {
         w.key_str(name).open();
         for (field, value) in patch.fields() {
-            w.field_u64(field.name(), value);
+            w.key(field.name());
+            setting(w, &value);
         }
         w.end();
     }
@@ -50,8 +54,9 @@ pub fn encode(w: &mut Writer, image: &Image) {
     w.raw("]").end();
 }
 
-fn breaker(w: &mut Writer, b: &SavedBreaker) {
-    w.open().field_str("service", &b.name).field_str("state", state_name(b.state.name()));
+fn breaker(w: &mut Writer, saved: &SavedBreaker) {
+    let b = &saved.parts;
+    w.open().field_str("service", &saved.name).field_str("state", state_name(b.state.name()));
     match b.state {
         State::Closed => {}
         State::Open { since, until } => {
@@ -80,7 +85,31 @@ fn breaker(w: &mut Writer, b: &SavedBreaker) {
         }
         w.raw("[").u64(l.permit).raw(",").u64(l.at).raw("]");
     }
-    w.raw("]").end();
+    w.raw("]");
+    if let Some(window) = &b.window {
+        w.key("window").open().key("config");
+        setting(w, &Setting::Window(window.built_for));
+        // A count window's calls, oldest first: o ok, f failed, s slow, b both.
+        let calls: String = window
+            .calls()
+            .iter()
+            .map(|m| match (m.failed, m.slow) {
+                (false, false) => 'o',
+                (true, false) => 'f',
+                (false, true) => 's',
+                (true, true) => 'b',
+            })
+            .collect();
+        w.field_str("calls", &calls).key("buckets").raw("[");
+        for (i, (start, t)) in window.buckets().iter().enumerate() {
+            if i > 0 {
+                w.raw(",");
+            }
+            w.raw("[").u64(*start).raw(",").u64(t.calls).raw(",").u64(t.failures).raw(",").u64(t.slow).raw("]");
+        }
+        w.raw("]").end();
+    }
+    w.end();
 }
 
 fn reason(w: &mut Writer, r: &Reason) {
@@ -92,8 +121,19 @@ fn reason(w: &mut Writer, r: &Reason) {
         Reason::OpenTimeoutElapsed { ms } => {
             w.field_str("kind", "open_timeout_elapsed").field_u64("ms", ms);
         }
+        Reason::Rate { slow, span, bad, calls, threshold } => {
+            w.field_str("kind", "rate").key("slow").bool(slow).key("span_ms");
+            match span {
+                Span::Calls => w.raw("null"),
+                Span::Millis(ms) => w.u64(ms),
+            };
+            w.field_u64("bad", bad).field_u64("calls", calls).key("threshold").f64(threshold);
+        }
         Reason::ProbeFailed => {
             w.field_str("kind", "probe_failed");
+        }
+        Reason::SlowProbe => {
+            w.field_str("kind", "slow_probe");
         }
         Reason::ProbeLeaseExpired { ms } => {
             w.field_str("kind", "probe_lease_expired").field_u64("ms", ms);
@@ -230,7 +270,7 @@ fn strip(e: String) -> String {
 }
 
 fn decode_breaker(v: &Value, path: String) -> Result<SavedBreaker, String> {
-    let allowed = ["service", "state", "since", "until", "successes", "forced", "failures", "trips", "counts", "leases"];
+    let allowed = ["service", "state", "since", "until", "successes", "forced", "failures", "trips", "counts", "leases", "window"];
     let o = Obj::new(v, format!("snapshot.{path}"), &allowed)?;
     let forced = match o.opt("forced") {
         None => None,
@@ -265,15 +305,44 @@ fn decode_breaker(v: &Value, path: String) -> Result<SavedBreaker, String> {
         })
         .collect::<Result<Vec<_>, ()>>()
         .map_err(|()| format!("{}.leases: expected [permit, at_ms] pairs", o.path))?;
-    Ok(SavedBreaker {
-        name: o.str("service")?.into(),
-        state,
-        forced,
-        failures: o.u64("failures")?,
-        trips: o.u64("trips")?,
-        counts,
-        leases,
-    })
+    let window = match o.opt("window") {
+        None => None,
+        Some(v) => Some(decode_window(v, format!("{}.window", o.path))?),
+    };
+    let parts = Parts { state, forced, failures: o.u64("failures")?, trips: o.u64("trips")?, counts, leases, window };
+    Ok(SavedBreaker { name: o.str("service")?.into(), parts })
+}
+
+fn decode_window(v: &Value, path: String) -> Result<WindowState, String> {
+    let o = Obj::new(v, path, &["config", "calls", "buckets"])?;
+    let bad = || format!("{}: does not fit its config", o.path);
+    let Setting::Window(config) = decode_setting(Field::Window, o.get("config")?, &format!("{}.config", o.path))? else {
+        return Err(bad());
+    };
+    let calls = o
+        .str("calls")?
+        .chars()
+        .map(|c| match c {
+            'o' => Ok(Mark { failed: false, slow: false }),
+            'f' => Ok(Mark { failed: true, slow: false }),
+            's' => Ok(Mark { failed: false, slow: true }),
+            'b' => Ok(Mark { failed: true, slow: true }),
+            _ => Err(format!("{}.calls: expected only o, f, s, b", o.path)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let buckets = o
+        .array("buckets")?
+        .iter()
+        .map(|b| match b {
+            Value::Array(n) if n.len() == 4 => match (n[0].as_u64(), n[1].as_u64(), n[2].as_u64(), n[3].as_u64()) {
+                (Some(start), Some(calls), Some(failures), Some(slow)) => Ok((start, Tally { calls, failures, slow })),
+                _ => Err(()),
+            },
+            _ => Err(()),
+        })
+        .collect::<Result<Vec<_>, ()>>()
+        .map_err(|()| format!("{}.buckets: expected [start_ms, calls, failures, slow]", o.path))?;
+    WindowState::restore(config, &calls, &buckets).ok_or_else(bad)
 }
 
 fn decode_event(v: &Value, path: String) -> Result<Event, String> {
@@ -289,6 +358,20 @@ fn decode_event(v: &Value, path: String) -> Result<Event, String> {
         }
         "open_timeout_elapsed" => Reason::OpenTimeoutElapsed { ms: ro(&["kind", "ms"])?.u64("ms")? },
         "probe_failed" => ro(&["kind"]).map(|_| Reason::ProbeFailed)?,
+        "slow_probe" => ro(&["kind"]).map(|_| Reason::SlowProbe)?,
+        "rate" => {
+            let r = ro(&["kind", "slow", "span_ms", "bad", "calls", "threshold"])?;
+            let slow = match r.get("slow")? {
+                Value::Bool(b) => *b,
+                _ => return Err(format!("{reason_path}.slow: expected a boolean")),
+            };
+            let span = match r.get("span_ms")? {
+                Value::Null => Span::Calls,
+                v => Span::Millis(v.as_u64().ok_or_else(|| format!("{reason_path}.span_ms: expected an integer or null"))?),
+            };
+            let threshold = r.get("threshold")?.as_f64().ok_or_else(|| format!("{reason_path}.threshold: expected a number"))?;
+            Reason::Rate { slow, span, bad: r.u64("bad")?, calls: r.u64("calls")?, threshold }
+        }
         "probe_lease_expired" => Reason::ProbeLeaseExpired { ms: ro(&["kind", "ms"])?.u64("ms")? },
         "probes_succeeded" => {
             let r = ro(&["kind", "successes", "threshold"])?;

@@ -42,6 +42,14 @@ impl Writer<'_> {
         self
     }
 
+    /// A finite number, always with a fraction or an exponent (`50.0`, `0.25`, `1e-7`), so a
+    /// float field reads as one. Rust's formatting is the same on every platform.
+    pub fn f64(&mut self, x: f64) -> &mut Self {
+        let x = if x.is_finite() { x } else { 0.0 };
+        self.out.extend_from_slice(format!("{x:?}").as_bytes());
+        self
+    }
+
     pub fn bool(&mut self, b: bool) -> &mut Self {
         self.raw(if b { "true" } else { "false" })
     }

@@ -1,0 +1,271 @@
+//! The failure windows of a closed breaker: the last `size` calls (two bits each), or the calls of
+//! the last `size_ms` milliseconds in at most about twenty buckets. Neither grows with traffic.
+
+use super::config::{MAX_WINDOW_SIZE, Window};
+
+/// Calls in a window, and how many of them failed or were slow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub calls: u64,
+    pub failures: u64,
+    pub slow: u64,
+}
+
+/// One call's outcome as a window sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub failed: bool,
+    pub slow: bool,
+}
+
+/// The live window of a closed breaker, for the window config it was built for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowState {
+    pub built_for: Window,
+    pub tally: Tally,
+    kind: Kind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    /// A ring of the last `size` calls: bit i of `failed`/`slow` is call i of the ring.
+    Count { size: u64, head: u64, failed: Vec<u64>, slow: Vec<u64> },
+    /// Buckets of `width` ms; bucket `index` covers [index·width, (index+1)·width).
+    Time { size_ms: u64, width: u64, buckets: Vec<Bucket> },
+}
+
+/// One bucket of a time window, saved as `[start_ms, calls, failures, slow]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bucket {
+    pub index: u64,
+    pub tally: Tally,
+}
+
+impl WindowState {
+    /// An empty window for `window` (`None` for the consecutive policy).
+    pub fn new(window: Window) -> Option<WindowState> {
+        let kind = match window {
+            Window::Consecutive => return None,
+            Window::Count { size, .. } => {
+                let size = size.clamp(1, MAX_WINDOW_SIZE);
+                let words = size.div_ceil(64) as usize;
+                Kind::Count { size, head: 0, failed: vec![0; words], slow: vec![0; words] }
+            }
+            Window::Time { size_ms, .. } => {
+                let width = (size_ms / 10).max(1);
+                let n = size_ms.div_ceil(width) + 1;
+                Kind::Time { size_ms, width, buckets: vec![Bucket { index: u64::MAX, tally: Tally::default() }; n as usize] }
+            }
+        };
+        Some(WindowState { built_for: window, tally: Tally::default(), kind })
+    }
+
+    /// Drops the calls that have left the window at `now` (time windows only).
+    pub fn expire(&mut self, now: u64) {
+        if let Kind::Time { size_ms, width, buckets } = &mut self.kind {
+            for b in buckets.iter_mut() {
+                let gone = b.index != u64::MAX && (b.index + 1).saturating_mul(*width).saturating_add(*size_ms) <= now;
+                if gone {
+                    sub(&mut self.tally, b.tally);
+                    *b = Bucket { index: u64::MAX, tally: Tally::default() };
+                }
+            }
+        }
+    }
+
+    /// Adds `count` calls with the same outcome at `now`. A count window takes them one at a
+    /// time (the oldest leave); a time window adds them to one bucket at once.
+    pub fn add(&mut self, now: u64, mark: Mark, count: u64) {
+        self.expire(now);
+        let one = Tally { calls: 1, failures: u64::from(mark.failed), slow: u64::from(mark.slow) };
+        match &mut self.kind {
+            Kind::Count { size, head, failed, slow } => {
+                for _ in 0..count.min(*size) {
+                    let (word, bit) = ((*head / 64) as usize, *head % 64);
+                    if self.tally.calls == *size {
+                        let old = Tally {
+                            calls: 1,
+                            failures: (failed[word] >> bit) & 1,
+                            slow: (slow[word] >> bit) & 1,
+                        };
+                        sub(&mut self.tally, old);
+                    }
+                    set_bit(&mut failed[word], bit, mark.failed);
+                    set_bit(&mut slow[word], bit, mark.slow);
+                    add(&mut self.tally, one);
+                    *head = (*head + 1) % *size;
+                }
+            }
+            Kind::Time { width, buckets, .. } => {
+                let index = now / *width;
+                let slot = (index % buckets.len() as u64) as usize;
+                let b = &mut buckets[slot];
+                if b.index != index {
+                    sub(&mut self.tally, b.tally);
+                    *b = Bucket { index, tally: Tally::default() };
+                }
+                let many = Tally { calls: count, failures: one.failures * count, slow: one.slow * count };
+                add(&mut b.tally, many);
+                add(&mut self.tally, many);
+            }
+        }
+    }
+
+    /// The outcomes of a count window, oldest first (for snapshots).
+    pub fn calls(&self) -> Vec<Mark> {
+        match &self.kind {
+            Kind::Count { size, head, failed, slow } => {
+                let len = self.tally.calls;
+                (0..len)
+                    .map(|i| {
+                        let pos = (head + size - len + i) % size;
+                        let (word, bit) = ((pos / 64) as usize, pos % 64);
+                        Mark { failed: (failed[word] >> bit) & 1 == 1, slow: (slow[word] >> bit) & 1 == 1 }
+                    })
+                    .collect()
+            }
+            Kind::Time { .. } => Vec::new(),
+        }
+    }
+
+    /// The live buckets of a time window, oldest first, with their start times (for snapshots).
+    pub fn buckets(&self) -> Vec<(u64, Tally)> {
+        match &self.kind {
+            Kind::Time { width, buckets, .. } => {
+                let mut live: Vec<(u64, Tally)> =
+                    buckets.iter().filter(|b| b.index != u64::MAX).map(|b| (b.index * width, b.tally)).collect();
+                live.sort_by_key(|&(start, _)| start);
+                live
+            }
+            Kind::Count { .. } => Vec::new(),
+        }
+    }
+
+    /// Moves every time back by `delta` (a restore under a clock that is behind).
+    pub fn shift_back(&mut self, delta: u64) {
+        if let Kind::Time { width, buckets, .. } = &mut self.kind {
+            let saved: Vec<Bucket> = buckets.iter().copied().filter(|b| b.index != u64::MAX).collect();
+            for b in buckets.iter_mut() {
+                *b = Bucket { index: u64::MAX, tally: Tally::default() };
+            }
+            let n = buckets.len() as u64;
+            for b in saved {
+                let index = (b.index * *width).saturating_sub(delta) / *width;
+                let slot = &mut buckets[(index % n) as usize];
+                if slot.index == index {
+                    add(&mut slot.tally, b.tally);
+                } else {
+                    *slot = Bucket { index, tally: b.tally };
+                }
+            }
+            self.tally = buckets.iter().fold(Tally::default(), |mut t, b| {
+                add(&mut t, b.tally);
+                t
+            });
+        }
+    }
+
+    /// Rebuilds a window from saved calls (count) or buckets (time); `None` when they do not
+    /// fit `window`.
+    pub fn restore(window: Window, calls: &[Mark], buckets: &[(u64, Tally)]) -> Option<WindowState> {
+        let mut w = WindowState::new(window)?;
+        match &w.kind {
+            Kind::Count { size, .. } => {
+                if calls.len() as u64 > *size || !buckets.is_empty() {
+                    return None;
+                }
+                for &mark in calls {
+                    w.add(0, mark, 1);
+                }
+            }
+            Kind::Time { width, .. } => {
+                let width = *width;
+                if !calls.is_empty() || buckets.len() > w.bucket_count() {
+                    return None;
+                }
+                for &(start, tally) in buckets {
+                    if tally.failures > tally.calls || tally.slow > tally.calls {
+                        return None;
+                    }
+                    let Kind::Time { buckets: slots, .. } = &mut w.kind else { unreachable!() };
+                    let index = start / width;
+                    let n = slots.len() as u64;
+                    slots[(index % n) as usize] = Bucket { index, tally };
+                    add(&mut w.tally, tally);
+                }
+            }
+        }
+        Some(w)
+    }
+
+    fn bucket_count(&self) -> usize {
+        match &self.kind {
+            Kind::Time { buckets, .. } => buckets.len(),
+            Kind::Count { .. } => 0,
+        }
+    }
+}
+
+fn set_bit(word: &mut u64, bit: u64, on: bool) {
+    if on {
+        *word |= 1 << bit;
+    } else {
+        *word &= !(1 << bit);
+    }
+}
+
+fn add(t: &mut Tally, o: Tally) {
+    t.calls += o.calls;
+    t.failures += o.failures;
+    t.slow += o.slow;
+}
+
+fn sub(t: &mut Tally, o: Tally) {
+    t.calls -= o.calls;
+    t.failures -= o.failures;
+    t.slow -= o.slow;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAIL: Mark = Mark { failed: true, slow: false };
+    const OK: Mark = Mark { failed: false, slow: false };
+
+    #[test]
+    fn a_count_window_keeps_the_last_size_calls() {
+        let mut w = WindowState::new(Window::Count { size: 3, minimum_calls: 3, failure_rate: 50.0 }).unwrap();
+        w.add(0, FAIL, 2);
+        w.add(0, OK, 1);
+        assert_eq!(w.tally, Tally { calls: 3, failures: 2, slow: 0 });
+        w.add(0, OK, 2);
+        assert_eq!(w.tally, Tally { calls: 3, failures: 0, slow: 0 });
+        assert_eq!(w.calls(), vec![OK, OK, OK]);
+    }
+
+    #[test]
+    fn a_time_window_drops_calls_between_size_and_size_plus_a_bucket() {
+        let mut w = WindowState::new(Window::Time { size_ms: 1000, minimum_calls: 1, failure_rate: 50.0 }).unwrap();
+        w.add(150, FAIL, 1); // bucket [100, 200)
+        w.expire(1199);
+        assert_eq!(w.tally.calls, 1);
+        w.expire(1200);
+        assert_eq!(w.tally.calls, 0, "gone by size + one bucket after it happened");
+    }
+
+    #[test]
+    fn a_time_window_does_not_grow_with_traffic() {
+        let mut w = WindowState::new(Window::Time { size_ms: 60_000, minimum_calls: 1, failure_rate: 50.0 }).unwrap();
+        let size = |w: &WindowState| match &w.kind {
+            Kind::Time { buckets, .. } => buckets.capacity(),
+            Kind::Count { .. } => 0,
+        };
+        let before = size(&w);
+        for t in 0..1_000_000u64 {
+            w.add(t / 3, if t % 7 == 0 { FAIL } else { OK }, 1);
+        }
+        assert_eq!(size(&w), before);
+        assert!(w.tally.calls <= 66_000 * 3);
+    }
+}
