@@ -60,6 +60,14 @@ impl WindowState {
         Some(WindowState { built_for: window, tally: Tally::default(), kind })
     }
 
+    /// The bytes this window holds on the heap, besides its own struct.
+    pub fn heap_bytes(&self) -> usize {
+        match &self.kind {
+            Kind::Count { failed, slow, .. } => (failed.capacity() + slow.capacity()) * 8,
+            Kind::Time { buckets, .. } => buckets.capacity() * std::mem::size_of::<Bucket>(),
+        }
+    }
+
     /// Drops the calls that have left the window at `now` (time windows only).
     pub fn expire(&mut self, now: u64) {
         if let Kind::Time { size_ms, width, buckets } = &mut self.kind {
