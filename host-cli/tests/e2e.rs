@@ -181,10 +181,21 @@ fn the_bundled_walkthrough_gives_its_reviewed_replies() {
 }
 
 #[test]
+fn the_policies_transcript_gives_its_reviewed_replies() {
+    let root = workspace();
+    let input = std::fs::read(root.join("host-cli/examples/policies.ndjson")).unwrap();
+    let expected = std::fs::read_to_string(root.join("host-cli/examples/policies.expected")).unwrap();
+    let out = run(&["--clock", "manual"], &input);
+    assert_eq!(stderr(&out), "");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+}
+
+#[test]
 fn native_and_wasm_give_byte_identical_replies() {
     let root = workspace();
     let mut input = std::fs::read(root.join("host-cli/examples/walkthrough.ndjson")).unwrap();
-    // More than the walkthrough: snapshots, restores, configs, forced modes, errors.
+    input.extend(std::fs::read(root.join("host-cli/examples/policies.ndjson")).unwrap());
+    // More than the transcripts: snapshots, restores, configs, forced modes, errors.
     for line in [
         r#"{"src":"c","dest":"x","body":{"type":"configure","msg_id":100,"config":{"failure_threshold":2,"open_timeout_ms":300}}}"#,
         r#"{"src":"c","dest":"x","body":{"type":"call","msg_id":101,"force_failures":4000000000}}"#,
