@@ -212,14 +212,15 @@ fn validation_names_the_field_and_changes_nothing() {
     for (config, field, text) in [
         (r#"{"failure_threshold":0}"#, "failure_threshold", "expected an integer from 1 to 9007199254740991, found 0"),
         (r#"{"failure_threshold":2.5}"#, "failure_threshold", "expected an integer from 1 to 9007199254740991, found 2.5"),
-        (r#"{"slow_call_rate":0}"#, "slow_call_rate", "expected a number above 0 and at most 100, found 0"),
-        (r#"{"slow_call_rate":100.5}"#, "slow_call_rate", "expected a number above 0 and at most 100, found 100.5"),
+        (r#"{"slow_call_rate":0}"#, "slow_call_rate", "expected a number above 0 and at most 100 (three decimals at most), found 0"),
+        (r#"{"slow_call_rate":100.5}"#, "slow_call_rate", "expected a number above 0 and at most 100 (three decimals at most), found 100.5"),
         (r#"{"window":{"kind":"count","size":100001}}"#, "window.size", "expected an integer from 1 to 100000, found 100001"),
-        (r#"{"window":{"kind":"count","failure_rate":"high"}}"#, "window.failure_rate", r#"expected a number above 0 and at most 100, found \"high\""#),
+        (r#"{"window":{"kind":"count","failure_rate":"high"}}"#, "window.failure_rate", r#"expected a number above 0 and at most 100 (three decimals at most), found \"high\""#),
         (r#"{"window":{"kind":"sliding"}}"#, "window.kind", r#"expected one of \"consecutive\", \"count\", \"time\""#),
         (r#"{"window":{"kind":"time","size":10}}"#, "window.size", "unknown field"),
-        (r#"{"backoff":{"multiplier":0.5}}"#, "backoff.multiplier", "expected a number from 1 to 1000000, found 0.5"),
-        (r#"{"backoff":{"jitter":1.5}}"#, "backoff.jitter", "expected a number from 0 to 1, found 1.5"),
+        (r#"{"backoff":{"multiplier":0.5}}"#, "backoff.multiplier", "expected a number from 1 to 1000000 (three decimals at most), found 0.5"),
+        (r#"{"slow_call_rate":33.3333}"#, "slow_call_rate", "expected a number above 0 and at most 100 (three decimals at most), found 33.3333"),
+        (r#"{"backoff":{"jitter":1.5}}"#, "backoff.jitter", "expected a number from 0 to 1 (three decimals at most), found 1.5"),
         (r#"{"open_timeout_ms":100,"probe_timeout_ms":-1}"#, "probe_timeout_ms", "expected an integer from 1 to 9007199254740991, found -1"),
     ] {
         let body = format!(r#"{{"type":"configure","msg_id":1,"config":{config}}}"#);
@@ -244,7 +245,7 @@ fn a_window_or_backoff_object_replaces_the_whole_object() {
 fn ten_million_calls_through_a_time_window_take_constant_memory() {
     use breaker_wasm::breaker::{Attempts, Breaker, Config, Window};
     let config = Config {
-        window: Window::Time { size_ms: 60_000, minimum_calls: 1_000_000_000, failure_rate: 50.0 },
+        window: Window::Time { size_ms: 60_000, minimum_calls: 1_000_000_000, failure_rate: breaker_wasm::breaker::Milli(50_000) },
         ..Config::default()
     };
     let mut b = Breaker::new("svc");

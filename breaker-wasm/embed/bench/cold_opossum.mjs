@@ -8,7 +8,7 @@ import CircuitBreaker from "opossum";
 const msg = JSON.parse(readFileSync(0, "utf8"));
 const service = msg.body.service ?? msg.dest;
 const breaker = new CircuitBreaker(async (fail) => { if (fail) throw new Error("failed"); }, {
-  timeout: false, resetTimeout: 5000, volumeThreshold: 5, errorThresholdPercentage: 100,
+  timeout: false, resetTimeout: 5000, volumeThreshold: 5, errorThresholdPercentage: 99,
 });
 let failures = 0;
 let body = { type: "call_ok", in_reply_to: msg.body.msg_id, service, state: "closed" };

@@ -6,45 +6,55 @@ pub const MAX_SAFE: u64 = (1 << 53) - 1;
 /// The largest count window: its calls are kept (two bits each), so its size is bounded.
 pub const MAX_WINDOW_SIZE: u64 = 100_000;
 
+/// A decimal number with three places, as thousandths: `Milli(12_500)` is 12.5. Rates, the
+/// backoff multiplier and the jitter are fixed-point, so every host computes with them exactly
+/// and no float formatting or parsing is needed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Milli(pub u64);
+
+impl Milli {
+    pub const ONE: Milli = Milli(1000);
+}
+
 /// How failures are judged while closed.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Window {
     /// `failure_threshold` consecutive failures open the breaker.
     Consecutive,
     /// Over the last `size` recorded calls, once at least `minimum_calls` are in the window, the
     /// breaker opens when the failure percentage reaches `failure_rate` (or the slow percentage
     /// reaches `slow_call_rate`).
-    Count { size: u64, minimum_calls: u64, failure_rate: f64 },
+    Count { size: u64, minimum_calls: u64, failure_rate: Milli },
     /// The same over the calls of the last `size_ms` milliseconds, kept in buckets.
-    Time { size_ms: u64, minimum_calls: u64, failure_rate: f64 },
+    Time { size_ms: u64, minimum_calls: u64, failure_rate: Milli },
 }
 
 impl Window {
-    pub const COUNT_DEFAULT: Window = Window::Count { size: 100, minimum_calls: 100, failure_rate: 50.0 };
-    pub const TIME_DEFAULT: Window = Window::Time { size_ms: 60_000, minimum_calls: 100, failure_rate: 50.0 };
+    pub const COUNT_DEFAULT: Window = Window::Count { size: 100, minimum_calls: 100, failure_rate: Milli(50_000) };
+    pub const TIME_DEFAULT: Window = Window::Time { size_ms: 60_000, minimum_calls: 100, failure_rate: Milli(50_000) };
 }
 
 /// How the open period grows when a breaker re-opens from half_open without closing.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backoff {
     /// Each re-open multiplies the open period by this (≥ 1).
-    pub multiplier: f64,
+    pub multiplier: Milli,
     /// The longest open period.
     pub max_open_ms: u64,
     /// Every open period is multiplied by a factor in [1 − jitter, 1 + jitter] (0 ≤ jitter ≤ 1)
     /// that depends only on the service name and the trip count.
-    pub jitter: f64,
+    pub jitter: Milli,
 }
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { multiplier: 1.0, max_open_ms: 300_000, jitter: 0.0 }
+        Backoff { multiplier: Milli::ONE, max_open_ms: 300_000, jitter: Milli(0) }
     }
 }
 
 /// Settings of one breaker. The defaults are the consecutive-failures policy of the protocol
 /// (§3): five failures in a row open the breaker for five seconds, then one probe decides.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Consecutive failures that open a closed breaker (consecutive window). Default 5.
     pub failure_threshold: u64,
@@ -59,7 +69,7 @@ pub struct Config {
     /// A call at least this long is slow; `None` (the default) turns slow-call detection off.
     pub slow_call_ms: Option<u64>,
     /// Under a window, the slow percentage that opens the breaker. Default 100.
-    pub slow_call_rate: f64,
+    pub slow_call_rate: Milli,
     /// A half_open permit is a lease: unrecorded after this long, it counts as a failed probe.
     /// Default 10000.
     pub probe_timeout_ms: u64,
@@ -78,7 +88,7 @@ impl Default for Config {
             success_threshold: 1,
             window: Window::Consecutive,
             slow_call_ms: None,
-            slow_call_rate: 100.0,
+            slow_call_rate: Milli(100_000),
             probe_timeout_ms: 10_000,
             backoff: Backoff::default(),
             max_services: 100_000,
@@ -123,14 +133,14 @@ pub enum Field {
 }
 
 /// The value of one field.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Setting {
     /// A count or a time in milliseconds.
     Int(u64),
     /// A time that can be off (`slow_call_ms`).
     OptInt(Option<u64>),
     /// A percentage.
-    Rate(f64),
+    Rate(Milli),
     Window(Window),
     Backoff(Backoff),
 }
@@ -196,7 +206,7 @@ impl Field {
 
 /// A partial config: the fields one layer sets. `None` leaves a field to the layer below (an
 /// override to the defaults, the defaults to the built-in values).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Patch {
     values: [Option<Setting>; FIELDS.len()],
 }

@@ -11,7 +11,7 @@ mod window;
 
 use std::collections::VecDeque;
 
-pub use config::{Backoff, Config, Field, MAX_SAFE, Patch, Setting, Window};
+pub use config::{Backoff, Config, Field, MAX_SAFE, Milli, Patch, Setting, Window};
 pub use window::{Mark, Tally, WindowState};
 
 /// The three states, without their data: what the wire shows.
@@ -70,13 +70,13 @@ pub enum Span {
 }
 
 /// Why a breaker changed state.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
     /// `failures` consecutive failures reached `threshold`.
     ConsecutiveFailures { failures: u64, threshold: u64 },
     /// `bad` of `calls` calls in the window failed (or were slow, when `slow`), reaching the
     /// `threshold` percentage.
-    Rate { slow: bool, span: Span, bad: u64, calls: u64, threshold: f64 },
+    Rate { slow: bool, span: Span, bad: u64, calls: u64, threshold: Milli },
     /// The open period of `ms` milliseconds ended.
     OpenTimeoutElapsed { ms: u64 },
     /// A probe failed in half_open.
@@ -96,7 +96,7 @@ pub enum Reason {
 }
 
 /// One state change, dated on the caller's clock.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Transition {
     pub from: StateName,
     pub to: StateName,
@@ -412,20 +412,33 @@ impl Breaker {
 
     /// The length of the open period of trip number `trip`: `open_timeout_ms` grown by the
     /// backoff multiplier once per re-open since the breaker last closed, capped, then spread by
-    /// a jitter that depends only on the service and the trip. Plain float arithmetic in a fixed
-    /// order, so every host computes the same number.
+    /// a jitter that depends only on the service and the trip. Integer arithmetic throughout,
+    /// so every host computes the same number.
     fn open_period(&self, config: &Config, trip: u64) -> u64 {
         let b = config.backoff;
-        if b.multiplier == 1.0 && b.jitter == 0.0 {
+        if b.multiplier == Milli::ONE && b.jitter == Milli(0) {
             return config.open_timeout_ms;
         }
-        let cap = b.max_open_ms as f64;
-        let mut period = (config.open_timeout_ms as f64 * pow(b.multiplier, self.trips)).min(cap);
-        if b.jitter > 0.0 {
-            let unit = (splitmix64(self.seed ^ trip) >> 11) as f64 / (1u64 << 53) as f64;
-            period = (period * (1.0 - b.jitter + 2.0 * b.jitter * unit)).min(cap);
+        let cap = u128::from(b.max_open_ms);
+        let mut period = u128::from(config.open_timeout_ms).min(cap);
+        if b.multiplier > Milli::ONE {
+            // Each step grows it by at least 0.1 %, so the cap is reached in a bounded number of
+            // steps whatever the trip count.
+            for _ in 0..self.trips {
+                period = (period * u128::from(b.multiplier.0) / 1000).min(cap);
+                if period == cap {
+                    break;
+                }
+            }
         }
-        (period.floor() as u64).max(1)
+        if b.jitter.0 > 0 {
+            // A factor in [1 − jitter, 1 + jitter), in 2^-32 steps.
+            let unit = u128::from(splitmix64(self.seed ^ trip) >> 32);
+            let j = u128::from(b.jitter.0);
+            let factor = ((1000 - j) << 32) + 2 * j * unit;
+            period = (period * factor / (1000u128 << 32)).min(cap);
+        }
+        (period as u64).max(1)
     }
 
     /// A call's outcome while closed: counts it, feeds the window, and opens the breaker when
@@ -743,32 +756,16 @@ fn verdict(config: &Config, tally: Tally) -> Option<Reason> {
     if tally.calls == 0 || tally.calls < minimum {
         return None;
     }
-    let percent = |n: u64| n as f64 * 100.0 / tally.calls as f64;
-    if percent(tally.failures) >= failure_rate {
+    // n / calls ≥ rate / 100, with the rate in thousandths of a percent.
+    let reaches = |n: u64, rate: Milli| u128::from(n) * 100_000 >= u128::from(rate.0) * u128::from(tally.calls);
+    if reaches(tally.failures, failure_rate) {
         return Some(Reason::Rate { slow: false, span, bad: tally.failures, calls: tally.calls, threshold: failure_rate });
     }
-    if config.slow_call_ms.is_some() && percent(tally.slow) >= config.slow_call_rate {
+    if config.slow_call_ms.is_some() && reaches(tally.slow, config.slow_call_rate) {
         let threshold = config.slow_call_rate;
         return Some(Reason::Rate { slow: true, span, bad: tally.slow, calls: tally.calls, threshold });
     }
     None
-}
-
-/// `base` to the power `exp` by repeated squaring: the same multiplications, in the same order,
-/// on every platform.
-fn pow(base: f64, mut exp: u64) -> f64 {
-    let (mut result, mut square) = (1.0f64, base);
-    while exp > 0 {
-        if exp & 1 == 1 {
-            result *= square;
-        }
-        square *= square;
-        exp >>= 1;
-        if result.is_infinite() {
-            break;
-        }
-    }
-    result
 }
 
 /// FNV-1a, 64 bits: a stable hash of a service name.

@@ -243,7 +243,7 @@ mod tests {
 
     #[test]
     fn a_count_window_keeps_the_last_size_calls() {
-        let mut w = WindowState::new(Window::Count { size: 3, minimum_calls: 3, failure_rate: 50.0 }).unwrap();
+        let mut w = WindowState::new(Window::Count { size: 3, minimum_calls: 3, failure_rate: crate::breaker::Milli(50_000) }).unwrap();
         w.add(0, FAIL, 2);
         w.add(0, OK, 1);
         assert_eq!(w.tally, Tally { calls: 3, failures: 2, slow: 0 });
@@ -254,7 +254,7 @@ mod tests {
 
     #[test]
     fn a_time_window_drops_calls_between_size_and_size_plus_a_bucket() {
-        let mut w = WindowState::new(Window::Time { size_ms: 1000, minimum_calls: 1, failure_rate: 50.0 }).unwrap();
+        let mut w = WindowState::new(Window::Time { size_ms: 1000, minimum_calls: 1, failure_rate: crate::breaker::Milli(50_000) }).unwrap();
         w.add(150, FAIL, 1); // bucket [100, 200)
         w.expire(1199);
         assert_eq!(w.tally.calls, 1);
@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn a_time_window_does_not_grow_with_traffic() {
-        let mut w = WindowState::new(Window::Time { size_ms: 60_000, minimum_calls: 1, failure_rate: 50.0 }).unwrap();
+        let mut w = WindowState::new(Window::Time { size_ms: 60_000, minimum_calls: 1, failure_rate: crate::breaker::Milli(50_000) }).unwrap();
         let size = |w: &WindowState| match &w.kind {
             Kind::Time { buckets, .. } => buckets.capacity(),
             Kind::Count { .. } => 0,

@@ -41,7 +41,7 @@ pub enum ImageError {
     #[error("snapshot.version: unsupported version {0} (this node reads version 1)")]
     Version(u64),
     /// Two breakers, or two overrides, share a name.
-    #[error("snapshot.{what}: duplicate service {name:?}")]
+    #[error("snapshot.{what}: duplicate service \"{name}\"")]
     Duplicate { what: &'static str, name: String },
     /// More breakers than the snapshot's own `max_services` allows.
     #[error("snapshot.breakers: {count} breakers exceed max_services {max}")]
@@ -65,7 +65,7 @@ impl Image {
         }
         for (name, _) in &self.overrides {
             if !valid_service(name) {
-                return bad(format!("overrides: invalid service name {name:?}"));
+                return bad("overrides: invalid service name".to_string());
             }
         }
         for (i, saved) in self.breakers.iter().enumerate() {

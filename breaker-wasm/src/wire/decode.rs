@@ -4,8 +4,9 @@
 use std::borrow::Cow;
 
 use super::json::Value;
+use super::write::quote;
 use crate::breaker::config::MAX_WINDOW_SIZE;
-use crate::breaker::{Attempts, Backoff, Field, ForceMode, MAX_SAFE, Outcome, Patch, Setting, StateName, Window};
+use crate::breaker::{Attempts, Backoff, Field, ForceMode, MAX_SAFE, Milli, Outcome, Patch, Setting, StateName, Window};
 use crate::node::image::valid_service;
 use crate::node::{CallFixture, ConfigChange, MAX_SERVICE_BYTES, Request};
 
@@ -42,7 +43,7 @@ pub fn envelope<'v, 'a>(doc: &'v Value<'a>) -> Result<Envelope<'v, 'a>, Malforme
     let text = |key: &str| match doc.get(key) {
         Some(Value::String(s)) => Ok(&**s),
         Some(other) => Err(format!("{key}: expected a string, found {}", other.kind())),
-        None => Err(format!("missing field {key:?}")),
+        None => Err(format!("missing field {}", quote(key))),
     };
     let src = text("src")?;
     let dest = text("dest")?;
@@ -117,7 +118,7 @@ pub fn request<'v>(body: &'v Value<'_>, dest: &'v str) -> Result<Request<'v>, Re
             Some(ms) => Request::AdvanceClock { ms },
             None => return Err(Refusal::Field("ms: missing".into())),
         },
-        other => return Err(Refusal::Unknown(format!("unknown message type {other:?}"))),
+        other => return Err(Refusal::Unknown(format!("unknown message type {}", quote(other)))),
     })
 }
 
@@ -205,11 +206,14 @@ fn int(v: &Value, path: &str, min: u64, max: u64) -> Result<u64, String> {
         .ok_or_else(|| format!("{path}: expected an integer from {min} to {max}, found {}", show(v)))
 }
 
-/// A percentage in (0, 100].
-fn rate(v: &Value, path: &str) -> Result<f64, String> {
-    v.as_f64()
-        .filter(|r| *r > 0.0 && *r <= 100.0)
-        .ok_or_else(|| format!("{path}: expected a number above 0 and at most 100, found {}", show(v)))
+/// A percentage in (0, 100], to three decimal places.
+fn rate(v: &Value, path: &str) -> Result<Milli, String> {
+    decimal(v, path, 1, 100_000, "a number above 0 and at most 100 (three decimals at most)")
+}
+
+/// A decimal number in `min..=max` thousandths.
+fn decimal(v: &Value, path: &str, min: u64, max: u64, expected: &str) -> Result<Milli, String> {
+    v.as_milli().filter(|m| (min..=max).contains(m)).map(Milli).ok_or_else(|| format!("{path}: expected {expected}, found {}", show(v)))
 }
 
 /// The members of a sub-object, refusing keys outside `allowed`.
@@ -231,7 +235,7 @@ fn window(v: &Value, path: &str) -> Result<Window, String> {
         Some(x) => int(x, &sub(key), 1, max),
         None => Ok(default),
     };
-    let rate_or = |key: &str, default: f64| match v.get(key) {
+    let rate_or = |key: &str, default: Milli| match v.get(key) {
         Some(x) => rate(x, &sub(key)),
         None => Ok(default),
     };
@@ -267,17 +271,17 @@ fn window(v: &Value, path: &str) -> Result<Window, String> {
 fn backoff(v: &Value, path: &str) -> Result<Backoff, String> {
     sub_object(v, path, &["multiplier", "max_open_ms", "jitter"])?;
     let defaults = Backoff::default();
-    let number = |key: &str, default: f64, ok: fn(f64) -> bool, range: &str| match v.get(key) {
+    let number = |key: &str, default: Milli, min: u64, max: u64, range: &str| match v.get(key) {
         None => Ok(default),
-        Some(x) => x.as_f64().filter(|n| ok(*n)).ok_or_else(|| format!("{path}.{key}: expected {range}, found {}", show(x))),
+        Some(x) => decimal(x, &format!("{path}.{key}"), min, max, range),
     };
     Ok(Backoff {
-        multiplier: number("multiplier", defaults.multiplier, |m| (1.0..=1e6).contains(&m), "a number from 1 to 1000000")?,
+        multiplier: number("multiplier", defaults.multiplier, 1000, 1_000_000_000, "a number from 1 to 1000000 (three decimals at most)")?,
         max_open_ms: match v.get("max_open_ms") {
             Some(x) => int(x, &format!("{path}.max_open_ms"), 1, MAX_SAFE)?,
             None => defaults.max_open_ms,
         },
-        jitter: number("jitter", defaults.jitter, |j| (0.0..=1.0).contains(&j), "a number from 0 to 1")?,
+        jitter: number("jitter", defaults.jitter, 0, 1000, "a number from 0 to 1 (three decimals at most)")?,
     })
 }
 
@@ -338,7 +342,7 @@ fn bad_service(field: &str) -> Refusal {
 fn show(v: &Value) -> Cow<'static, str> {
     match v {
         Value::Number(n) if n.len() <= 40 => Cow::Owned((*n).to_string()),
-        Value::String(s) if s.len() <= 40 => Cow::Owned(format!("{s:?}")),
+        Value::String(s) if s.len() <= 40 => Cow::Owned(quote(s)),
         other => Cow::Borrowed(other.kind()),
     }
 }

@@ -1,7 +1,7 @@
 //! From a typed [`Reply`] to its bytes: one compact JSON document, keys in the protocol's order.
 
 use super::write::Writer;
-use crate::breaker::{CallResult, Config, ForceMode, Forced, Reason, Setting, Span, StateName, Transition, Window, config::FIELDS};
+use crate::breaker::{CallResult, Config, ForceMode, Forced, Milli, Reason, Setting, Span, StateName, Transition, Window, config::FIELDS};
 use crate::node::{Event, Reply};
 
 pub fn state_name(s: StateName) -> &'static str {
@@ -29,13 +29,15 @@ pub fn reason_text(r: &Reason) -> String {
         }
         Reason::OpenTimeoutElapsed { ms } => format!("open timeout of {ms} ms elapsed"),
         Reason::Rate { slow, span, bad, calls, threshold } => {
-            let percent = bad as f64 * 100.0 / calls as f64;
+            // The percentage to one decimal, rounded half up, in integers.
+            let tenths = (u128::from(bad) * 2000 + u128::from(calls)) / (2 * u128::from(calls.max(1)));
+            let percent = format!("{}.{}", tenths / 10, tenths % 10);
             let what = if slow { "were slow" } else { "failed" };
             let threshold = short(threshold);
             match span {
-                Span::Calls => format!("{percent:.1}% of the last {calls} calls {what} (threshold {threshold}%)"),
+                Span::Calls => format!("{percent}% of the last {calls} calls {what} (threshold {threshold}%)"),
                 Span::Millis(ms) => {
-                    format!("{percent:.1}% of {calls} calls in the last {ms} ms {what} (threshold {threshold}%)")
+                    format!("{percent}% of {calls} calls in the last {ms} ms {what} (threshold {threshold}%)")
                 }
             }
         }
@@ -202,9 +204,12 @@ fn body(w: &mut Writer, id: u64, reply: &Reply) {
     }
 }
 
-/// A number as people write it: `50`, `12.5`.
-fn short(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 { format!("{}", x as i64) } else { format!("{x}") }
+/// A number in thousandths as people write it: `50`, `12.5`.
+fn short(x: Milli) -> String {
+    let mut out = Vec::new();
+    super::write::Writer { out: &mut out }.milli(x.0);
+    let text = String::from_utf8(out).expect("digits");
+    text.strip_suffix(".0").map(str::to_string).unwrap_or(text)
 }
 
 /// A full config object, fields in the protocol's order.
@@ -227,22 +232,22 @@ pub fn setting(w: &mut Writer, s: &Setting) {
             w.raw("null");
         }
         Setting::Rate(r) => {
-            w.f64(r);
+            w.milli(r.0);
         }
         Setting::Window(Window::Consecutive) => {
             w.open().field_str("kind", "consecutive").end();
         }
         Setting::Window(Window::Count { size, minimum_calls, failure_rate }) => {
             w.open().field_str("kind", "count").field_u64("size", size).field_u64("minimum_calls", minimum_calls);
-            w.key("failure_rate").f64(failure_rate).end();
+            w.key("failure_rate").milli(failure_rate.0).end();
         }
         Setting::Window(Window::Time { size_ms, minimum_calls, failure_rate }) => {
             w.open().field_str("kind", "time").field_u64("size_ms", size_ms).field_u64("minimum_calls", minimum_calls);
-            w.key("failure_rate").f64(failure_rate).end();
+            w.key("failure_rate").milli(failure_rate.0).end();
         }
         Setting::Backoff(b) => {
-            w.open().key("multiplier").f64(b.multiplier).field_u64("max_open_ms", b.max_open_ms);
-            w.key("jitter").f64(b.jitter).end();
+            w.open().key("multiplier").milli(b.multiplier.0).field_u64("max_open_ms", b.max_open_ms);
+            w.key("jitter").milli(b.jitter.0).end();
         }
     }
 }

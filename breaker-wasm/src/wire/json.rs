@@ -44,12 +44,36 @@ impl<'a> Value<'a> {
         }
     }
 
-    /// The value as a finite number.
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Value::Number(text) => text.parse::<f64>().ok().filter(|n| n.is_finite()),
-            _ => None,
+    /// The value in thousandths, when it is a non-negative number with at most three decimal
+    /// places (`12.5` → 12500, `5e1` → 50000). Read exactly, without floating point.
+    pub fn as_milli(&self) -> Option<u64> {
+        let Value::Number(text) = self else { return None };
+        let (mantissa, exp) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+        let exp: i64 = exp.strip_prefix('+').unwrap_or(exp).parse().ok()?;
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if int.starts_with('-') {
+            return None;
         }
+        let digits: String = [int, frac].concat();
+        let digits = digits.trim_start_matches('0');
+        // value = digits × 10^(exp − frac.len()); in thousandths, × 10^3 more.
+        let shift = exp.checked_sub(frac.len() as i64)?.checked_add(3)?;
+        if digits.is_empty() {
+            return Some(0);
+        }
+        if shift < 0 {
+            let cut = usize::try_from(-shift).ok()?;
+            let (keep, dropped) = digits.split_at(digits.len().checked_sub(cut).unwrap_or(0).min(digits.len()));
+            if cut > digits.len() || dropped.bytes().any(|b| b != b'0') {
+                return None;
+            }
+            return if keep.is_empty() { Some(0) } else { keep.parse().ok() };
+        }
+        if digits.len() as i64 + shift > 19 {
+            return None;
+        }
+        let n: u64 = digits.parse().ok()?;
+        n.checked_mul(10u64.checked_pow(shift as u32)?)
     }
 
     /// What kind of value this is, for error messages.
@@ -165,7 +189,7 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             let value = self.value(depth)?;
             if members.len() < 16 && members.iter().any(|(k, _)| *k == key) {
-                return Err(ParseError { offset: key_at, message: format!("duplicate key {key:?}").into() });
+                return Err(ParseError { offset: key_at, message: format!("duplicate key {}", super::write::quote(&key)).into() });
             }
             members.push((key, value));
             self.skip_ws();
@@ -182,7 +206,7 @@ impl<'a> Parser<'a> {
             let mut keys: Vec<&str> = members.iter().map(|(k, _)| &**k).collect();
             keys.sort_unstable();
             if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
-                return Err(ParseError { offset: start, message: format!("duplicate key {:?}", w[0]).into() });
+                return Err(ParseError { offset: start, message: format!("duplicate key {}", super::write::quote(w[0])).into() });
             }
         }
         Ok(Value::Object(members))
@@ -393,6 +417,16 @@ mod tests {
         ] {
             let e = parse(doc).unwrap_err();
             assert_eq!(e.offset, offset, "{doc:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn decimals_are_read_exactly_in_thousandths() {
+        for (text, milli) in [("50", Some(50_000)), ("12.5", Some(12_500)), ("0.125", Some(125)), ("5e1", Some(50_000)),
+            ("1E-3", Some(1)), ("0.1000", Some(100)), ("0", Some(0)), ("0.0001", None), ("-1", None), ("1e400", None),
+            ("33.3333", None), ("1000000", Some(1_000_000_000)), ("18446744073709551.616", None)]
+        {
+            assert_eq!(Value::Number(text).as_milli(), milli, "{text}");
         }
     }
 

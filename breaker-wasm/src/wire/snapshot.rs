@@ -5,7 +5,7 @@ use super::encode::{config, mode_name, setting, state_name};
 use super::json::Value;
 use super::write::Writer;
 use crate::breaker::{
-    Counts, Field, ForceMode, Forced, Lease, MAX_SAFE, Mark, Parts, Reason, Setting, Span, State, StateName, Tally, WindowState,
+    Counts, Field, ForceMode, Forced, Lease, MAX_SAFE, Mark, Milli, Parts, Reason, Setting, Span, State, StateName, Tally, WindowState,
     config::FIELDS,
 };
 use crate::node::{Event, EventLog, Image, SavedBreaker};
@@ -127,7 +127,7 @@ fn reason(w: &mut Writer, r: &Reason) {
                 Span::Calls => w.raw("null"),
                 Span::Millis(ms) => w.u64(ms),
             };
-            w.field_u64("bad", bad).field_u64("calls", calls).key("threshold").f64(threshold);
+            w.field_u64("bad", bad).field_u64("calls", calls).key("threshold").milli(threshold.0);
         }
         Reason::ProbeFailed => {
             w.field_str("kind", "probe_failed");
@@ -369,7 +369,8 @@ fn decode_event(v: &Value, path: String) -> Result<Event, String> {
                 Value::Null => Span::Calls,
                 v => Span::Millis(v.as_u64().ok_or_else(|| format!("{reason_path}.span_ms: expected an integer or null"))?),
             };
-            let threshold = r.get("threshold")?.as_f64().ok_or_else(|| format!("{reason_path}.threshold: expected a number"))?;
+            let threshold = r.get("threshold")?.as_milli().ok_or_else(|| format!("{reason_path}.threshold: expected a number"))?;
+            let threshold = Milli(threshold);
             Reason::Rate { slow, span, bad: r.u64("bad")?, calls: r.u64("calls")?, threshold }
         }
         "probe_lease_expired" => Reason::ProbeLeaseExpired { ms: ro(&["kind", "ms"])?.u64("ms")? },

@@ -42,11 +42,15 @@ impl Writer<'_> {
         self
     }
 
-    /// A finite number, always with a fraction or an exponent (`50.0`, `0.25`, `1e-7`), so a
-    /// float field reads as one. Rust's formatting is the same on every platform.
-    pub fn f64(&mut self, x: f64) -> &mut Self {
-        let x = if x.is_finite() { x } else { 0.0 };
-        self.out.extend_from_slice(format!("{x:?}").as_bytes());
+    /// A number given in thousandths, always with a fraction so that a decimal field reads as
+    /// one: 50000 → `50.0`, 12500 → `12.5`, 1 → `0.001`.
+    pub fn milli(&mut self, thousandths: u64) -> &mut Self {
+        write_u64(self.out, thousandths / 1000);
+        let frac = thousandths % 1000;
+        let digits = [b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8];
+        let keep = if frac == 0 { 1 } else { 3 - digits.iter().rev().take_while(|&&d| d == b'0').count() };
+        self.out.push(b'.');
+        self.out.extend_from_slice(&digits[..keep]);
         self
     }
 
@@ -100,6 +104,13 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// `s` in double quotes, JSON-escaped: for names inside messages.
+pub fn quote(s: &str) -> String {
+    let mut out = Vec::new();
+    write_str(&mut out, s);
+    String::from_utf8(out).expect("escaping keeps UTF-8")
+}
+
 /// Writes `n` in decimal.
 pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
@@ -132,6 +143,15 @@ mod tests {
             let mut out = Vec::new();
             write_u64(&mut out, n);
             assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
+    }
+
+    #[test]
+    fn writes_thousandths_as_decimals() {
+        for (n, text) in [(50_000, "50.0"), (12_500, "12.5"), (1, "0.001"), (100_010, "100.01"), (0, "0.0")] {
+            let mut out = Vec::new();
+            Writer { out: &mut out }.milli(n);
+            assert_eq!(String::from_utf8(out).unwrap(), text);
         }
     }
 
