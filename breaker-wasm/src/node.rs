@@ -247,10 +247,8 @@ impl Node {
                 self.settle_all();
                 Reply::Events(self.events.since(after, service).cloned().collect())
             }
-            Request::Snapshot => {
-                self.settle_all();
-                Reply::SnapshotOk(Box::new(self.snapshot()))
-            }
+            // A snapshot only reads: taking one changes nothing a later message sees.
+            Request::Snapshot => Reply::SnapshotOk(Box::new(self.snapshot())),
             Request::Restore(ref image) => match self.restore(image) {
                 Ok(services) => Reply::RestoreOk { services },
                 Err(e) => Reply::error(ErrorCode::Malformed, e.to_string()),
@@ -282,7 +280,9 @@ impl Node {
         match service {
             Some(service) => self.traffic(service, change),
             None => {
-                let ids: Vec<u32> = self.breakers.ids().collect();
+                // In name order: the same in every node, restored or not.
+                let mut ids: Vec<u32> = self.breakers.ids().collect();
+                ids.sort_unstable_by(|&a, &b| self.breakers.get(a).name.cmp(&self.breakers.get(b).name));
                 for id in ids {
                     let name = self.breakers.get(id).name.clone();
                     let config = self.config_for(&name);

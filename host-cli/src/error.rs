@@ -22,6 +22,10 @@ pub enum StartError {
     /// The `--config` file is not a valid config object.
     #[error("bad config file {path}: {reason}")]
     Config { path: String, reason: String },
+    /// The `--state-file` exists but is not a snapshot this node can restore; it is left as it
+    /// is.
+    #[error("cannot restore the state file {path}: {reason}")]
+    State { path: String, reason: String },
 }
 
 impl StartError {

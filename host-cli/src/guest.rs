@@ -1,9 +1,10 @@
 //! One instance of the breaker module under wasmtime: the ABI of PROTOCOL §8 as a Rust type.
 //!
 //! Engine → Module → Store → typed functions looked up once → calls. Bytes are copied in and out
-//! with `Memory::write`/`Memory::read`; no slice of guest memory is held across a call.
+//! with `Memory::write`/`Memory::read`; no slice of guest memory is held across a call. The store
+//! carries the limits: a memory cap (`StoreLimits`) and a fuel budget for every call.
 
-use wasmtime::{Engine, Instance, Memory, Module, Store, TypedFunc};
+use wasmtime::{Engine, Instance, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
 
 use crate::error::StartError;
 
@@ -26,6 +27,27 @@ impl GuestOptions {
         i32::from(self.manual_clock) | (i32::from(self.no_fixtures) << 1)
     }
 }
+
+/// What one instance may use. Going over either limit traps the call (code 13 for the documents
+/// it held); the host then carries on with a fresh instance.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The most linear memory the guest may grow to, in bytes.
+    pub memory_bytes: usize,
+    /// Fuel (roughly, WebAssembly instructions) for one call, whatever its size.
+    pub fuel_per_call: u64,
+    /// Extra fuel for each byte of input a call is given.
+    pub fuel_per_byte: u64,
+}
+
+impl Limits {
+    fn fuel_for(&self, input_len: usize) -> u64 {
+        self.fuel_per_call.saturating_add(self.fuel_per_byte.saturating_mul(input_len as u64))
+    }
+}
+
+/// The fuel added to the host's own calls: a snapshot of a million breakers costs about 4 × 10^9.
+pub const HOST_CALL_FUEL: u64 = 1_000_000_000_000;
 
 /// A compiled module, ready to be instantiated as often as needed.
 pub struct Program {
@@ -56,9 +78,12 @@ impl Program {
     }
 
     /// A fresh instance: a new node with no state.
-    pub fn instantiate(&self, options: GuestOptions) -> Result<Guest, StartError> {
-        let mut store = Store::new(&self.engine, ());
+    pub fn instantiate(&self, options: GuestOptions, limits: Limits) -> Result<Guest, StartError> {
+        let cap = StoreLimitsBuilder::new().memory_size(limits.memory_bytes).trap_on_grow_failure(true).build();
+        let mut store = Store::new(&self.engine, cap);
+        store.limiter(|cap| cap);
         let fail = |e: wasmtime::Error| StartError::Instantiate(e.to_string());
+        store.set_fuel(limits.fuel_per_call).map_err(fail)?;
         let instance = Instance::new(&mut store, &self.module, &[]).map_err(fail)?;
         let version: TypedFunc<(), i32> = instance.get_typed_func(&mut store, "breaker_abi_version").map_err(fail)?;
         let found = version.call(&mut store, ()).map_err(fail)?;
@@ -77,6 +102,7 @@ impl Program {
             diagnostics: instance.get_typed_func(&mut store, "breaker_diagnostics").map_err(fail)?,
             store,
             memory,
+            limits,
             input: None,
         })
     }
@@ -84,8 +110,9 @@ impl Program {
 
 /// A running instance of the module: one node.
 pub struct Guest {
-    store: Store<()>,
+    store: Store<StoreLimits>,
     memory: Memory,
+    limits: Limits,
     alloc: TypedFunc<i32, i32>,
     free: TypedFunc<(i32, i32), ()>,
     handle: TypedFunc<(i32, i32, i64), i64>,
@@ -99,17 +126,42 @@ pub struct Guest {
 #[error("{0}")]
 pub struct Trap(pub String);
 
+impl From<wasmtime::Error> for Trap {
+    /// One line: the trap's own description (a panic, fuel exhausted, a failed memory grow),
+    /// without the wasm backtrace.
+    fn from(e: wasmtime::Error) -> Trap {
+        let text = match e.downcast_ref::<wasmtime::Trap>() {
+            Some(trap) => trap.to_string(),
+            None => e.root_cause().to_string(),
+        };
+        Trap(text.lines().next().unwrap_or("unknown failure").to_string())
+    }
+}
+
 impl Guest {
-    /// Hands `input` (complete documents) to the node at `now_ms`; appends the replies to
-    /// `replies` and the diagnostics lines to `diagnostics`.
+    /// Hands `input` (complete documents from a client) to the node at `now_ms`; appends the
+    /// replies to `replies` and the diagnostics lines to `diagnostics`.
     pub fn handle(&mut self, input: &[u8], now_ms: u64, replies: &mut Vec<u8>, diagnostics: &mut Vec<u8>) -> Result<(), Trap> {
-        let trap = |e: wasmtime::Error| Trap(e.to_string());
+        let fuel = self.limits.fuel_for(input.len());
+        self.call(input, now_ms, fuel, replies, diagnostics)
+    }
+
+    /// Like [`Guest::handle`], for the host's own messages (snapshot, restore, configure): their
+    /// cost grows with the node's state rather than with their size, so they get
+    /// [`HOST_CALL_FUEL`] on top.
+    pub fn handle_own(&mut self, input: &[u8], now_ms: u64, replies: &mut Vec<u8>, diagnostics: &mut Vec<u8>) -> Result<(), Trap> {
+        let fuel = self.limits.fuel_for(input.len()).saturating_add(HOST_CALL_FUEL);
+        self.call(input, now_ms, fuel, replies, diagnostics)
+    }
+
+    fn call(&mut self, input: &[u8], now_ms: u64, fuel: u64, replies: &mut Vec<u8>, diagnostics: &mut Vec<u8>) -> Result<(), Trap> {
+        self.store.set_fuel(fuel)?;
         let ptr = self.input_buffer(input.len())?;
         self.memory.write(&mut self.store, ptr as u32 as usize, input).map_err(|e| Trap(e.to_string()))?;
         let len = i32::try_from(input.len()).map_err(|_| Trap("input larger than 2 GiB".into()))?;
-        let packed = self.handle.call(&mut self.store, (ptr, len, now_ms as i64)).map_err(trap)?;
+        let packed = self.handle.call(&mut self.store, (ptr, len, now_ms as i64))?;
         self.read_packed(packed, replies)?;
-        let packed = self.diagnostics.call(&mut self.store, ()).map_err(trap)?;
+        let packed = self.diagnostics.call(&mut self.store, ())?;
         self.read_packed(packed, diagnostics)
     }
 
@@ -121,11 +173,11 @@ impl Guest {
             return Ok(ptr);
         }
         if let Some((ptr, cap)) = self.input.take() {
-            self.free.call(&mut self.store, (ptr, cap as i32)).map_err(|e| Trap(e.to_string()))?;
+            self.free.call(&mut self.store, (ptr, cap as i32))?;
         }
         let cap = len.next_power_of_two().max(64 * 1024);
         let size = i32::try_from(cap).map_err(|_| Trap("input larger than 2 GiB".into()))?;
-        let ptr = self.alloc.call(&mut self.store, size).map_err(|e| Trap(e.to_string()))?;
+        let ptr = self.alloc.call(&mut self.store, size)?;
         if ptr == 0 {
             return Err(Trap(format!("the guest could not allocate {cap} bytes")));
         }

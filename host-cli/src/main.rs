@@ -4,11 +4,14 @@
 //! on stderr. End of input, SIGTERM and SIGINT flush every reply and exit 0; a non-zero exit
 //! means the node could not start.
 
+mod batch;
 mod clock;
 mod engine_config;
 mod error;
 mod guest;
+mod node;
 mod serve;
+mod state_file;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,7 +45,35 @@ pub struct Args {
     /// Production mode: refuse the test fixtures of `call` and `force` (code 12).
     #[arg(long)]
     no_fixtures: bool,
+
+    /// Keep the node's state in this file: restored at start when it exists (a corrupt file
+    /// stops start-up and is left as it is), rewritten atomically every `--checkpoint-ms` and at
+    /// exit. It holds the `snapshot` object of a `snapshot` reply.
+    #[arg(long, value_name = "FILE")]
+    state_file: Option<PathBuf>,
+
+    /// How often the node is checkpointed (and the state file rewritten) while it changes.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_ms: u64,
+
+    /// The most memory the module may grow to, in MiB. A call that needs more fails with
+    /// code 13 and the node carries on from its last good state.
+    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    max_guest_memory_mib: u64,
+
+    /// The fuel (about one unit per WebAssembly instruction; 10^10 is one to a few seconds) a
+    /// call into the module may use, plus 10,000 per byte of input it carries (about 40 times
+    /// what traffic costs). A call that runs out fails with code 13 and the node carries on from
+    /// its last good state.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CALL_FUEL, value_parser = clap::value_parser!(u64).range(1..))]
+    max_call_fuel: u64,
 }
+
+/// The default `--max-call-fuel`.
+const DEFAULT_CALL_FUEL: u64 = 10_000_000_000;
+
+/// The fuel a call gets for each byte of its input, on top of `--max-call-fuel`.
+const FUEL_PER_BYTE: u64 = 10_000;
 
 fn main() -> ExitCode {
     let args = Args::parse();

@@ -1,23 +1,36 @@
 //! The serving loop: stdin is split into documents, complete documents go to the guest in
-//! batches, replies go to stdout.
+//! batches, replies go to stdout, and the node is checkpointed on a timer.
 //!
 //! A reader thread and a signal thread feed one channel. The loop takes everything already
 //! there, hands it to the guest, and writes and flushes the replies before it waits again: an
 //! interactive client that waits for each reply never stalls, a streaming one gets batched writes.
+//! While it waits it wakes up for the next checkpoint (`recv_timeout`), and at the end (end of
+//! input, SIGTERM, SIGINT, a closed stdout) it flushes every reply, then writes the state file.
 
 use std::io::{self, Read, Write};
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use breaker_wasm::wire::framing::{Frame, Splitter};
 
+use crate::batch::{self, Batch};
 use crate::clock::{Clock, ClockKind};
 use crate::error::StartError;
-use crate::guest::{Guest, GuestOptions, Program};
-use crate::{Args, read_config};
+use crate::guest::{GuestOptions, Limits, Program};
+use crate::node::{Node, Setup};
+use crate::{Args, read_config, state_file};
 
 /// Hand the guest at most this much at once, and write replies at least this often.
 const BATCH_BYTES: usize = 1 << 20;
+
+/// Take a checkpoint early once this much input has been handled since the last one, which
+/// bounds both the memory kept for a rebuild and the time a rebuild takes.
+const REPLAY_BYTES: usize = 16 << 20;
+
+/// The text of a code-13 reply.
+const INTERNAL_ERROR: &str = "internal error: the module failed while handling this message";
 
 enum Input {
     Data(Vec<u8>),
@@ -32,42 +45,53 @@ pub fn run(args: &Args) -> Result<(), StartError> {
         Some(path) => Program::from_file(path)?,
         None => Program::embedded()?,
     };
-    let options = GuestOptions { manual_clock: args.clock == ClockKind::Manual, no_fixtures: args.no_fixtures };
-    let config = match &args.config {
-        Some(path) => Some((path.display().to_string(), read_config(path)?)),
+    let setup = Setup {
+        program,
+        options: GuestOptions { manual_clock: args.clock == ClockKind::Manual, no_fixtures: args.no_fixtures },
+        limits: Limits {
+            memory_bytes: (args.max_guest_memory_mib as usize) << 20,
+            fuel_per_call: args.max_call_fuel,
+            fuel_per_byte: crate::FUEL_PER_BYTE,
+        },
+        config: match &args.config {
+            Some(path) => Some((path.display().to_string(), read_config(path)?)),
+            None => None,
+        },
+    };
+    let mut clock = Clock::new(args.clock);
+    let saved = match &args.state_file {
+        Some(path) => {
+            let refused = |e: state_file::LoadError| StartError::State { path: path.display().to_string(), reason: e.to_string() };
+            state_file::load(path).map_err(refused)?.map(|bytes| (path.display().to_string(), bytes))
+        }
         None => None,
     };
-    let node = Node::start(program, options, config)?;
+    let saved = saved.as_ref().map(|(path, bytes)| (path.as_str(), bytes.as_slice()));
+    let node = Node::start(setup, saved, clock.now_ms())?;
     let inputs = spawn_inputs();
+    let interval = Duration::from_millis(args.checkpoint_ms);
     let mut server = Server {
         node,
         splitter: Splitter::new(args.max_message_bytes as usize),
-        clock: Clock::new(args.clock),
+        clock,
         batch: Batch::default(),
         replies: Vec::new(),
         diagnostics: Vec::new(),
+        state_file: args.state_file.clone(),
+        interval,
+        next_checkpoint: Instant::now() + interval,
+        closed: false,
     };
-    while let Ok(first) = inputs.recv() {
-        let mut next = Some(first);
-        // Everything already waiting goes into this round.
-        while let Some(input) = next {
-            match input {
-                Input::Data(bytes) => server.take(&bytes),
-                Input::End => {
-                    server.end_of_input();
-                    server.flush();
-                    return Ok(());
-                }
-                Input::Stop => {
-                    server.flush();
-                    return Ok(());
-                }
-            }
-            next = inputs.try_recv().ok();
+    while !server.closed {
+        let wait = server.next_checkpoint.saturating_duration_since(Instant::now());
+        match inputs.recv_timeout(wait) {
+            Ok(first) => server.round(first, &inputs),
+            Err(RecvTimeoutError::Timeout) => server.checkpoint_if_due(),
+            Err(RecvTimeoutError::Disconnected) => break,
         }
-        server.flush();
     }
     server.flush();
+    server.save();
     Ok(())
 }
 
@@ -108,95 +132,6 @@ fn spawn_inputs() -> Receiver<Input> {
     rx
 }
 
-/// The guest and how to make a new one like it.
-struct Node {
-    program: Program,
-    options: GuestOptions,
-    /// The `--config` file: its name and contents, applied to every new instance.
-    config: Option<(String, Vec<u8>)>,
-    guest: Guest,
-}
-
-impl Node {
-    fn start(program: Program, options: GuestOptions, config: Option<(String, Vec<u8>)>) -> Result<Node, StartError> {
-        let guest = new_guest(&program, options, config.as_ref())?;
-        Ok(Node { program, options, config, guest })
-    }
-
-    /// Replaces a failed instance with a fresh one.
-    fn restart(&mut self) {
-        match new_guest(&self.program, self.options, self.config.as_ref()) {
-            Ok(guest) => self.guest = guest,
-            Err(e) => eprintln!("breaker-host: cannot start a fresh instance: {e}"),
-        }
-    }
-}
-
-fn new_guest(program: &Program, options: GuestOptions, config: Option<&(String, Vec<u8>)>) -> Result<Guest, StartError> {
-    let mut guest = program.instantiate(options)?;
-    if let Some((path, config)) = config {
-        let mut message = br#"{"src":"breaker-host","dest":"breaker-host","body":{"type":"configure","msg_id":0,"config":"#.to_vec();
-        message.extend_from_slice(config);
-        message.extend_from_slice(b"}}");
-        let (mut reply, mut diagnostics) = (Vec::new(), Vec::new());
-        let bad = |reason: String| StartError::Config { path: path.clone(), reason };
-        guest.handle(&message, 0, &mut reply, &mut diagnostics).map_err(|t| bad(t.0))?;
-        let text = String::from_utf8_lossy(&reply);
-        if !text.contains(r#""type":"configure_ok""#) {
-            let value = breaker_wasm::wire::json::parse(text.trim()).ok();
-            let reason = value
-                .as_ref()
-                .and_then(|v| v.get("body")?.get("text")?.as_str().map(str::to_string))
-                .unwrap_or_else(|| format!("{}{}", text.trim(), String::from_utf8_lossy(&diagnostics).trim()));
-            return Err(bad(reason));
-        }
-    }
-    Ok(guest)
-}
-
-/// Documents waiting for the guest, with where each came from.
-#[derive(Default)]
-struct Batch {
-    bytes: Vec<u8>,
-    docs: Vec<Placed>,
-    /// The line of `bytes` the next document starts on.
-    next_line: u64,
-}
-
-/// Where one document sits in the batch and in the input stream.
-struct Placed {
-    start: usize,
-    end: usize,
-    batch_line: u64,
-    stream_line: u64,
-}
-
-impl Batch {
-    fn add(&mut self, doc: &[u8], stream_line: u64) {
-        let batch_line = self.next_line.max(1);
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(doc);
-        self.bytes.push(b'\n');
-        self.docs.push(Placed { start, end: start + doc.len(), batch_line, stream_line });
-        self.next_line = batch_line + 1 + doc.iter().filter(|&&b| b == b'\n').count() as u64;
-    }
-
-    fn clear(&mut self) {
-        self.bytes.clear();
-        self.docs.clear();
-        self.next_line = 1;
-    }
-
-    /// The input line of a line of the batch.
-    fn stream_line(&self, batch_line: u64) -> u64 {
-        let i = self.docs.partition_point(|d| d.batch_line <= batch_line);
-        match i.checked_sub(1).map(|i| &self.docs[i]) {
-            Some(d) => d.stream_line + (batch_line - d.batch_line),
-            None => batch_line,
-        }
-    }
-}
-
 struct Server {
     node: Node,
     splitter: Splitter,
@@ -204,9 +139,35 @@ struct Server {
     batch: Batch,
     replies: Vec<u8>,
     diagnostics: Vec<u8>,
+    state_file: Option<PathBuf>,
+    interval: Duration,
+    next_checkpoint: Instant,
+    /// The input ended, a signal came, or stdout is gone: nothing more will be served.
+    closed: bool,
 }
 
 impl Server {
+    /// Takes `first` and everything already waiting behind it, then flushes the replies.
+    fn round(&mut self, first: Input, inputs: &Receiver<Input>) {
+        let mut next = Some(first);
+        while let Some(input) = next {
+            match input {
+                Input::Data(bytes) => self.take(&bytes),
+                Input::End => {
+                    self.end_of_input();
+                    self.closed = true;
+                }
+                Input::Stop => self.closed = true,
+            }
+            if self.closed {
+                return;
+            }
+            next = inputs.try_recv().ok();
+        }
+        self.flush();
+        self.checkpoint_if_due();
+    }
+
     /// Splits new input into documents, handing full batches to the guest.
     fn take(&mut self, bytes: &[u8]) {
         self.splitter.push(bytes);
@@ -219,6 +180,10 @@ impl Server {
             }
             if self.batch.bytes.len() >= BATCH_BYTES {
                 self.run_batch();
+                if self.replies.len() >= BATCH_BYTES {
+                    self.write_replies();
+                }
+                self.checkpoint_if_due();
             }
         }
     }
@@ -229,8 +194,9 @@ impl Server {
         }
     }
 
-    /// Hands the waiting documents to the guest. If it fails, each of them that asked for a
-    /// reply gets code 13, and a fresh instance takes over.
+    /// Hands the waiting documents to the guest. If it fails, the node is rebuilt from its last
+    /// checkpoint and the documents are handled again one at a time, so that only the one the
+    /// guest fails on answers code 13.
     fn run_batch(&mut self) {
         if self.batch.docs.is_empty() {
             return;
@@ -238,44 +204,62 @@ impl Server {
         let now = self.clock.now_ms();
         let before = self.replies.len();
         self.diagnostics.clear();
-        match self.node.guest.handle(&self.batch.bytes, now, &mut self.replies, &mut self.diagnostics) {
-            Ok(()) => self.report_diagnostics(),
-            Err(trap) => {
-                eprintln!("breaker-host: the module failed ({trap}); answering code 13 and starting a fresh instance");
+        match self.node.handle(&self.batch.bytes, now, &mut self.replies, &mut self.diagnostics) {
+            Ok(()) => batch::report(&self.diagnostics, |n| self.batch.stream_line(n)),
+            Err(trap) if self.batch.docs.len() == 1 => {
                 self.replies.truncate(before);
-                for d in &self.batch.docs {
-                    let doc = &self.batch.bytes[d.start..d.end];
-                    let text = "internal error: the module failed while handling this message";
-                    if let Some(reply) = breaker_wasm::wire::internal_error_reply(doc, text) {
-                        self.replies.extend_from_slice(&reply);
-                    }
+                self.failed(0, &trap.0);
+            }
+            Err(trap) => {
+                self.replies.truncate(before);
+                let n = self.batch.docs.len();
+                eprintln!("breaker-host: the module failed on a batch of {n} documents ({trap}); rebuilding it and handling them one at a time");
+                self.node.rebuild();
+                for i in 0..n {
+                    self.run_one(i, now);
                 }
-                self.node.restart();
             }
         }
         self.batch.clear();
+        if self.node.replay_bytes() >= REPLAY_BYTES {
+            self.checkpoint();
+        }
     }
 
-    /// Prints the guest's diagnostics with the input's own line numbers.
-    fn report_diagnostics(&self) {
-        let mut err = io::stderr().lock();
-        for line in self.diagnostics.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let line = String::from_utf8_lossy(line);
-            let mapped = line
-                .strip_prefix("line ")
-                .and_then(|rest| {
-                    let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-                    let n: u64 = rest[..digits].parse().ok()?;
-                    Some(format!("stdin line {}{}", self.batch.stream_line(n), &rest[digits..]))
-                })
-                .unwrap_or_else(|| line.to_string());
-            let _ = writeln!(err, "breaker-host: {mapped}");
+    /// Hands document `i` of the batch to the guest on its own.
+    fn run_one(&mut self, i: usize, now: u64) {
+        let before = self.replies.len();
+        self.diagnostics.clear();
+        match self.node.handle(self.batch.doc(i), now, &mut self.replies, &mut self.diagnostics) {
+            Ok(()) => {
+                let first = self.batch.docs[i].stream_line;
+                batch::report(&self.diagnostics, |n| first + n.saturating_sub(1));
+            }
+            Err(trap) => {
+                self.replies.truncate(before);
+                self.failed(i, &trap.0);
+            }
         }
+    }
+
+    /// Document `i` made the guest fail: code 13 when it asked for a reply, and a rebuilt node.
+    fn failed(&mut self, i: usize, why: &str) {
+        let line = self.batch.docs[i].stream_line;
+        eprintln!("breaker-host: stdin line {line}: the module failed on this document ({why}); answering code 13 and rebuilding it");
+        let d = &self.batch.docs[i];
+        if let Some(reply) = breaker_wasm::wire::internal_error_reply(&self.batch.bytes[d.start..d.end], INTERNAL_ERROR) {
+            self.replies.extend_from_slice(&reply);
+        }
+        self.node.rebuild();
     }
 
     /// Runs what is waiting and writes every reply out.
     fn flush(&mut self) {
         self.run_batch();
+        self.write_replies();
+    }
+
+    fn write_replies(&mut self) {
         if self.replies.is_empty() {
             return;
         }
@@ -285,11 +269,43 @@ impl Server {
         match written {
             Ok(()) => {}
             // The reader went away: nothing more can be delivered.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.closed = true,
             Err(e) => {
                 eprintln!("breaker-host: writing stdout: {e}");
-                std::process::exit(0);
+                self.closed = true;
             }
+        }
+    }
+
+    fn checkpoint_if_due(&mut self) {
+        if Instant::now() < self.next_checkpoint {
+            return;
+        }
+        if self.node.changed() {
+            self.checkpoint();
+        }
+        self.next_checkpoint = Instant::now() + self.interval;
+    }
+
+    /// Takes a checkpoint and writes it to the state file, if there is one.
+    fn checkpoint(&mut self) {
+        let now = self.clock.now_ms();
+        match self.node.checkpoint(now) {
+            Ok(snapshot) => {
+                if let Some(path) = &self.state_file
+                    && let Err(e) = state_file::write(path, snapshot)
+                {
+                    eprintln!("breaker-host: cannot write the state file {}: {e}", path.display());
+                }
+            }
+            Err(trap) => eprintln!("breaker-host: the module failed on a checkpoint ({trap}); rebuilt from the previous one"),
+        }
+    }
+
+    /// The last checkpoint, at exit: the state file gets the final state.
+    fn save(&mut self) {
+        if self.state_file.is_some() {
+            self.checkpoint();
         }
     }
 }

@@ -348,7 +348,17 @@ fn help_and_version() {
     let out = run(&["--help"], b"");
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
-    for option in ["--clock", "--config", "--module", "--max-message-bytes", "--no-fixtures"] {
+    for option in [
+        "--clock",
+        "--config",
+        "--module",
+        "--max-message-bytes",
+        "--no-fixtures",
+        "--state-file",
+        "--checkpoint-ms",
+        "--max-guest-memory-mib",
+        "--max-call-fuel",
+    ] {
         assert!(help.contains(option), "{option} missing from --help");
     }
     let out = run(&["--version"], b"");

@@ -406,7 +406,7 @@ impl Breaker {
         if self.state.name() == StateName::HalfOpen {
             self.trips += 1;
         }
-        let until = at.saturating_add(self.open_period(config, self.counts.opened + 1));
+        let until = deadline(at, self.open_period(config, self.counts.opened + 1));
         self.enter(State::Open { since: at, until }, at, reason, log);
     }
 
@@ -507,7 +507,7 @@ impl Breaker {
         self.forced = None;
         let state = match state {
             StateName::Closed => State::Closed,
-            StateName::Open => State::Open { since: now, until: now.saturating_add(config.open_timeout_ms) },
+            StateName::Open => State::Open { since: now, until: deadline(now, config.open_timeout_ms) },
             StateName::HalfOpen => State::HalfOpen { since: now, successes: 0 },
         };
         self.enter(state, now, Reason::Fixture, log);
@@ -766,6 +766,11 @@ fn verdict(config: &Config, tally: Tally) -> Option<Reason> {
         return Some(Reason::Rate { slow: true, span, bad: tally.slow, calls: tally.calls, threshold });
     }
     None
+}
+
+/// `at + period`, saturating just below `u64::MAX`, which marks a forced-open breaker.
+fn deadline(at: u64, period: u64) -> u64 {
+    at.saturating_add(period).min(u64::MAX - 1)
 }
 
 /// FNV-1a, 64 bits: a stable hash of a service name.

@@ -159,6 +159,16 @@ impl Splitter {
                         self.advance(b);
                     }
                 }
+                // Inside a string, plain bytes need no look one by one.
+                Mode::InDoc | Mode::Skipping if matches!(self.grammar, Grammar::Str { escape: 0, .. }) && plain(b) => {
+                    let run = self.buf[self.pos..].iter().position(|&c| !plain(c)).unwrap_or(self.buf.len() - self.pos);
+                    self.pos += run;
+                    if self.mode == Mode::InDoc && self.pos - self.doc_start > self.max {
+                        let message = format!("document larger than {} bytes, skipped", self.max);
+                        self.mode = Mode::Skipping;
+                        return Some(Frame::Error { line: self.doc_line, column: 1, message });
+                    }
+                }
                 Mode::InDoc | Mode::Skipping => match self.step(b) {
                     Step::Again => {}
                     Step::Taken => {
@@ -198,14 +208,16 @@ impl Splitter {
         None
     }
 
-    /// Forgets everything: the next input starts at line 1 of a new stream.
-    pub fn reset(&mut self) {
+    /// Forgets everything: the next input starts a new stream at `line` and `column` (1-based).
+    pub fn reset_at(&mut self, line: u64, column: u64) {
         let max = self.max;
         let mut buf = std::mem::take(&mut self.buf);
         let mut stack = std::mem::take(&mut self.stack);
         buf.clear();
         stack.clear();
-        *self = Splitter { buf, stack, ..Splitter::new(max) };
+        // Columns count from `line_start`; starting the stream offsets at column − 1 puts the
+        // first byte in `column`.
+        *self = Splitter { buf, stack, line, base: column.saturating_sub(1), ..Splitter::new(max) };
     }
 
     /// At the end of input: an unfinished document is an error.
@@ -365,6 +377,11 @@ impl Splitter {
         self.grammar = Grammar::After;
         Step::Taken
     }
+}
+
+/// A byte that stands for itself inside a string: not a quote, a backslash or a control byte.
+fn plain(b: u8) -> bool {
+    b != b'"' && b != b'\\' && b >= 0x20
 }
 
 #[cfg(test)]

@@ -109,6 +109,14 @@ pub fn parse(text: &str) -> Result<Value<'_>, ParseError> {
     Ok(value)
 }
 
+/// Reads the JSON value that starts exactly at the beginning of `text`; returns it and the
+/// number of bytes it took. What follows is left to the caller.
+pub fn parse_prefix(text: &str) -> Result<(Value<'_>, usize), ParseError> {
+    let mut p = Parser { text, bytes: text.as_bytes(), pos: 0 };
+    let value = p.value(0)?;
+    Ok((value, p.pos))
+}
+
 struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -172,7 +180,7 @@ impl<'a> Parser<'a> {
         }
         let start = self.pos;
         self.pos += 1;
-        let mut members: Vec<(Cow<'a, str>, Value<'a>)> = Vec::new();
+        let mut members: Vec<(Cow<'a, str>, Value<'a>)> = Vec::with_capacity(8);
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;

@@ -37,12 +37,48 @@ impl Session {
 
     /// Handles the complete documents in `input` at `now_ms`; returns the replies, each a
     /// compact document and a newline. Valid until the next call.
+    ///
+    /// Well-formed objects are parsed straight from the input; from the first thing that is not
+    /// one, the rest goes through the validating splitter, which reports it and resynchronises.
     pub fn handle(&mut self, input: &[u8], now_ms: u64) -> &[u8] {
         self.out.clear();
         self.diagnostics.clear();
+        let mut lines = Lines::default();
+        let start = match std::str::from_utf8(input) {
+            Ok(text) => self.fast_path(text, now_ms, &mut lines),
+            Err(_) => 0,
+        };
+        if start < input.len() {
+            let (line, column) = lines.at(input, start);
+            self.slow_path(&input[start..], line, column, now_ms);
+        }
+        &self.out
+    }
+
+    /// Handles the well-formed objects at the start of `text`; returns where it stopped.
+    fn fast_path(&mut self, text: &str, now_ms: u64, lines: &mut Lines) -> usize {
+        let bytes = text.as_bytes();
+        let mut pos = 0;
+        loop {
+            while pos < bytes.len() && matches!(bytes[pos], b' ' | b'\t' | b'\r' | b'\n') {
+                pos += 1;
+            }
+            if pos == bytes.len() || bytes[pos] != b'{' {
+                return pos;
+            }
+            let Ok((value, used)) = json::parse_prefix(&text[pos..]) else { return pos };
+            if let Err(text) = handle_value(&mut self.node, &mut self.out, &value, now_ms) {
+                let (line, _) = lines.at(bytes, pos);
+                diagnose(&mut self.diagnostics, line, None, &text);
+            }
+            pos += used;
+        }
+    }
+
+    /// Splits `input` with the validating splitter, its first byte at `line` and `column`.
+    fn slow_path(&mut self, input: &[u8], line: u64, column: u64, now_ms: u64) {
         let Session { node, out, diagnostics, splitter } = self;
-        // Each call is a stream of its own: positions count from its first byte.
-        splitter.reset();
+        splitter.reset_at(line, column);
         splitter.push(input);
         loop {
             let frame = match splitter.next_frame() {
@@ -62,12 +98,35 @@ impl Session {
                 Frame::Error { line, column, message } => diagnose(diagnostics, line, Some(column), &message),
             }
         }
-        &self.out
     }
 
     /// What the last [`Session::handle`] could not answer: one line each.
     pub fn diagnostics(&self) -> &[u8] {
         &self.diagnostics
+    }
+}
+
+/// Line and column of byte offsets in one input, counted forward from the last one asked.
+#[derive(Default)]
+struct Lines {
+    pos: usize,
+    line: u64,
+    line_start: usize,
+}
+
+impl Lines {
+    fn at(&mut self, bytes: &[u8], pos: usize) -> (u64, u64) {
+        if self.line == 0 {
+            self.line = 1;
+        }
+        for (i, &b) in bytes[self.pos..pos].iter().enumerate() {
+            if b == b'\n' {
+                self.line += 1;
+                self.line_start = self.pos + i + 1;
+            }
+        }
+        self.pos = pos;
+        (self.line, (pos - self.line_start) as u64 + 1)
     }
 }
 
@@ -97,8 +156,13 @@ fn handle_document(node: &mut Node, out: &mut Vec<u8>, doc: &[u8], now_ms: u64) 
     let text = std::str::from_utf8(doc)
         .map_err(|e| (format!("invalid UTF-8 at byte {}", e.valid_up_to()), Some(e.valid_up_to())))?;
     let value = json::parse(text).map_err(|e| (e.message.into_owned(), Some(e.offset)))?;
-    let envelope = decode::envelope(&value).map_err(|e| (e, None))?;
-    let msg_id = decode::msg_id(envelope.body).map_err(|e| (e, None))?;
+    handle_value(node, out, &value, now_ms).map_err(|e| (e, None))
+}
+
+/// Handles one parsed document; `Err(text)` when it cannot be answered.
+fn handle_value(node: &mut Node, out: &mut Vec<u8>, value: &json::Value, now_ms: u64) -> Result<(), String> {
+    let envelope = decode::envelope(value)?;
+    let msg_id = decode::msg_id(envelope.body)?;
     let reply = match decode::request(envelope.body, envelope.dest) {
         Ok(request) => node.handle(now_ms, &request),
         Err(Refusal::Unknown(text)) => Reply::error(ErrorCode::NotSupported, text),
@@ -109,7 +173,7 @@ fn handle_document(node: &mut Node, out: &mut Vec<u8>, doc: &[u8], now_ms: u64) 
             encode::reply(out, envelope.dest, envelope.src, id, &reply);
             Ok(())
         }
-        (None, Reply::Error { text, .. }) => Err((format!("{text} (message without msg_id)"), None)),
+        (None, Reply::Error { text, .. }) => Err(format!("{text} (message without msg_id)")),
         (None, _) => Ok(()),
     }
 }

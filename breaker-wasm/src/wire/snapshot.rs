@@ -206,7 +206,8 @@ impl<'v, 'a> Obj<'v, 'a> {
 
 /// Reads a snapshot. The error names the part at fault, prefixed with `snapshot.`.
 pub fn decode(value: &Value) -> Result<Image, String> {
-    decode_image(value).map_err(|e| format!("snapshot.{e}")).and_then(|image| {
+    let named = |e: String| if e.starts_with(':') { format!("snapshot{e}") } else { format!("snapshot.{e}") };
+    decode_image(value).map_err(named).and_then(|image| {
         image.validate().map_err(|e| e.to_string())?;
         Ok(image)
     })
@@ -264,9 +265,12 @@ fn decode_image(value: &Value) -> Result<Image, String> {
     })
 }
 
-/// Paths are built from `snapshot.`; the caller adds that prefix once.
+/// Paths are built from `snapshot`; the caller adds that prefix once.
 fn strip(e: String) -> String {
-    e.strip_prefix("snapshot.").map(str::to_string).unwrap_or(e)
+    match e.strip_prefix("snapshot") {
+        Some(rest) => rest.strip_prefix('.').unwrap_or(rest).to_string(),
+        None => e,
+    }
 }
 
 fn decode_breaker(v: &Value, path: String) -> Result<SavedBreaker, String> {

@@ -1,0 +1,201 @@
+//! The node as the host keeps it: one guest instance, its last checkpoint, and every call
+//! handled since, so that a failed instance can be rebuilt exactly where it stood.
+//!
+//! A checkpoint is a `snapshot` taken through the guest. Rebuilding makes a fresh instance,
+//! restores the checkpoint at the time it was taken (so no time shifts), and replays the calls
+//! handled since with their own times, replies discarded. Fuel makes that replay deterministic:
+//! a call that fitted its budget once fits it again.
+
+use breaker_wasm::wire::json;
+
+use crate::error::StartError;
+use crate::guest::{Guest, GuestOptions, Limits, Program, Trap};
+
+/// The envelope of the host's own messages. They go to the guest in calls of their own and
+/// their replies to a buffer of their own, so they can never mix with a client's.
+const HOST_ENVELOPE: &str = r#"{"src":"breaker-host","dest":"breaker-host","body":"#;
+
+/// Everything needed to make a fresh instance like the first.
+pub struct Setup {
+    pub program: Program,
+    pub options: GuestOptions,
+    pub limits: Limits,
+    /// The `--config` file: its name and contents, applied to every fresh node.
+    pub config: Option<(String, Vec<u8>)>,
+}
+
+/// A snapshot object and the node time it was taken at.
+struct Checkpoint {
+    snapshot: Vec<u8>,
+    now_ms: u64,
+}
+
+/// One call the guest handled since the checkpoint.
+struct Call {
+    input: Vec<u8>,
+    now_ms: u64,
+}
+
+pub struct Node {
+    setup: Setup,
+    guest: Guest,
+    checkpoint: Checkpoint,
+    since: Vec<Call>,
+    since_bytes: usize,
+}
+
+impl Node {
+    /// A node with the `--config` defaults, then the state of `saved` (a snapshot object read
+    /// from `path`) when given.
+    pub fn start(setup: Setup, saved: Option<(&str, &[u8])>, now_ms: u64) -> Result<Node, StartError> {
+        let mut guest = fresh(&setup)?;
+        if let Some((path, snapshot)) = saved {
+            let refused = |reason: String| StartError::State { path: path.to_string(), reason };
+            restore(&mut guest, snapshot, now_ms, None).map_err(refused)?;
+        }
+        let checkpoint = snapshot(&mut guest, now_ms).map_err(|t| StartError::Instantiate(t.0))?;
+        Ok(Node { setup, guest, checkpoint, since: Vec::new(), since_bytes: 0 })
+    }
+
+    /// Hands complete documents to the guest (see [`Guest::handle`]) and remembers them for a
+    /// rebuild. On a failure the instance is dead: call [`Node::rebuild`].
+    pub fn handle(&mut self, input: &[u8], now_ms: u64, replies: &mut Vec<u8>, diagnostics: &mut Vec<u8>) -> Result<(), Trap> {
+        self.guest.handle(input, now_ms, replies, diagnostics)?;
+        self.since_bytes += input.len();
+        self.since.push(Call { input: input.to_vec(), now_ms });
+        Ok(())
+    }
+
+    /// Whether anything was handled since the last checkpoint.
+    pub fn changed(&self) -> bool {
+        !self.since.is_empty()
+    }
+
+    /// How many input bytes a rebuild would replay.
+    pub fn replay_bytes(&self) -> usize {
+        self.since_bytes
+    }
+
+    /// Takes a checkpoint through the guest and returns its snapshot object. If the guest fails
+    /// on it, the node is rebuilt from the previous one.
+    pub fn checkpoint(&mut self, now_ms: u64) -> Result<&[u8], Trap> {
+        match snapshot(&mut self.guest, now_ms) {
+            Ok(checkpoint) => {
+                self.checkpoint = checkpoint;
+                self.since.clear();
+                self.since_bytes = 0;
+                Ok(&self.checkpoint.snapshot)
+            }
+            Err(trap) => {
+                self.rebuild();
+                Err(trap)
+            }
+        }
+    }
+
+    /// Replaces the guest with a fresh instance in the state of the last checkpoint plus every
+    /// call handled since. Should the replay fail too, the node carries on from the checkpoint
+    /// alone; should even that fail, from a fresh node.
+    pub fn rebuild(&mut self) {
+        let manual = self.setup.options.manual_clock;
+        let at_checkpoint = || -> Result<Guest, String> {
+            let mut guest = fresh(&self.setup).map_err(|e| e.to_string())?;
+            let clock = manual.then_some(self.checkpoint.now_ms);
+            restore(&mut guest, &self.checkpoint.snapshot, self.checkpoint.now_ms, clock)?;
+            Ok(guest)
+        };
+        let replayed = at_checkpoint().and_then(|mut guest| {
+            let (mut sink, mut diagnostics) = (Vec::new(), Vec::new());
+            for call in &self.since {
+                sink.clear();
+                diagnostics.clear();
+                guest.handle(&call.input, call.now_ms, &mut sink, &mut diagnostics).map_err(|t| format!("replaying: {t}"))?;
+            }
+            Ok(guest)
+        });
+        let guest = replayed.or_else(|e| {
+            eprintln!("breaker-host: cannot rebuild the node ({e}); carrying on from the last checkpoint");
+            self.since.clear();
+            self.since_bytes = 0;
+            at_checkpoint()
+        });
+        match guest.or_else(|e| {
+            eprintln!("breaker-host: cannot restore the last checkpoint ({e}); carrying on with a fresh node");
+            fresh(&self.setup).map_err(|e| e.to_string())
+        }) {
+            Ok(guest) => self.guest = guest,
+            Err(e) => eprintln!("breaker-host: cannot start a fresh instance: {e}"),
+        }
+    }
+}
+
+/// A fresh instance with the `--config` defaults.
+fn fresh(setup: &Setup) -> Result<Guest, StartError> {
+    let mut guest = setup.program.instantiate(setup.options, setup.limits)?;
+    if let Some((path, config)) = &setup.config {
+        let bad = |reason: String| StartError::Config { path: path.clone(), reason };
+        let reply = ask(&mut guest, &[r#"{"type":"configure","msg_id":0,"config":"#.as_bytes(), config, b"}"], 0).map_err(|t| bad(t.0))?;
+        if !reply.starts_with(br#"{"src":"breaker-host","dest":"breaker-host","body":{"type":"configure_ok""#) {
+            return Err(bad(refusal(&reply)));
+        }
+    }
+    Ok(guest)
+}
+
+/// Sends the host's own message (a body in `parts`) and returns the reply line, diagnostics
+/// included when there is no reply.
+fn ask(guest: &mut Guest, parts: &[&[u8]], now_ms: u64) -> Result<Vec<u8>, Trap> {
+    let mut message = HOST_ENVELOPE.as_bytes().to_vec();
+    for part in parts {
+        message.extend_from_slice(part);
+    }
+    message.push(b'}');
+    let (mut reply, mut diagnostics) = (Vec::new(), Vec::new());
+    guest.handle_own(&message, now_ms, &mut reply, &mut diagnostics)?;
+    reply.extend_from_slice(&diagnostics);
+    Ok(reply)
+}
+
+/// The `text` of an error reply, or the whole reply when it has none.
+fn refusal(reply: &[u8]) -> String {
+    let text = String::from_utf8_lossy(reply);
+    let value = json::parse(text.trim()).ok();
+    value
+        .as_ref()
+        .and_then(|v| v.get("body")?.get("text")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| text.trim().replace('\n', " "))
+}
+
+/// Restores `snapshot` (one JSON object, already checked) at `now_ms`, first moving a manual
+/// clock to `clock` when given.
+fn restore(guest: &mut Guest, snapshot: &[u8], now_ms: u64, clock: Option<u64>) -> Result<(), String> {
+    if let Some(ms) = clock {
+        let body = format!(r#"{{"type":"advance_clock","msg_id":0,"ms":{ms}}}"#);
+        ask(guest, &[body.as_bytes()], now_ms).map_err(|t| t.0)?;
+    }
+    let reply = ask(guest, &[br#"{"type":"restore","msg_id":0,"snapshot":"#, snapshot, b"}"], now_ms).map_err(|t| t.0)?;
+    if reply.starts_with(br#"{"src":"breaker-host","dest":"breaker-host","body":{"type":"restore_ok""#) {
+        Ok(())
+    } else {
+        Err(refusal(&reply))
+    }
+}
+
+/// A checkpoint: the guest's `snapshot` object, cut out of its reply.
+fn snapshot(guest: &mut Guest, now_ms: u64) -> Result<Checkpoint, Trap> {
+    const HEAD: &[u8] = br#"{"src":"breaker-host","dest":"breaker-host","body":{"type":"snapshot_ok","in_reply_to":0,"snapshot":"#;
+    let reply = ask(guest, &[br#"{"type":"snapshot","msg_id":0}"#], now_ms)?;
+    let snapshot = reply
+        .strip_prefix(HEAD)
+        .and_then(|rest| rest.strip_suffix(b"}}\n"))
+        .ok_or_else(|| Trap(format!("unexpected answer to a snapshot: {}", String::from_utf8_lossy(&reply[..reply.len().min(200)]))))?;
+    let now_ms = snapshot_time(snapshot).ok_or_else(|| Trap("a snapshot without now_ms".into()))?;
+    Ok(Checkpoint { snapshot: snapshot.to_vec(), now_ms })
+}
+
+/// The `now_ms` of a snapshot object, which the guest writes second, after `version`.
+fn snapshot_time(snapshot: &[u8]) -> Option<u64> {
+    let at = snapshot.windows(9).position(|w| w == b"\"now_ms\":")? + 9;
+    let digits = snapshot[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&snapshot[at..at + digits]).ok()?.parse().ok()
+}
