@@ -10,7 +10,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use breaker_wasm::breaker::{Breaker, Config, Outcome, Transitions};
+use breaker_wasm::breaker::{Breaker, Config, Outcome, Transitions, Window};
 use breaker_wasm::node::{Request, Reply};
 use breaker_wasm::{Node, Options};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -24,9 +24,12 @@ const FAILURE_PERCENT: u64 = 5;
 /// The simulated clock moves 1 ms every this many pairs.
 const PAIRS_PER_MS: u64 = 64;
 
-/// The trip policies measured: one line per policy. A count or time window is added here as
-/// `("count", || Config { window: ..., ..Config::default() })` once `Config` has the field.
-const POLICIES: &[(&str, fn() -> Config)] = &[("consecutive", Config::default)];
+/// The trip policies measured: one line per policy (the protocol's default of each window kind).
+const POLICIES: &[(&str, fn() -> Config)] = &[
+    ("consecutive", Config::default),
+    ("count", || Config { window: Window::COUNT_DEFAULT, ..Config::default() }),
+    ("time", || Config { window: Window::TIME_DEFAULT, ..Config::default() }),
+];
 
 /// One pair of the workload: which service, and whether the downstream fails.
 #[derive(Clone, Copy)]
@@ -68,7 +71,8 @@ struct Core {
 
 impl Core {
     fn new(config: Config) -> Core {
-        Core { config, breakers: vec![Breaker::default(); SERVICES], log: Vec::new(), permit: 0, pairs: 0 }
+        let breakers = names().iter().map(|n| Breaker::new(n)).collect();
+        Core { config, breakers, log: Vec::new(), permit: 0, pairs: 0 }
     }
 
     fn run(&mut self, ops: &[Op]) -> u64 {
@@ -82,7 +86,7 @@ impl Core {
                 self.permit = permit;
                 admitted += 1;
                 let outcome = if op.fails { Outcome::Failure } else { Outcome::Success };
-                black_box(b.record(&self.config, now, permit, outcome, &mut self.log));
+                black_box(b.record(&self.config, now, permit, outcome, None, &mut self.log));
             }
             self.log.clear();
         }
@@ -112,7 +116,7 @@ impl NodeRun {
             if let Reply::Acquired { permit, .. } = self.node.handle(now, &Request::Acquire { service }) {
                 admitted += 1;
                 let outcome = if op.fails { Outcome::Failure } else { Outcome::Success };
-                black_box(self.node.handle(now, &Request::Record { service, permit, outcome }));
+                black_box(self.node.handle(now, &Request::Record { service, permit, outcome, duration_ms: None }));
             }
         }
         admitted

@@ -329,7 +329,7 @@ impl Breaker {
         loop {
             match self.state {
                 State::Open { since, until } if now >= until => {
-                    let reason = Reason::OpenTimeoutElapsed { ms: until - since };
+                    let reason = Reason::OpenTimeoutElapsed { ms: until.saturating_sub(since) };
                     self.enter(State::HalfOpen { since: until, successes: 0 }, until, reason, log);
                 }
                 State::HalfOpen { .. } => {

@@ -79,7 +79,8 @@ impl Image {
                 return bad(format!("breakers[{i}].leases: permits must be increasing and already issued"));
             }
             match b.state {
-                State::Open { since, until } if until < since || (until == u64::MAX) != (b.forced == Some(Forced::Open)) => {
+                // At the end of time a deadline saturates below its start; only the forced-open mark matters.
+                State::Open { until, .. } if (until == u64::MAX) != (b.forced == Some(Forced::Open)) => {
                     return bad(format!("breakers[{i}].state: inconsistent open period"));
                 }
                 State::Open { .. } if !b.leases.is_empty() => {

@@ -160,3 +160,17 @@ fn fixtures_can_be_switched_off_for_good() {
     let plain = Request::Call { service: "db", fixture: CallFixture { state: None, attempts: Attempts::Success, duration_ms: None, uses_fixtures: false } };
     assert!(matches!(node.handle(0, &plain), Reply::Call { .. }));
 }
+
+#[test]
+fn a_snapshot_taken_at_the_end_of_time_restores() {
+    let mut node = Node::new(Options { manual_clock: true, fixtures: true });
+    node.handle(0, &Request::AdvanceClock { ms: u64::MAX });
+    let open = Request::Call { service: "db", fixture: CallFixture { state: Some(StateName::Open), attempts: Attempts::Failures(1), duration_ms: None, uses_fixtures: true } };
+    node.handle(0, &open);
+    node.handle(0, &call("db", 1));
+    let image = node.snapshot();
+    let mut other = Node::new(Options { manual_clock: true, fixtures: true });
+    other.handle(0, &Request::AdvanceClock { ms: u64::MAX });
+    assert_eq!(other.handle(0, &Request::Restore(Box::new(image.clone()))), Reply::RestoreOk { services: 1 });
+    assert_eq!(other.snapshot(), image);
+}
