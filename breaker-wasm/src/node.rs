@@ -233,13 +233,13 @@ impl Node {
             Request::Reset { service } => {
                 // Resetting a breaker that does not exist has nothing to do: don't create it.
                 if service.is_none_or(|s| self.breakers.find(s).is_some()) {
-                    self.each_breaker(service, |b, _, log| b.reset(now, log));
+                    self.each_breaker(service, |b, config, log| b.reset(config, now, log));
                 }
                 Reply::ResetOk { service }
             }
             Request::Configure { service, ref change } => self.configure(service, change),
             Request::Force { service, mode } => {
-                self.each_breaker(service, |b, _, log| b.force(mode, now, log));
+                self.each_breaker(service, |b, config, log| b.force(config, mode, now, log));
                 let service = service.map(|s| (s, self.view(s).state));
                 Reply::ForceOk { service, mode }
             }
@@ -321,6 +321,11 @@ impl Node {
     }
 
     fn configure<'a>(&mut self, service: Option<&'a str>, change: &ConfigChange) -> Reply<'a> {
+        // Deadlines that passed under the old numbers (an expired probe lease) happen first.
+        let now = self.now;
+        if self.breakers.find(service.unwrap_or("")).is_some() || service.is_none() {
+            self.each_breaker(service, |b, config, log| b.settle(config, now, log));
+        }
         let node_wide = change.set.fields().map(|(f, _)| f).chain(change.cleared.iter().copied()).find(|f| f.node_wide());
         match service {
             Some(service) => {

@@ -1,9 +1,12 @@
 //! breaker-host as a process: stdin in, stdout and stderr out, exit codes.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{host, lines, run, stderr, trap_module, workspace};
 
 const ONE: &str = r#"{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":1,"force_failures":5}}"#;
 const TWO: &str = r#"{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":2,"state":"open"}}"#;
@@ -17,33 +20,8 @@ const REPLIES: [&str; 3] = [
 const VALID: &str = r#"{"src":"c","dest":"db","body":{"type":"call","msg_id":99}}"#;
 const VALID_REPLY: &str = r#"{"src":"db","dest":"c","body":{"type":"call_ok","in_reply_to":99,"service":"db","state":"closed"}}"#;
 
-fn host(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_breaker-host"));
-    cmd.args(args);
-    cmd
-}
-
-fn run(args: &[&str], input: &[u8]) -> Output {
-    let mut child = host(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().unwrap();
-    // A host that refused to start closes stdin early: a broken pipe is expected then.
-    let _ = writer.join().unwrap();
-    out
-}
-
 fn stdout_lines(out: &Output) -> Vec<String> {
-    String::from_utf8(out.stdout.clone()).unwrap().lines().map(str::to_string).collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    lines(out)
 }
 
 #[test]
@@ -297,17 +275,7 @@ fn the_raw_module_imports_nothing_and_exports_the_abi() {
 
 #[test]
 fn a_failing_guest_answers_code_13_and_a_fresh_instance_carries_on() {
-    let root = workspace();
-    let target = root.join("target/guest-trap");
-    let status = Command::new(env!("CARGO"))
-        .current_dir(&root)
-        .args(["build", "--quiet", "-p", "breaker-wasm", "--features", "test-trap", "--target", "wasm32-unknown-unknown"])
-        .args(["--profile", "wasm", "--target-dir"])
-        .arg(&target)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let module = target.join("wasm32-unknown-unknown/wasm/breaker_wasm.wasm");
+    let module = trap_module();
     let input = [
         ONE,
         r#"{"src":"c","dest":"db","body":{"type":"test_trap","msg_id":50}}"#,

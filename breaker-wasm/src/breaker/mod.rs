@@ -357,7 +357,8 @@ impl Breaker {
             forced: settled.forced,
             failures: settled.failures,
             counts: settled.counts,
-            retry_after_ms: settled.retry_after(config, now),
+            // `status` tells when a probe will be admitted while open; half_open has no deadline.
+            retry_after_ms: if settled.state.name() == StateName::Open { settled.retry_after(config, now) } else { None },
         }
     }
 
@@ -504,17 +505,23 @@ impl Breaker {
     /// Puts the breaker in `state` as if it had just entered it (the `call` fixture): ends any
     /// forced mode; open starts a fresh period now, half_open has no probes, closed no counts.
     pub fn set_state(&mut self, config: &Config, state: StateName, now: u64, log: &mut Transitions) {
+        self.settle(config, now, log);
         self.forced = None;
         let state = match state {
             StateName::Closed => State::Closed,
-            StateName::Open => State::Open { since: now, until: deadline(now, config.open_timeout_ms) },
+            StateName::Open => {
+                let period = self.open_period(config, self.counts.opened + 1);
+                State::Open { since: now, until: deadline(now, period) }
+            }
             StateName::HalfOpen => State::HalfOpen { since: now, successes: 0 },
         };
         self.enter(state, now, Reason::Fixture, log);
     }
 
     /// An operator's override: forced open, forced closed, or back to normal (closed, zeroed).
-    pub fn force(&mut self, mode: ForceMode, now: u64, log: &mut Transitions) {
+    /// Timed transitions due before it are applied first.
+    pub fn force(&mut self, config: &Config, mode: ForceMode, now: u64, log: &mut Transitions) {
+        self.settle(config, now, log);
         let reason = Reason::Forced(mode);
         match mode {
             ForceMode::Open => {
@@ -533,8 +540,9 @@ impl Breaker {
         }
     }
 
-    /// Back to closed with zero counters and no forced mode.
-    pub fn reset(&mut self, now: u64, log: &mut Transitions) {
+    /// Back to closed with zero counters and no forced mode, after the timed transitions due.
+    pub fn reset(&mut self, config: &Config, now: u64, log: &mut Transitions) {
+        self.settle(config, now, log);
         self.forced = None;
         self.counts = Counts::default();
         self.enter(State::Closed, now, Reason::Reset, log);
@@ -621,14 +629,27 @@ impl Breaker {
                 }
                 limit
             }
-            // Adding calls of one kind only moves the rates one way: search for the first that
-            // opens it.
-            Window::Time { .. } => {
+            // From the first attempt that fills `minimum_calls`, adding calls of one kind only
+            // raises the rates that can still open it (the slow rate of fast failures falls, so
+            // if it does not open it there it never will): check that attempt, then search for
+            // the first that opens it.
+            Window::Time { minimum_calls, .. } => {
                 self.ensure_window(config);
+                let calls = self.window.as_deref_mut().map_or(0, |w| {
+                    w.expire(now);
+                    w.tally.calls
+                });
+                let first = minimum_calls.saturating_sub(calls).max(1);
+                if first > tries {
+                    return tries;
+                }
+                if self.would_open_after(config, now, mark, first) {
+                    return first;
+                }
                 if !self.would_open_after(config, now, mark, tries) {
                     return tries;
                 }
-                let (mut lo, mut hi) = (1, tries);
+                let (mut lo, mut hi) = (first + 1, tries);
                 while lo < hi {
                     let mid = lo + (hi - lo) / 2;
                     if self.would_open_after(config, now, mark, mid) {

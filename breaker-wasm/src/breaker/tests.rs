@@ -165,13 +165,13 @@ fn an_unrecorded_probe_lease_expires_as_a_failed_probe() {
 fn forced_modes_override_the_state_machine() {
     let c = cfg();
     let mut b = Breaker::default();
-    b.force(ForceMode::Open, 0, &mut Vec::new());
+    b.force(&c, ForceMode::Open, 0, &mut Vec::new());
     assert_eq!(b.acquire(&c, 1_000_000, 1, &mut Vec::new()), Err(Rejection { state: StateName::Open, retry_after_ms: None }));
     assert_eq!(b.view(&c, u64::MAX).state, StateName::Open, "forced open never times out");
-    b.force(ForceMode::Closed, 1, &mut Vec::new());
+    b.force(&c, ForceMode::Closed, 1, &mut Vec::new());
     assert_eq!(fail(&mut b, &c, 2, 100), CallResult::Failed { state: StateName::Closed, failures: 0 });
     assert_eq!(b.state(), State::Closed);
-    b.force(ForceMode::Auto, 3, &mut Vec::new());
+    b.force(&c, ForceMode::Auto, 3, &mut Vec::new());
     assert_eq!(fail(&mut b, &c, 4, 5), CallResult::Opened { failures: 5, rejected: 0 });
 }
 

@@ -79,8 +79,11 @@ impl Image {
                 return bad(format!("breakers[{i}].leases: permits must be increasing and already issued"));
             }
             match b.state {
-                // At the end of time a deadline saturates below its start; only the forced-open mark matters.
-                State::Open { until, .. } if (until == u64::MAX) != (b.forced == Some(Forced::Open)) => {
+                // A period ends after it starts, except at the end of time, where a deadline
+                // saturates just below the forced-open mark (u64::MAX).
+                State::Open { since, until }
+                    if (until < since && until != u64::MAX - 1) || (until == u64::MAX) != (b.forced == Some(Forced::Open)) =>
+                {
                     return bad(format!("breakers[{i}].state: inconsistent open period"));
                 }
                 State::Open { .. } if !b.leases.is_empty() => {

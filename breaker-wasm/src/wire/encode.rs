@@ -261,12 +261,20 @@ fn transition_object(w: &mut Writer, t: &Transition) {
 }
 
 fn event_object(w: &mut Writer, e: &Event) {
+    event(w, e, |w, r| {
+        w.str(&reason_text(r));
+    });
+}
+
+/// One event object; `reason` writes its reason (text on the wire, structured in snapshots).
+pub fn event(w: &mut Writer, e: &Event, reason: impl FnOnce(&mut Writer, &Reason)) {
     w.open()
         .field_u64("seq", e.seq)
         .field_u64("at_ms", e.at)
         .field_str("service", &e.service)
         .field_str("from", state_name(e.from))
         .field_str("to", state_name(e.to))
-        .field_str("reason", &reason_text(&e.reason))
-        .end();
+        .key("reason");
+    reason(w, &e.reason);
+    w.end();
 }

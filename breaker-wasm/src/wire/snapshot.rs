@@ -1,7 +1,7 @@
 //! The snapshot format (version 1): a node's [`Image`] as JSON, and back, strictly checked.
 
 use super::decode::{config_patch, setting as decode_setting};
-use super::encode::{config, mode_name, setting, state_name};
+use super::encode::{config, event, mode_name, setting, state_name};
 use super::json::Value;
 use super::write::Writer;
 use crate::breaker::{
@@ -41,15 +41,7 @@ pub fn encode(w: &mut Writer, image: &Image) {
         if i > 0 {
             w.raw(",");
         }
-        w.open()
-            .field_u64("seq", e.seq)
-            .field_u64("at_ms", e.at)
-            .field_str("service", &e.service)
-            .field_str("from", state_name(e.from))
-            .field_str("to", state_name(e.to))
-            .key("reason");
-        reason(w, &e.reason);
-        w.end();
+        event(w, e, reason);
     }
     w.raw("]").end();
 }
