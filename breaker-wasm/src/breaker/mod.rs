@@ -708,10 +708,16 @@ impl Breaker {
         log: &mut Transitions,
     ) -> Recorded {
         self.settle(config, now, log);
-        let Ok(index) = self.leases.binary_search_by_key(&permit, |lease| lease.permit) else {
-            return Recorded { state: self.state.name(), stale: true, transition: None };
-        };
-        self.leases.remove(index);
+        // Most calls are recorded before the next one is acquired: the newest lease is checked
+        // first.
+        if self.leases.back().is_some_and(|l| l.permit == permit) {
+            self.leases.pop_back();
+        } else {
+            let Ok(index) = self.leases.binary_search_by_key(&permit, |lease| lease.permit) else {
+                return Recorded { state: self.state.name(), stale: true, transition: None };
+            };
+            self.leases.remove(index);
+        }
         let before = log.len();
         let mark = Mark { failed: outcome == Outcome::Failure, slow: config.is_slow(duration_ms) };
         if self.forced.is_none() && outcome != Outcome::Ignored {

@@ -30,8 +30,9 @@ pub struct WindowState {
 enum Kind {
     /// A ring of the last `size` calls: bit i of `failed`/`slow` is call i of the ring.
     Count { size: u64, head: u64, failed: Vec<u64>, slow: Vec<u64> },
-    /// Buckets of `width` ms; bucket `index` covers [index·width, (index+1)·width).
-    Time { size_ms: u64, width: u64, buckets: Vec<Bucket> },
+    /// Buckets of `width` ms; bucket `index` covers [index·width, (index+1)·width). No bucket
+    /// leaves the window before `next_expiry`.
+    Time { size_ms: u64, width: u64, buckets: Vec<Bucket>, next_expiry: u64 },
 }
 
 /// One bucket of a time window, saved as `[start_ms, calls, failures, slow]`.
@@ -54,7 +55,8 @@ impl WindowState {
             Window::Time { size_ms, .. } => {
                 let width = (size_ms / 10).max(1);
                 let n = size_ms.div_ceil(width) + 1;
-                Kind::Time { size_ms, width, buckets: vec![Bucket { index: u64::MAX, tally: Tally::default() }; n as usize] }
+                let buckets = vec![Bucket { index: u64::MAX, tally: Tally::default() }; n as usize];
+                Kind::Time { size_ms, width, buckets, next_expiry: u64::MAX }
             }
         };
         Some(WindowState { built_for: window, tally: Tally::default(), kind })
@@ -70,12 +72,18 @@ impl WindowState {
 
     /// Drops the calls that have left the window at `now` (time windows only).
     pub fn expire(&mut self, now: u64) {
-        if let Kind::Time { size_ms, width, buckets } = &mut self.kind {
-            for b in buckets.iter_mut() {
-                let gone = b.index != u64::MAX && (b.index + 1).saturating_mul(*width).saturating_add(*size_ms) <= now;
-                if gone {
+        if let Kind::Time { size_ms, width, buckets, next_expiry } = &mut self.kind {
+            if now < *next_expiry {
+                return;
+            }
+            *next_expiry = u64::MAX;
+            for b in buckets.iter_mut().filter(|b| b.index != u64::MAX) {
+                let leaves = (b.index + 1).saturating_mul(*width).saturating_add(*size_ms);
+                if leaves <= now {
                     sub(&mut self.tally, b.tally);
                     *b = Bucket { index: u64::MAX, tally: Tally::default() };
+                } else {
+                    *next_expiry = (*next_expiry).min(leaves);
                 }
             }
         }
@@ -104,13 +112,15 @@ impl WindowState {
                     *head = (*head + 1) % *size;
                 }
             }
-            Kind::Time { width, buckets, .. } => {
+            Kind::Time { size_ms, width, buckets, next_expiry } => {
                 let index = now / *width;
                 let slot = (index % buckets.len() as u64) as usize;
                 let b = &mut buckets[slot];
                 if b.index != index {
                     sub(&mut self.tally, b.tally);
                     *b = Bucket { index, tally: Tally::default() };
+                    let leaves = (index + 1).saturating_mul(*width).saturating_add(*size_ms);
+                    *next_expiry = (*next_expiry).min(leaves);
                 }
                 let many = Tally { calls: count, failures: one.failures * count, slow: one.slow * count };
                 add(&mut b.tally, many);
@@ -171,6 +181,19 @@ impl WindowState {
                 t
             });
         }
+        self.recompute_expiry();
+    }
+
+    /// Sets `next_expiry` to when the first live bucket leaves the window.
+    fn recompute_expiry(&mut self) {
+        if let Kind::Time { size_ms, width, buckets, next_expiry } = &mut self.kind {
+            *next_expiry = buckets
+                .iter()
+                .filter(|b| b.index != u64::MAX)
+                .map(|b| (b.index + 1).saturating_mul(*width).saturating_add(*size_ms))
+                .min()
+                .unwrap_or(u64::MAX);
+        }
     }
 
     /// Rebuilds a window from saved calls (count) or buckets (time); `None` when they do not
@@ -203,6 +226,7 @@ impl WindowState {
                 }
             }
         }
+        w.recompute_expiry();
         Some(w)
     }
 
