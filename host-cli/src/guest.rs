@@ -63,7 +63,11 @@ impl Program {
         // script with the same engine configuration; wasmtime checks the rest.
         let module = match unsafe { Module::deserialize(&engine, EMBEDDED_CWASM) } {
             Ok(module) => module,
-            Err(_) => Module::new(&engine, EMBEDDED_WASM).map_err(|e| StartError::module("the embedded module", e))?,
+            Err(e) => {
+                // Still correct, only slower to start: say so, so a slow start has a reason.
+                eprintln!("breaker-host: the precompiled module does not fit this machine ({e}); compiling it now");
+                Module::new(&engine, EMBEDDED_WASM).map_err(|e| StartError::module("the embedded module", e))?
+            }
         };
         Ok(Program { engine, module })
     }
