@@ -78,14 +78,38 @@ pub extern "C" fn breaker_set_options(flags: i32) -> i32 {
 /// `(out_ptr << 32) | out_len` of the replies (0 when none).
 #[unsafe(no_mangle)]
 pub extern "C" fn breaker_handle(ptr: i32, len: i32, now_ms: i64) -> i64 {
-    let input: &[u8] = match usize::try_from(len) {
-        Ok(n) if n > 0 && ptr != 0 => {
-            // SAFETY: the caller wrote `len` bytes at `ptr` (from `breaker_alloc`).
-            unsafe { std::slice::from_raw_parts(ptr as u32 as usize as *const u8, n) }
-        }
+    pack(session().handle(bytes(ptr, len), now_ms as u64))
+}
+
+/// The typed fast path (see `fast::acquire`): a permit for the service named by the `len`
+/// bytes at `ptr`, or a rejection, at `now_ms`. Times and permits are whole numbers carried as
+/// f64 (exact up to 2^53, like the protocol's), which JavaScript passes without conversion.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_acquire(ptr: i32, len: i32, now_ms: f64) -> i64 {
+    crate::fast::acquire(session(), bytes(ptr, len), whole(now_ms).unwrap_or(0))
+}
+
+/// The typed fast path (see `fast::record`): the outcome of `permit` for the service named by
+/// the `len` bytes at `ptr`; `duration_ms` below 0 when unknown.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_record(ptr: i32, len: i32, permit: f64, outcome: i32, duration_ms: f64, now_ms: f64) -> i32 {
+    let Some(permit) = whole(permit) else { return -1 };
+    let duration = whole(duration_ms).map_or(-1, |d| d.min(i64::MAX as u64) as i64);
+    crate::fast::record(session(), bytes(ptr, len), permit as i64, outcome, duration, whole(now_ms).unwrap_or(0))
+}
+
+/// A non-negative whole number carried as f64.
+fn whole(x: f64) -> Option<u64> {
+    (x >= 0.0 && x.fract() == 0.0 && x <= u64::MAX as f64).then_some(x as u64)
+}
+
+/// The `len` bytes the caller wrote at `ptr` (empty for a null pointer or a negative length).
+fn bytes(ptr: i32, len: i32) -> &'static [u8] {
+    match usize::try_from(len) {
+        // SAFETY: the caller wrote `len` bytes at `ptr` (from `breaker_alloc`).
+        Ok(n) if n > 0 && ptr != 0 => unsafe { std::slice::from_raw_parts(ptr as u32 as usize as *const u8, n) },
         _ => &[],
-    };
-    pack(session().handle(input, now_ms as u64))
+    }
 }
 
 /// `(ptr << 32) | len` of the last call's diagnostics (0 when none).

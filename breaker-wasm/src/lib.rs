@@ -3,12 +3,14 @@
 //! - [`breaker`]: one service's CLOSED/OPEN/HALF_OPEN state machine; time is an argument.
 //! - [`node`]: many breakers by name, the config layers, the event log, typed requests.
 //! - [`wire`]: the JSON protocol, and the [`wire::Session`] every host drives.
+//! - [`fast`]: `acquire` and `record` without JSON, for embedders guarding one call at a time.
 //! - `abi`: the raw WebAssembly exports (no imports), on `wasm32` builds.
 //! - `web`: wasm-bindgen exports for the browser, behind the `web` feature.
 //!
 //! The crate never reads a clock and does no I/O.
 
 pub mod breaker;
+pub mod fast;
 pub mod node;
 pub mod wire;
 

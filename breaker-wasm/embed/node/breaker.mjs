@@ -15,6 +15,8 @@ import { readFile } from "node:fs/promises";
 export const ABI_VERSION = 1;
 const OPTION_MANUAL_CLOCK = 1;
 const OPTION_NO_FIXTURES = 2;
+// Service names are 1 to 256 bytes of UTF-8.
+const NAME_BYTES = 256;
 const EXPORTS = ["memory", "breaker_abi_version", "breaker_alloc", "breaker_free", "breaker_handle", "breaker_diagnostics"];
 
 const encoder = new TextEncoder();
@@ -130,6 +132,9 @@ export class Breaker {
       throw new BreakerLoadError(`"${where}" is not a breaker module: missing export(s) ${missing.join(", ")}`);
     }
     this._ex = ex;
+    // The typed fast path (ABI.md): guard() acquires and records without JSON when present.
+    this._fast = typeof ex.breaker_acquire === "function" && typeof ex.breaker_record === "function";
+    this._name = null; // { ptr, view } of a 256-byte buffer for service names
     this._clock = options.clock ?? systemClock();
     this._src = options.src ?? "node";
     this._onDiagnostics = options.onDiagnostics ?? defaultDiagnostics;
@@ -251,24 +256,113 @@ export class Breaker {
     return this._checked(body, { nowMs });
   }
 
+  /** Writes service's name into the guest's name buffer; its length, or -1 when it does not fit. */
+  _writeName(service) {
+    if (this._name === null) {
+      const ptr = this._call("breaker_alloc", NAME_BYTES);
+      if (ptr === 0) throw new BreakerError(`breaker_alloc could not provide ${NAME_BYTES} bytes`);
+      this._name = { ptr, view: null, last: null, len: -1 };
+    }
+    const name = this._name;
+    // memory.grow detaches earlier views: take a new one when the buffer changed.
+    if (name.view === null || name.view.buffer !== this._ex.memory.buffer) {
+      name.view = new Uint8Array(this._ex.memory.buffer, name.ptr, NAME_BYTES);
+    } else if (name.last === service) {
+      return name.len; // still there: only this method writes the buffer
+    }
+    const { read, written } = encoder.encodeInto(service, name.view);
+    name.last = service;
+    name.len = read === service.length ? written : -1;
+    return name.len;
+  }
+
+  /** The error for a call into an instance that trapped before; none when it is usable. */
+  _checkUsable() {
+    if (this._trapped !== null) {
+      throw new BreakerTrappedError(`the breaker instance is unusable: it trapped earlier (${this._trapped})`);
+    }
+  }
+
+  _trap(e) {
+    this._trapped = trapReason(e);
+    return new BreakerTrappedError(`the breaker module trapped: ${this._trapped}`, { cause: e });
+  }
+
+  /** acquire through the fast path: the permit (a bigint), or null to take the JSON path. */
+  _fastAcquire(service, now) {
+    const len = this._writeName(service);
+    if (len <= 0) return null;
+    this._checkUsable();
+    let r;
+    try {
+      r = this._ex.breaker_acquire(this._name.ptr, len, now);
+    } catch (e) {
+      throw this._trap(e);
+    }
+    if (r > 0n) return Number(r);
+    if (r === 0n) return null; // not a service name: the JSON path reports why
+    const v = -1n - r;
+    const text = (v & 1n) === 1n ? "Circuit breaker HALF_OPEN" : "Circuit breaker OPEN";
+    const retry = v >> 1n;
+    const retryAfterMs = retry === 0n ? null : Number(retry - 1n);
+    const reply = { type: "error", in_reply_to: 0, code: 11, text, service };
+    if (retryAfterMs !== null) reply.retry_after_ms = retryAfterMs;
+    throw new BreakerOpenError(service, text, retryAfterMs, reply);
+  }
+
+  _fastRecord(service, permit, outcome, durationMs, now) {
+    const len = this._writeName(service);
+    const duration = Math.max(0, Math.round(durationMs));
+    const code = outcome === "success" ? 0 : outcome === "failure" ? 1 : 2;
+    this._checkUsable();
+    let r;
+    try {
+      r = this._ex.breaker_record(this._name.ptr, len, permit, code, duration, now);
+    } catch (e) {
+      throw this._trap(e);
+    }
+    if (r < 0) {
+      throw new BreakerError(`breaker_record refused the record of permit ${permit} for "${service}"`);
+    }
+  }
+
   /**
    * Runs fn (sync or async) under the breaker of service: acquires a permit (throwing
    * BreakerOpenError when rejected, without calling fn), then records success, or failure when
    * fn throws or rejects (rethrown unchanged), or "ignored" when options.ignore(error) is true,
-   * with the elapsed duration_ms.
+   * with the elapsed duration_ms, measured with the breaker's clock.
    */
   async guard(service, fn, options = {}) {
+    if (this._fast) {
+      // The node's clock times the call too: durations are whole milliseconds anyway.
+      const started = this._clock();
+      const permit = this._fastAcquire(service, started);
+      if (permit !== null) {
+        let result;
+        try {
+          result = await fn();
+        } catch (e) {
+          const outcome = options.ignore?.(e) ? "ignored" : "failure";
+          const now = this._clock();
+          this._fastRecord(service, permit, outcome, now - started, now);
+          throw e;
+        }
+        const now = this._clock();
+        this._fastRecord(service, permit, "success", now - started, now);
+        return result;
+      }
+    }
     const permit = this.acquire(service);
-    const started = performance.now();
+    const started = this._clock();
     let result;
     try {
       result = await fn();
     } catch (e) {
       const outcome = options.ignore?.(e) ? "ignored" : "failure";
-      this.record(service, permit, outcome, performance.now() - started);
+      this.record(service, permit, outcome, this._clock() - started);
       throw e;
     }
-    this.record(service, permit, "success", performance.now() - started);
+    this.record(service, permit, "success", this._clock() - started);
     return result;
   }
 

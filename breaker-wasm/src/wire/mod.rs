@@ -35,6 +35,11 @@ impl Session {
         &self.node
     }
 
+    /// The node, for the typed fast path (`crate::fast`).
+    pub fn node_mut(&mut self) -> &mut Node {
+        &mut self.node
+    }
+
     /// Handles the complete documents in `input` at `now_ms`; returns the replies, each a
     /// compact document and a newline. Valid until the next call.
     ///

@@ -180,3 +180,32 @@ test("bad use: a guest trap poisons the instance", async () => {
   for (let i = 0; i < 2; i++) assert.throws(() => breaker.handle(msg, 0), (e) => e instanceof BreakerTrappedError && /unusable/.test(e.message));
   await assert.rejects(breaker.guard("db", async () => 1), BreakerTrappedError);
 });
+
+test("guard takes the typed fast path and agrees with the JSON messages", async () => {
+  const clock = fakeClock(1000);
+  const breaker = await Breaker.load(WASM, { clock, onDiagnostics: () => {} });
+  assert.equal(breaker._fast, true, "the real module has breaker_acquire and breaker_record");
+  breaker.configure({ failure_threshold: 2, open_timeout_ms: 3000, slow_call_ms: 50 });
+  const slow = async () => {
+    clock.now += 60; // the guard times the call with the breaker's clock
+    return "late";
+  };
+  assert.equal(await breaker.guard("db", slow), "late");
+  assert.equal(breaker.status("db").counts.failures, 1, "a slow call counts as a failure (consecutive policy)");
+  await assert.rejects(breaker.guard("db", async () => { throw new Error("down"); }), /down/);
+  // Open now: the fast path's rejection carries what a JSON acquire says.
+  const fast = await breaker.guard("db", async () => "never").catch((e) => e);
+  const json = (() => { try { breaker.acquire("db"); } catch (e) { return e; } })();
+  assert.ok(fast instanceof BreakerOpenError && json instanceof BreakerOpenError);
+  assert.equal(fast.text, "Circuit breaker OPEN");
+  assert.equal(fast.retryAfterMs, 3000);
+  assert.equal(fast.retryAfterMs, json.retryAfterMs);
+  // Forced open: no time to give.
+  breaker.request({ type: "force", service: "db", mode: "open" });
+  const forced = await breaker.guard("db", async () => "never").catch((e) => e);
+  assert.equal(forced.retryAfterMs, null);
+  // A name that is not a service falls back to the JSON path, which says why.
+  await assert.rejects(breaker.guard("", async () => 1), ProtocolError);
+  const events = breaker.events(0, "db").map((e) => `${e.from}>${e.to}`);
+  assert.deepEqual(events, ["closed>open"]);
+});
