@@ -202,6 +202,11 @@ class Breaker:
         self._memory = cast(wasmtime.Memory, exports["memory"])
         self._fn = {name: cast(wasmtime.Func, exports[name]) for name in _EXPORTS if name != "memory"}
         self._set_options = exports["breaker_set_options"] if "breaker_set_options" in exports else None
+        # The typed fast path (ABI.md): guard() acquires and records without JSON when present.
+        self._fast: tuple[wasmtime.Func, wasmtime.Func] | None = None
+        if "breaker_acquire" in exports and "breaker_record" in exports:
+            self._fast = (cast(wasmtime.Func, exports["breaker_acquire"]), cast(wasmtime.Func, exports["breaker_record"]))
+        self._name_ptr = 0
 
         version = self._call("breaker_abi_version")
         if version != ABI_VERSION:
@@ -328,6 +333,48 @@ class Breaker:
             body["duration_ms"] = max(0, int(duration_ms))
         return self._checked(body, now_ms=now_ms)
 
+    def _write_name(self, name: bytes) -> int:
+        """Writes a service name into the guest's 256-byte name buffer; returns its address."""
+        if self._name_ptr == 0:
+            self._name_ptr = self._call("breaker_alloc", _NAME_BYTES)
+            if self._name_ptr == 0:
+                raise BreakerError(f"breaker_alloc could not provide {_NAME_BYTES} bytes")
+        self._memory.write(self._store, name, self._name_ptr)
+        return self._name_ptr
+
+    def _guard_acquire(self, service: str) -> int:
+        """``acquire`` for :class:`Guard`: the typed fast path when the module has it."""
+        name = service.encode("utf-8")
+        if self._fast is None or not 1 <= len(name) <= _NAME_BYTES:
+            return self.acquire(service)  # the JSON path, which also says why a name is refused
+        with self._lock:
+            ptr = self._write_name(name)
+            r = cast(int, self._call_func(self._fast[0], ptr, len(name), float(self._clock())))
+        if r > 0:
+            return r
+        if r == 0:
+            return self.acquire(service)
+        v = -1 - r
+        text = "Circuit breaker HALF_OPEN" if v & 1 else "Circuit breaker OPEN"
+        retry = (v >> 1) - 1 if v >> 1 else None
+        reply: Reply = {"type": "error", "in_reply_to": 0, "code": 11, "text": text, "service": service}
+        if retry is not None:
+            reply["retry_after_ms"] = retry
+        raise BreakerOpen(service, text, retry, reply)
+
+    def _guard_record(self, service: str, permit: int, outcome: str, duration_ms: int) -> None:
+        """``record`` for :class:`Guard`: the typed fast path when the module has it."""
+        name = service.encode("utf-8")
+        if self._fast is None or not 1 <= len(name) <= _NAME_BYTES:
+            self.record(service, permit, outcome, duration_ms)
+            return
+        code = {"success": 0, "failure": 1, "ignored": 2}[outcome]
+        with self._lock:
+            ptr = self._write_name(name)
+            args = (ptr, len(name), float(permit), code, float(max(0, duration_ms)), float(self._clock()))
+            if self._call_func(self._fast[1], *args) < 0:
+                raise BreakerError(f"breaker_record refused the record of permit {permit} for {service!r}")
+
     def guard(self, service: str, *, ignore: tuple[type[BaseException], ...] = ()) -> "Guard":
         """A context manager and decorator that runs code under the breaker of ``service``.
 
@@ -392,6 +439,9 @@ class Breaker:
         return self.restore(snapshot)
 
 
+#: Service names are 1 to 256 bytes of UTF-8.
+_NAME_BYTES = 256
+
 #: Exceptions that say nothing about the downstream: recorded as ``ignored``.
 _NOT_A_RESULT = (GeneratorExit, KeyboardInterrupt, SystemExit, asyncio.CancelledError)
 
@@ -412,7 +462,7 @@ class Guard:
         return cast("list[tuple[int, float]]", stack)
 
     def __enter__(self) -> "Guard":
-        permit = self._breaker.acquire(self._service)
+        permit = self._breaker._guard_acquire(self._service)
         self._stack().append((permit, time.monotonic()))
         return self
 
@@ -425,7 +475,7 @@ class Guard:
             outcome = "ignored"
         else:
             outcome = "failure"
-        self._breaker.record(self._service, permit, outcome, duration_ms)
+        self._breaker._guard_record(self._service, permit, outcome, duration_ms)
 
     def __call__(self, fn: F) -> F:
         if inspect.iscoroutinefunction(fn):

@@ -287,3 +287,36 @@ def test_a_guest_trap_poisons_the_instance() -> None:
 def test_bad_now_ms(wasm_path: Path) -> None:
     with pytest.raises(ValueError):
         Breaker(wasm_path).handle_raw("", -1)
+
+
+def test_guard_takes_the_typed_fast_path_and_agrees_with_the_json_messages(wasm_path: Path) -> None:
+    clock = FakeClock(1_000)
+    breaker = Breaker(wasm_path, clock=clock)
+    assert breaker._fast is not None, "the real module exports breaker_acquire and breaker_record"
+    breaker.configure({"failure_threshold": 2, "open_timeout_ms": 3_000})
+    guard = breaker.guard("db")
+    with guard:
+        pass
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            with guard:
+                raise ConnectionError("down")
+    status = breaker.status("db")
+    assert status["state"] == "open"
+    assert status["counts"] == {"successes": 1, "failures": 2, "rejections": 0, "opened": 1}
+    with pytest.raises(BreakerOpen) as fast:
+        with guard:
+            pass
+    with pytest.raises(BreakerOpen) as json_path:
+        breaker.acquire("db")
+    assert fast.value.retry_after_ms == json_path.value.retry_after_ms == 3_000
+    assert fast.value.text == "Circuit breaker OPEN"
+    breaker.request({"type": "force", "service": "db", "mode": "open"})
+    with pytest.raises(BreakerOpen) as forced:
+        with guard:
+            pass
+    assert forced.value.retry_after_ms is None
+    # A name that is not a service goes the JSON way, which says why.
+    with pytest.raises(ProtocolError):
+        with breaker.guard(""):
+            pass
