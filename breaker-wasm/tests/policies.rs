@@ -193,7 +193,7 @@ fn jitter_is_a_pure_function_of_the_service_and_the_trip() {
             s.handle(call.as_bytes(), now);
             let status = format!(r#"{{"src":"c","dest":"x","body":{{"type":"status","msg_id":2,"service":"{service}"}}}}"#);
             let out = String::from_utf8(s.handle(status.as_bytes(), now).to_vec()).unwrap();
-            let ms: u64 = out.split("\"retry_after_ms\":").nth(1).unwrap().trim_end_matches(|c| c == '}' || c == '\n').parse().unwrap();
+            let ms: u64 = out.split("\"retry_after_ms\":").nth(1).unwrap().trim_end_matches(['}', '\n']).parse().unwrap();
             periods.push(ms);
             now += ms; // at the deadline: half_open, and the next failure re-opens it
         }

@@ -120,7 +120,7 @@ fn no_fixtures_cannot_be_turned_back_on_not_even_by_a_rebuilt_instance() {
         msg(&format!(r#"{{"type":"restore","msg_id":101,"snapshot":{snapshot}}}"#)),
         msg(r#"{"type":"test_trap","msg_id":102}"#),
     ] {
-        let got = live.send(&[resetter.clone()], 1);
+        let got = live.send(std::slice::from_ref(&resetter), 1);
         assert!(!got[0].contains(r#""type":"error""#) || got[0].contains(r#""code":13"#), "{}", got[0]);
         for (request, text) in attempts {
             let got = live.send(&[msg(request)], 1);

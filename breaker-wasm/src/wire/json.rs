@@ -63,7 +63,7 @@ impl<'a> Value<'a> {
         }
         if shift < 0 {
             let cut = usize::try_from(-shift).ok()?;
-            let (keep, dropped) = digits.split_at(digits.len().checked_sub(cut).unwrap_or(0).min(digits.len()));
+            let (keep, dropped) = digits.split_at(digits.len().saturating_sub(cut));
             if cut > digits.len() || dropped.bytes().any(|b| b != b'0') {
                 return None;
             }
