@@ -113,7 +113,7 @@ impl WindowState {
                 }
             }
             Kind::Time { size_ms, width, buckets, next_expiry } => {
-                let index = now / *width;
+                let index = bucket_index(now, *width);
                 let slot = (index % buckets.len() as u64) as usize;
                 let b = &mut buckets[slot];
                 if b.index != index {
@@ -168,7 +168,7 @@ impl WindowState {
             }
             let n = buckets.len() as u64;
             for b in saved {
-                let index = (b.index * *width).saturating_sub(delta) / *width;
+                let index = bucket_index((b.index * *width).saturating_sub(delta), *width);
                 let slot = &mut buckets[(index % n) as usize];
                 if slot.index == index {
                     add(&mut slot.tally, b.tally);
@@ -219,7 +219,7 @@ impl WindowState {
                         return None;
                     }
                     let Kind::Time { buckets: slots, .. } = &mut w.kind else { unreachable!() };
-                    let index = start / width;
+                    let index = bucket_index(start, width);
                     let n = slots.len() as u64;
                     slots[(index % n) as usize] = Bucket { index, tally };
                     add(&mut w.tally, tally);
@@ -236,6 +236,12 @@ impl WindowState {
             Kind::Count { .. } => 0,
         }
     }
+}
+
+/// The bucket of time `t`: never `u64::MAX`, which marks an empty bucket (at the very end of
+/// time the last two buckets merge).
+fn bucket_index(t: u64, width: u64) -> u64 {
+    (t / width).min(u64::MAX - 1)
 }
 
 fn set_bit(word: &mut u64, bit: u64, on: bool) {
@@ -284,6 +290,17 @@ mod tests {
         assert_eq!(w.tally.calls, 1);
         w.expire(1200);
         assert_eq!(w.tally.calls, 0, "gone by size + one bucket after it happened");
+    }
+
+    #[test]
+    fn a_call_at_the_end_of_time_is_kept() {
+        let mut w = WindowState::new(Window::Time { size_ms: 2, minimum_calls: 1, failure_rate: crate::breaker::Milli(50_000) }).unwrap();
+        w.add(u64::MAX, FAIL, 1);
+        assert_eq!(w.tally.calls, 1);
+        let saved = w.buckets();
+        assert_eq!(saved.len(), 1, "the bucket is saved in snapshots");
+        let back = WindowState::restore(w.built_for, &[], &saved).unwrap();
+        assert_eq!(back, w);
     }
 
     #[test]
