@@ -323,7 +323,8 @@ impl Node {
     fn configure<'a>(&mut self, service: Option<&'a str>, change: &ConfigChange) -> Reply<'a> {
         // Deadlines that passed under the old numbers (an expired probe lease) happen first.
         let now = self.now;
-        if self.breakers.find(service.unwrap_or("")).is_some() || service.is_none() {
+        // A service that has no breaker has nothing to settle (and is not created for it).
+        if service.is_none_or(|s| self.breakers.find(s).is_some()) {
             self.each_breaker(service, |b, config, log| b.settle(config, now, log));
         }
         let node_wide = change.set.fields().map(|(f, _)| f).chain(change.cleared.iter().copied()).find(|f| f.node_wide());

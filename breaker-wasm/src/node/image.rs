@@ -37,9 +37,6 @@ pub enum ImageError {
     /// A field is missing, of the wrong type, or out of range.
     #[error("snapshot.{0}")]
     Field(String),
-    /// The snapshot's format version is not one this node reads.
-    #[error("snapshot.version: unsupported version {0} (this node reads version 1)")]
-    Version(u64),
     /// Two breakers, or two overrides, share a name.
     #[error("snapshot.{what}: duplicate service \"{name}\"")]
     Duplicate { what: &'static str, name: String },
