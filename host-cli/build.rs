@@ -9,9 +9,16 @@ use std::{env, fs};
 mod engine_config;
 
 fn main() {
-    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest.parent().expect("host-cli sits in the workspace");
-    for path in ["breaker-wasm/src", "breaker-wasm/Cargo.toml", "Cargo.toml", "Cargo.lock", "host-cli/src/engine_config.rs"] {
+    for path in [
+        "breaker-wasm/src",
+        "breaker-wasm/Cargo.toml",
+        "Cargo.toml",
+        "Cargo.lock",
+        "host-cli/src/engine_config.rs",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
     let target_dir = root.join("target").join("guest");
@@ -23,7 +30,9 @@ fn main() {
     // Precompiled for the build machine; at run time a mismatch (another CPU, another
     // wasmtime) is detected and the host compiles the raw module instead.
     let engine = wasmtime::Engine::new(&engine_config::config()).expect("a wasmtime engine");
-    let compiled = engine.precompile_module(&bytes).expect("precompiling the breaker module");
+    let compiled = engine
+        .precompile_module(&bytes)
+        .expect("precompiling the breaker module");
     fs::write(out.join("breaker.cwasm"), compiled).expect("writing OUT_DIR/breaker.cwasm");
 }
 
@@ -33,7 +42,16 @@ fn build_guest(root: &Path, target_dir: &Path) -> PathBuf {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(root)
-        .args(["build", "--quiet", "-p", "breaker-wasm", "--target", "wasm32-unknown-unknown", "--profile", "wasm"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "breaker-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            "wasm",
+        ])
         .arg("--target-dir")
         .arg(target_dir)
         // Flags meant for the host build must not leak into the guest's.
@@ -44,6 +62,9 @@ fn build_guest(root: &Path, target_dir: &Path) -> PathBuf {
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .status()
         .expect("running cargo for the wasm32 guest");
-    assert!(status.success(), "building breaker-wasm for wasm32-unknown-unknown failed (is the target installed? `rustup target add wasm32-unknown-unknown`)");
+    assert!(
+        status.success(),
+        "building breaker-wasm for wasm32-unknown-unknown failed (is the target installed? `rustup target add wasm32-unknown-unknown`)"
+    );
     target_dir.join("wasm32-unknown-unknown/wasm/breaker_wasm.wasm")
 }

@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use breaker_wasm::breaker::{Breaker, Config, Outcome, Transitions, Window};
-use breaker_wasm::node::{Request, Reply};
+use breaker_wasm::node::{Reply, Request};
 use breaker_wasm::{Node, Options};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -27,8 +27,14 @@ const PAIRS_PER_MS: u64 = 64;
 /// The trip policies measured: one line per policy (the protocol's default of each window kind).
 const POLICIES: &[(&str, fn() -> Config)] = &[
     ("consecutive", Config::default),
-    ("count", || Config { window: Window::COUNT_DEFAULT, ..Config::default() }),
-    ("time", || Config { window: Window::TIME_DEFAULT, ..Config::default() }),
+    ("count", || Config {
+        window: Window::COUNT_DEFAULT,
+        ..Config::default()
+    }),
+    ("time", || Config {
+        window: Window::TIME_DEFAULT,
+        ..Config::default()
+    }),
 ];
 
 /// One pair of the workload: which service, and whether the downstream fails.
@@ -51,7 +57,10 @@ fn workload() -> Vec<Op> {
     (0..PAIRS)
         .map(|_| {
             let r = next();
-            Op { service: (r % SERVICES as u64) as u32, fails: (r >> 32) % 100 < FAILURE_PERCENT }
+            Op {
+                service: (r % SERVICES as u64) as u32,
+                fails: (r >> 32) % 100 < FAILURE_PERCENT,
+            }
         })
         .collect()
 }
@@ -72,7 +81,13 @@ struct Core {
 impl Core {
     fn new(config: Config) -> Core {
         let breakers = names().iter().map(|n| Breaker::new(n)).collect();
-        Core { config, breakers, log: Vec::new(), permit: 0, pairs: 0 }
+        Core {
+            config,
+            breakers,
+            log: Vec::new(),
+            permit: 0,
+            pairs: 0,
+        }
     }
 
     fn run(&mut self, ops: &[Op]) -> u64 {
@@ -85,7 +100,11 @@ impl Core {
             if b.acquire(&self.config, now, permit, &mut self.log).is_ok() {
                 self.permit = permit;
                 admitted += 1;
-                let outcome = if op.fails { Outcome::Failure } else { Outcome::Success };
+                let outcome = if op.fails {
+                    Outcome::Failure
+                } else {
+                    Outcome::Success
+                };
                 black_box(b.record(&self.config, now, permit, outcome, None, &mut self.log));
             }
             self.log.clear();
@@ -104,7 +123,11 @@ struct NodeRun {
 
 impl NodeRun {
     fn new() -> NodeRun {
-        NodeRun { node: Node::new(Options::default()), names: names(), pairs: 0 }
+        NodeRun {
+            node: Node::new(Options::default()),
+            names: names(),
+            pairs: 0,
+        }
     }
 
     fn run(&mut self, ops: &[Op]) -> u64 {
@@ -113,10 +136,24 @@ impl NodeRun {
             let now = self.pairs / PAIRS_PER_MS;
             self.pairs += 1;
             let service = self.names[op.service as usize].as_str();
-            if let Reply::Acquired { permit, .. } = self.node.handle(now, &Request::Acquire { service }) {
+            if let Reply::Acquired { permit, .. } =
+                self.node.handle(now, &Request::Acquire { service })
+            {
                 admitted += 1;
-                let outcome = if op.fails { Outcome::Failure } else { Outcome::Success };
-                black_box(self.node.handle(now, &Request::Record { service, permit, outcome, duration_ms: None }));
+                let outcome = if op.fails {
+                    Outcome::Failure
+                } else {
+                    Outcome::Success
+                };
+                black_box(self.node.handle(
+                    now,
+                    &Request::Record {
+                        service,
+                        permit,
+                        outcome,
+                        duration_ms: None,
+                    },
+                ));
             }
         }
         admitted
@@ -160,8 +197,10 @@ type Failsafe = failsafe::StateMachine<
 fn failsafes() -> Vec<Failsafe> {
     (0..SERVICES)
         .map(|_| {
-            let policy =
-                failsafe::failure_policy::consecutive_failures(5, failsafe::backoff::constant(Duration::from_secs(5)));
+            let policy = failsafe::failure_policy::consecutive_failures(
+                5,
+                failsafe::backoff::constant(Duration::from_secs(5)),
+            );
             failsafe::Config::new().failure_policy(policy).build()
         })
         .collect()
@@ -189,14 +228,22 @@ fn pairs(c: &mut Criterion) {
     group.throughput(Throughput::Elements(PAIRS as u64));
     for &(policy, config) in POLICIES {
         let mut core = Core::new(config());
-        group.bench_function(BenchmarkId::new("breaker", policy), |b| b.iter(|| core.run(black_box(&ops))));
+        group.bench_function(BenchmarkId::new("breaker", policy), |b| {
+            b.iter(|| core.run(black_box(&ops)))
+        });
     }
     let mut node = NodeRun::new();
-    group.bench_function(BenchmarkId::new("node", "consecutive"), |b| b.iter(|| node.run(black_box(&ops))));
+    group.bench_function(BenchmarkId::new("node", "consecutive"), |b| {
+        b.iter(|| node.run(black_box(&ops)))
+    });
     let rc = reclosers();
-    group.bench_function(BenchmarkId::new("recloser", "consecutive"), |b| b.iter(|| run_recloser(&rc, black_box(&ops))));
+    group.bench_function(BenchmarkId::new("recloser", "consecutive"), |b| {
+        b.iter(|| run_recloser(&rc, black_box(&ops)))
+    });
     let fs = failsafes();
-    group.bench_function(BenchmarkId::new("failsafe", "consecutive"), |b| b.iter(|| run_failsafe(&fs, black_box(&ops))));
+    group.bench_function(BenchmarkId::new("failsafe", "consecutive"), |b| {
+        b.iter(|| run_failsafe(&fs, black_box(&ops)))
+    });
     group.finish();
 }
 

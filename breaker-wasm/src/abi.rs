@@ -70,7 +70,10 @@ pub extern "C" fn breaker_set_options(flags: i32) -> i32 {
     if slot.is_some() {
         return -1;
     }
-    *slot = Some(Session::new(Options { manual_clock: flags & 1 != 0, fixtures: flags & 2 == 0 }));
+    *slot = Some(Session::new(Options {
+        manual_clock: flags & 1 != 0,
+        fixtures: flags & 2 == 0,
+    }));
     0
 }
 
@@ -92,10 +95,26 @@ pub extern "C" fn breaker_acquire(ptr: i32, len: i32, now_ms: f64) -> i64 {
 /// The typed fast path (see `fast::record`): the outcome of `permit` for the service named by
 /// the `len` bytes at `ptr`; `duration_ms` below 0 when unknown.
 #[unsafe(no_mangle)]
-pub extern "C" fn breaker_record(ptr: i32, len: i32, permit: f64, outcome: i32, duration_ms: f64, now_ms: f64) -> i32 {
-    let Some(permit) = whole(permit) else { return -1 };
+pub extern "C" fn breaker_record(
+    ptr: i32,
+    len: i32,
+    permit: f64,
+    outcome: i32,
+    duration_ms: f64,
+    now_ms: f64,
+) -> i32 {
+    let Some(permit) = whole(permit) else {
+        return -1;
+    };
     let duration = whole(duration_ms).map_or(-1, |d| d.min(i64::MAX as u64) as i64);
-    crate::fast::record(session(), bytes(ptr, len), permit as i64, outcome, duration, whole(now_ms).unwrap_or(0))
+    crate::fast::record(
+        session(),
+        bytes(ptr, len),
+        permit as i64,
+        outcome,
+        duration,
+        whole(now_ms).unwrap_or(0),
+    )
 }
 
 /// A non-negative whole number carried as f64.
@@ -107,7 +126,9 @@ fn whole(x: f64) -> Option<u64> {
 fn bytes(ptr: i32, len: i32) -> &'static [u8] {
     match usize::try_from(len) {
         // SAFETY: the caller wrote `len` bytes at `ptr` (from `breaker_alloc`).
-        Ok(n) if n > 0 && ptr != 0 => unsafe { std::slice::from_raw_parts(ptr as u32 as usize as *const u8, n) },
+        Ok(n) if n > 0 && ptr != 0 => unsafe {
+            std::slice::from_raw_parts(ptr as u32 as usize as *const u8, n)
+        },
         _ => &[],
     }
 }

@@ -13,10 +13,19 @@ use crate::wire::Session;
 /// rejected, `−1 − (r << 1 | h)`, where `h` is 1 for half_open (0 for open) and `r` is
 /// `retry_after_ms + 1`, or 0 when there is no time to give (forced open).
 pub fn acquire(session: &mut Session, name: &[u8], now_ms: u64) -> i64 {
-    let Some(service) = service(name) else { return 0 };
-    match session.node_mut().handle(now_ms, &Request::Acquire { service }) {
+    let Some(service) = service(name) else {
+        return 0;
+    };
+    match session
+        .node_mut()
+        .handle(now_ms, &Request::Acquire { service })
+    {
         Reply::Acquired { permit, .. } => permit as i64,
-        Reply::AcquireRejected { state, retry_after_ms, .. } => {
+        Reply::AcquireRejected {
+            state,
+            retry_after_ms,
+            ..
+        } => {
             let retry = retry_after_ms.map_or(0, |ms| ms.min(MAX_SAFE) + 1) as i64;
             -1 - ((retry << 1) | i64::from(state == StateName::HalfOpen))
         }
@@ -27,16 +36,32 @@ pub fn acquire(session: &mut Session, name: &[u8], now_ms: u64) -> i64 {
 /// `record` of `permit` for the service named by `name`: `outcome` 0 success, 1 failure,
 /// 2 ignored; `duration_ms` below 0 when unknown. Returns 0 when recorded, 1 when stale, −1 when
 /// an argument is not valid.
-pub fn record(session: &mut Session, name: &[u8], permit: i64, outcome: i32, duration_ms: i64, now_ms: u64) -> i32 {
-    let Some(service) = service(name) else { return -1 };
+pub fn record(
+    session: &mut Session,
+    name: &[u8],
+    permit: i64,
+    outcome: i32,
+    duration_ms: i64,
+    now_ms: u64,
+) -> i32 {
+    let Some(service) = service(name) else {
+        return -1;
+    };
     let outcome = match outcome {
         0 => Outcome::Success,
         1 => Outcome::Failure,
         2 => Outcome::Ignored,
         _ => return -1,
     };
-    let (Ok(permit), duration_ms) = (u64::try_from(permit), u64::try_from(duration_ms).ok()) else { return -1 };
-    let request = Request::Record { service, permit, outcome, duration_ms };
+    let (Ok(permit), duration_ms) = (u64::try_from(permit), u64::try_from(duration_ms).ok()) else {
+        return -1;
+    };
+    let request = Request::Record {
+        service,
+        permit,
+        outcome,
+        duration_ms,
+    };
     match session.node_mut().handle(now_ms, &request) {
         Reply::Recorded { stale, .. } => i32::from(stale),
         _ => -1,
@@ -60,14 +85,23 @@ mod tests {
         for i in 0..20u64 {
             let now = i * 1000;
             let permit = acquire(&mut fast, b"db", now);
-            let doc = format!(r#"{{"src":"c","dest":"db","body":{{"type":"acquire","msg_id":{i}}}}}"#);
+            let doc =
+                format!(r#"{{"src":"c","dest":"db","body":{{"type":"acquire","msg_id":{i}}}}}"#);
             let reply = String::from_utf8(json.handle(doc.as_bytes(), now).to_vec()).unwrap();
             if permit > 0 {
-                assert!(reply.contains(&format!(r#""permit":{permit}}}"#)), "{reply}");
+                assert!(
+                    reply.contains(&format!(r#""permit":{permit}}}"#)),
+                    "{reply}"
+                );
                 let failed = i % 3 != 0;
-                assert_eq!(record(&mut fast, b"db", permit, i32::from(failed), 5, now), 0);
+                assert_eq!(
+                    record(&mut fast, b"db", permit, i32::from(failed), 5, now),
+                    0
+                );
                 let outcome = if failed { "failure" } else { "success" };
-                let doc = format!(r#"{{"src":"c","dest":"db","body":{{"type":"record","permit":{permit},"outcome":"{outcome}","duration_ms":5}}}}"#);
+                let doc = format!(
+                    r#"{{"src":"c","dest":"db","body":{{"type":"record","permit":{permit},"outcome":"{outcome}","duration_ms":5}}}}"#
+                );
                 json.handle(doc.as_bytes(), now);
             } else {
                 let v = -1 - permit;
@@ -87,14 +121,21 @@ mod tests {
         assert_eq!(acquire(&mut s, &[b'x'; 257], 0), 0);
         assert_eq!(record(&mut s, b"db", 1, 7, -1, 0), -1);
         assert_eq!(record(&mut s, b"db", -5, 0, -1, 0), -1);
-        assert_eq!(record(&mut s, b"db", 1, 0, -1, 0), 1, "no such permit: stale");
+        assert_eq!(
+            record(&mut s, b"db", 1, 0, -1, 0),
+            1,
+            "no such permit: stale"
+        );
         assert!(s.node().is_empty());
     }
 
     #[test]
     fn a_forced_open_rejection_has_no_retry_time() {
         let mut s = Session::new(Options::default());
-        s.handle(br#"{"src":"c","dest":"db","body":{"type":"force","service":"db","mode":"open"}}"#, 0);
+        s.handle(
+            br#"{"src":"c","dest":"db","body":{"type":"force","service":"db","mode":"open"}}"#,
+            0,
+        );
         assert_eq!(acquire(&mut s, b"db", 0), -1);
     }
 }

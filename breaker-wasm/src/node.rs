@@ -8,8 +8,8 @@ mod registry;
 use std::collections::BTreeMap;
 
 use crate::breaker::{
-    Attempts, Breaker, CallResult, Config, Field, ForceMode, Outcome, Patch, StateName, Transition, Transitions,
-    View,
+    Attempts, Breaker, CallResult, Config, Field, ForceMode, Outcome, Patch, StateName, Transition,
+    Transitions, View,
 };
 pub use events::{Event, EventLog, MAX_EVENTS};
 pub use image::{Image, ImageError, SavedBreaker};
@@ -30,7 +30,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { manual_clock: false, fixtures: true }
+        Options {
+            manual_clock: false,
+            fixtures: true,
+        }
     }
 }
 
@@ -57,17 +60,42 @@ pub struct ConfigChange {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Request<'a> {
     Init,
-    Call { service: &'a str, fixture: CallFixture },
-    Acquire { service: &'a str },
-    Record { service: &'a str, permit: u64, outcome: Outcome, duration_ms: Option<u64> },
-    Status { service: Option<&'a str> },
-    Reset { service: Option<&'a str> },
-    Configure { service: Option<&'a str>, change: ConfigChange },
-    Force { service: Option<&'a str>, mode: ForceMode },
-    Events { service: Option<&'a str>, after: u64 },
+    Call {
+        service: &'a str,
+        fixture: CallFixture,
+    },
+    Acquire {
+        service: &'a str,
+    },
+    Record {
+        service: &'a str,
+        permit: u64,
+        outcome: Outcome,
+        duration_ms: Option<u64>,
+    },
+    Status {
+        service: Option<&'a str>,
+    },
+    Reset {
+        service: Option<&'a str>,
+    },
+    Configure {
+        service: Option<&'a str>,
+        change: ConfigChange,
+    },
+    Force {
+        service: Option<&'a str>,
+        mode: ForceMode,
+    },
+    Events {
+        service: Option<&'a str>,
+        after: u64,
+    },
     Snapshot,
     Restore(Box<Image>),
-    AdvanceClock { ms: u64 },
+    AdvanceClock {
+        ms: u64,
+    },
 }
 
 /// The protocol's error codes (Maelstrom's numbering).
@@ -94,25 +122,66 @@ pub struct ServiceState {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Reply<'a> {
     InitOk,
-    Call { service: &'a str, result: CallResult },
-    Acquired { service: &'a str, state: StateName, permit: u64 },
-    AcquireRejected { service: &'a str, state: StateName, retry_after_ms: Option<u64> },
-    Recorded { service: &'a str, state: StateName, stale: bool, transition: Option<Transition> },
-    Status { service: &'a str, view: View, config: Config },
-    StatusAll { services: Vec<ServiceState>, evicted: u64 },
-    ResetOk { service: Option<&'a str> },
-    ConfigureOk { service: Option<&'a str>, config: Config },
-    ForceOk { service: Option<(&'a str, StateName)>, mode: ForceMode },
+    Call {
+        service: &'a str,
+        result: CallResult,
+    },
+    Acquired {
+        service: &'a str,
+        state: StateName,
+        permit: u64,
+    },
+    AcquireRejected {
+        service: &'a str,
+        state: StateName,
+        retry_after_ms: Option<u64>,
+    },
+    Recorded {
+        service: &'a str,
+        state: StateName,
+        stale: bool,
+        transition: Option<Transition>,
+    },
+    Status {
+        service: &'a str,
+        view: View,
+        config: Config,
+    },
+    StatusAll {
+        services: Vec<ServiceState>,
+        evicted: u64,
+    },
+    ResetOk {
+        service: Option<&'a str>,
+    },
+    ConfigureOk {
+        service: Option<&'a str>,
+        config: Config,
+    },
+    ForceOk {
+        service: Option<(&'a str, StateName)>,
+        mode: ForceMode,
+    },
     Events(Vec<Event>),
     SnapshotOk(Box<Image>),
-    RestoreOk { services: usize },
-    AdvanceClockOk { now_ms: u64 },
-    Error { code: ErrorCode, text: String },
+    RestoreOk {
+        services: usize,
+    },
+    AdvanceClockOk {
+        now_ms: u64,
+    },
+    Error {
+        code: ErrorCode,
+        text: String,
+    },
 }
 
 impl Reply<'_> {
     pub fn error(code: ErrorCode, text: impl Into<String>) -> Self {
-        Reply::Error { code, text: text.into() }
+        Reply::Error {
+            code,
+            text: text.into(),
+        }
     }
 }
 
@@ -192,7 +261,8 @@ impl Node {
                 _ => None,
             };
             if let Some(what) = fixture {
-                let text = format!("{what}: test fixtures are disabled on this node (--no-fixtures)");
+                let text =
+                    format!("{what}: test fixtures are disabled on this node (--no-fixtures)");
                 return Reply::error(ErrorCode::Malformed, text);
             }
         }
@@ -210,25 +280,56 @@ impl Node {
             }
             Request::Acquire { service } => {
                 let permit = self.last_permit + 1;
-                match self.traffic(service, |b, config, log| b.acquire(config, now, permit, log)) {
+                match self.traffic(service, |b, config, log| {
+                    b.acquire(config, now, permit, log)
+                }) {
                     Ok(state) => {
                         self.last_permit = permit;
-                        Reply::Acquired { service, state, permit }
+                        Reply::Acquired {
+                            service,
+                            state,
+                            permit,
+                        }
                     }
-                    Err(r) => Reply::AcquireRejected { service, state: r.state, retry_after_ms: r.retry_after_ms },
+                    Err(r) => Reply::AcquireRejected {
+                        service,
+                        state: r.state,
+                        retry_after_ms: r.retry_after_ms,
+                    },
                 }
             }
-            Request::Record { service, permit, outcome, duration_ms } => {
+            Request::Record {
+                service,
+                permit,
+                outcome,
+                duration_ms,
+            } => {
                 if self.breakers.find(service).is_none() {
                     let state = self.view(service).state;
-                    return Reply::Recorded { service, state, stale: true, transition: None };
+                    return Reply::Recorded {
+                        service,
+                        state,
+                        stale: true,
+                        transition: None,
+                    };
                 }
-                let r = self.traffic(service, |b, config, log| b.record(config, now, permit, outcome, duration_ms, log));
-                Reply::Recorded { service, state: r.state, stale: r.stale, transition: r.transition }
+                let r = self.traffic(service, |b, config, log| {
+                    b.record(config, now, permit, outcome, duration_ms, log)
+                });
+                Reply::Recorded {
+                    service,
+                    state: r.state,
+                    stale: r.stale,
+                    transition: r.transition,
+                }
             }
-            Request::Status { service: Some(service) } => {
-                Reply::Status { service, view: self.view(service), config: self.config_for(service) }
-            }
+            Request::Status {
+                service: Some(service),
+            } => Reply::Status {
+                service,
+                view: self.view(service),
+                config: self.config_for(service),
+            },
             Request::Status { service: None } => self.status_all(),
             Request::Reset { service } => {
                 // Resetting a breaker that does not exist has nothing to do: don't create it.
@@ -237,7 +338,10 @@ impl Node {
                 }
                 Reply::ResetOk { service }
             }
-            Request::Configure { service, ref change } => self.configure(service, change),
+            Request::Configure {
+                service,
+                ref change,
+            } => self.configure(service, change),
             Request::Force { service, mode } => {
                 self.each_breaker(service, |b, config, log| b.force(config, mode, now, log));
                 let service = service.map(|s| (s, self.view(s).state));
@@ -266,9 +370,17 @@ impl Node {
 
     /// Runs a traffic decision on `service`'s breaker, creating it if needed, and logs what it
     /// changed.
-    fn traffic<T>(&mut self, service: &str, decide: impl FnOnce(&mut Breaker, &Config, &mut Transitions) -> T) -> T {
+    fn traffic<T>(
+        &mut self,
+        service: &str,
+        decide: impl FnOnce(&mut Breaker, &Config, &mut Transitions) -> T,
+    ) -> T {
         let config = self.config_for(service);
-        let id = self.breakers.find_or_insert(service, self.defaults.max_services, || Breaker::new(service));
+        let id = self
+            .breakers
+            .find_or_insert(service, self.defaults.max_services, || {
+                Breaker::new(service)
+            });
         let out = decide(self.breakers.breaker_mut(id), &config, &mut self.scratch);
         self.breakers.touch(id);
         self.log_transitions(service);
@@ -276,13 +388,19 @@ impl Node {
     }
 
     /// Runs an admin change on `service` (created if needed) or on every breaker.
-    fn each_breaker(&mut self, service: Option<&str>, change: impl Fn(&mut Breaker, &Config, &mut Transitions)) {
+    fn each_breaker(
+        &mut self,
+        service: Option<&str>,
+        change: impl Fn(&mut Breaker, &Config, &mut Transitions),
+    ) {
         match service {
             Some(service) => self.traffic(service, change),
             None => {
                 // In name order: the same in every node, restored or not.
                 let mut ids: Vec<u32> = self.breakers.ids().collect();
-                ids.sort_unstable_by(|&a, &b| self.breakers.get(a).name.cmp(&self.breakers.get(b).name));
+                ids.sort_unstable_by(|&a, &b| {
+                    self.breakers.get(a).name.cmp(&self.breakers.get(b).name)
+                });
                 for id in ids {
                     let name = self.breakers.get(id).name.clone();
                     let config = self.config_for(&name);
@@ -312,12 +430,21 @@ impl Node {
             .ids()
             .map(|id| {
                 let slot = self.breakers.get(id);
-                let state = slot.breaker.view(&self.config_for(&slot.name), self.now).state;
-                ServiceState { service: slot.name.clone(), state }
+                let state = slot
+                    .breaker
+                    .view(&self.config_for(&slot.name), self.now)
+                    .state;
+                ServiceState {
+                    service: slot.name.clone(),
+                    state,
+                }
             })
             .collect();
         services.sort_unstable_by(|a, b| a.service.cmp(&b.service));
-        Reply::StatusAll { services, evicted: self.breakers.evicted }
+        Reply::StatusAll {
+            services,
+            evicted: self.breakers.evicted,
+        }
     }
 
     fn configure<'a>(&mut self, service: Option<&'a str>, change: &ConfigChange) -> Reply<'a> {
@@ -327,26 +454,45 @@ impl Node {
         if service.is_none_or(|s| self.breakers.find(s).is_some()) {
             self.each_breaker(service, |b, config, log| b.settle(config, now, log));
         }
-        let node_wide = change.set.fields().map(|(f, _)| f).chain(change.cleared.iter().copied()).find(|f| f.node_wide());
+        let node_wide = change
+            .set
+            .fields()
+            .map(|(f, _)| f)
+            .chain(change.cleared.iter().copied())
+            .find(|f| f.node_wide());
         match service {
             Some(service) => {
                 if let Some(field) = node_wide {
-                    let text = format!("config.{}: a node-wide setting; configure it without a service", field.name());
+                    let text = format!(
+                        "config.{}: a node-wide setting; configure it without a service",
+                        field.name()
+                    );
                     return Reply::error(ErrorCode::Malformed, text);
                 }
-                let patch = self.overrides.get(service).copied().unwrap_or_default().merged(&change.set, &change.cleared);
+                let patch = self
+                    .overrides
+                    .get(service)
+                    .copied()
+                    .unwrap_or_default()
+                    .merged(&change.set, &change.cleared);
                 if patch.is_empty() {
                     self.overrides.remove(service);
                 } else {
                     self.overrides.insert(service.into(), patch);
                 }
-                Reply::ConfigureOk { service: Some(service), config: self.config_for(service) }
+                Reply::ConfigureOk {
+                    service: Some(service),
+                    config: self.config_for(service),
+                }
             }
             None => {
                 let merged = Patch::full(&self.defaults).merged(&change.set, &change.cleared);
                 self.defaults = merged.apply(&Config::default());
                 self.breakers.shrink_to(self.defaults.max_services);
-                Reply::ConfigureOk { service: None, config: self.defaults }
+                Reply::ConfigureOk {
+                    service: None,
+                    config: self.defaults,
+                }
             }
         }
     }
@@ -365,7 +511,11 @@ impl Node {
         Image {
             now_ms: self.now,
             defaults: self.defaults,
-            overrides: self.overrides.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            overrides: self
+                .overrides
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
             breakers,
             evicted: self.breakers.evicted,
             last_permit: self.last_permit,
@@ -385,7 +535,8 @@ impl Node {
             let mut breaker = Breaker::from_parts(&saved.name, saved.parts.clone());
             breaker.shift_back(delta);
             let tick = self.breakers.clock + 1;
-            self.breakers.insert(saved.name.clone(), breaker, Some(tick));
+            self.breakers
+                .insert(saved.name.clone(), breaker, Some(tick));
         }
         self.breakers.evicted = image.evicted;
         self.last_permit = image.last_permit;

@@ -15,12 +15,21 @@ impl WebNode {
     /// A node; with `manual_clock` it keeps its own clock, moved by `advance_clock` messages.
     #[wasm_bindgen(constructor)]
     pub fn new(manual_clock: bool) -> WebNode {
-        WebNode { session: Session::new(Options { manual_clock, fixtures: true }) }
+        WebNode {
+            session: Session::new(Options {
+                manual_clock,
+                fixtures: true,
+            }),
+        }
     }
 
     /// Handles one or more JSON documents at `now_ms`; returns the replies, one per line.
     pub fn handle(&mut self, input: &str, now_ms: f64) -> String {
-        let now = if now_ms.is_finite() && now_ms > 0.0 { now_ms as u64 } else { 0 };
+        let now = if now_ms.is_finite() && now_ms > 0.0 {
+            now_ms as u64
+        } else {
+            0
+        };
         String::from_utf8_lossy(self.session.handle(input.as_bytes(), now)).into_owned()
     }
 

@@ -20,15 +20,27 @@ struct Step<'a> {
 }
 
 fn parse_line(line: &str) -> Step<'_> {
-    let rest = line.strip_prefix("{\"now_ms\":").expect("a line starts with {\"now_ms\":");
-    let digits = rest.find(|c: char| !c.is_ascii_digit()).expect("now_ms is followed by more");
+    let rest = line
+        .strip_prefix("{\"now_ms\":")
+        .expect("a line starts with {\"now_ms\":");
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .expect("now_ms is followed by more");
     let now_ms = rest[..digits].parse().expect("now_ms is an integer");
-    let rest = rest[digits..].strip_prefix(",\"send\":").expect("now_ms is followed by \"send\"");
+    let rest = rest[digits..]
+        .strip_prefix(",\"send\":")
+        .expect("now_ms is followed by \"send\"");
     // Escaped quotes inside the expected strings read `\"`, so this marker only occurs once.
     let split = rest.rfind(",\"expect\":[").expect("a line has \"expect\"");
     let send = &rest[..split];
-    let array = rest[split + ",\"expect\":[".len()..].strip_suffix("]}").expect("a line ends with ]}");
-    Step { now_ms, send, expect: json_strings(array) }
+    let array = rest[split + ",\"expect\":[".len()..]
+        .strip_suffix("]}")
+        .expect("a line ends with ]}");
+    Step {
+        now_ms,
+        send,
+        expect: json_strings(array),
+    }
 }
 
 /// The JSON strings of a comma-separated list (the inside of an array of strings).
@@ -70,9 +82,14 @@ fn json_strings(list: &str) -> Vec<String> {
 fn the_shared_transcript_replies_byte_for_byte() {
     let mut session = Session::new(Options::default());
     let mut checked = 0;
-    for (n, line) in TRANSCRIPT.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in TRANSCRIPT
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let step = parse_line(line);
-        let got = String::from_utf8(session.handle(step.send.as_bytes(), step.now_ms).to_vec()).expect("UTF-8 replies");
+        let got = String::from_utf8(session.handle(step.send.as_bytes(), step.now_ms).to_vec())
+            .expect("UTF-8 replies");
         let want: String = step.expect.iter().map(|l| format!("{l}\n")).collect();
         assert_eq!(got, want, "conformance.jsonl line {}: {}", n + 1, step.send);
         checked += 1;
@@ -85,14 +102,20 @@ fn the_transcript_starts_with_the_tasks_three_examples() {
     let steps: Vec<Step> = TRANSCRIPT.lines().take(3).map(parse_line).collect();
     assert_eq!(
         steps[0].expect,
-        [r#"{"src":"service-b","dest":"service-a","body":{"type":"circuit_breaker_open","in_reply_to":1,"service":"service-b","failures":5}}"#]
+        [
+            r#"{"src":"service-b","dest":"service-a","body":{"type":"circuit_breaker_open","in_reply_to":1,"service":"service-b","failures":5}}"#
+        ]
     );
     assert_eq!(
         steps[1].expect,
-        [r#"{"src":"service-b","dest":"service-a","body":{"type":"error","in_reply_to":2,"error":"Circuit breaker OPEN","service":"service-b"}}"#]
+        [
+            r#"{"src":"service-b","dest":"service-a","body":{"type":"error","in_reply_to":2,"error":"Circuit breaker OPEN","service":"service-b"}}"#
+        ]
     );
     assert_eq!(
         steps[2].expect,
-        [r#"{"src":"service-b","dest":"service-a","body":{"type":"circuit_breaker_closed","in_reply_to":3,"service":"service-b","state":"closed"}}"#]
+        [
+            r#"{"src":"service-b","dest":"service-a","body":{"type":"circuit_breaker_closed","in_reply_to":3,"service":"service-b","state":"closed"}}"#
+        ]
     );
 }

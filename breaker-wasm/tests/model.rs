@@ -19,13 +19,15 @@
 
 use std::collections::BTreeMap;
 
-use breaker_wasm::breaker::{
-    Attempts, Backoff, Breaker, CallResult, Config, Counts, Field, ForceMode, Forced, Milli, Outcome, Patch, Reason,
-    Setting, Span, StateName, Transition, View, Window,
-};
-use breaker_wasm::node::{CallFixture, ConfigChange, Event, Image, Node, Reply, Request, ServiceState};
-use breaker_wasm::wire::{json, snapshot, write::Writer};
 use breaker_wasm::Options;
+use breaker_wasm::breaker::{
+    Attempts, Backoff, Breaker, CallResult, Config, Counts, Field, ForceMode, Forced, Milli,
+    Outcome, Patch, Reason, Setting, Span, StateName, Transition, View, Window,
+};
+use breaker_wasm::node::{
+    CallFixture, ConfigChange, Event, Image, Node, Reply, Request, ServiceState,
+};
+use breaker_wasm::wire::{json, snapshot, write::Writer};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
@@ -52,13 +54,36 @@ enum Op {
     /// Time passes (no input).
     Advance(u64),
     /// `failures` 0 is a success (`force_success`), otherwise that many failed attempts.
-    Call { svc: usize, state: Option<StateName>, failures: u64, duration: Option<u64> },
-    Acquire { svc: usize },
-    Record { svc: usize, permit: PermitPick, outcome: Outcome, duration: Option<u64> },
-    Configure { svc: Option<usize>, set: Vec<(Field, Setting)>, cleared: Vec<Field> },
-    Force { svc: Option<usize>, mode: ForceMode },
-    Reset { svc: Option<usize> },
-    Status { svc: usize },
+    Call {
+        svc: usize,
+        state: Option<StateName>,
+        failures: u64,
+        duration: Option<u64>,
+    },
+    Acquire {
+        svc: usize,
+    },
+    Record {
+        svc: usize,
+        permit: PermitPick,
+        outcome: Outcome,
+        duration: Option<u64>,
+    },
+    Configure {
+        svc: Option<usize>,
+        set: Vec<(Field, Setting)>,
+        cleared: Vec<Field>,
+    },
+    Force {
+        svc: Option<usize>,
+        mode: ForceMode,
+    },
+    Reset {
+        svc: Option<usize>,
+    },
+    Status {
+        svc: usize,
+    },
     StatusAll,
     Events,
     /// Replace the node by a fresh one restored from its snapshot, at the same time.
@@ -89,7 +114,14 @@ const CONFIG_FIELDS: [Field; 9] = [
 ];
 
 fn rate() -> impl Strategy<Value = Milli> {
-    prop_oneof![Just(1), Just(25_000), Just(50_000), Just(66_667), Just(100_000)].prop_map(Milli)
+    prop_oneof![
+        Just(1),
+        Just(25_000),
+        Just(50_000),
+        Just(66_667),
+        Just(100_000)
+    ]
+    .prop_map(Milli)
 }
 
 fn window() -> impl Strategy<Value = Window> {
@@ -112,8 +144,17 @@ fn setting(field: Field) -> BoxedStrategy<Setting> {
             .prop_map(|r| Setting::Rate(Milli(r)))
             .boxed(),
         Field::ProbeTimeoutMs => (1..=60u64).prop_map(Setting::Int).boxed(),
-        Field::Backoff => (prop_oneof![Just(1000), Just(1500), Just(2000), Just(3000)], 1..=200u64)
-            .prop_map(|(m, max_open_ms)| Setting::Backoff(Backoff { multiplier: Milli(m), max_open_ms, jitter: Milli(0) }))
+        Field::Backoff => (
+            prop_oneof![Just(1000), Just(1500), Just(2000), Just(3000)],
+            1..=200u64,
+        )
+            .prop_map(|(m, max_open_ms)| {
+                Setting::Backoff(Backoff {
+                    multiplier: Milli(m),
+                    max_open_ms,
+                    jitter: Milli(0),
+                })
+            })
             .boxed(),
         Field::MaxServices => unreachable!("not generated"),
     }
@@ -152,7 +193,11 @@ fn duration() -> impl Strategy<Value = Option<u64>> {
 }
 
 fn state_name() -> impl Strategy<Value = StateName> {
-    prop_oneof![Just(StateName::Closed), Just(StateName::Open), Just(StateName::HalfOpen)]
+    prop_oneof![
+        Just(StateName::Closed),
+        Just(StateName::Open),
+        Just(StateName::HalfOpen)
+    ]
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -191,7 +236,11 @@ fn ops(max: usize) -> impl Strategy<Value = Vec<Op>> {
         .iter()
         .map(|&f| prop::option::of(setting(f).prop_map(move |v| (f, v))))
         .collect::<Vec<_>>()
-        .prop_map(|set| Op::Configure { svc: None, set: set.into_iter().flatten().collect(), cleared: Vec::new() });
+        .prop_map(|set| Op::Configure {
+            svc: None,
+            set: set.into_iter().flatten().collect(),
+            cleared: Vec::new(),
+        });
     (first, prop::collection::vec(op(), 1..max)).prop_map(|(first, mut rest)| {
         rest.insert(0, first);
         rest
@@ -238,7 +287,11 @@ fn builtin() -> Config {
         slow_call_ms: None,
         slow_call_rate: Milli(100_000),
         probe_timeout_ms: 10_000,
-        backoff: Backoff { multiplier: Milli(1000), max_open_ms: 300_000, jitter: Milli(0) },
+        backoff: Backoff {
+            multiplier: Milli(1000),
+            max_open_ms: 300_000,
+            jitter: Milli(0),
+        },
         max_services: 100_000,
     }
 }
@@ -305,7 +358,8 @@ impl MWindow {
             }
             Window::Time { size_ms, .. } => {
                 let width = (size_ms / 10).max(1);
-                self.entries.retain(|e| (e.at / width + 1) * width + size_ms > now);
+                self.entries
+                    .retain(|e| (e.at / width + 1) * width + size_ms > now);
             }
         }
     }
@@ -327,19 +381,40 @@ fn verdict(c: &Config, t: Tally) -> Option<Reason> {
     let (span, minimum, rate) = match c.window {
         Window::Consecutive => return None,
         // README: a minimum above the size counts as the size.
-        Window::Count { size, minimum_calls, failure_rate } => (Span::Calls, minimum_calls.min(size), failure_rate),
-        Window::Time { size_ms, minimum_calls, failure_rate } => (Span::Millis(size_ms), minimum_calls, failure_rate),
+        Window::Count {
+            size,
+            minimum_calls,
+            failure_rate,
+        } => (Span::Calls, minimum_calls.min(size), failure_rate),
+        Window::Time {
+            size_ms,
+            minimum_calls,
+            failure_rate,
+        } => (Span::Millis(size_ms), minimum_calls, failure_rate),
     };
     if t.calls == 0 || t.calls < minimum {
         return None;
     }
     // bad / calls ≥ rate%, rates in thousandths of a percent.
-    let reaches = |bad: u64, r: Milli| u128::from(bad) * 100_000 >= u128::from(r.0) * u128::from(t.calls);
+    let reaches =
+        |bad: u64, r: Milli| u128::from(bad) * 100_000 >= u128::from(r.0) * u128::from(t.calls);
     if reaches(t.failures, rate) {
-        return Some(Reason::Rate { slow: false, span, bad: t.failures, calls: t.calls, threshold: rate });
+        return Some(Reason::Rate {
+            slow: false,
+            span,
+            bad: t.failures,
+            calls: t.calls,
+            threshold: rate,
+        });
     }
     if c.slow_call_ms.is_some() && reaches(t.slow, c.slow_call_rate) {
-        return Some(Reason::Rate { slow: true, span, bad: t.slow, calls: t.calls, threshold: c.slow_call_rate });
+        return Some(Reason::Rate {
+            slow: true,
+            span,
+            bad: t.slow,
+            calls: t.calls,
+            threshold: c.slow_call_rate,
+        });
     }
     None
 }
@@ -389,7 +464,12 @@ impl MBreaker {
             _ => {}
         }
         if from != to.name() {
-            self.log.push(Transition { from, to: to.name(), at, reason });
+            self.log.push(Transition {
+                from,
+                to: to.name(),
+                at,
+                reason,
+            });
         }
     }
 
@@ -423,9 +503,11 @@ impl MBreaker {
         }
         loop {
             match self.state {
-                MState::Open { since, until } if now >= until => {
-                    self.enter(MState::HalfOpen { successes: 0 }, until, Reason::OpenTimeoutElapsed { ms: until - since })
-                }
+                MState::Open { since, until } if now >= until => self.enter(
+                    MState::HalfOpen { successes: 0 },
+                    until,
+                    Reason::OpenTimeoutElapsed { ms: until - since },
+                ),
                 MState::HalfOpen { .. } if !self.leases.is_empty() => {
                     let oldest = self.leases.iter().map(|l| l.1).min().unwrap();
                     let deadline = oldest + c.probe_timeout_ms;
@@ -435,7 +517,13 @@ impl MBreaker {
                     // A lost probe is a failed probe.
                     self.failures += 1;
                     self.counts.failures += 1;
-                    self.open(c, deadline, Reason::ProbeLeaseExpired { ms: c.probe_timeout_ms });
+                    self.open(
+                        c,
+                        deadline,
+                        Reason::ProbeLeaseExpired {
+                            ms: c.probe_timeout_ms,
+                        },
+                    );
                 }
                 _ => break,
             }
@@ -467,21 +555,35 @@ impl MBreaker {
             failures: self.failures,
             counts: self.counts,
             // `status` gives retry_after_ms while open only (PROTOCOL §4).
-            retry_after_ms: if self.state.name() == StateName::Open { self.retry_after(c, now) } else { None },
+            retry_after_ms: if self.state.name() == StateName::Open {
+                self.retry_after(c, now)
+            } else {
+                None
+            },
         }
     }
 
     /// The window for `c`, started over when the window config changed since it was started.
     fn window_for(&mut self, c: &Config) -> &mut MWindow {
         if self.window.as_ref().is_none_or(|w| w.built_for != c.window) {
-            self.window = Some(MWindow { built_for: c.window, entries: Vec::new() });
+            self.window = Some(MWindow {
+                built_for: c.window,
+                entries: Vec::new(),
+            });
         }
         self.window.as_mut().unwrap()
     }
 
     /// `count` identical calls in closed. Returns the failures that opened it, if it opened;
     /// only the last of the calls can open it (the caller finds how many get through).
-    fn closed_outcome(&mut self, c: &Config, now: u64, failed: bool, slow: bool, count: u64) -> Option<u64> {
+    fn closed_outcome(
+        &mut self,
+        c: &Config,
+        now: u64,
+        failed: bool,
+        slow: bool,
+        count: u64,
+    ) -> Option<u64> {
         if c.window == Window::Consecutive {
             // Under the consecutive policy a slow call is a failure.
             if !(failed || slow) {
@@ -495,7 +597,14 @@ impl MBreaker {
                 return None;
             }
             let failures = self.failures;
-            self.open(c, now, Reason::ConsecutiveFailures { failures, threshold: c.failure_threshold });
+            self.open(
+                c,
+                now,
+                Reason::ConsecutiveFailures {
+                    failures,
+                    threshold: c.failure_threshold,
+                },
+            );
             return Some(failures);
         }
         if failed {
@@ -506,7 +615,12 @@ impl MBreaker {
             self.counts.successes += count;
         }
         let w = self.window_for(c);
-        w.entries.push(Entry { at: now, failed, slow, count });
+        w.entries.push(Entry {
+            at: now,
+            failed,
+            slow,
+            count,
+        });
         w.prune(now);
         let t = w.tally();
         let reason = verdict(c, t)?;
@@ -516,7 +630,14 @@ impl MBreaker {
 
     /// Of `tries` failed attempts in closed, how many reach the downstream: up to and including
     /// the one that opens the breaker (each attempt goes through the breaker like a real call).
-    fn attempts_until_open(&mut self, c: &Config, now: u64, slow: bool, tries: u64, known_bug: &mut Option<&'static str>) -> u64 {
+    fn attempts_until_open(
+        &mut self,
+        c: &Config,
+        now: u64,
+        slow: bool,
+        tries: u64,
+        known_bug: &mut Option<&'static str>,
+    ) -> u64 {
         match c.window {
             Window::Consecutive => {
                 // Attempt k gives failures + k consecutive failures.
@@ -531,12 +652,21 @@ impl MBreaker {
                 let mut trial = self.window_for(c).clone();
                 trial.prune(now);
                 let base = trial.tally();
-                let after = |k: u64| Tally { calls: base.calls + k, failures: base.failures + k, slow: base.slow + if slow { k } else { 0 } };
+                let after = |k: u64| Tally {
+                    calls: base.calls + k,
+                    failures: base.failures + k,
+                    slow: base.slow + if slow { k } else { 0 },
+                };
                 if let Window::Count { size, .. } = c.window {
                     // One attempt at a time, the oldest calls leaving; after `size` failures the
                     // window is all failures, which opens it.
                     for k in 1..=tries.min(size) {
-                        trial.entries.push(Entry { at: now, failed: true, slow, count: 1 });
+                        trial.entries.push(Entry {
+                            at: now,
+                            failed: true,
+                            slow,
+                            count: 1,
+                        });
                         trial.prune(now);
                         if verdict(c, trial.tally()).is_some() {
                             return k;
@@ -554,12 +684,17 @@ impl MBreaker {
                             let (mut lo, mut hi) = (1, tries);
                             while lo < hi {
                                 let mid = lo + (hi - lo) / 2;
-                                if verdict(c, after(mid)).is_some() { hi = mid } else { lo = mid + 1 }
+                                if verdict(c, after(mid)).is_some() {
+                                    hi = mid
+                                } else {
+                                    lo = mid + 1
+                                }
                             }
                             lo
                         });
                         if searched != Some(k) {
-                            *known_bug = Some("a time-window burst that trips on the slow rate mid-burst");
+                            *known_bug =
+                                Some("a time-window burst that trips on the slow rate mid-burst");
                         }
                         return k;
                     }
@@ -571,7 +706,10 @@ impl MBreaker {
                 // every attempt, and the generator's windows hold far fewer calls), and the rest
                 // of the verdict only becomes true as attempts are added: search for the first.
                 if !slow && c.slow_call_ms.is_some() {
-                    assert!(u128::from(base.slow) * 100_000 < u128::from(c.slow_call_rate.0) * u128::from(base.calls + SCAN));
+                    assert!(
+                        u128::from(base.slow) * 100_000
+                            < u128::from(c.slow_call_rate.0) * u128::from(base.calls + SCAN)
+                    );
                 }
                 if verdict(c, after(tries)).is_none() {
                     return tries;
@@ -591,7 +729,9 @@ impl MBreaker {
     }
 
     fn probe_succeeded(&mut self, c: &Config, now: u64) -> bool {
-        let MState::HalfOpen { successes } = self.state else { unreachable!() };
+        let MState::HalfOpen { successes } = self.state else {
+            unreachable!()
+        };
         self.failures = 0;
         self.counts.successes += 1;
         let successes = successes + 1;
@@ -599,7 +739,14 @@ impl MBreaker {
             self.state = MState::HalfOpen { successes };
             return false;
         }
-        self.enter(MState::Closed, now, Reason::ProbesSucceeded { successes, threshold: c.success_threshold });
+        self.enter(
+            MState::Closed,
+            now,
+            Reason::ProbesSucceeded {
+                successes,
+                threshold: c.success_threshold,
+            },
+        );
         true
     }
 
@@ -612,7 +759,15 @@ impl MBreaker {
         } else {
             self.counts.successes += 1;
         }
-        self.open(c, now, if failed { Reason::ProbeFailed } else { Reason::SlowProbe });
+        self.open(
+            c,
+            now,
+            if failed {
+                Reason::ProbeFailed
+            } else {
+                Reason::SlowProbe
+            },
+        );
     }
 }
 
@@ -647,7 +802,14 @@ struct Model {
 
 impl Model {
     fn new(rule: Rule) -> Model {
-        Model { rule, known_bug: None, defaults: Vec::new(), overrides: BTreeMap::new(), breakers: BTreeMap::new(), last_permit: 0 }
+        Model {
+            rule,
+            known_bug: None,
+            defaults: Vec::new(),
+            overrides: BTreeMap::new(),
+            breakers: BTreeMap::new(),
+            last_permit: 0,
+        }
     }
 
     fn defaults(&self) -> Config {
@@ -669,7 +831,8 @@ impl Model {
     /// Time transitions happen on the first input of any kind at or after their deadline, under
     /// the config in force until then.
     fn settle_all(&mut self, now: u64) {
-        let configs: Vec<(usize, Config)> = self.breakers.keys().map(|&s| (s, self.config(s))).collect();
+        let configs: Vec<(usize, Config)> =
+            self.breakers.keys().map(|&s| (s, self.config(s))).collect();
         for (s, c) in configs {
             self.breakers.get_mut(&s).unwrap().settle(&c, now);
         }
@@ -690,9 +853,13 @@ impl Model {
     fn step(&mut self, now: u64, op: &Op, permit: u64) -> Reply<'static> {
         match (self.rule, op) {
             (Rule::AnyInput, _)
-            | (Rule::Core, Op::Events | Op::Force { svc: None, .. } | Op::Reset { svc: None } | Op::Configure { svc: None, .. }) => {
-                self.settle_all(now)
-            }
+            | (
+                Rule::Core,
+                Op::Events
+                | Op::Force { svc: None, .. }
+                | Op::Reset { svc: None }
+                | Op::Configure { svc: None, .. },
+            ) => self.settle_all(now),
             (
                 Rule::Core,
                 &Op::Call { svc, .. }
@@ -706,14 +873,22 @@ impl Model {
         }
         match *op {
             Op::Advance(_) | Op::SnapshotRestore(_) => unreachable!(),
-            Op::Call { svc, state, failures, duration } => {
+            Op::Call {
+                svc,
+                state,
+                failures,
+                duration,
+            } => {
                 let c = self.config(svc);
                 let b = self.breaker(svc);
                 if let Some(state) = state {
                     b.forced = None;
                     let to = match state {
                         StateName::Closed => MState::Closed,
-                        StateName::Open => MState::Open { since: now, until: now + b.period(&c) },
+                        StateName::Open => MState::Open {
+                            since: now,
+                            until: now + b.period(&c),
+                        },
                         StateName::HalfOpen => MState::HalfOpen { successes: 0 },
                     };
                     b.enter(to, now, Reason::Fixture);
@@ -721,7 +896,10 @@ impl Model {
                 let mut bug = None;
                 let result = call(b, &c, now, failures, duration, &mut bug);
                 self.known_bug = self.known_bug.or(bug);
-                Reply::Call { service: SERVICES[svc], result }
+                Reply::Call {
+                    service: SERVICES[svc],
+                    result,
+                }
             }
             Op::Acquire { svc } => {
                 let c = self.config(svc);
@@ -735,21 +913,44 @@ impl Model {
                 if !admitted {
                     b.counts.rejections += 1;
                     let (state, retry_after_ms) = (b.state.name(), b.retry_after(&c, now));
-                    return Reply::AcquireRejected { service: SERVICES[svc], state, retry_after_ms };
+                    return Reply::AcquireRejected {
+                        service: SERVICES[svc],
+                        state,
+                        retry_after_ms,
+                    };
                 }
                 b.leases.push((next, now));
                 let state = b.state.name();
                 self.last_permit = next;
-                Reply::Acquired { service: SERVICES[svc], state, permit: next }
+                Reply::Acquired {
+                    service: SERVICES[svc],
+                    state,
+                    permit: next,
+                }
             }
-            Op::Record { svc, outcome, duration, .. } => {
+            Op::Record {
+                svc,
+                outcome,
+                duration,
+                ..
+            } => {
                 let service = SERVICES[svc];
                 let c = self.config(svc);
                 let Some(b) = self.breakers.get_mut(&svc) else {
-                    return Reply::Recorded { service, state: StateName::Closed, stale: true, transition: None };
+                    return Reply::Recorded {
+                        service,
+                        state: StateName::Closed,
+                        stale: true,
+                        transition: None,
+                    };
                 };
                 let Some(i) = b.leases.iter().position(|l| l.0 == permit) else {
-                    return Reply::Recorded { service, state: b.state.name(), stale: true, transition: None };
+                    return Reply::Recorded {
+                        service,
+                        state: b.state.name(),
+                        stale: true,
+                        transition: None,
+                    };
                 };
                 b.leases.remove(i);
                 let logged = b.log.len();
@@ -759,7 +960,9 @@ impl Model {
                         MState::Closed => {
                             b.closed_outcome(&c, now, failed, slow, 1);
                         }
-                        MState::HalfOpen { .. } if failed || slow => b.probe_failed(&c, now, failed),
+                        MState::HalfOpen { .. } if failed || slow => {
+                            b.probe_failed(&c, now, failed)
+                        }
                         MState::HalfOpen { .. } => {
                             b.probe_succeeded(&c, now);
                         }
@@ -767,9 +970,18 @@ impl Model {
                     }
                 }
                 let transition = b.log[logged..].last().copied();
-                Reply::Recorded { service, state: b.state.name(), stale: false, transition }
+                Reply::Recorded {
+                    service,
+                    state: b.state.name(),
+                    stale: false,
+                    transition,
+                }
             }
-            Op::Configure { svc, ref set, ref cleared } => {
+            Op::Configure {
+                svc,
+                ref set,
+                ref cleared,
+            } => {
                 let layer = match svc {
                     Some(s) => self.overrides.entry(s).or_default(),
                     None => &mut self.defaults,
@@ -785,9 +997,15 @@ impl Model {
                         if self.overrides[&s].is_empty() {
                             self.overrides.remove(&s);
                         }
-                        Reply::ConfigureOk { service: Some(SERVICES[s]), config: self.config(s) }
+                        Reply::ConfigureOk {
+                            service: Some(SERVICES[s]),
+                            config: self.config(s),
+                        }
                     }
-                    None => Reply::ConfigureOk { service: None, config: self.defaults() },
+                    None => Reply::ConfigureOk {
+                        service: None,
+                        config: self.defaults(),
+                    },
                 }
             }
             Op::Force { svc, mode } => {
@@ -796,7 +1014,14 @@ impl Model {
                     match mode {
                         ForceMode::Open => {
                             b.forced = Some(Forced::Open);
-                            b.enter(MState::Open { since: now, until: u64::MAX }, now, reason);
+                            b.enter(
+                                MState::Open {
+                                    since: now,
+                                    until: u64::MAX,
+                                },
+                                now,
+                                reason,
+                            );
                         }
                         ForceMode::Closed => {
                             b.forced = Some(Forced::Closed);
@@ -814,11 +1039,17 @@ impl Model {
                     Some(s) => {
                         let b = self.breaker(s);
                         force(b);
-                        Reply::ForceOk { service: Some((SERVICES[s], b.state.name())), mode }
+                        Reply::ForceOk {
+                            service: Some((SERVICES[s], b.state.name())),
+                            mode,
+                        }
                     }
                     None => {
                         self.breakers.values_mut().for_each(force);
-                        Reply::ForceOk { service: None, mode }
+                        Reply::ForceOk {
+                            service: None,
+                            mode,
+                        }
                     }
                 }
             }
@@ -833,15 +1064,25 @@ impl Model {
                     Some(s) => self.breakers.get_mut(&s).into_iter().for_each(reset),
                     None => self.breakers.values_mut().for_each(reset),
                 }
-                Reply::ResetOk { service: svc.map(|s| SERVICES[s]) }
+                Reply::ResetOk {
+                    service: svc.map(|s| SERVICES[s]),
+                }
             }
             Op::Status { svc } => {
                 let c = self.config(svc);
                 // What the breaker would be if it settled now; nothing changes.
-                let mut b = self.breakers.get(&svc).cloned().unwrap_or_else(MBreaker::new);
+                let mut b = self
+                    .breakers
+                    .get(&svc)
+                    .cloned()
+                    .unwrap_or_else(MBreaker::new);
                 b.settle(&c, now);
                 let view = b.view(&c, now);
-                Reply::Status { service: SERVICES[svc], view, config: c }
+                Reply::Status {
+                    service: SERVICES[svc],
+                    view,
+                    config: c,
+                }
             }
             Op::StatusAll => {
                 let mut services: Vec<ServiceState> = self
@@ -850,11 +1091,17 @@ impl Model {
                     .map(|(&s, b)| {
                         let mut b = b.clone();
                         b.settle(&self.config(s), now);
-                        ServiceState { service: SERVICES[s].into(), state: b.state.name() }
+                        ServiceState {
+                            service: SERVICES[s].into(),
+                            state: b.state.name(),
+                        }
                     })
                     .collect();
                 services.sort_by(|a, b| a.service.cmp(&b.service));
-                Reply::StatusAll { services, evicted: 0 }
+                Reply::StatusAll {
+                    services,
+                    evicted: 0,
+                }
             }
             Op::Events => Reply::Events(Vec::new()), // compared per service, see `compare`
         }
@@ -862,46 +1109,81 @@ impl Model {
 }
 
 /// A `call` through a settled breaker.
-fn call(b: &mut MBreaker, c: &Config, now: u64, failures: u64, duration: Option<u64>, known_bug: &mut Option<&'static str>) -> CallResult {
+fn call(
+    b: &mut MBreaker,
+    c: &Config,
+    now: u64,
+    failures: u64,
+    duration: Option<u64>,
+    known_bug: &mut Option<&'static str>,
+) -> CallResult {
     let slow = is_slow(c, duration);
     let failed = failures > 0;
     let tries = failures.max(1);
     match (b.forced, b.state) {
         (Some(Forced::Open), _) | (None, MState::Open { .. }) => {
             b.counts.rejections += tries;
-            CallResult::Rejected { state: StateName::Open }
+            CallResult::Rejected {
+                state: StateName::Open,
+            }
         }
         (Some(Forced::Closed), _) => {
             if failed {
-                CallResult::Failed { state: StateName::Closed, failures: 0 }
+                CallResult::Failed {
+                    state: StateName::Closed,
+                    failures: 0,
+                }
             } else {
-                CallResult::Ok { state: StateName::Closed }
+                CallResult::Ok {
+                    state: StateName::Closed,
+                }
             }
         }
         (None, MState::HalfOpen { .. }) if b.slots_full(c) => {
             b.counts.rejections += tries;
-            CallResult::Rejected { state: StateName::HalfOpen }
+            CallResult::Rejected {
+                state: StateName::HalfOpen,
+            }
         }
         (None, MState::HalfOpen { .. }) => {
             if !failed && !slow {
-                return if b.probe_succeeded(c, now) { CallResult::Closed } else { CallResult::Ok { state: StateName::HalfOpen } };
+                return if b.probe_succeeded(c, now) {
+                    CallResult::Closed
+                } else {
+                    CallResult::Ok {
+                        state: StateName::HalfOpen,
+                    }
+                };
             }
             // The first attempt is the probe; it re-opens the breaker, the rest are rejected.
             b.probe_failed(c, now, failed);
             b.counts.rejections += tries - 1;
-            CallResult::Opened { failures: 1, rejected: tries - 1 }
+            CallResult::Opened {
+                failures: 1,
+                rejected: tries - 1,
+            }
         }
         (None, MState::Closed) => {
-            let taken = if failed { b.attempts_until_open(c, now, slow, tries, known_bug) } else { 1 };
+            let taken = if failed {
+                b.attempts_until_open(c, now, slow, tries, known_bug)
+            } else {
+                1
+            };
             match b.closed_outcome(c, now, failed, slow, taken) {
                 Some(f) => {
                     b.counts.rejections += tries - taken;
-                    CallResult::Opened { failures: f, rejected: tries - taken }
+                    CallResult::Opened {
+                        failures: f,
+                        rejected: tries - taken,
+                    }
                 }
-                None if failed || (slow && c.window == Window::Consecutive) => {
-                    CallResult::Failed { state: StateName::Closed, failures: b.failures }
-                }
-                None => CallResult::Ok { state: StateName::Closed },
+                None if failed || (slow && c.window == Window::Consecutive) => CallResult::Failed {
+                    state: StateName::Closed,
+                    failures: b.failures,
+                },
+                None => CallResult::Ok {
+                    state: StateName::Closed,
+                },
             }
         }
     }
@@ -916,7 +1198,10 @@ fn change(set: &[(Field, Setting)], cleared: &[Field]) -> ConfigChange {
     for &(f, v) in set {
         patch.set(f, Some(v));
     }
-    ConfigChange { set: patch, cleared: cleared.to_vec() }
+    ConfigChange {
+        set: patch,
+        cleared: cleared.to_vec(),
+    }
 }
 
 fn permit_of(pick: &PermitPick, issued: &[u64]) -> u64 {
@@ -930,25 +1215,59 @@ fn permit_of(pick: &PermitPick, issued: &[u64]) -> u64 {
 fn request(op: &Op, permit: u64) -> Request<'static> {
     let name = |s: Option<usize>| s.map(|s| SERVICES[s]);
     match *op {
-        Op::Call { svc, state, failures, duration } => Request::Call {
+        Op::Call {
+            svc,
+            state,
+            failures,
+            duration,
+        } => Request::Call {
             service: SERVICES[svc],
             fixture: CallFixture {
                 state,
-                attempts: if failures == 0 { Attempts::Success } else { Attempts::Failures(failures) },
+                attempts: if failures == 0 {
+                    Attempts::Success
+                } else {
+                    Attempts::Failures(failures)
+                },
                 duration_ms: duration,
                 uses_fixtures: true,
             },
         },
-        Op::Acquire { svc } => Request::Acquire { service: SERVICES[svc] },
-        Op::Record { svc, outcome, duration, .. } => {
-            Request::Record { service: SERVICES[svc], permit, outcome, duration_ms: duration }
-        }
-        Op::Configure { svc, ref set, ref cleared } => Request::Configure { service: name(svc), change: change(set, cleared) },
-        Op::Force { svc, mode } => Request::Force { service: name(svc), mode },
+        Op::Acquire { svc } => Request::Acquire {
+            service: SERVICES[svc],
+        },
+        Op::Record {
+            svc,
+            outcome,
+            duration,
+            ..
+        } => Request::Record {
+            service: SERVICES[svc],
+            permit,
+            outcome,
+            duration_ms: duration,
+        },
+        Op::Configure {
+            svc,
+            ref set,
+            ref cleared,
+        } => Request::Configure {
+            service: name(svc),
+            change: change(set, cleared),
+        },
+        Op::Force { svc, mode } => Request::Force {
+            service: name(svc),
+            mode,
+        },
         Op::Reset { svc } => Request::Reset { service: name(svc) },
-        Op::Status { svc } => Request::Status { service: Some(SERVICES[svc]) },
+        Op::Status { svc } => Request::Status {
+            service: Some(SERVICES[svc]),
+        },
         Op::StatusAll => Request::Status { service: None },
-        Op::Events => Request::Events { service: None, after: 0 },
+        Op::Events => Request::Events {
+            service: None,
+            after: 0,
+        },
         Op::Advance(_) | Op::SnapshotRestore(_) => unreachable!(),
     }
 }
@@ -963,10 +1282,15 @@ fn take_snapshot(node: &mut Node, now: u64, how: How) -> Result<Image, TestCaseE
             };
             if let How::Json = how {
                 let text = to_json(&image);
-                let value = json::parse(&text).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+                let value =
+                    json::parse(&text).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
                 let back = snapshot::decode(&value).map_err(TestCaseError::fail)?;
                 // (A count window's ring may start elsewhere: compare what is written.)
-                prop_assert_eq!(to_json(&back), text, "the JSON snapshot reads back as it was written");
+                prop_assert_eq!(
+                    to_json(&back),
+                    text,
+                    "the JSON snapshot reads back as it was written"
+                );
                 return Ok(back);
             }
             Ok(*image)
@@ -994,17 +1318,33 @@ fn restored(image: Image, now: u64) -> Result<Node, TestCaseError> {
 fn per_service(events: &[Event]) -> BTreeMap<String, Vec<Transition>> {
     let mut out: BTreeMap<String, Vec<Transition>> = BTreeMap::new();
     for e in events {
-        out.entry(e.service.to_string()).or_default().push(Transition { from: e.from, to: e.to, at: e.at, reason: e.reason });
+        out.entry(e.service.to_string())
+            .or_default()
+            .push(Transition {
+                from: e.from,
+                to: e.to,
+                at: e.at,
+                reason: e.reason,
+            });
     }
     out
 }
 
 /// Checks the invariants on the node itself after a traffic step.
-fn check_invariants(node: &Node, now: u64, op: &Op, before: &Image, got: &Reply) -> Result<(), TestCaseError> {
+fn check_invariants(
+    node: &Node,
+    now: u64,
+    op: &Op,
+    before: &Image,
+    got: &Reply,
+) -> Result<(), TestCaseError> {
     let after = node.snapshot();
     // An open breaker admits nothing before its deadline.
     let svc = match *op {
-        Op::Call { svc, state: None, .. } | Op::Acquire { svc } => Some(svc),
+        Op::Call {
+            svc, state: None, ..
+        }
+        | Op::Acquire { svc } => Some(svc),
         _ => None,
     };
     if let Some(svc) = svc {
@@ -1014,15 +1354,37 @@ fn check_invariants(node: &Node, now: u64, op: &Op, before: &Image, got: &Reply)
             _ => None,
         });
         if open_until.is_some_and(|until| now < until) {
-            let rejected = matches!(got, Reply::Call { result: CallResult::Rejected { .. }, .. } | Reply::AcquireRejected { .. });
-            prop_assert!(rejected, "an open breaker admitted {op:?} before its deadline: {got:?}");
+            let rejected = matches!(
+                got,
+                Reply::Call {
+                    result: CallResult::Rejected { .. },
+                    ..
+                } | Reply::AcquireRejected { .. }
+            );
+            prop_assert!(
+                rejected,
+                "an open breaker admitted {op:?} before its deadline: {got:?}"
+            );
         }
     }
     // Never more than half_open_max_calls probes in flight.
-    if let Reply::Acquired { service, state: StateName::HalfOpen, .. } = got {
-        let saved = after.breakers.iter().find(|b| &*b.name == *service).unwrap();
+    if let Reply::Acquired {
+        service,
+        state: StateName::HalfOpen,
+        ..
+    } = got
+    {
+        let saved = after
+            .breakers
+            .iter()
+            .find(|b| &*b.name == *service)
+            .unwrap();
         let max = node.config_for(service).half_open_max_calls;
-        prop_assert!(saved.parts.leases.len() as u64 <= max, "{} probes in flight, at most {max}", saved.parts.leases.len());
+        prop_assert!(
+            saved.parts.leases.len() as u64 <= max,
+            "{} probes in flight, at most {max}",
+            saved.parts.leases.len()
+        );
     }
     // A half_open breaker leaves half_open within probe_timeout_ms of a lease: settled at `now`,
     // no breaker is half_open with a lease that old.
@@ -1030,7 +1392,9 @@ fn check_invariants(node: &Node, now: u64, op: &Op, before: &Image, got: &Reply)
         let config = node.config_for(&saved.name);
         let mut b = Breaker::from_parts(&saved.name, saved.parts.clone());
         b.settle(&config, now, &mut Vec::new());
-        if matches!(b.state(), breaker_wasm::breaker::State::HalfOpen { .. }) && b.forced().is_none() {
+        if matches!(b.state(), breaker_wasm::breaker::State::HalfOpen { .. })
+            && b.forced().is_none()
+        {
             for lease in b.leases() {
                 prop_assert!(
                     lease.at + config.probe_timeout_ms > now,
@@ -1078,14 +1442,23 @@ fn run_against_model(ops: &[Op], rule: Rule) -> Result<(), TestCaseError> {
             model.known_bug = None;
         }
         if let Op::Events = op {
-            let Reply::Events(events) = &got else { return Err(TestCaseError::fail(format!("step {i}: {got:?}"))) };
+            let Reply::Events(events) = &got else {
+                return Err(TestCaseError::fail(format!("step {i}: {got:?}")));
+            };
             let want: BTreeMap<String, Vec<Transition>> = model
                 .breakers
                 .iter()
                 .filter(|(_, b)| !b.log.is_empty())
                 .map(|(&s, b)| (SERVICES[s].to_string(), b.log.clone()))
                 .collect();
-            prop_assert_eq!(per_service(events), want, "step {} at {} ms: {:?}", i, now, op);
+            prop_assert_eq!(
+                per_service(events),
+                want,
+                "step {} at {} ms: {:?}",
+                i,
+                now,
+                op
+            );
             prop_assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
         } else {
             prop_assert_eq!(&got, &want, "step {} at {} ms: {:?}", i, now, op);
@@ -1128,7 +1501,15 @@ fn run_snapshot_restore(ops: &[Op], split: Index, how: How) -> Result<(), TestCa
         let got = a.handle(now, &request);
         if let Some(b) = b.as_mut() {
             let again = b.handle(now, &request);
-            prop_assert_eq!(&again, &got, "step {} at {} ms after a restore at step {}: {:?}", i, now, split, op);
+            prop_assert_eq!(
+                &again,
+                &got,
+                "step {} at {} ms after a restore at step {}: {:?}",
+                i,
+                now,
+                split,
+                op
+            );
         }
         if let Reply::Acquired { permit, .. } = got {
             issued.push(permit);
@@ -1136,18 +1517,32 @@ fn run_snapshot_restore(ops: &[Op], split: Index, how: How) -> Result<(), TestCa
     }
     if let Some(mut b) = b {
         // Both at the final time (a status changes nothing else).
-        let status = Request::Status { service: Some(SERVICES[0]) };
+        let status = Request::Status {
+            service: Some(SERVICES[0]),
+        };
         prop_assert_eq!(b.handle(now, &status), a.handle(now, &status));
-        prop_assert_eq!(to_json(&b.snapshot()), to_json(&a.snapshot()), "the restored node ends in the same state");
+        prop_assert_eq!(
+            to_json(&b.snapshot()),
+            to_json(&a.snapshot()),
+            "the restored node ends in the same state"
+        );
     }
     Ok(())
 }
 
 fn config(default_cases: u32) -> ProptestConfig {
     // PROPTEST_CASES, when set, wins over the default here.
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default_cases);
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_cases);
     // No regression files are written into the project: a failure prints its minimal input.
-    ProptestConfig { cases, max_shrink_iters: 20_000, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases,
+        max_shrink_iters: 20_000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {
@@ -1178,24 +1573,47 @@ proptest! {
     }
 }
 
-
-
 // ---------------------------------------------------------------------------------------------
 // Regression tests for the divergences the model found. Ignored until the core is fixed.
 // ---------------------------------------------------------------------------------------------
 
 fn configure_defaults(node: &mut Node, now: u64, set: &[(Field, Setting)]) {
-    let reply = node.handle(now, &Request::Configure { service: None, change: change(set, &[]) });
+    let reply = node.handle(
+        now,
+        &Request::Configure {
+            service: None,
+            change: change(set, &[]),
+        },
+    );
     assert!(matches!(reply, Reply::ConfigureOk { .. }), "{reply:?}");
 }
 
 fn call_req(failures: u64, duration: Option<u64>, state: Option<StateName>) -> Request<'static> {
-    request(&Op::Call { svc: 0, state, failures, duration }, 0)
+    request(
+        &Op::Call {
+            svc: 0,
+            state,
+            failures,
+            duration,
+        },
+        0,
+    )
 }
 
 fn events_of(node: &mut Node, now: u64) -> Vec<(StateName, StateName, u64, Reason)> {
-    let Reply::Events(events) = node.handle(now, &Request::Events { service: None, after: 0 }) else { panic!() };
-    events.iter().map(|e| (e.from, e.to, e.at, e.reason)).collect()
+    let Reply::Events(events) = node.handle(
+        now,
+        &Request::Events {
+            service: None,
+            after: 0,
+        },
+    ) else {
+        panic!()
+    };
+    events
+        .iter()
+        .map(|e| (e.from, e.to, e.at, e.reason))
+        .collect()
 }
 
 /// PROTOCOL §4: each attempt of `force_failures` goes through the breaker like a real call, and
@@ -1205,26 +1623,52 @@ fn events_of(node: &mut Node, now: u64) -> Vec<(StateName, StateName, u64, Reaso
 #[test]
 fn a_time_window_burst_stops_at_the_attempt_that_opens_it() {
     for window in [
-        Window::Count { size: 1000, minimum_calls: 3, failure_rate: Milli(100_000) },
-        Window::Time { size_ms: 1000, minimum_calls: 3, failure_rate: Milli(100_000) },
+        Window::Count {
+            size: 1000,
+            minimum_calls: 3,
+            failure_rate: Milli(100_000),
+        },
+        Window::Time {
+            size_ms: 1000,
+            minimum_calls: 3,
+            failure_rate: Milli(100_000),
+        },
     ] {
         let mut node = Node::new(Options::default());
-        configure_defaults(&mut node, 0, &[
-            (Field::Window, Setting::Window(window)),
-            (Field::SlowCallMs, Setting::OptInt(Some(10))),
-            (Field::SlowCallRate, Setting::Rate(Milli(50_000))),
-        ]);
+        configure_defaults(
+            &mut node,
+            0,
+            &[
+                (Field::Window, Setting::Window(window)),
+                (Field::SlowCallMs, Setting::OptInt(Some(10))),
+                (Field::SlowCallRate, Setting::Rate(Milli(50_000))),
+            ],
+        );
         // Two slow successes: below the minimum of 3 calls.
         for _ in 0..2 {
             let reply = node.handle(0, &call_req(0, Some(20), None));
-            assert_eq!(reply, Reply::Call { service: "alpha", result: CallResult::Ok { state: StateName::Closed } });
+            assert_eq!(
+                reply,
+                Reply::Call {
+                    service: "alpha",
+                    result: CallResult::Ok {
+                        state: StateName::Closed
+                    }
+                }
+            );
         }
         // The first failure makes 3 calls, 2 of them slow (66.7 % ≥ 50 %): it opens the breaker,
         // and the other 7 attempts are rejected.
         let reply = node.handle(0, &call_req(8, None, None));
         assert_eq!(
             reply,
-            Reply::Call { service: "alpha", result: CallResult::Opened { failures: 1, rejected: 7 } },
+            Reply::Call {
+                service: "alpha",
+                result: CallResult::Opened {
+                    failures: 1,
+                    rejected: 7
+                }
+            },
             "{window:?}"
         );
     }
@@ -1239,23 +1683,51 @@ fn force_and_reset_first_apply_the_timed_transitions_due() {
     let mut node = Node::new(Options::default());
     configure_defaults(&mut node, 0, &[(Field::OpenTimeoutMs, Setting::Int(10))]);
     node.handle(0, &call_req(5, None, None));
-    node.handle(10, &Request::Force { service: Some("alpha"), mode: ForceMode::Open });
+    node.handle(
+        10,
+        &Request::Force {
+            service: Some("alpha"),
+            mode: ForceMode::Open,
+        },
+    );
     let elapsed = Reason::OpenTimeoutElapsed { ms: 10 };
     assert_eq!(
         events_of(&mut node, 10),
         vec![
-            (StateName::Closed, StateName::Open, 0, Reason::ConsecutiveFailures { failures: 5, threshold: 5 }),
+            (
+                StateName::Closed,
+                StateName::Open,
+                0,
+                Reason::ConsecutiveFailures {
+                    failures: 5,
+                    threshold: 5
+                }
+            ),
             (StateName::Open, StateName::HalfOpen, 10, elapsed),
-            (StateName::HalfOpen, StateName::Open, 10, Reason::Forced(ForceMode::Open)),
+            (
+                StateName::HalfOpen,
+                StateName::Open,
+                10,
+                Reason::Forced(ForceMode::Open)
+            ),
         ]
     );
 
     let mut node = Node::new(Options::default());
     configure_defaults(&mut node, 0, &[(Field::OpenTimeoutMs, Setting::Int(10))]);
     node.handle(0, &call_req(5, None, None));
-    node.handle(10, &Request::Reset { service: Some("alpha") });
+    node.handle(
+        10,
+        &Request::Reset {
+            service: Some("alpha"),
+        },
+    );
     let log = events_of(&mut node, 10);
-    assert_eq!(log[1], (StateName::Open, StateName::HalfOpen, 10, elapsed), "{log:?}");
+    assert_eq!(
+        log[1],
+        (StateName::Open, StateName::HalfOpen, 10, elapsed),
+        "{log:?}"
+    );
 }
 
 /// A lease that expired (the breaker re-opened, and `status` said so) must stay expired when a
@@ -1265,14 +1737,40 @@ fn force_and_reset_first_apply_the_timed_transitions_due() {
 #[test]
 fn a_configure_does_not_undo_an_expired_probe_lease() {
     let mut node = Node::new(Options::default());
-    configure_defaults(&mut node, 0, &[(Field::ProbeTimeoutMs, Setting::Int(10)), (Field::OpenTimeoutMs, Setting::Int(100))]);
+    configure_defaults(
+        &mut node,
+        0,
+        &[
+            (Field::ProbeTimeoutMs, Setting::Int(10)),
+            (Field::OpenTimeoutMs, Setting::Int(100)),
+        ],
+    );
     node.handle(0, &call_req(0, None, Some(StateName::HalfOpen)));
     node.handle(0, &call_req(5, None, None)); // closed → open at 0
-    let Reply::Acquired { .. } = node.handle(100, &Request::Acquire { service: "alpha" }) else { panic!() };
-    let status = Request::Status { service: Some("alpha") };
-    let Reply::Status { view, .. } = node.handle(115, &status) else { panic!() };
-    assert_eq!((view.state, view.retry_after_ms), (StateName::Open, Some(95)), "the lease expired at 110");
-    configure_defaults(&mut node, 115, &[(Field::ProbeTimeoutMs, Setting::Int(1000))]);
-    let Reply::Status { view, .. } = node.handle(116, &status) else { panic!() };
-    assert_eq!((view.state, view.retry_after_ms), (StateName::Open, Some(94)));
+    let Reply::Acquired { .. } = node.handle(100, &Request::Acquire { service: "alpha" }) else {
+        panic!()
+    };
+    let status = Request::Status {
+        service: Some("alpha"),
+    };
+    let Reply::Status { view, .. } = node.handle(115, &status) else {
+        panic!()
+    };
+    assert_eq!(
+        (view.state, view.retry_after_ms),
+        (StateName::Open, Some(95)),
+        "the lease expired at 110"
+    );
+    configure_defaults(
+        &mut node,
+        115,
+        &[(Field::ProbeTimeoutMs, Setting::Int(1000))],
+    );
+    let Reply::Status { view, .. } = node.handle(116, &status) else {
+        panic!()
+    };
+    assert_eq!(
+        (view.state, view.retry_after_ms),
+        (StateName::Open, Some(94))
+    );
 }

@@ -24,7 +24,12 @@ impl Batch {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(doc);
         self.bytes.push(b'\n');
-        self.docs.push(Placed { start, end: start + doc.len(), batch_line, stream_line });
+        self.docs.push(Placed {
+            start,
+            end: start + doc.len(),
+            batch_line,
+            stream_line,
+        });
         self.next_line = batch_line + 1 + doc.iter().filter(|&&b| b == b'\n').count() as u64;
     }
 

@@ -26,7 +26,9 @@ impl Clock {
     /// The time to pass with the next input (ignored by the node under the manual clock).
     pub fn now_ms(&mut self) -> u64 {
         if self.kind == ClockKind::System {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
             self.last = self.last.max(now);
         }
         self.last

@@ -6,7 +6,10 @@
 pub enum StartError {
     /// A file named on the command line could not be read.
     #[error("cannot read {what}: {source}")]
-    Read { what: String, source: std::io::Error },
+    Read {
+        what: String,
+        source: std::io::Error,
+    },
     /// wasmtime could not be set up on this machine.
     #[error("cannot start wasmtime: {0}")]
     Engine(String),
@@ -34,6 +37,9 @@ impl StartError {
     }
 
     pub fn module(what: &str, e: wasmtime::Error) -> StartError {
-        StartError::Module { what: what.to_string(), reason: format!("{e:#}").replace('\n', " ") }
+        StartError::Module {
+            what: what.to_string(),
+            reason: format!("{e:#}").replace('\n', " "),
+        }
     }
 }

@@ -4,7 +4,9 @@
 //! with `Memory::write`/`Memory::read`; no slice of guest memory is held across a call. The store
 //! carries the limits: a memory cap (`StoreLimits`) and a fuel budget for every call.
 
-use wasmtime::{Engine, Instance, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
+use wasmtime::{
+    Engine, Instance, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, TypedFunc,
+};
 
 use crate::error::StartError;
 
@@ -42,7 +44,8 @@ pub struct Limits {
 
 impl Limits {
     fn fuel_for(&self, input_len: usize) -> u64 {
-        self.fuel_per_call.saturating_add(self.fuel_per_byte.saturating_mul(input_len as u64))
+        self.fuel_per_call
+            .saturating_add(self.fuel_per_byte.saturating_mul(input_len as u64))
     }
 }
 
@@ -65,8 +68,11 @@ impl Program {
             Ok(module) => module,
             Err(e) => {
                 // Still correct, only slower to start: say so, so a slow start has a reason.
-                eprintln!("breaker-host: the precompiled module does not fit this machine ({e}); compiling it now");
-                Module::new(&engine, EMBEDDED_WASM).map_err(|e| StartError::module("the embedded module", e))?
+                eprintln!(
+                    "breaker-host: the precompiled module does not fit this machine ({e}); compiling it now"
+                );
+                Module::new(&engine, EMBEDDED_WASM)
+                    .map_err(|e| StartError::module("the embedded module", e))?
             }
         };
         Ok(Program { engine, module })
@@ -75,7 +81,10 @@ impl Program {
     /// Another build of the module (same ABI), compiled now.
     pub fn from_file(path: &std::path::Path) -> Result<Program, StartError> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| StartError::Read { what: name.clone(), source: e })?;
+        let bytes = std::fs::read(path).map_err(|e| StartError::Read {
+            what: name.clone(),
+            source: e,
+        })?;
         let engine = Engine::new(&crate::engine_config::config()).map_err(StartError::engine)?;
         let module = Module::new(&engine, &bytes).map_err(|e| StartError::module(&name, e))?;
         Ok(Program { engine, module })
@@ -83,27 +92,50 @@ impl Program {
 
     /// A fresh instance: a new node with no state.
     pub fn instantiate(&self, options: GuestOptions, limits: Limits) -> Result<Guest, StartError> {
-        let cap = StoreLimitsBuilder::new().memory_size(limits.memory_bytes).trap_on_grow_failure(true).build();
+        let cap = StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .trap_on_grow_failure(true)
+            .build();
         let mut store = Store::new(&self.engine, cap);
         store.limiter(|cap| cap);
         let fail = |e: wasmtime::Error| StartError::Instantiate(e.to_string());
         store.set_fuel(limits.fuel_per_call).map_err(fail)?;
         let instance = Instance::new(&mut store, &self.module, &[]).map_err(fail)?;
-        let version: TypedFunc<(), i32> = instance.get_typed_func(&mut store, "breaker_abi_version").map_err(fail)?;
+        let version: TypedFunc<(), i32> = instance
+            .get_typed_func(&mut store, "breaker_abi_version")
+            .map_err(fail)?;
         let found = version.call(&mut store, ()).map_err(fail)?;
         if found != ABI_VERSION {
             return Err(StartError::AbiVersion { found });
         }
-        let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| StartError::Instantiate("no exported memory".into()))?;
-        let set_options: TypedFunc<i32, i32> = instance.get_typed_func(&mut store, "breaker_set_options").map_err(fail)?;
-        if set_options.call(&mut store, options.flags()).map_err(fail)? != 0 {
-            return Err(StartError::Instantiate("breaker_set_options refused the options".into()));
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .ok_or_else(|| StartError::Instantiate("no exported memory".into()))?;
+        let set_options: TypedFunc<i32, i32> = instance
+            .get_typed_func(&mut store, "breaker_set_options")
+            .map_err(fail)?;
+        if set_options
+            .call(&mut store, options.flags())
+            .map_err(fail)?
+            != 0
+        {
+            return Err(StartError::Instantiate(
+                "breaker_set_options refused the options".into(),
+            ));
         }
         Ok(Guest {
-            alloc: instance.get_typed_func(&mut store, "breaker_alloc").map_err(fail)?,
-            free: instance.get_typed_func(&mut store, "breaker_free").map_err(fail)?,
-            handle: instance.get_typed_func(&mut store, "breaker_handle").map_err(fail)?,
-            diagnostics: instance.get_typed_func(&mut store, "breaker_diagnostics").map_err(fail)?,
+            alloc: instance
+                .get_typed_func(&mut store, "breaker_alloc")
+                .map_err(fail)?,
+            free: instance
+                .get_typed_func(&mut store, "breaker_free")
+                .map_err(fail)?,
+            handle: instance
+                .get_typed_func(&mut store, "breaker_handle")
+                .map_err(fail)?,
+            diagnostics: instance
+                .get_typed_func(&mut store, "breaker_diagnostics")
+                .map_err(fail)?,
             store,
             memory,
             limits,
@@ -145,7 +177,13 @@ impl From<wasmtime::Error> for Trap {
 impl Guest {
     /// Hands `input` (complete documents from a client) to the node at `now_ms`; appends the
     /// replies to `replies` and the diagnostics lines to `diagnostics`.
-    pub fn handle(&mut self, input: &[u8], now_ms: u64, replies: &mut Vec<u8>, diagnostics: &mut Vec<u8>) -> Result<(), Trap> {
+    pub fn handle(
+        &mut self,
+        input: &[u8],
+        now_ms: u64,
+        replies: &mut Vec<u8>,
+        diagnostics: &mut Vec<u8>,
+    ) -> Result<(), Trap> {
         let fuel = self.limits.fuel_for(input.len());
         self.call(input, now_ms, fuel, replies, diagnostics)
     }
@@ -153,17 +191,37 @@ impl Guest {
     /// Like [`Guest::handle`], for the host's own messages (snapshot, restore, configure): their
     /// cost grows with the node's state rather than with their size, so they get
     /// [`HOST_CALL_FUEL`] on top.
-    pub fn handle_own(&mut self, input: &[u8], now_ms: u64, replies: &mut Vec<u8>, diagnostics: &mut Vec<u8>) -> Result<(), Trap> {
-        let fuel = self.limits.fuel_for(input.len()).saturating_add(HOST_CALL_FUEL);
+    pub fn handle_own(
+        &mut self,
+        input: &[u8],
+        now_ms: u64,
+        replies: &mut Vec<u8>,
+        diagnostics: &mut Vec<u8>,
+    ) -> Result<(), Trap> {
+        let fuel = self
+            .limits
+            .fuel_for(input.len())
+            .saturating_add(HOST_CALL_FUEL);
         self.call(input, now_ms, fuel, replies, diagnostics)
     }
 
-    fn call(&mut self, input: &[u8], now_ms: u64, fuel: u64, replies: &mut Vec<u8>, diagnostics: &mut Vec<u8>) -> Result<(), Trap> {
+    fn call(
+        &mut self,
+        input: &[u8],
+        now_ms: u64,
+        fuel: u64,
+        replies: &mut Vec<u8>,
+        diagnostics: &mut Vec<u8>,
+    ) -> Result<(), Trap> {
         self.store.set_fuel(fuel)?;
         let ptr = self.input_buffer(input.len())?;
-        self.memory.write(&mut self.store, ptr as u32 as usize, input).map_err(|e| Trap(e.to_string()))?;
+        self.memory
+            .write(&mut self.store, ptr as u32 as usize, input)
+            .map_err(|e| Trap(e.to_string()))?;
         let len = i32::try_from(input.len()).map_err(|_| Trap("input larger than 2 GiB".into()))?;
-        let packed = self.handle.call(&mut self.store, (ptr, len, now_ms as i64))?;
+        let packed = self
+            .handle
+            .call(&mut self.store, (ptr, len, now_ms as i64))?;
         self.read_packed(packed, replies)?;
         let packed = self.diagnostics.call(&mut self.store, ())?;
         self.read_packed(packed, diagnostics)
@@ -190,7 +248,10 @@ impl Guest {
     }
 
     fn read_packed(&mut self, packed: i64, into: &mut Vec<u8>) -> Result<(), Trap> {
-        let (ptr, len) = ((packed as u64 >> 32) as usize, (packed as u64 & 0xffff_ffff) as usize);
+        let (ptr, len) = (
+            (packed as u64 >> 32) as usize,
+            (packed as u64 & 0xffff_ffff) as usize,
+        );
         if len == 0 {
             return Ok(());
         }
@@ -198,6 +259,11 @@ impl Guest {
         into.resize(start + len, 0);
         self.memory
             .read(&self.store, ptr, &mut into[start..])
-            .map_err(|_| Trap(format!("the guest answered with bytes {ptr}..{} outside its memory", ptr + len)))
+            .map_err(|_| {
+                Trap(format!(
+                    "the guest answered with bytes {ptr}..{} outside its memory",
+                    ptr + len
+                ))
+            })
     }
 }

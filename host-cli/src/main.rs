@@ -88,11 +88,23 @@ fn main() -> ExitCode {
 
 fn read_config(path: &std::path::Path) -> Result<Vec<u8>, StartError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| StartError::Read { what: name.clone(), source })?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| StartError::Config { path: name.clone(), reason: "not UTF-8".into() })?;
+    let bytes = std::fs::read(path).map_err(|source| StartError::Read {
+        what: name.clone(),
+        source,
+    })?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| StartError::Config {
+        path: name.clone(),
+        reason: "not UTF-8".into(),
+    })?;
     match breaker_wasm::wire::json::parse(text) {
         Ok(breaker_wasm::wire::json::Value::Object(_)) => Ok(bytes),
-        Ok(other) => Err(StartError::Config { path: name, reason: format!("expected a JSON object, found {}", other.kind()) }),
-        Err(e) => Err(StartError::Config { path: name, reason: e.to_string() }),
+        Ok(other) => Err(StartError::Config {
+            path: name,
+            reason: format!("expected a JSON object, found {}", other.kind()),
+        }),
+        Err(e) => Err(StartError::Config {
+            path: name,
+            reason: e.to_string(),
+        }),
     }
 }

@@ -47,22 +47,44 @@ pub struct Node {
 impl Node {
     /// A node with the `--config` defaults, then the state of `saved` (a snapshot object read
     /// from `path`) when given.
-    pub fn start(setup: Setup, saved: Option<(&str, &[u8])>, now_ms: u64) -> Result<Node, StartError> {
+    pub fn start(
+        setup: Setup,
+        saved: Option<(&str, &[u8])>,
+        now_ms: u64,
+    ) -> Result<Node, StartError> {
         let mut guest = fresh(&setup)?;
         if let Some((path, snapshot)) = saved {
-            let refused = |reason: String| StartError::State { path: path.to_string(), reason };
+            let refused = |reason: String| StartError::State {
+                path: path.to_string(),
+                reason,
+            };
             restore(&mut guest, snapshot, now_ms, None).map_err(refused)?;
         }
         let checkpoint = snapshot(&mut guest, now_ms).map_err(|t| StartError::Instantiate(t.0))?;
-        Ok(Node { setup, guest, checkpoint, since: Vec::new(), since_bytes: 0 })
+        Ok(Node {
+            setup,
+            guest,
+            checkpoint,
+            since: Vec::new(),
+            since_bytes: 0,
+        })
     }
 
     /// Hands complete documents to the guest (see [`Guest::handle`]) and remembers them for a
     /// rebuild. On a failure the instance is dead: call [`Node::rebuild`].
-    pub fn handle(&mut self, input: &[u8], now_ms: u64, replies: &mut Vec<u8>, diagnostics: &mut Vec<u8>) -> Result<(), Trap> {
+    pub fn handle(
+        &mut self,
+        input: &[u8],
+        now_ms: u64,
+        replies: &mut Vec<u8>,
+        diagnostics: &mut Vec<u8>,
+    ) -> Result<(), Trap> {
         self.guest.handle(input, now_ms, replies, diagnostics)?;
         self.since_bytes += input.len();
-        self.since.push(Call { input: input.to_vec(), now_ms });
+        self.since.push(Call {
+            input: input.to_vec(),
+            now_ms,
+        });
         Ok(())
     }
 
@@ -101,7 +123,12 @@ impl Node {
         let at_checkpoint = || -> Result<Guest, String> {
             let mut guest = fresh(&self.setup).map_err(|e| e.to_string())?;
             let clock = manual.then_some(self.checkpoint.now_ms);
-            restore(&mut guest, &self.checkpoint.snapshot, self.checkpoint.now_ms, clock)?;
+            restore(
+                &mut guest,
+                &self.checkpoint.snapshot,
+                self.checkpoint.now_ms,
+                clock,
+            )?;
             Ok(guest)
         };
         let replayed = at_checkpoint().and_then(|mut guest| {
@@ -109,12 +136,16 @@ impl Node {
             for call in &self.since {
                 sink.clear();
                 diagnostics.clear();
-                guest.handle(&call.input, call.now_ms, &mut sink, &mut diagnostics).map_err(|t| format!("replaying: {t}"))?;
+                guest
+                    .handle(&call.input, call.now_ms, &mut sink, &mut diagnostics)
+                    .map_err(|t| format!("replaying: {t}"))?;
             }
             Ok(guest)
         });
         let guest = replayed.or_else(|e| {
-            eprintln!("breaker-host: cannot rebuild the node ({e}); carrying on from the last checkpoint");
+            eprintln!(
+                "breaker-host: cannot rebuild the node ({e}); carrying on from the last checkpoint"
+            );
             self.since.clear();
             self.since_bytes = 0;
             at_checkpoint()
@@ -133,9 +164,23 @@ impl Node {
 fn fresh(setup: &Setup) -> Result<Guest, StartError> {
     let mut guest = setup.program.instantiate(setup.options, setup.limits)?;
     if let Some((path, config)) = &setup.config {
-        let bad = |reason: String| StartError::Config { path: path.clone(), reason };
-        let reply = ask(&mut guest, &[r#"{"type":"configure","msg_id":0,"config":"#.as_bytes(), config, b"}"], 0).map_err(|t| bad(t.0))?;
-        if !reply.starts_with(br#"{"src":"breaker-host","dest":"breaker-host","body":{"type":"configure_ok""#) {
+        let bad = |reason: String| StartError::Config {
+            path: path.clone(),
+            reason,
+        };
+        let reply = ask(
+            &mut guest,
+            &[
+                r#"{"type":"configure","msg_id":0,"config":"#.as_bytes(),
+                config,
+                b"}",
+            ],
+            0,
+        )
+        .map_err(|t| bad(t.0))?;
+        if !reply.starts_with(
+            br#"{"src":"breaker-host","dest":"breaker-host","body":{"type":"configure_ok""#,
+        ) {
             return Err(bad(refusal(&reply)));
         }
     }
@@ -168,13 +213,29 @@ fn refusal(reply: &[u8]) -> String {
 
 /// Restores `snapshot` (one JSON object, already checked) at `now_ms`, first moving a manual
 /// clock to `clock` when given.
-fn restore(guest: &mut Guest, snapshot: &[u8], now_ms: u64, clock: Option<u64>) -> Result<(), String> {
+fn restore(
+    guest: &mut Guest,
+    snapshot: &[u8],
+    now_ms: u64,
+    clock: Option<u64>,
+) -> Result<(), String> {
     if let Some(ms) = clock {
         let body = format!(r#"{{"type":"advance_clock","msg_id":0,"ms":{ms}}}"#);
         ask(guest, &[body.as_bytes()], now_ms).map_err(|t| t.0)?;
     }
-    let reply = ask(guest, &[br#"{"type":"restore","msg_id":0,"snapshot":"#, snapshot, b"}"], now_ms).map_err(|t| t.0)?;
-    if reply.starts_with(br#"{"src":"breaker-host","dest":"breaker-host","body":{"type":"restore_ok""#) {
+    let reply = ask(
+        guest,
+        &[
+            br#"{"type":"restore","msg_id":0,"snapshot":"#,
+            snapshot,
+            b"}",
+        ],
+        now_ms,
+    )
+    .map_err(|t| t.0)?;
+    if reply
+        .starts_with(br#"{"src":"breaker-host","dest":"breaker-host","body":{"type":"restore_ok""#)
+    {
         Ok(())
     } else {
         Err(refusal(&reply))
@@ -188,14 +249,28 @@ fn snapshot(guest: &mut Guest, now_ms: u64) -> Result<Checkpoint, Trap> {
     let snapshot = reply
         .strip_prefix(HEAD)
         .and_then(|rest| rest.strip_suffix(b"}}\n"))
-        .ok_or_else(|| Trap(format!("unexpected answer to a snapshot: {}", String::from_utf8_lossy(&reply[..reply.len().min(200)]))))?;
+        .ok_or_else(|| {
+            Trap(format!(
+                "unexpected answer to a snapshot: {}",
+                String::from_utf8_lossy(&reply[..reply.len().min(200)])
+            ))
+        })?;
     let now_ms = snapshot_time(snapshot).ok_or_else(|| Trap("a snapshot without now_ms".into()))?;
-    Ok(Checkpoint { snapshot: snapshot.to_vec(), now_ms })
+    Ok(Checkpoint {
+        snapshot: snapshot.to_vec(),
+        now_ms,
+    })
 }
 
 /// The `now_ms` of a snapshot object, which the guest writes second, after `version`.
 fn snapshot_time(snapshot: &[u8]) -> Option<u64> {
     let at = snapshot.windows(9).position(|w| w == b"\"now_ms\":")? + 9;
-    let digits = snapshot[at..].iter().take_while(|b| b.is_ascii_digit()).count();
-    std::str::from_utf8(&snapshot[at..at + digits]).ok()?.parse().ok()
+    let digits = snapshot[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    std::str::from_utf8(&snapshot[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()
 }

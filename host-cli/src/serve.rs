@@ -47,7 +47,10 @@ pub fn run(args: &Args) -> Result<(), StartError> {
     };
     let setup = Setup {
         program,
-        options: GuestOptions { manual_clock: args.clock == ClockKind::Manual, no_fixtures: args.no_fixtures },
+        options: GuestOptions {
+            manual_clock: args.clock == ClockKind::Manual,
+            no_fixtures: args.no_fixtures,
+        },
         limits: Limits {
             memory_bytes: (args.max_guest_memory_mib as usize) << 20,
             fuel_per_call: args.max_call_fuel,
@@ -61,12 +64,19 @@ pub fn run(args: &Args) -> Result<(), StartError> {
     let mut clock = Clock::new(args.clock);
     let saved = match &args.state_file {
         Some(path) => {
-            let refused = |e: state_file::LoadError| StartError::State { path: path.display().to_string(), reason: e.to_string() };
-            state_file::load(path).map_err(refused)?.map(|bytes| (path.display().to_string(), bytes))
+            let refused = |e: state_file::LoadError| StartError::State {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            };
+            state_file::load(path)
+                .map_err(refused)?
+                .map(|bytes| (path.display().to_string(), bytes))
         }
         None => None,
     };
-    let saved = saved.as_ref().map(|(path, bytes)| (path.as_str(), bytes.as_slice()));
+    let saved = saved
+        .as_ref()
+        .map(|(path, bytes)| (path.as_str(), bytes.as_slice()));
     let node = Node::start(setup, saved, clock.now_ms())?;
     let inputs = spawn_inputs();
     let interval = Duration::from_millis(args.checkpoint_ms);
@@ -83,7 +93,9 @@ pub fn run(args: &Args) -> Result<(), StartError> {
         closed: false,
     };
     while !server.closed {
-        let wait = server.next_checkpoint.saturating_duration_since(Instant::now());
+        let wait = server
+            .next_checkpoint
+            .saturating_duration_since(Instant::now());
         match inputs.recv_timeout(wait) {
             Ok(first) => server.round(first, &inputs),
             Err(RecvTimeoutError::Timeout) => server.checkpoint_if_due(),
@@ -119,7 +131,10 @@ fn spawn_inputs() -> Receiver<Input> {
         }
         let _ = tx.send(Input::End);
     });
-    match signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT]) {
+    match signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ]) {
         Ok(mut signals) => {
             thread::spawn(move || {
                 if signals.forever().next().is_some() {
@@ -174,7 +189,11 @@ impl Server {
         while let Some(frame) = self.splitter.next_frame() {
             match frame {
                 Frame::Doc { bytes, line } => self.batch.add(bytes, line),
-                Frame::Error { line, column, message } => {
+                Frame::Error {
+                    line,
+                    column,
+                    message,
+                } => {
                     eprintln!("breaker-host: stdin line {line}, column {column}: {message}");
                 }
             }
@@ -189,7 +208,12 @@ impl Server {
     }
 
     fn end_of_input(&mut self) {
-        if let Some(Frame::Error { line, column, message }) = self.splitter.finish() {
+        if let Some(Frame::Error {
+            line,
+            column,
+            message,
+        }) = self.splitter.finish()
+        {
             eprintln!("breaker-host: stdin line {line}, column {column}: {message}");
         }
     }
@@ -204,7 +228,12 @@ impl Server {
         let now = self.clock.now_ms();
         let before = self.replies.len();
         self.diagnostics.clear();
-        match self.node.handle(&self.batch.bytes, now, &mut self.replies, &mut self.diagnostics) {
+        match self.node.handle(
+            &self.batch.bytes,
+            now,
+            &mut self.replies,
+            &mut self.diagnostics,
+        ) {
             Ok(()) => batch::report(&self.diagnostics, |n| self.batch.stream_line(n)),
             Err(trap) if self.batch.docs.len() == 1 => {
                 self.replies.truncate(before);
@@ -213,7 +242,9 @@ impl Server {
             Err(trap) => {
                 self.replies.truncate(before);
                 let n = self.batch.docs.len();
-                eprintln!("breaker-host: the module failed on a batch of {n} documents ({trap}); rebuilding it and handling them one at a time");
+                eprintln!(
+                    "breaker-host: the module failed on a batch of {n} documents ({trap}); rebuilding it and handling them one at a time"
+                );
                 self.node.rebuild();
                 for i in 0..n {
                     self.run_one(i, now);
@@ -230,7 +261,12 @@ impl Server {
     fn run_one(&mut self, i: usize, now: u64) {
         let before = self.replies.len();
         self.diagnostics.clear();
-        match self.node.handle(self.batch.doc(i), now, &mut self.replies, &mut self.diagnostics) {
+        match self.node.handle(
+            self.batch.doc(i),
+            now,
+            &mut self.replies,
+            &mut self.diagnostics,
+        ) {
             Ok(()) => {
                 let first = self.batch.docs[i].stream_line;
                 batch::report(&self.diagnostics, |n| first + n.saturating_sub(1));
@@ -245,9 +281,14 @@ impl Server {
     /// Document `i` made the guest fail: code 13 when it asked for a reply, and a rebuilt node.
     fn failed(&mut self, i: usize, why: &str) {
         let line = self.batch.docs[i].stream_line;
-        eprintln!("breaker-host: stdin line {line}: the module failed on this document ({why}); answering code 13 and rebuilding it");
+        eprintln!(
+            "breaker-host: stdin line {line}: the module failed on this document ({why}); answering code 13 and rebuilding it"
+        );
         let d = &self.batch.docs[i];
-        if let Some(reply) = breaker_wasm::wire::internal_error_reply(&self.batch.bytes[d.start..d.end], INTERNAL_ERROR) {
+        if let Some(reply) = breaker_wasm::wire::internal_error_reply(
+            &self.batch.bytes[d.start..d.end],
+            INTERNAL_ERROR,
+        ) {
             self.replies.extend_from_slice(&reply);
         }
         self.node.rebuild();
@@ -295,10 +336,15 @@ impl Server {
                 if let Some(path) = &self.state_file
                     && let Err(e) = state_file::write(path, snapshot)
                 {
-                    eprintln!("breaker-host: cannot write the state file {}: {e}", path.display());
+                    eprintln!(
+                        "breaker-host: cannot write the state file {}: {e}",
+                        path.display()
+                    );
                 }
             }
-            Err(trap) => eprintln!("breaker-host: the module failed on a checkpoint ({trap}); rebuilt from the previous one"),
+            Err(trap) => eprintln!(
+                "breaker-host: the module failed on a checkpoint ({trap}); rebuilt from the previous one"
+            ),
         }
     }
 

@@ -51,7 +51,9 @@ pub fn write(path: &Path, contents: &[u8]) -> io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
     let mut temp_name = std::ffi::OsString::from(".");
     temp_name.push(name);
     temp_name.push(".tmp");
@@ -75,7 +77,8 @@ mod tests {
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("breaker-state-unit-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("breaker-state-unit-{}-{name}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         dir
     }
@@ -110,7 +113,10 @@ mod tests {
         write(&path, b"{\"a\":1}").unwrap();
         write(&path, b"{\"a\":2}").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"{\"a\":2}\n");
-        let names: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, ["state.json"]);
         assert!(write(&dir.join("missing/state.json"), b"{}").is_err());
         fs::remove_dir_all(&dir).unwrap();

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use common::{host, lines, run, stderr, trap_module, workspace};
 
 const ONE: &str = r#"{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":1,"force_failures":5}}"#;
-const TWO: &str = r#"{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":2,"state":"open"}}"#;
-const THREE: &str =
-    r#"{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":3,"state":"half_open","force_success":true}}"#;
+const TWO: &str =
+    r#"{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":2,"state":"open"}}"#;
+const THREE: &str = r#"{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":3,"state":"half_open","force_success":true}}"#;
 const REPLIES: [&str; 3] = [
     r#"{"src":"service-b","dest":"service-a","body":{"type":"circuit_breaker_open","in_reply_to":1,"service":"service-b","failures":5}}"#,
     r#"{"src":"service-b","dest":"service-a","body":{"type":"error","in_reply_to":2,"error":"Circuit breaker OPEN","service":"service-b"}}"#,
@@ -36,7 +36,9 @@ fn the_tasks_examples_one_line_each() {
 fn the_tasks_examples_pretty_printed() {
     let pretty = |doc: &str| {
         // The task's own layout: one field per line, indented.
-        doc.replace("{\"", "{\n  \"").replace(",\"", ",\n  \"").replace('}', "\n}")
+        doc.replace("{\"", "{\n  \"")
+            .replace(",\"", ",\n  \"")
+            .replace('}', "\n}")
     };
     let input = format!("{}\n{}{}", pretty(ONE), pretty(TWO), pretty(THREE));
     assert!(input.lines().count() > 20);
@@ -47,21 +49,59 @@ fn the_tasks_examples_pretty_printed() {
 
 #[test]
 fn bad_documents_go_to_stderr_and_the_next_is_answered() {
-    let big = format!(r#"{{"src":"c","dest":"db","body":{{"type":"call","msg_id":7,"pad":"{}"}}}}"#, "x".repeat(2 << 20));
+    let big = format!(
+        r#"{{"src":"c","dest":"db","body":{{"type":"call","msg_id":7,"pad":"{}"}}}}"#,
+        "x".repeat(2 << 20)
+    );
     for (name, bad, expect) in [
-        ("invalid JSON", r#"{"src": "c", "dest" "db"}"#.to_string(), "stdin line 1, column 21: expected ':'"),
-        ("not JSON at all", "hello".to_string(), "stdin line 1, column 1: expected '{'"),
-        ("no body", r#"{"src":"c","dest":"db"}"#.to_string(), "stdin line 1: missing field \"body\""),
-        ("a 2 MiB line", big, "stdin line 1, column 1: document larger than 1048576 bytes"),
-        ("duplicate keys", r#"{"src":"c","src":"d","dest":"db","body":{}}"#.to_string(), "duplicate key \"src\""),
-        ("a bad msg_id", r#"{"src":"c","dest":"db","body":{"type":"call","msg_id":1.5}}"#.to_string(), "msg_id: expected an integer"),
+        (
+            "invalid JSON",
+            r#"{"src": "c", "dest" "db"}"#.to_string(),
+            "stdin line 1, column 21: expected ':'",
+        ),
+        (
+            "not JSON at all",
+            "hello".to_string(),
+            "stdin line 1, column 1: expected '{'",
+        ),
+        (
+            "no body",
+            r#"{"src":"c","dest":"db"}"#.to_string(),
+            "stdin line 1: missing field \"body\"",
+        ),
+        (
+            "a 2 MiB line",
+            big,
+            "stdin line 1, column 1: document larger than 1048576 bytes",
+        ),
+        (
+            "duplicate keys",
+            r#"{"src":"c","src":"d","dest":"db","body":{}}"#.to_string(),
+            "duplicate key \"src\"",
+        ),
+        (
+            "a bad msg_id",
+            r#"{"src":"c","dest":"db","body":{"type":"call","msg_id":1.5}}"#.to_string(),
+            "msg_id: expected an integer",
+        ),
     ] {
         let out = run(&[], format!("{bad}\n{VALID}\n").as_bytes());
         assert!(out.status.success(), "{name}");
-        assert_eq!(stdout_lines(&out), [VALID_REPLY], "{name}: nothing on stdout for the bad document");
+        assert_eq!(
+            stdout_lines(&out),
+            [VALID_REPLY],
+            "{name}: nothing on stdout for the bad document"
+        );
         let err = stderr(&out);
-        assert_eq!(err.lines().count(), 1, "{name}: one stderr line, got {err:?}");
-        assert!(err.starts_with("breaker-host: ") && err.contains(expect), "{name}: {err:?}");
+        assert_eq!(
+            err.lines().count(),
+            1,
+            "{name}: one stderr line, got {err:?}"
+        );
+        assert!(
+            err.starts_with("breaker-host: ") && err.contains(expect),
+            "{name}: {err:?}"
+        );
     }
 }
 
@@ -78,11 +118,32 @@ fn protocol_errors_are_replies() {
     let out = run(&[], input.as_bytes());
     let lines = stdout_lines(&out);
     assert_eq!(lines.len(), 5);
-    assert!(lines[0].contains(r#""in_reply_to":1,"code":10,"text":"unknown message type \"launch\"""#), "{}", lines[0]);
-    assert!(lines[1].contains(r#""in_reply_to":2,"code":12,"text":"force_failures: expected an integer"#), "{}", lines[1]);
-    assert!(lines[2].contains(r#""code":12,"text":"force_failures, force_success: conflicting fields"#), "{}", lines[2]);
-    assert!(lines[3].contains(r#""code":12,"text":"config.failure_treshold: unknown config field""#), "{}", lines[3]);
-    assert!(lines[4].contains(r#""code":10,"text":"advance_clock: this node runs on the system clock"#), "{}", lines[4]);
+    assert!(
+        lines[0].contains(r#""in_reply_to":1,"code":10,"text":"unknown message type \"launch\"""#),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1]
+            .contains(r#""in_reply_to":2,"code":12,"text":"force_failures: expected an integer"#),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].contains(r#""code":12,"text":"force_failures, force_success: conflicting fields"#),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        lines[3].contains(r#""code":12,"text":"config.failure_treshold: unknown config field""#),
+        "{}",
+        lines[3]
+    );
+    assert!(
+        lines[4].contains(r#""code":10,"text":"advance_clock: this node runs on the system clock"#),
+        "{}",
+        lines[4]
+    );
 }
 
 #[test]
@@ -90,10 +151,22 @@ fn every_msg_id_of_a_long_stream_is_answered_once_in_order() {
     let mut input = String::new();
     for i in 0..100_000u64 {
         let body = match i % 4 {
-            0 => format!(r#"{{"type":"call","msg_id":{i},"service":"s{}"}}"#, i % 1000),
-            1 => format!(r#"{{"type":"call","msg_id":{i},"service":"s{}","force_failures":1}}"#, i % 1000),
-            2 => format!(r#"{{"type":"acquire","msg_id":{i},"service":"s{}"}}"#, i % 700),
-            _ => format!(r#"{{"type":"status","msg_id":{i},"service":"s{}"}}"#, i % 1000),
+            0 => format!(
+                r#"{{"type":"call","msg_id":{i},"service":"s{}"}}"#,
+                i % 1000
+            ),
+            1 => format!(
+                r#"{{"type":"call","msg_id":{i},"service":"s{}","force_failures":1}}"#,
+                i % 1000
+            ),
+            2 => format!(
+                r#"{{"type":"acquire","msg_id":{i},"service":"s{}"}}"#,
+                i % 700
+            ),
+            _ => format!(
+                r#"{{"type":"status","msg_id":{i},"service":"s{}"}}"#,
+                i % 1000
+            ),
         };
         input.push_str(&format!(r#"{{"src":"c","dest":"n","body":{body}}}"#));
         input.push('\n');
@@ -103,14 +176,22 @@ fn every_msg_id_of_a_long_stream_is_answered_once_in_order() {
     let lines = stdout_lines(&out);
     assert_eq!(lines.len(), 100_000);
     for (i, line) in lines.iter().enumerate() {
-        assert!(line.contains(&format!(r#""in_reply_to":{i},"#)), "reply {i}: {line}");
+        assert!(
+            line.contains(&format!(r#""in_reply_to":{i},"#)),
+            "reply {i}: {line}"
+        );
     }
     assert_eq!(stderr(&out), "");
 }
 
 #[test]
 fn a_reply_arrives_while_stdin_stays_open() {
-    let mut child = host(&[]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = host(&[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     for (request, reply) in [(ONE, REPLIES[0]), (TWO, REPLIES[1])] {
@@ -126,14 +207,22 @@ fn a_reply_arrives_while_stdin_stays_open() {
 
 #[test]
 fn sigterm_flushes_and_exits_zero() {
-    let mut child = host(&[]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = host(&[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     writeln!(stdin, "{ONE}").unwrap();
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
     assert_eq!(line.trim_end(), REPLIES[0]);
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let started = Instant::now();
     loop {
@@ -141,7 +230,10 @@ fn sigterm_flushes_and_exits_zero() {
             assert!(status.success(), "exit status {status:?}");
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "still running after SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still running after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     let mut rest = String::new();
@@ -153,7 +245,8 @@ fn sigterm_flushes_and_exits_zero() {
 fn the_bundled_walkthrough_gives_its_reviewed_replies() {
     let root = workspace();
     let input = std::fs::read(root.join("host-cli/examples/walkthrough.ndjson")).unwrap();
-    let expected = std::fs::read_to_string(root.join("host-cli/examples/walkthrough.expected")).unwrap();
+    let expected =
+        std::fs::read_to_string(root.join("host-cli/examples/walkthrough.expected")).unwrap();
     let out = run(&["--clock", "manual"], &input);
     assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
 }
@@ -162,7 +255,8 @@ fn the_bundled_walkthrough_gives_its_reviewed_replies() {
 fn the_policies_transcript_gives_its_reviewed_replies() {
     let root = workspace();
     let input = std::fs::read(root.join("host-cli/examples/policies.ndjson")).unwrap();
-    let expected = std::fs::read_to_string(root.join("host-cli/examples/policies.expected")).unwrap();
+    let expected =
+        std::fs::read_to_string(root.join("host-cli/examples/policies.expected")).unwrap();
     let out = run(&["--clock", "manual"], &input);
     assert_eq!(stderr(&out), "");
     assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
@@ -189,10 +283,16 @@ fn native_and_wasm_give_byte_identical_replies() {
         input.push(b'\n');
     }
     let out = run(&["--clock", "manual"], &input);
-    let options = breaker_wasm::Options { manual_clock: true, fixtures: true };
+    let options = breaker_wasm::Options {
+        manual_clock: true,
+        fixtures: true,
+    };
     let mut session = breaker_wasm::Session::new(options);
     let native = session.handle(&input, 0).to_vec();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), String::from_utf8(native).unwrap());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(native).unwrap()
+    );
 }
 
 #[test]
@@ -203,10 +303,17 @@ fn config_file_sets_the_defaults_and_a_bad_one_stops_start_up() {
     std::fs::write(&good, r#"{"failure_threshold": 2}"#).unwrap();
     let call = r#"{"src":"c","dest":"db","body":{"type":"call","msg_id":1,"force_failures":2}}"#;
     let out = run(&["--config", good.to_str().unwrap()], call.as_bytes());
-    assert!(stdout_lines(&out)[0].contains(r#""type":"circuit_breaker_open","in_reply_to":1,"service":"db","failures":2"#));
+    assert!(
+        stdout_lines(&out)[0].contains(
+            r#""type":"circuit_breaker_open","in_reply_to":1,"service":"db","failures":2"#
+        )
+    );
 
     for (contents, expect) in [
-        (r#"{"failure_threshold": 0}"#, "config.failure_threshold: expected an integer from 1"),
+        (
+            r#"{"failure_threshold": 0}"#,
+            "config.failure_threshold: expected an integer from 1",
+        ),
         (r#"{"nope": 1}"#, "config.nope: unknown config field"),
         ("[1]", "expected a JSON object"),
         ("{", "unexpected end"),
@@ -220,7 +327,10 @@ fn config_file_sets_the_defaults_and_a_bad_one_stops_start_up() {
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.contains(expect), "{contents}: {err}");
     }
-    let out = run(&["--config", dir.join("missing.json").to_str().unwrap()], b"");
+    let out = run(
+        &["--config", dir.join("missing.json").to_str().unwrap()],
+        b"",
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("cannot read"));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -235,7 +345,11 @@ fn a_module_that_is_not_a_breaker_stops_start_up() {
     // The smallest valid module: no exports at all.
     let empty = dir.join("empty.wasm");
     std::fs::write(&empty, b"\0asm\x01\0\0\0").unwrap();
-    for (path, expect) in [(&junk, "cannot load"), (&empty, "cannot instantiate"), (&dir.join("none.wasm"), "cannot read")] {
+    for (path, expect) in [
+        (&junk, "cannot load"),
+        (&empty, "cannot instantiate"),
+        (&dir.join("none.wasm"), "cannot read"),
+    ] {
         let out = run(&["--module", path.to_str().unwrap()], VALID.as_bytes());
         assert_eq!(out.status.code(), Some(1));
         let err = stderr(&out);
@@ -268,8 +382,18 @@ fn the_raw_module_imports_nothing_and_exports_the_abi() {
         }
     }
     assert_eq!(imports, 0, "the raw module must import nothing");
-    for name in ["memory", "breaker_abi_version", "breaker_alloc", "breaker_free", "breaker_handle", "breaker_diagnostics"] {
-        assert!(exports.iter().any(|e| e == name), "missing export {name}: {exports:?}");
+    for name in [
+        "memory",
+        "breaker_abi_version",
+        "breaker_alloc",
+        "breaker_free",
+        "breaker_handle",
+        "breaker_diagnostics",
+    ] {
+        assert!(
+            exports.iter().any(|e| e == name),
+            "missing export {name}: {exports:?}"
+        );
     }
 }
 
@@ -330,7 +454,10 @@ fn help_and_version() {
         assert!(help.contains(option), "{option} missing from --help");
     }
     let out = run(&["--version"], b"");
-    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), format!("breaker-host {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("breaker-host {}", env!("CARGO_PKG_VERSION"))
+    );
     let out = run(&["--clock", "sundial"], b"");
     assert_eq!(out.status.code(), Some(2));
 }

@@ -10,8 +10,16 @@ use common::{host, msg};
 
 /// Streams `docs` to a host on the manual clock and hands every stdout line to `each`; before
 /// closing stdin, reads the host's peak resident memory (VmHWM, in KiB).
-fn stream(docs: impl Iterator<Item = String> + Send + 'static, mut each: impl FnMut(usize, &str)) -> u64 {
-    let mut child = host(&["--clock", "manual"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+fn stream(
+    docs: impl Iterator<Item = String> + Send + 'static,
+    mut each: impl FnMut(usize, &str),
+) -> u64 {
+    let mut child = host(&["--clock", "manual"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stdin = std::io::BufWriter::new(child.stdin.take().unwrap());
     let writer = std::thread::spawn(move || {
         for doc in docs {
@@ -19,7 +27,9 @@ fn stream(docs: impl Iterator<Item = String> + Send + 'static, mut each: impl Fn
             stdin.write_all(b"\n").unwrap();
         }
         // The last message: its reply says everything before it was handled.
-        stdin.write_all(msg(r#"{"type":"status","msg_id":9007199254740991}"#).as_bytes()).unwrap();
+        stdin
+            .write_all(msg(r#"{"type":"status","msg_id":9007199254740991}"#).as_bytes())
+            .unwrap();
         stdin.write_all(b"\n").unwrap();
         stdin.flush().unwrap();
         stdin
@@ -29,7 +39,10 @@ fn stream(docs: impl Iterator<Item = String> + Send + 'static, mut each: impl Fn
     let mut n = 0;
     loop {
         line.clear();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "stdout ended early, after {n} lines");
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "stdout ended early, after {n} lines"
+        );
         if line.contains(r#""in_reply_to":9007199254740991,"#) {
             each(usize::MAX, &line);
             break;
@@ -38,7 +51,10 @@ fn stream(docs: impl Iterator<Item = String> + Send + 'static, mut each: impl Fn
         n += 1;
     }
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
-    let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap();
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap();
     let kib: u64 = hwm.trim().trim_end_matches("kB").trim().parse().unwrap();
     drop(writer.join().unwrap());
     let out = child.wait_with_output().unwrap();
@@ -74,14 +90,24 @@ fn a_million_messages_are_answered_exactly_once_in_order() {
 
 #[test]
 fn a_million_distinct_services_keep_memory_bounded() {
-    let docs = (0..1_000_000u64).map(|i| msg(&format!(r#"{{"type":"call","msg_id":{i},"service":"service-{i}","force_failures":{}}}"#, i % 7)));
+    let docs = (0..1_000_000u64).map(|i| {
+        msg(&format!(
+            r#"{{"type":"call","msg_id":{i},"service":"service-{i}","force_failures":{}}}"#,
+            i % 7
+        ))
+    });
     let mut last = String::new();
     let kib = stream(docs, |i, line| {
         if i == usize::MAX {
             last = line.to_string();
         }
     });
-    assert!(last.ends_with(r#""evicted":900000}}"#) || last.trim_end().ends_with(r#""evicted":900000}}"#), "{}", &last[last.len() - 100..]);
+    assert!(
+        last.ends_with(r#""evicted":900000}}"#)
+            || last.trim_end().ends_with(r#""evicted":900000}}"#),
+        "{}",
+        &last[last.len() - 100..]
+    );
     assert_eq!(last.matches(r#"{"service":"#).count(), 100_000);
     eprintln!("a million distinct services: peak RSS {} MiB", kib / 1024);
     assert!(kib < 512 * 1024, "peak RSS {kib} KiB");

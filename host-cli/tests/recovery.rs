@@ -5,14 +5,19 @@ mod common;
 
 use common::{Live, msg, reply, trap_module};
 
-const INTERNAL: &str = r#""code":13,"text":"internal error: the module failed while handling this message""#;
+const INTERNAL: &str =
+    r#""code":13,"text":"internal error: the module failed while handling this message""#;
 
 fn internal(id: u64) -> String {
-    reply(&format!(r#"{{"type":"error","in_reply_to":{id},{INTERNAL}}}"#))
+    reply(&format!(
+        r#"{{"type":"error","in_reply_to":{id},{INTERNAL}}}"#
+    ))
 }
 
 fn rejected(id: u64, service: &str) -> String {
-    reply(&format!(r#"{{"type":"error","in_reply_to":{id},"error":"Circuit breaker OPEN","service":"{service}"}}"#))
+    reply(&format!(
+        r#"{{"type":"error","in_reply_to":{id},"error":"Circuit breaker OPEN","service":"{service}"}}"#
+    ))
 }
 
 #[test]
@@ -21,10 +26,16 @@ fn a_trap_keeps_the_state_and_only_the_failing_document_answers_code_13() {
     let mut live = Live::start(&["--module", module.to_str().unwrap(), "--clock", "manual"]);
     // Before the failing batch (and before any checkpoint): a breaker opens, the clock moves.
     let got = live.send(
-        &[msg(r#"{"type":"call","msg_id":1,"force_failures":5}"#), msg(r#"{"type":"advance_clock","msg_id":2,"ms":1000}"#)],
+        &[
+            msg(r#"{"type":"call","msg_id":1,"force_failures":5}"#),
+            msg(r#"{"type":"advance_clock","msg_id":2,"ms":1000}"#),
+        ],
         2,
     );
-    assert_eq!(got[0], reply(r#"{"type":"circuit_breaker_open","in_reply_to":1,"service":"db","failures":5}"#));
+    assert_eq!(
+        got[0],
+        reply(r#"{"type":"circuit_breaker_open","in_reply_to":1,"service":"db","failures":5}"#)
+    );
     // One batch: documents before and after the trap, one of them opening a second breaker.
     let batch = [
         msg(r#"{"type":"call","msg_id":3}"#),
@@ -61,24 +72,57 @@ fn a_trap_keeps_the_state_and_only_the_failing_document_answers_code_13() {
     assert_eq!(got, [rejected(12, "db")]);
     let (status, err) = live.finish();
     assert!(status.success());
-    assert!(err.contains("the module failed on a batch of 8 documents"), "{err}");
-    assert!(err.contains("stdin line 6: the module failed on this document"), "{err}");
-    assert!(err.contains("stdin line 11: the module failed on this document"), "{err}");
+    assert!(
+        err.contains("the module failed on a batch of 8 documents"),
+        "{err}"
+    );
+    assert!(
+        err.contains("stdin line 6: the module failed on this document"),
+        "{err}"
+    );
+    assert!(
+        err.contains("stdin line 11: the module failed on this document"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_runaway_call_runs_out_of_fuel_and_the_node_carries_on() {
     // 3,000 breakers: listing them all costs more than this budget; a single call does not.
     let mut live = Live::start(&["--max-call-fuel", "3000000", "--clock", "manual"]);
-    let many: Vec<String> = (0..3000).map(|i| msg(&format!(r#"{{"type":"call","msg_id":{i},"service":"s{i}"}}"#))).collect();
+    let many: Vec<String> = (0..3000)
+        .map(|i| {
+            msg(&format!(
+                r#"{{"type":"call","msg_id":{i},"service":"s{i}"}}"#
+            ))
+        })
+        .collect();
     live.send(&many, 3000);
-    let got = live.send(&[msg(r#"{"type":"call","msg_id":3000,"force_failures":5}"#)], 1);
-    assert_eq!(got[0], reply(r#"{"type":"circuit_breaker_open","in_reply_to":3000,"service":"db","failures":5}"#));
+    let got = live.send(
+        &[msg(r#"{"type":"call","msg_id":3000,"force_failures":5}"#)],
+        1,
+    );
+    assert_eq!(
+        got[0],
+        reply(r#"{"type":"circuit_breaker_open","in_reply_to":3000,"service":"db","failures":5}"#)
+    );
     let got = live.send(&[msg(r#"{"type":"status","msg_id":3001}"#)], 1);
     assert_eq!(got, [internal(3001)]);
-    let got = live.send(&[msg(r#"{"type":"call","msg_id":3002}"#), msg(r#"{"type":"status","msg_id":3003,"service":"s2999"}"#)], 2);
+    let got = live.send(
+        &[
+            msg(r#"{"type":"call","msg_id":3002}"#),
+            msg(r#"{"type":"status","msg_id":3003,"service":"s2999"}"#),
+        ],
+        2,
+    );
     assert_eq!(got[0], rejected(3002, "db"));
-    assert!(got[1].contains(r#""service":"s2999","state":"closed","failures":0,"counts":{"successes":1,"#), "{}", got[1]);
+    assert!(
+        got[1].contains(
+            r#""service":"s2999","state":"closed","failures":0,"counts":{"successes":1,"#
+        ),
+        "{}",
+        got[1]
+    );
     let (status, err) = live.finish();
     assert!(status.success());
     assert!(err.contains("stdin line 3002: the module failed on this document (wasm trap: all fuel consumed by WebAssembly)"), "{err}");
@@ -86,16 +130,41 @@ fn a_runaway_call_runs_out_of_fuel_and_the_node_carries_on() {
 
 #[test]
 fn a_document_that_needs_too_much_memory_answers_code_13_and_the_node_carries_on() {
-    let mut live = Live::start(&["--max-guest-memory-mib", "4", "--max-message-bytes", "4000000", "--clock", "manual"]);
-    let got = live.send(&[msg(r#"{"type":"call","msg_id":1,"force_failures":5}"#)], 1);
+    let mut live = Live::start(&[
+        "--max-guest-memory-mib",
+        "4",
+        "--max-message-bytes",
+        "4000000",
+        "--clock",
+        "manual",
+    ]);
+    let got = live.send(
+        &[msg(r#"{"type":"call","msg_id":1,"force_failures":5}"#)],
+        1,
+    );
     assert!(got[0].contains("circuit_breaker_open"));
     // A 3 MB document (an ignored field): its input buffer alone is past the cap.
-    let big = msg(&format!(r#"{{"type":"call","msg_id":2,"pad":"{}"}}"#, "x".repeat(3_000_000)));
-    let got = live.send(&[msg(r#"{"type":"call","msg_id":3}"#), big, msg(r#"{"type":"call","msg_id":4}"#)], 3);
+    let big = msg(&format!(
+        r#"{{"type":"call","msg_id":2,"pad":"{}"}}"#,
+        "x".repeat(3_000_000)
+    ));
+    let got = live.send(
+        &[
+            msg(r#"{"type":"call","msg_id":3}"#),
+            big,
+            msg(r#"{"type":"call","msg_id":4}"#),
+        ],
+        3,
+    );
     assert_eq!(got, [rejected(3, "db"), internal(2), rejected(4, "db")]);
     let (status, err) = live.finish();
     assert!(status.success());
-    assert!(err.contains("stdin line 3: the module failed on this document (forcing trap when growing memory"), "{err}");
+    assert!(
+        err.contains(
+            "stdin line 3: the module failed on this document (forcing trap when growing memory"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -106,30 +175,74 @@ fn no_fixtures_cannot_be_turned_back_on_not_even_by_a_rebuilt_instance() {
     let snapshot = live.send(&[msg(r#"{"type":"snapshot","msg_id":1}"#)], 1)[0].clone();
     let snapshot = &snapshot[snapshot.find(r#""snapshot":"#).unwrap() + 11..snapshot.len() - 2];
     let attempts = [
-        (r#"{"type":"call","msg_id":2,"state":"open"}"#, "state: test fixtures are disabled on this node (--no-fixtures)"),
-        (r#"{"type":"call","msg_id":3,"force_failures":5}"#, "test fixtures are disabled"),
-        (r#"{"type":"call","msg_id":4,"force_success":true}"#, "test fixtures are disabled"),
-        (r#"{"type":"force","msg_id":5,"mode":"open"}"#, "force: test fixtures are disabled on this node (--no-fixtures)"),
-        (r#"{"type":"force","msg_id":6,"service":"db","mode":"closed"}"#, "force: test fixtures are disabled"),
-        (r#"{"type":"configure","msg_id":7,"config":{"fixtures":true}}"#, "config.fixtures: unknown config field"),
-        (r#"{"type":"configure","msg_id":8,"service":"db","config":{"no_fixtures":false}}"#, "config.no_fixtures: unknown config field"),
+        (
+            r#"{"type":"call","msg_id":2,"state":"open"}"#,
+            "state: test fixtures are disabled on this node (--no-fixtures)",
+        ),
+        (
+            r#"{"type":"call","msg_id":3,"force_failures":5}"#,
+            "test fixtures are disabled",
+        ),
+        (
+            r#"{"type":"call","msg_id":4,"force_success":true}"#,
+            "test fixtures are disabled",
+        ),
+        (
+            r#"{"type":"force","msg_id":5,"mode":"open"}"#,
+            "force: test fixtures are disabled on this node (--no-fixtures)",
+        ),
+        (
+            r#"{"type":"force","msg_id":6,"service":"db","mode":"closed"}"#,
+            "force: test fixtures are disabled",
+        ),
+        (
+            r#"{"type":"configure","msg_id":7,"config":{"fixtures":true}}"#,
+            "config.fixtures: unknown config field",
+        ),
+        (
+            r#"{"type":"configure","msg_id":8,"service":"db","config":{"no_fixtures":false}}"#,
+            "config.no_fixtures: unknown config field",
+        ),
     ];
     // Each attempt before and after what might reset a node: init, restore, a trap and rebuild.
     for resetter in [
         msg(r#"{"type":"init","msg_id":100,"node_id":"n1","node_ids":["n1"]}"#),
-        msg(&format!(r#"{{"type":"restore","msg_id":101,"snapshot":{snapshot}}}"#)),
+        msg(&format!(
+            r#"{{"type":"restore","msg_id":101,"snapshot":{snapshot}}}"#
+        )),
         msg(r#"{"type":"test_trap","msg_id":102}"#),
     ] {
         let got = live.send(std::slice::from_ref(&resetter), 1);
-        assert!(!got[0].contains(r#""type":"error""#) || got[0].contains(r#""code":13"#), "{}", got[0]);
+        assert!(
+            !got[0].contains(r#""type":"error""#) || got[0].contains(r#""code":13"#),
+            "{}",
+            got[0]
+        );
         for (request, text) in attempts {
             let got = live.send(&[msg(request)], 1);
-            assert!(got[0].contains(REFUSED) && got[0].contains(text), "after {resetter}: {request} → {}", got[0]);
+            assert!(
+                got[0].contains(REFUSED) && got[0].contains(text),
+                "after {resetter}: {request} → {}",
+                got[0]
+            );
         }
     }
     // Real traffic still works, and the refused fixtures changed nothing.
-    let got = live.send(&[msg(r#"{"type":"call","msg_id":9}"#), msg(r#"{"type":"status","msg_id":10,"service":"db"}"#)], 2);
-    assert_eq!(got[0], reply(r#"{"type":"call_ok","in_reply_to":9,"service":"db","state":"closed"}"#));
-    assert!(got[1].contains(r#""counts":{"successes":1,"failures":0,"rejections":0,"opened":0}"#), "{}", got[1]);
+    let got = live.send(
+        &[
+            msg(r#"{"type":"call","msg_id":9}"#),
+            msg(r#"{"type":"status","msg_id":10,"service":"db"}"#),
+        ],
+        2,
+    );
+    assert_eq!(
+        got[0],
+        reply(r#"{"type":"call_ok","in_reply_to":9,"service":"db","state":"closed"}"#)
+    );
+    assert!(
+        got[1].contains(r#""counts":{"successes":1,"failures":0,"rejections":0,"opened":0}"#),
+        "{}",
+        got[1]
+    );
     assert!(live.finish().0.success());
 }

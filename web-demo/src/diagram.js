@@ -19,7 +19,10 @@ const EDGES = [
 function exitPoint(c, tx, ty, pad = 4) {
   const dx = tx - c.x;
   const dy = ty - c.y;
-  const t = Math.min((NODE.w / 2 + pad) / Math.abs(dx || 1e-9), (NODE.h / 2 + pad) / Math.abs(dy || 1e-9));
+  const t = Math.min(
+    (NODE.w / 2 + pad) / Math.abs(dx || 1e-9),
+    (NODE.h / 2 + pad) / Math.abs(dy || 1e-9),
+  );
   return { x: c.x + dx * t, y: c.y + dy * t };
 }
 
@@ -41,7 +44,12 @@ function edgeGeometry(from, to, bend) {
   // The curve's midpoint, and a spot for the label a little further out.
   const qx = 0.25 * p0.x + 0.5 * cx + 0.25 * p1.x;
   const qy = 0.25 * p0.y + 0.5 * cy + 0.25 * p1.y;
-  return { d: `M${p0.x.toFixed(1)},${p0.y.toFixed(1)} Q${cx.toFixed(1)},${cy.toFixed(1)} ${p1.x.toFixed(1)},${p1.y.toFixed(1)}`, lx: qx + nx * 12, ly: qy + ny * 12, nx };
+  return {
+    d: `M${p0.x.toFixed(1)},${p0.y.toFixed(1)} Q${cx.toFixed(1)},${cy.toFixed(1)} ${p1.x.toFixed(1)},${p1.y.toFixed(1)}`,
+    lx: qx + nx * 12,
+    ly: qy + ny * 12,
+    nx,
+  };
 }
 
 export function createDiagram() {
@@ -56,8 +64,32 @@ export function createDiagram() {
   const defs = s(
     'defs',
     {},
-    s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: '8', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' }, s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrow-head' })),
-    s('marker', { id: 'arrow-hot', viewBox: '0 0 10 10', refX: '8', refY: '5', markerWidth: '7', markerHeight: '7', orient: 'auto-start-reverse' }, s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrow-head hot' })),
+    s(
+      'marker',
+      {
+        id: 'arrow',
+        viewBox: '0 0 10 10',
+        refX: '8',
+        refY: '5',
+        markerWidth: '7',
+        markerHeight: '7',
+        orient: 'auto-start-reverse',
+      },
+      s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrow-head' }),
+    ),
+    s(
+      'marker',
+      {
+        id: 'arrow-hot',
+        viewBox: '0 0 10 10',
+        refX: '8',
+        refY: '5',
+        markerWidth: '7',
+        markerHeight: '7',
+        orient: 'auto-start-reverse',
+      },
+      s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrow-head hot' }),
+    ),
   );
   svg.append(title, defs);
 
@@ -65,9 +97,22 @@ export function createDiagram() {
   for (const e of EDGES) {
     const major = !['open->closed', 'closed->half_open'].includes(`${e.from}->${e.to}`);
     const g = edgeGeometry(e.from, e.to, major ? 34 : 16);
-    const path = s('path', { d: g.d, class: `edge${major ? '' : ' minor'}`, 'marker-end': 'url(#arrow)' });
+    const path = s('path', {
+      d: g.d,
+      class: `edge${major ? '' : ' minor'}`,
+      'marker-end': 'url(#arrow)',
+    });
     const anchor = Math.abs(g.nx) < 0.3 ? 'middle' : g.nx > 0 ? 'start' : 'end';
-    const label = s('text', { x: g.lx.toFixed(1), y: (g.ly + 4).toFixed(1), class: `edge-label${major ? '' : ' minor'}`, 'text-anchor': anchor }, e.label);
+    const label = s(
+      'text',
+      {
+        x: g.lx.toFixed(1),
+        y: (g.ly + 4).toFixed(1),
+        class: `edge-label${major ? '' : ' minor'}`,
+        'text-anchor': anchor,
+      },
+      e.label,
+    );
     // The dashed edges (reset, forced mode, state fixture) are labelled only when they are the last one.
     if (!major) label.setAttribute('visibility', 'hidden');
     svg.append(path, label);
@@ -76,14 +121,31 @@ export function createDiagram() {
 
   const nodes = {};
   for (const [state, p] of Object.entries(POS)) {
-    const rect = s('rect', { x: p.x - NODE.w / 2, y: p.y - NODE.h / 2, width: NODE.w, height: NODE.h, rx: 12, class: `node node-${state}` });
-    const text = s('text', { x: p.x, y: p.y + 5, class: 'node-label', 'text-anchor': 'middle' }, STATE_LABEL[state]);
+    const rect = s('rect', {
+      x: p.x - NODE.w / 2,
+      y: p.y - NODE.h / 2,
+      width: NODE.w,
+      height: NODE.h,
+      rx: 12,
+      class: `node node-${state}`,
+    });
+    const text = s(
+      'text',
+      { x: p.x, y: p.y + 5, class: 'node-label', 'text-anchor': 'middle' },
+      STATE_LABEL[state],
+    );
     const g = s('g', { class: 'node-group', 'data-state': state }, rect, text);
     svg.append(g);
     nodes[state] = g;
   }
   // The last transition and its reason, inside the drawing.
-  const reason = s('text', { x: W / 2, y: H - 8, class: 'diagram-reason', 'text-anchor': 'middle', 'data-testid': 'diagram-reason' });
+  const reason = s('text', {
+    x: W / 2,
+    y: H - 8,
+    class: 'diagram-reason',
+    'text-anchor': 'middle',
+    'data-testid': 'diagram-reason',
+  });
 
   /** Lights `state` and highlights the edge of `last` ({from, to, reason}) if given. */
   function update(state, last) {
@@ -94,12 +156,19 @@ export function createDiagram() {
       e.path.classList.toggle('hot', hot);
       e.path.setAttribute('marker-end', hot ? 'url(#arrow-hot)' : 'url(#arrow)');
       e.label.classList.toggle('hot', hot);
-      if (e.path.classList.contains('minor')) e.label.setAttribute('visibility', hot ? 'visible' : 'hidden');
+      if (e.path.classList.contains('minor'))
+        e.label.setAttribute('visibility', hot ? 'visible' : 'hidden');
     }
     svg.setAttribute('data-current', state);
-    reason.textContent = last ? `${STATE_LABEL[last.from]} → ${STATE_LABEL[last.to]}: ${last.reason}` : '';
+    reason.textContent = last
+      ? `${STATE_LABEL[last.from]} → ${STATE_LABEL[last.to]}: ${last.reason}`
+      : '';
     if (!reason.isConnected) svg.append(reason);
-    title.textContent = `Breaker state machine: now ${STATE_LABEL[state]}` + (last ? `; last transition ${STATE_LABEL[last.from]} to ${STATE_LABEL[last.to]}: ${last.reason}` : '');
+    title.textContent =
+      `Breaker state machine: now ${STATE_LABEL[state]}` +
+      (last
+        ? `; last transition ${STATE_LABEL[last.from]} to ${STATE_LABEL[last.to]}: ${last.reason}`
+        : '');
   }
 
   return { el: svg, update };

@@ -52,7 +52,10 @@ function freshSim() {
     seed,
     rng: seed,
     selected: 'payments',
-    services: DEFAULT_SERVICES.map((s, i) => ({ ...s, nextAt: s.rate > 0 ? (1000 / s.rate) * (0.35 + 0.2 * i) : null })),
+    services: DEFAULT_SERVICES.map((s, i) => ({
+      ...s,
+      nextAt: s.rate > 0 ? (1000 / s.rate) * (0.35 + 0.2 * i) : null,
+    })),
     buckets: {},
   };
 }
@@ -79,7 +82,12 @@ function save() {
   try {
     const reply = core.send(NODE_DEST, { type: 'snapshot' }, sim.now, internal);
     if (reply?.type !== 'snapshot_ok') return;
-    const data = { version: 1, sim: { ...sim, buckets: serializeBuckets() }, snapshot: reply.snapshot, msgId: core.nextId };
+    const data = {
+      version: 1,
+      sim: { ...sim, buckets: serializeBuckets() },
+      snapshot: reply.snapshot,
+      msgId: core.nextId,
+    };
     localStorage.setItem(STORE_KEY, JSON.stringify(data));
     ui.saved.textContent = `Saved at ${fmtTime(sim.now)}`;
   } catch (e) {
@@ -122,10 +130,16 @@ function boot({ fresh = false } = {}) {
   if (saved) {
     sim = { ...freshSim(), ...saved.sim };
     const buckets = {};
-    for (const [svc, entries] of Object.entries(saved.sim.buckets ?? {})) buckets[svc] = new Map(entries);
+    for (const [svc, entries] of Object.entries(saved.sim.buckets ?? {}))
+      buckets[svc] = new Map(entries);
     sim.buckets = buckets;
     core.nextId = saved.msgId ?? 1;
-    const reply = core.send(NODE_DEST, { type: 'restore', snapshot: saved.snapshot }, sim.now, internal);
+    const reply = core.send(
+      NODE_DEST,
+      { type: 'restore', snapshot: saved.snapshot },
+      sim.now,
+      internal,
+    );
     if (reply?.type === 'restore_ok') restored = true;
     else toast(`Could not restore the saved state: ${reply?.text ?? 'no reply'}. Starting fresh.`);
   }
@@ -191,7 +205,9 @@ function simulatedCall(svc, opts) {
   const fails = prng.next() * 100 < svc.failPct;
   const duration = Math.max(1, Math.round(svc.latency * (0.6 + 0.8 * prng.next())));
   sim.rng = prng.state;
-  const body = fails ? { type: 'call', force_failures: 1, duration_ms: duration } : { type: 'call', force_success: true, duration_ms: duration };
+  const body = fails
+    ? { type: 'call', force_failures: 1, duration_ms: duration }
+    : { type: 'call', force_success: true, duration_ms: duration };
   const reply = send(svc.name, body, opts);
   countReply(svc.name, reply, 1);
   return reply;
@@ -203,7 +219,13 @@ function advance(dt) {
   for (;;) {
     let next = null;
     for (const svc of sim.services) {
-      if (svc.rate > 0 && svc.nextAt != null && svc.nextAt <= target && (!next || svc.nextAt < next.nextAt)) next = svc;
+      if (
+        svc.rate > 0 &&
+        svc.nextAt != null &&
+        svc.nextAt <= target &&
+        (!next || svc.nextAt < next.nextAt)
+      )
+        next = svc;
     }
     if (!next) break;
     sim.now = Math.max(sim.now, Math.floor(next.nextAt));
@@ -231,7 +253,8 @@ function refresh() {
   if (ev?.type === 'events_ok' && ev.events.length) {
     for (const e of ev.events) {
       view.events.push(e);
-      if (e.service === sim.selected) announce(`${e.service}: ${STATE_LABEL[e.from]} to ${STATE_LABEL[e.to]}, ${e.reason}`);
+      if (e.service === sim.selected)
+        announce(`${e.service}: ${STATE_LABEL[e.from]} to ${STATE_LABEL[e.to]}, ${e.reason}`);
     }
     view.lastSeq = ev.events[ev.events.length - 1].seq;
     if (view.events.length > 1000) view.events.splice(0, view.events.length - 1000);
@@ -240,7 +263,8 @@ function refresh() {
 }
 
 function lastTransition(service) {
-  for (let i = view.events.length - 1; i >= 0; i--) if (view.events[i].service === service) return view.events[i];
+  for (let i = view.events.length - 1; i >= 0; i--)
+    if (view.events[i].service === service) return view.events[i];
   return null;
 }
 
@@ -354,10 +378,13 @@ function removeService(name) {
   send(name, { type: 'reset', service: name });
   delete sim.buckets[name];
   view.status.delete(name);
-  if (sim.selected === name) sim.selected = sim.services[Math.min(i, sim.services.length - 1)]?.name ?? null;
+  if (sim.selected === name)
+    sim.selected = sim.services[Math.min(i, sim.services.length - 1)]?.name ?? null;
   structureDirty = true;
   afterAction();
-  (document.querySelector(`[data-testid="select-${CSS.escape(sim.selected ?? '')}"]`) ?? ui.addName).focus();
+  (
+    document.querySelector(`[data-testid="select-${CSS.escape(sim.selected ?? '')}"]`) ?? ui.addName
+  ).focus();
 }
 
 function select(name) {
@@ -401,9 +428,30 @@ function replay() {
     node.free();
   }
   const where = live ? 'live node' : 'fresh node';
-  log.entries.push({ dir: 'in', text: text.trim(), now: sim.now, seq: ++log.seq, tag: `replay · ${where}` });
-  for (const line of result.out.split('\n')) if (line) log.entries.push({ dir: 'out', text: line, now: sim.now, seq: ++log.seq, tag: `replay · ${where}` });
-  if (result.diagnostics) log.entries.push({ dir: 'diag', text: result.diagnostics.trimEnd(), now: sim.now, seq: ++log.seq, tag: `replay · ${where}` });
+  log.entries.push({
+    dir: 'in',
+    text: text.trim(),
+    now: sim.now,
+    seq: ++log.seq,
+    tag: `replay · ${where}`,
+  });
+  for (const line of result.out.split('\n'))
+    if (line)
+      log.entries.push({
+        dir: 'out',
+        text: line,
+        now: sim.now,
+        seq: ++log.seq,
+        tag: `replay · ${where}`,
+      });
+  if (result.diagnostics)
+    log.entries.push({
+      dir: 'diag',
+      text: result.diagnostics.trimEnd(),
+      now: sim.now,
+      seq: ++log.seq,
+      tag: `replay · ${where}`,
+    });
   if (log.entries.length > LOG_MAX) log.entries.splice(0, log.entries.length - LOG_MAX);
   log.dirty = true;
   ui.replayOutput.textContent = result.out;
@@ -439,33 +487,100 @@ function field(labelText, input, extra) {
 function buildUi(root) {
   root.replaceChildren();
   // Header: title and the simulated clock.
-  ui.playBtn = h('button', { type: 'button', class: 'btn primary', 'data-testid': 'play-toggle', onclick: () => setPlaying(!sim.playing) });
-  ui.stepBtn = h('button', { type: 'button', class: 'btn', 'data-testid': 'step-button', onclick: () => stepClock() }, 'Step');
-  ui.stepSize = h('select', { id: 'step-size', 'data-testid': 'step-size', onchange: () => ((sim.step = Number(ui.stepSize.value)), renderClock(), saveSoon()) }, STEPS.map((s) => h('option', { value: s.ms }, `+${s.label}`)));
-  ui.speed = h('select', { id: 'speed', 'data-testid': 'speed', onchange: () => ((sim.speed = Number(ui.speed.value)), saveSoon()) }, SPEEDS.map((v) => h('option', { value: v }, `×${v}`)));
-  ui.simTime = h('output', { class: 'sim-time', 'data-testid': 'sim-time', 'aria-live': 'off' }, '0:00.0');
-  ui.resetDemo = h('button', { type: 'button', class: 'btn ghost danger', 'data-testid': 'reset-demo', onclick: resetDemo, title: 'Forget the saved state and start again with the default services' }, 'Reset all');
+  ui.playBtn = h('button', {
+    type: 'button',
+    class: 'btn primary',
+    'data-testid': 'play-toggle',
+    onclick: () => setPlaying(!sim.playing),
+  });
+  ui.stepBtn = h(
+    'button',
+    { type: 'button', class: 'btn', 'data-testid': 'step-button', onclick: () => stepClock() },
+    'Step',
+  );
+  ui.stepSize = h(
+    'select',
+    {
+      id: 'step-size',
+      'data-testid': 'step-size',
+      onchange: () => ((sim.step = Number(ui.stepSize.value)), renderClock(), saveSoon()),
+    },
+    STEPS.map((s) => h('option', { value: s.ms }, `+${s.label}`)),
+  );
+  ui.speed = h(
+    'select',
+    {
+      id: 'speed',
+      'data-testid': 'speed',
+      onchange: () => ((sim.speed = Number(ui.speed.value)), saveSoon()),
+    },
+    SPEEDS.map((v) => h('option', { value: v }, `×${v}`)),
+  );
+  ui.simTime = h(
+    'output',
+    { class: 'sim-time', 'data-testid': 'sim-time', 'aria-live': 'off' },
+    '0:00.0',
+  );
+  ui.resetDemo = h(
+    'button',
+    {
+      type: 'button',
+      class: 'btn ghost danger',
+      'data-testid': 'reset-demo',
+      onclick: resetDemo,
+      title: 'Forget the saved state and start again with the default services',
+    },
+    'Reset all',
+  );
   ui.saved = h('span', { class: 'muted small saved', 'data-testid': 'saved' }, '');
-  ui.seed = h('input', { id: 'seed', type: 'number', inputmode: 'numeric', class: 'seed-input', 'data-testid': 'seed', onchange: () => {
-    const v = Math.trunc(Number(ui.seed.value));
-    if (!Number.isFinite(v)) return;
-    sim.seed = v >>> 0;
-    sim.rng = sim.seed;
-    prng = new Prng(sim.rng);
-    toast(`Downstream re-seeded with ${sim.seed}.`);
-    saveSoon();
-  } });
+  ui.seed = h('input', {
+    id: 'seed',
+    type: 'number',
+    inputmode: 'numeric',
+    class: 'seed-input',
+    'data-testid': 'seed',
+    onchange: () => {
+      const v = Math.trunc(Number(ui.seed.value));
+      if (!Number.isFinite(v)) return;
+      sim.seed = v >>> 0;
+      sim.rng = sim.seed;
+      prng = new Prng(sim.rng);
+      toast(`Downstream re-seeded with ${sim.seed}.`);
+      saveSoon();
+    },
+  });
 
   const header = h(
     'header',
     { class: 'topbar' },
-    h('div', { class: 'brand' }, logo(), h('div', {}, h('h1', {}, 'Circuit breaker'), h('p', { class: 'muted small' }, 'breaker-wasm, live in your browser'))),
+    h(
+      'div',
+      { class: 'brand' },
+      logo(),
+      h(
+        'div',
+        {},
+        h('h1', {}, 'Circuit breaker'),
+        h('p', { class: 'muted small' }, 'breaker-wasm, live in your browser'),
+      ),
+    ),
     h(
       'div',
       { class: 'clock', role: 'group', 'aria-label': 'Simulated clock' },
-      h('div', { class: 'clock-time' }, h('span', { class: 'muted small' }, 'Simulated time'), ui.simTime),
+      h(
+        'div',
+        { class: 'clock-time' },
+        h('span', { class: 'muted small' }, 'Simulated time'),
+        ui.simTime,
+      ),
       ui.playBtn,
-      h('div', { class: 'joined' }, ui.stepBtn, h('label', { class: 'sr-only', for: 'step-size' }, 'Step size'), ui.stepSize),
+      h(
+        'div',
+        { class: 'joined' },
+        ui.stepBtn,
+        h('label', { class: 'sr-only', for: 'step-size' }, 'Step size'),
+        ui.stepSize,
+      ),
       h('div', { class: 'inline-field' }, h('label', { for: 'speed' }, 'Speed'), ui.speed),
       h('div', { class: 'inline-field' }, h('label', { for: 'seed' }, 'Seed'), ui.seed),
     ),
@@ -474,7 +589,14 @@ function buildUi(root) {
 
   // Services.
   ui.cards = h('div', { class: 'cards', 'data-testid': 'service-cards' });
-  ui.addName = h('input', { id: 'add-name', type: 'text', placeholder: 'e.g. shipping', autocomplete: 'off', maxlength: 256, 'data-testid': 'add-service-name' });
+  ui.addName = h('input', {
+    id: 'add-name',
+    type: 'text',
+    placeholder: 'e.g. shipping',
+    autocomplete: 'off',
+    maxlength: 256,
+    'data-testid': 'add-service-name',
+  });
   ui.addError = h('p', { class: 'field-error', role: 'alert', 'data-testid': 'add-service-error' });
   const addForm = h(
     'form',
@@ -489,13 +611,32 @@ function buildUi(root) {
       },
     },
     h('label', { for: 'add-name', class: 'sr-only' }, 'New service name'),
-    h('div', { class: 'joined' }, ui.addName, h('button', { type: 'submit', class: 'btn', 'data-testid': 'add-service-button' }, 'Add service')),
+    h(
+      'div',
+      { class: 'joined' },
+      ui.addName,
+      h(
+        'button',
+        { type: 'submit', class: 'btn', 'data-testid': 'add-service-button' },
+        'Add service',
+      ),
+    ),
     ui.addError,
   );
   const services = h(
     'section',
     { class: 'panel services', 'aria-labelledby': 'services-h' },
-    h('div', { class: 'panel-head' }, h('div', {}, h('h2', { id: 'services-h' }, 'Services'), h('p', { class: 'muted small' }, 'Pick a service to inspect and control it.')), addForm),
+    h(
+      'div',
+      { class: 'panel-head' },
+      h(
+        'div',
+        {},
+        h('h2', { id: 'services-h' }, 'Services'),
+        h('p', { class: 'muted small' }, 'Pick a service to inspect and control it.'),
+      ),
+      addForm,
+    ),
     ui.cards,
   );
 
@@ -504,7 +645,20 @@ function buildUi(root) {
   ui.lastTransition = h('p', { class: 'last-transition', 'data-testid': 'last-transition' });
   ui.history = h('ol', { class: 'history', 'data-testid': 'transition-history' });
   ui.diagramTitle = h('h2', { id: 'diagram-h' }, 'State machine');
-  const diagram = h('section', { class: 'panel diagram-panel', 'aria-labelledby': 'diagram-h' }, h('div', { class: 'panel-head' }, ui.diagramTitle), h('div', { class: 'diagram-wrap' }, ui.diagram.el), h('p', { class: 'muted small diagram-note' }, 'Dashed arrows: reset, forced mode or the state fixture.'), ui.lastTransition, h('h3', { class: 'sub' }, 'Recent transitions'), ui.history);
+  const diagram = h(
+    'section',
+    { class: 'panel diagram-panel', 'aria-labelledby': 'diagram-h' },
+    h('div', { class: 'panel-head' }, ui.diagramTitle),
+    h('div', { class: 'diagram-wrap' }, ui.diagram.el),
+    h(
+      'p',
+      { class: 'muted small diagram-note' },
+      'Dashed arrows: reset, forced mode or the state fixture.',
+    ),
+    ui.lastTransition,
+    h('h3', { class: 'sub' }, 'Recent transitions'),
+    ui.history,
+  );
 
   // Timeline.
   ui.timelineBox = h('div', { class: 'timeline-chart', 'data-testid': 'timeline' });
@@ -512,52 +666,204 @@ function buildUi(root) {
   const timeline = h(
     'section',
     { class: 'panel timeline-panel', 'aria-labelledby': 'timeline-h' },
-    h('div', { class: 'panel-head' }, ui.timelineTitle, h('div', { class: 'band-legend', 'aria-label': 'State bands' }, h('span', { class: 'swatch band-closed' }), 'closed', h('span', { class: 'swatch band-open' }), 'open', h('span', { class: 'swatch band-half_open' }), 'half-open')),
+    h(
+      'div',
+      { class: 'panel-head' },
+      ui.timelineTitle,
+      h(
+        'div',
+        { class: 'band-legend', 'aria-label': 'State bands' },
+        h('span', { class: 'swatch band-closed' }),
+        'closed',
+        h('span', { class: 'swatch band-open' }),
+        'open',
+        h('span', { class: 'swatch band-half_open' }),
+        'half-open',
+      ),
+    ),
     ui.timelineBox,
   );
 
   // Controls for the selected service.
   ui.controlsTitle = h('h2', { id: 'controls-h' }, 'Controls');
-  ui.failPct = h('input', { id: 'health-failure', type: 'range', min: 0, max: 100, step: 1, 'data-testid': 'health-failure', oninput: () => updateHealth('failPct', Number(ui.failPct.value)) });
+  ui.failPct = h('input', {
+    id: 'health-failure',
+    type: 'range',
+    min: 0,
+    max: 100,
+    step: 1,
+    'data-testid': 'health-failure',
+    oninput: () => updateHealth('failPct', Number(ui.failPct.value)),
+  });
   ui.failPctOut = h('output', { for: 'health-failure', class: 'range-value' });
-  ui.latency = h('input', { id: 'health-latency', type: 'number', min: 1, max: 60000, step: 1, inputmode: 'numeric', 'data-testid': 'health-latency', onchange: () => updateHealth('latency', Math.max(1, Math.round(Number(ui.latency.value) || 1))) });
-  ui.rate = h('input', { id: 'health-rate', type: 'range', min: 0, max: 20, step: 1, 'data-testid': 'health-rate', oninput: () => updateHealth('rate', Number(ui.rate.value)) });
+  ui.latency = h('input', {
+    id: 'health-latency',
+    type: 'number',
+    min: 1,
+    max: 60000,
+    step: 1,
+    inputmode: 'numeric',
+    'data-testid': 'health-latency',
+    onchange: () => updateHealth('latency', Math.max(1, Math.round(Number(ui.latency.value) || 1))),
+  });
+  ui.rate = h('input', {
+    id: 'health-rate',
+    type: 'range',
+    min: 0,
+    max: 20,
+    step: 1,
+    'data-testid': 'health-rate',
+    oninput: () => updateHealth('rate', Number(ui.rate.value)),
+  });
   ui.rateOut = h('output', { for: 'health-rate', class: 'range-value' });
-  ui.injectCount = h('input', { id: 'inject-count', type: 'number', min: 1, step: 1, value: 5, inputmode: 'numeric', 'data-testid': 'inject-count' });
-  ui.actionResult = h('p', { class: 'action-result', role: 'status', 'data-testid': 'action-result' });
-  ui.forceBtns = ['open', 'closed', 'auto'].map((mode) => h('button', { type: 'button', class: 'btn seg', 'data-testid': `force-${mode}`, onclick: () => actionForce(mode), 'aria-pressed': 'false' }, { open: 'Open', closed: 'Closed', auto: 'Auto' }[mode]));
+  ui.injectCount = h('input', {
+    id: 'inject-count',
+    type: 'number',
+    min: 1,
+    step: 1,
+    value: 5,
+    inputmode: 'numeric',
+    'data-testid': 'inject-count',
+  });
+  ui.actionResult = h('p', {
+    class: 'action-result',
+    role: 'status',
+    'data-testid': 'action-result',
+  });
+  ui.forceBtns = ['open', 'closed', 'auto'].map((mode) =>
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'btn seg',
+        'data-testid': `force-${mode}`,
+        onclick: () => actionForce(mode),
+        'aria-pressed': 'false',
+      },
+      { open: 'Open', closed: 'Closed', auto: 'Auto' }[mode],
+    ),
+  );
 
   const controls = h(
     'section',
     { class: 'panel controls', 'aria-labelledby': 'controls-h' },
     h('div', { class: 'panel-head' }, ui.controlsTitle),
     h('h3', { class: 'sub' }, 'Downstream health'),
-    h('div', { class: 'field' }, h('label', { for: 'health-failure' }, 'Failure probability'), h('div', { class: 'range-row' }, ui.failPct, ui.failPctOut)),
-    h('div', { class: 'grid-2' }, field('Latency (ms)', ui.latency), h('div', { class: 'field' }, h('label', { for: 'health-rate' }, 'Traffic (calls/s)'), h('div', { class: 'range-row' }, ui.rate, ui.rateOut))),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'health-failure' }, 'Failure probability'),
+      h('div', { class: 'range-row' }, ui.failPct, ui.failPctOut),
+    ),
+    h(
+      'div',
+      { class: 'grid-2' },
+      field('Latency (ms)', ui.latency),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: 'health-rate' }, 'Traffic (calls/s)'),
+        h('div', { class: 'range-row' }, ui.rate, ui.rateOut),
+      ),
+    ),
     h('h3', { class: 'sub' }, 'Actions'),
     h(
       'div',
       { class: 'action-row' },
-      h('button', { type: 'button', class: 'btn primary', 'data-testid': 'send-call', onclick: actionSendCall }, 'Send one call'),
-      h('div', { class: 'joined' }, h('label', { class: 'sr-only', for: 'inject-count' }, 'Failures to inject'), ui.injectCount, h('button', { type: 'button', class: 'btn danger', 'data-testid': 'inject-button', onclick: actionInject }, 'Inject failures')),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'btn primary',
+          'data-testid': 'send-call',
+          onclick: actionSendCall,
+        },
+        'Send one call',
+      ),
+      h(
+        'div',
+        { class: 'joined' },
+        h('label', { class: 'sr-only', for: 'inject-count' }, 'Failures to inject'),
+        ui.injectCount,
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'btn danger',
+            'data-testid': 'inject-button',
+            onclick: actionInject,
+          },
+          'Inject failures',
+        ),
+      ),
     ),
-    h('div', { class: 'action-row' }, h('span', { class: 'muted small', id: 'force-label' }, 'Force state'), h('div', { class: 'segmented', role: 'group', 'aria-labelledby': 'force-label' }, ui.forceBtns), h('button', { type: 'button', class: 'btn ghost', 'data-testid': 'reset-breaker', onclick: actionResetBreaker }, 'Reset breaker')),
+    h(
+      'div',
+      { class: 'action-row' },
+      h('span', { class: 'muted small', id: 'force-label' }, 'Force state'),
+      h(
+        'div',
+        { class: 'segmented', role: 'group', 'aria-labelledby': 'force-label' },
+        ui.forceBtns,
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'btn ghost',
+          'data-testid': 'reset-breaker',
+          onclick: actionResetBreaker,
+        },
+        'Reset breaker',
+      ),
+    ),
     ui.actionResult,
     h('h3', { class: 'sub' }, 'Config'),
     buildConfigForm(),
   );
 
   // Protocol console.
-  ui.logFilter = h('input', { id: 'log-filter', type: 'search', placeholder: 'Filter, e.g. circuit_breaker_open', 'data-testid': 'log-filter', oninput: () => ((log.dirty = true), renderConsole()) });
-  ui.logDir = h('select', { id: 'log-dir', 'data-testid': 'log-dir', onchange: () => ((log.dirty = true), renderConsole()) }, h('option', { value: 'all' }, 'In and out'), h('option', { value: 'in' }, 'To the core'), h('option', { value: 'out' }, 'From the core'), h('option', { value: 'diag' }, 'Diagnostics'));
-  ui.logTraffic = h('input', { id: 'log-traffic', type: 'checkbox', checked: true, 'data-testid': 'log-traffic' });
-  ui.logInternal = h('input', { id: 'log-internal', type: 'checkbox', 'data-testid': 'log-internal' });
+  ui.logFilter = h('input', {
+    id: 'log-filter',
+    type: 'search',
+    placeholder: 'Filter, e.g. circuit_breaker_open',
+    'data-testid': 'log-filter',
+    oninput: () => ((log.dirty = true), renderConsole()),
+  });
+  ui.logDir = h(
+    'select',
+    {
+      id: 'log-dir',
+      'data-testid': 'log-dir',
+      onchange: () => ((log.dirty = true), renderConsole()),
+    },
+    h('option', { value: 'all' }, 'In and out'),
+    h('option', { value: 'in' }, 'To the core'),
+    h('option', { value: 'out' }, 'From the core'),
+    h('option', { value: 'diag' }, 'Diagnostics'),
+  );
+  ui.logTraffic = h('input', {
+    id: 'log-traffic',
+    type: 'checkbox',
+    checked: true,
+    'data-testid': 'log-traffic',
+  });
+  ui.logInternal = h('input', {
+    id: 'log-internal',
+    type: 'checkbox',
+    'data-testid': 'log-internal',
+  });
   ui.logList = h('ol', { class: 'log', 'data-testid': 'log-list', 'aria-live': 'off' });
   ui.logCount = h('span', { class: 'muted small' });
   const consolePanel = h(
     'section',
     { class: 'panel console', 'aria-labelledby': 'console-h' },
-    h('div', { class: 'panel-head' }, h('h2', { id: 'console-h' }, 'Protocol console'), ui.logCount),
+    h(
+      'div',
+      { class: 'panel-head' },
+      h('h2', { id: 'console-h' }, 'Protocol console'),
+      ui.logCount,
+    ),
     h(
       'div',
       { class: 'log-tools' },
@@ -567,12 +873,28 @@ function buildUi(root) {
       ui.logDir,
       h('label', { class: 'check' }, ui.logTraffic, 'simulated traffic'),
       h('label', { class: 'check' }, ui.logInternal, 'status polling'),
-      h('button', { type: 'button', class: 'btn ghost', 'data-testid': 'log-clear', onclick: () => ((log.entries = []), (log.dirty = true), renderConsole()) }, 'Clear'),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'btn ghost',
+          'data-testid': 'log-clear',
+          onclick: () => ((log.entries = []), (log.dirty = true), renderConsole()),
+        },
+        'Clear',
+      ),
     ),
     ui.logList,
   );
 
-  ui.transcript = h('textarea', { id: 'transcript', rows: 7, spellcheck: 'false', placeholder: '{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":1,"force_failures":5}}', 'data-testid': 'transcript-input' });
+  ui.transcript = h('textarea', {
+    id: 'transcript',
+    rows: 7,
+    spellcheck: 'false',
+    placeholder:
+      '{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":1,"force_failures":5}}',
+    'data-testid': 'transcript-input',
+  });
   ui.transcriptFile = h('input', {
     id: 'transcript-file',
     type: 'file',
@@ -588,26 +910,69 @@ function buildUi(root) {
       ui.transcriptFile.value = '';
     },
   });
-  ui.replayMode = h('select', { id: 'replay-mode', 'data-testid': 'replay-mode' }, h('option', { value: 'fresh' }, 'Fresh node · manual clock'), h('option', { value: 'live' }, 'Live node · simulated time'));
-  ui.replayOutput = h('pre', { class: 'replay-output', 'data-testid': 'replay-output', tabindex: '0', 'aria-label': 'Replies' });
-  ui.replayDiag = h('pre', { class: 'replay-diag', 'data-testid': 'replay-diagnostics', hidden: true });
-  ui.replayStatus = h('p', { class: 'muted small', role: 'status', 'data-testid': 'replay-status' });
+  ui.replayMode = h(
+    'select',
+    { id: 'replay-mode', 'data-testid': 'replay-mode' },
+    h('option', { value: 'fresh' }, 'Fresh node · manual clock'),
+    h('option', { value: 'live' }, 'Live node · simulated time'),
+  );
+  ui.replayOutput = h('pre', {
+    class: 'replay-output',
+    'data-testid': 'replay-output',
+    tabindex: '0',
+    'aria-label': 'Replies',
+  });
+  ui.replayDiag = h('pre', {
+    class: 'replay-diag',
+    'data-testid': 'replay-diagnostics',
+    hidden: true,
+  });
+  ui.replayStatus = h('p', {
+    class: 'muted small',
+    role: 'status',
+    'data-testid': 'replay-status',
+  });
   const replayPanel = h(
     'section',
     { class: 'panel replay', 'aria-labelledby': 'replay-h' },
     h('div', { class: 'panel-head' }, h('h2', { id: 'replay-h' }, 'Replay a transcript')),
-    h('p', { class: 'muted small' }, 'NDJSON documents {"src","dest","body"}, as breaker-host reads them. Replies are shown exactly as the core returns them.'),
+    h(
+      'p',
+      { class: 'muted small' },
+      'NDJSON documents {"src","dest","body"}, as breaker-host reads them. Replies are shown exactly as the core returns them.',
+    ),
     h('label', { for: 'transcript', class: 'sr-only' }, 'Transcript'),
     ui.transcript,
     h(
       'div',
       { class: 'action-row' },
-      h('button', { type: 'button', class: 'btn primary', 'data-testid': 'replay-button', onclick: replay }, 'Replay'),
+      h(
+        'button',
+        { type: 'button', class: 'btn primary', 'data-testid': 'replay-button', onclick: replay },
+        'Replay',
+      ),
       ui.transcriptFile,
       h('label', { for: 'transcript-file', class: 'btn file-btn' }, 'Upload…'),
-      h('button', { type: 'button', class: 'btn ghost', 'data-testid': 'load-example', onclick: () => ((ui.transcript.value = EXAMPLE), ui.transcript.focus()) }, 'Task example'),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'btn ghost',
+          'data-testid': 'load-example',
+          onclick: () => ((ui.transcript.value = EXAMPLE), ui.transcript.focus()),
+        },
+        'Task example',
+      ),
     ),
-    field('Replay into', ui.replayMode, h('p', { class: 'muted small' }, 'A fresh node answers like breaker-host --clock manual; the live node is the one the page drives.')),
+    field(
+      'Replay into',
+      ui.replayMode,
+      h(
+        'p',
+        { class: 'muted small' },
+        'A fresh node answers like breaker-host --clock manual; the live node is the one the page drives.',
+      ),
+    ),
     ui.replayStatus,
     h('h3', { class: 'sub' }, 'Replies'),
     ui.replayOutput,
@@ -617,8 +982,25 @@ function buildUi(root) {
   ui.live = h('div', { class: 'sr-only', 'aria-live': 'polite', 'data-testid': 'announcer' });
   ui.toast = h('div', { class: 'toast', role: 'status', hidden: true });
 
-  const main = h('main', { id: 'main', class: 'layout' }, h('div', { class: 'stack' }, services, h('div', { class: 'pair' }, diagram, timeline)), controls, consolePanel, replayPanel);
-  root.append(header, main, ui.live, ui.toast, h('footer', { class: 'foot muted small' }, `Core ABI v${abiVersion} · everything runs locally; state is kept in this browser.`));
+  const main = h(
+    'main',
+    { id: 'main', class: 'layout' },
+    h('div', { class: 'stack' }, services, h('div', { class: 'pair' }, diagram, timeline)),
+    controls,
+    consolePanel,
+    replayPanel,
+  );
+  root.append(
+    header,
+    main,
+    ui.live,
+    ui.toast,
+    h(
+      'footer',
+      { class: 'foot muted small' },
+      `Core ABI v${abiVersion} · everything runs locally; state is kept in this browser.`,
+    ),
+  );
 
   ui.timeline = createTimeline(ui.timelineBox);
 }
@@ -628,7 +1010,8 @@ function logo() {
   svg.setAttribute('viewBox', '0 0 32 32');
   svg.setAttribute('class', 'logo');
   svg.setAttribute('aria-hidden', 'true');
-  svg.innerHTML = '<rect width="32" height="32" rx="7" fill="#111827" stroke="#1f2937"/><path d="M6 16h6l3-7 4 14 3-7h4" fill="none" stroke="#34d399" stroke-width="2.6" stroke-linecap="round" stroke-linejoin="round"/>';
+  svg.innerHTML =
+    '<rect width="32" height="32" rx="7" fill="#111827" stroke="#1f2937"/><path d="M6 16h6l3-7 4 14 3-7h4" fill="none" stroke="#34d399" stroke-width="2.6" stroke-linecap="round" stroke-linejoin="round"/>';
   return svg;
 }
 
@@ -659,12 +1042,41 @@ function stepClock() {
 const configForm = { sig: '', dirty: new Set(), fields: new Map(), scope: 'defaults' };
 
 function buildConfigForm() {
-  ui.scopeDefaults = h('input', { type: 'radio', name: 'config-scope', id: 'scope-defaults', value: 'defaults', checked: true, 'data-testid': 'config-scope-defaults', onchange: () => setScope('defaults') });
-  ui.scopeService = h('input', { type: 'radio', name: 'config-scope', id: 'scope-service', value: 'service', 'data-testid': 'config-scope-service', onchange: () => setScope('service') });
+  ui.scopeDefaults = h('input', {
+    type: 'radio',
+    name: 'config-scope',
+    id: 'scope-defaults',
+    value: 'defaults',
+    checked: true,
+    'data-testid': 'config-scope-defaults',
+    onchange: () => setScope('defaults'),
+  });
+  ui.scopeService = h('input', {
+    type: 'radio',
+    name: 'config-scope',
+    id: 'scope-service',
+    value: 'service',
+    'data-testid': 'config-scope-service',
+    onchange: () => setScope('service'),
+  });
   ui.scopeServiceLabel = h('label', { for: 'scope-service' }, 'This service only');
   ui.configFields = h('div', { class: 'config-fields' });
-  ui.configStatus = h('p', { class: 'config-status', role: 'status', 'data-testid': 'config-status' });
-  ui.clearOverrides = h('button', { type: 'button', class: 'btn ghost', 'data-testid': 'config-clear', onclick: clearOverrides, hidden: true }, 'Clear overrides');
+  ui.configStatus = h('p', {
+    class: 'config-status',
+    role: 'status',
+    'data-testid': 'config-status',
+  });
+  ui.clearOverrides = h(
+    'button',
+    {
+      type: 'button',
+      class: 'btn ghost',
+      'data-testid': 'config-clear',
+      onclick: clearOverrides,
+      hidden: true,
+    },
+    'Clear overrides',
+  );
   ui.configForm = h(
     'form',
     {
@@ -676,9 +1088,35 @@ function buildConfigForm() {
         applyConfig();
       },
     },
-    h('fieldset', { class: 'scope' }, h('legend', { class: 'sr-only' }, 'Apply to'), h('label', { for: 'scope-defaults', class: 'radio' }, ui.scopeDefaults, ' All services (defaults)'), h('span', { class: 'radio' }, ui.scopeService, ' ', ui.scopeServiceLabel)),
+    h(
+      'fieldset',
+      { class: 'scope' },
+      h('legend', { class: 'sr-only' }, 'Apply to'),
+      h(
+        'label',
+        { for: 'scope-defaults', class: 'radio' },
+        ui.scopeDefaults,
+        ' All services (defaults)',
+      ),
+      h('span', { class: 'radio' }, ui.scopeService, ' ', ui.scopeServiceLabel),
+    ),
     ui.configFields,
-    h('div', { class: 'action-row' }, h('button', { type: 'submit', class: 'btn primary', 'data-testid': 'config-apply' }, 'Apply'), h('button', { type: 'button', class: 'btn ghost', 'data-testid': 'config-revert', onclick: () => ((configForm.dirty.clear()), clearConfigErrors(), renderConfig(true)) }, 'Revert'), ui.clearOverrides),
+    h(
+      'div',
+      { class: 'action-row' },
+      h('button', { type: 'submit', class: 'btn primary', 'data-testid': 'config-apply' }, 'Apply'),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'btn ghost',
+          'data-testid': 'config-revert',
+          onclick: () => (configForm.dirty.clear(), clearConfigErrors(), renderConfig(true)),
+        },
+        'Revert',
+      ),
+      ui.clearOverrides,
+    ),
     ui.configStatus,
   );
   return ui.configForm;
@@ -697,7 +1135,10 @@ function currentConfig() {
 }
 
 function fieldLabel(key) {
-  return key.replace(/_ms$/, ' (ms)').replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase());
+  return key
+    .replace(/_ms$/, ' (ms)')
+    .replace(/_/g, ' ')
+    .replace(/^./, (c) => c.toUpperCase());
 }
 
 function showValue(v) {
@@ -720,16 +1161,41 @@ function renderConfig(force = false) {
       ...keys.map((key) => {
         const isObj = cfg[key] !== null && typeof cfg[key] === 'object';
         const id = `config-${key}`;
-        const err = h('p', { class: 'field-error', id: `${id}-error`, 'data-testid': `config-error-${key}`, role: 'alert' });
+        const err = h('p', {
+          class: 'field-error',
+          id: `${id}-error`,
+          'data-testid': `config-error-${key}`,
+          role: 'alert',
+        });
         const input = isObj
-          ? h('textarea', { id, rows: 2, spellcheck: 'false', 'data-testid': `config-${key}`, 'aria-describedby': `${id}-error` })
-          : h('input', { id, type: 'text', inputmode: typeof cfg[key] === 'number' ? 'numeric' : 'text', autocomplete: 'off', spellcheck: 'false', 'data-testid': `config-${key}`, 'aria-describedby': `${id}-error` });
+          ? h('textarea', {
+              id,
+              rows: 2,
+              spellcheck: 'false',
+              'data-testid': `config-${key}`,
+              'aria-describedby': `${id}-error`,
+            })
+          : h('input', {
+              id,
+              type: 'text',
+              inputmode: typeof cfg[key] === 'number' ? 'numeric' : 'text',
+              autocomplete: 'off',
+              spellcheck: 'false',
+              'data-testid': `config-${key}`,
+              'aria-describedby': `${id}-error`,
+            });
         input.addEventListener('input', () => {
           configForm.dirty.add(key);
           input.classList.add('dirty');
         });
         configForm.fields.set(key, { input, err });
-        return h('div', { class: 'field config-field' }, h('label', { for: id }, fieldLabel(key), h('code', { class: 'key' }, key)), input, err);
+        return h(
+          'div',
+          { class: 'field config-field' },
+          h('label', { for: id }, fieldLabel(key), h('code', { class: 'key' }, key)),
+          input,
+          err,
+        );
       }),
     );
     force = true;
@@ -783,7 +1249,11 @@ function applyConfig() {
     return;
   }
   const scopeService = configForm.scope === 'service' ? sim.selected : null;
-  const body = { type: 'configure', ...(scopeService ? { service: scopeService } : {}), config: patch };
+  const body = {
+    type: 'configure',
+    ...(scopeService ? { service: scopeService } : {}),
+    config: patch,
+  };
   const reply = send(scopeService ?? NODE_DEST, body);
   if (reply?.type === 'configure_ok') {
     if (!scopeService) view.defaults = reply.config;
@@ -828,7 +1298,10 @@ function renderClock() {
   ui.simTime.textContent = fmtTime(sim.now);
   ui.playBtn.textContent = sim.playing ? 'Pause' : 'Play';
   ui.playBtn.setAttribute('aria-pressed', String(sim.playing));
-  ui.playBtn.setAttribute('aria-label', sim.playing ? 'Pause the simulated clock' : 'Play the simulated clock');
+  ui.playBtn.setAttribute(
+    'aria-label',
+    sim.playing ? 'Pause the simulated clock' : 'Play the simulated clock',
+  );
   ui.stepBtn.textContent = 'Step';
   ui.stepBtn.setAttribute('aria-label', `Step the clock by ${fmtDuration(sim.step)}`);
   if (document.activeElement !== ui.speed) ui.speed.value = String(sim.speed);
@@ -852,16 +1325,53 @@ function buildCard(svc) {
   els.rej = h('dd', { 'data-testid': tid('card-rejected') });
   els.opened = h('dd', { 'data-testid': tid('card-opened') });
   els.health = h('p', { class: 'muted small health' });
-  els.selectBtn = h('button', { type: 'button', class: 'card-select', 'data-testid': `select-${name}`, onclick: () => select(name) }, name);
+  els.selectBtn = h(
+    'button',
+    {
+      type: 'button',
+      class: 'card-select',
+      'data-testid': `select-${name}`,
+      onclick: () => select(name),
+    },
+    name,
+  );
   els.root = h(
     'article',
     { class: 'card', 'data-testid': tid('service-card'), 'aria-label': `Service ${name}` },
     h('div', { class: 'card-head' }, els.selectBtn, els.state),
     els.countdown,
-    h('div', { class: 'meter-row' }, h('span', { class: 'muted small' }, 'Consecutive failures'), els.failures),
+    h(
+      'div',
+      { class: 'meter-row' },
+      h('span', { class: 'muted small' }, 'Consecutive failures'),
+      els.failures,
+    ),
     els.meter,
-    h('dl', { class: 'counts' }, h('div', { class: 'c-ok' }, h('dt', {}, 'Successes'), els.ok), h('div', { class: 'c-fail' }, h('dt', {}, 'Failures'), els.fail), h('div', { class: 'c-rej' }, h('dt', {}, 'Rejected'), els.rej), h('div', { class: 'c-opened' }, h('dt', {}, 'Times opened'), els.opened)),
-    h('div', { class: 'card-foot' }, els.health, h('button', { type: 'button', class: 'btn icon ghost', 'aria-label': `Remove ${name}`, title: `Remove ${name}`, 'data-testid': tid('remove'), onclick: () => removeService(name) }, '✕')),
+    h(
+      'dl',
+      { class: 'counts' },
+      h('div', { class: 'c-ok' }, h('dt', {}, 'Successes'), els.ok),
+      h('div', { class: 'c-fail' }, h('dt', {}, 'Failures'), els.fail),
+      h('div', { class: 'c-rej' }, h('dt', {}, 'Rejected'), els.rej),
+      h('div', { class: 'c-opened' }, h('dt', {}, 'Times opened'), els.opened),
+    ),
+    h(
+      'div',
+      { class: 'card-foot' },
+      els.health,
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'btn icon ghost',
+          'aria-label': `Remove ${name}`,
+          title: `Remove ${name}`,
+          'data-testid': tid('remove'),
+          onclick: () => removeService(name),
+        },
+        '✕',
+      ),
+    ),
   );
   return els;
 }
@@ -869,8 +1379,9 @@ function buildCard(svc) {
 function renderCards() {
   if (structureDirty) {
     const names = new Set(sim.services.map((s) => s.name));
-    for (const [n, els] of cardEls) if (!names.has(n)) (els.root.remove(), cardEls.delete(n));
-    for (const svc of sim.services) if (!cardEls.has(svc.name)) cardEls.set(svc.name, buildCard(svc));
+    for (const [n, els] of cardEls) if (!names.has(n)) els.root.remove(), cardEls.delete(n);
+    for (const svc of sim.services)
+      if (!cardEls.has(svc.name)) cardEls.set(svc.name, buildCard(svc));
     ui.cards.replaceChildren(...sim.services.map((s) => cardEls.get(s.name).root));
   }
   for (const svc of sim.services) {
@@ -884,7 +1395,11 @@ function renderCards() {
     els.state.textContent = STATE_LABEL[state] + (forced ? ' · forced' : '');
     els.state.className = `badge badge-${state}`;
     let cd = '';
-    if (state === 'open') cd = st?.retry_after_ms != null ? `Probe allowed in ${fmtDuration(st.retry_after_ms)}` : 'Forced open: rejects every call';
+    if (state === 'open')
+      cd =
+        st?.retry_after_ms != null
+          ? `Probe allowed in ${fmtDuration(st.retry_after_ms)}`
+          : 'Forced open: rejects every call';
     else if (state === 'half_open') cd = 'Half-open: the next call is a probe';
     else if (forced === 'closed') cd = 'Forced closed: admits everything, records nothing';
     else cd = 'Calls flow to the downstream';
@@ -909,7 +1424,8 @@ function renderControls() {
   ui.controlsTitle.textContent = svc ? `Controls · ${name}` : 'Controls';
   ui.diagramTitle.textContent = svc ? `State machine · ${name}` : 'State machine';
   ui.timelineTitle.textContent = svc ? `Last minute · ${name}` : 'Last minute';
-  for (const el of [ui.failPct, ui.latency, ui.rate, ui.injectCount, ...ui.forceBtns]) el.disabled = !svc;
+  for (const el of [ui.failPct, ui.latency, ui.rate, ui.injectCount, ...ui.forceBtns])
+    el.disabled = !svc;
   if (!svc) return;
   if (document.activeElement !== ui.failPct) ui.failPct.value = String(svc.failPct);
   ui.failPctOut.textContent = `${svc.failPct}%`;
@@ -917,7 +1433,8 @@ function renderControls() {
   if (document.activeElement !== ui.rate) ui.rate.value = String(svc.rate);
   ui.rateOut.textContent = `${svc.rate}/s`;
   const forced = view.status.get(svc.name)?.forced ?? 'auto';
-  for (const b of ui.forceBtns) b.setAttribute('aria-pressed', String(b.dataset.testid === `force-${forced}`));
+  for (const b of ui.forceBtns)
+    b.setAttribute('aria-pressed', String(b.dataset.testid === `force-${forced}`));
 }
 
 function renderDiagram() {
@@ -928,15 +1445,33 @@ function renderDiagram() {
   ui.diagram.update(state, last);
   ui.lastTransition.replaceChildren(
     last
-      ? h('span', {}, h('span', { class: 'muted' }, `Last transition at ${fmtTime(last.at_ms)}: `), h('strong', {}, `${STATE_LABEL[last.from]} → ${STATE_LABEL[last.to]}`), h('span', { class: 'muted' }, ' — '), h('span', { class: 'reason', 'data-testid': 'last-reason' }, last.reason))
+      ? h(
+          'span',
+          {},
+          h('span', { class: 'muted' }, `Last transition at ${fmtTime(last.at_ms)}: `),
+          h('strong', {}, `${STATE_LABEL[last.from]} → ${STATE_LABEL[last.to]}`),
+          h('span', { class: 'muted' }, ' — '),
+          h('span', { class: 'reason', 'data-testid': 'last-reason' }, last.reason),
+        )
       : h('span', { class: 'muted' }, 'No transitions yet: the breaker has stayed CLOSED.'),
   );
-  const recent = view.events.filter((e) => e.service === name).slice(-6).reverse();
+  const recent = view.events
+    .filter((e) => e.service === name)
+    .slice(-6)
+    .reverse();
   const sig = recent.map((e) => e.seq).join(',') + name;
   if (ui.history.dataset.sig !== sig) {
     ui.history.dataset.sig = sig;
     ui.history.replaceChildren(
-      ...recent.map((e) => h('li', {}, h('time', { class: 'muted' }, fmtTime(e.at_ms)), h('span', { class: `pill pill-${e.to}` }, STATE_LABEL[e.to]), h('span', { class: 'reason' }, e.reason))),
+      ...recent.map((e) =>
+        h(
+          'li',
+          {},
+          h('time', { class: 'muted' }, fmtTime(e.at_ms)),
+          h('span', { class: `pill pill-${e.to}` }, STATE_LABEL[e.to]),
+          h('span', { class: 'reason' }, e.reason),
+        ),
+      ),
     );
     if (!recent.length) ui.history.append(h('li', { class: 'muted' }, 'None yet.'));
   }
@@ -959,16 +1494,42 @@ function renderConsole() {
   log.dirty = false;
   const q = ui.logFilter.value.trim().toLowerCase();
   const dir = ui.logDir.value;
-  const shown = log.entries.filter((e) => (dir === 'all' || e.dir === dir) && (!q || e.text.toLowerCase().includes(q) || (e.tag ?? '').includes(q)));
+  const shown = log.entries.filter(
+    (e) =>
+      (dir === 'all' || e.dir === dir) &&
+      (!q || e.text.toLowerCase().includes(q) || (e.tag ?? '').includes(q)),
+  );
   ui.logCount.textContent = `${shown.length} of ${log.entries.length} (last ${LOG_MAX} kept)`;
   const arrow = { in: '→ core', out: '← core', diag: '⚠ diag' };
   ui.logList.replaceChildren(
     ...shown
       .slice()
       .reverse()
-      .map((e) => h('li', { class: `log-${e.dir}`, 'data-dir': e.dir }, h('span', { class: 'log-meta' }, h('time', {}, fmtTime(e.now)), h('span', { class: 'log-dir' }, arrow[e.dir]), e.tag ? h('span', { class: 'log-tag' }, e.tag) : null), h('code', {}, e.text))),
+      .map((e) =>
+        h(
+          'li',
+          { class: `log-${e.dir}`, 'data-dir': e.dir },
+          h(
+            'span',
+            { class: 'log-meta' },
+            h('time', {}, fmtTime(e.now)),
+            h('span', { class: 'log-dir' }, arrow[e.dir]),
+            e.tag ? h('span', { class: 'log-tag' }, e.tag) : null,
+          ),
+          h('code', {}, e.text),
+        ),
+      ),
   );
-  if (!shown.length) ui.logList.append(h('li', { class: 'muted empty' }, log.entries.length ? 'No message matches the filter.' : 'Messages to and from the core appear here.'));
+  if (!shown.length)
+    ui.logList.append(
+      h(
+        'li',
+        { class: 'muted empty' },
+        log.entries.length
+          ? 'No message matches the filter.'
+          : 'Messages to and from the core appear here.',
+      ),
+    );
 }
 
 function renderAll(force = false) {
@@ -1037,7 +1598,9 @@ async function start() {
   try {
     ({ abiVersion } = await loadCore());
   } catch (e) {
-    root.replaceChildren(h('p', { class: 'loading error' }, `Could not load the breaker core: ${e.message}`));
+    root.replaceChildren(
+      h('p', { class: 'loading error' }, `Could not load the breaker core: ${e.message}`),
+    );
     throw e;
   }
   buildUi(root);
@@ -1046,7 +1609,10 @@ async function start() {
   renderAll(true);
   if (restored) toast(`Restored the saved state at ${fmtTime(sim.now)}.`);
   window.addEventListener('pagehide', save);
-  document.addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && save());
+  document.addEventListener(
+    'visibilitychange',
+    () => document.visibilityState === 'hidden' && save(),
+  );
   document.body.dataset.ready = 'true';
   requestAnimationFrame(frame);
 }

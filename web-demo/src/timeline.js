@@ -5,7 +5,11 @@ import 'uplot/dist/uPlot.min.css';
 
 const WINDOW_S = 60;
 const COLORS = { success: '#34d399', failure: '#f87171', rejected: '#a78bfa' };
-const BAND = { open: 'rgba(248,113,113,0.16)', half_open: 'rgba(251,191,36,0.18)', closed: 'rgba(52,211,153,0.05)' };
+const BAND = {
+  open: 'rgba(248,113,113,0.16)',
+  half_open: 'rgba(251,191,36,0.18)',
+  closed: 'rgba(52,211,153,0.05)',
+};
 
 function fmtAxis(sec) {
   const neg = sec < 0;
@@ -19,7 +23,8 @@ export function createTimeline(container) {
   let range = [0, WINDOW_S];
 
   const bars = uPlot.paths.bars({ size: [0.78, 40], align: 0 });
-  const legendValue = (idx) => (u, v, si, i) => (i == null || raw[idx][i] == null ? '–' : raw[idx][i]);
+  const legendValue = (idx) => (u, v, si, i) =>
+    i == null || raw[idx][i] == null ? '–' : raw[idx][i];
 
   const opts = {
     width: Math.max(300, container.clientWidth),
@@ -27,16 +32,58 @@ export function createTimeline(container) {
     padding: [12, 12, 0, 4],
     cursor: { drag: { x: false, y: false }, points: { show: false } },
     legend: { show: true, live: true },
-    scales: { x: { time: false, range: () => range }, y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] } },
+    scales: {
+      x: { time: false, range: () => range },
+      y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] },
+    },
     axes: [
-      { stroke: '#94a3b8', grid: { stroke: 'rgba(148,163,184,0.12)' }, ticks: { stroke: 'rgba(148,163,184,0.25)' }, values: (u, vals) => vals.map((v) => (v < 0 ? '' : fmtAxis(v))), space: 60 },
-      { stroke: '#94a3b8', grid: { stroke: 'rgba(148,163,184,0.12)' }, ticks: { stroke: 'rgba(148,163,184,0.25)' }, size: 40, label: 'calls / s', labelSize: 18, labelFont: '12px system-ui, sans-serif', font: '12px system-ui, sans-serif' },
+      {
+        stroke: '#94a3b8',
+        grid: { stroke: 'rgba(148,163,184,0.12)' },
+        ticks: { stroke: 'rgba(148,163,184,0.25)' },
+        values: (u, vals) => vals.map((v) => (v < 0 ? '' : fmtAxis(v))),
+        space: 60,
+      },
+      {
+        stroke: '#94a3b8',
+        grid: { stroke: 'rgba(148,163,184,0.12)' },
+        ticks: { stroke: 'rgba(148,163,184,0.25)' },
+        size: 40,
+        label: 'calls / s',
+        labelSize: 18,
+        labelFont: '12px system-ui, sans-serif',
+        font: '12px system-ui, sans-serif',
+      },
     ],
     series: [
       { label: 'time', value: (u, v) => (v == null ? '–' : fmtAxis(v)) },
-      { label: 'rejected', stroke: COLORS.rejected, fill: COLORS.rejected, width: 0, paths: bars, points: { show: false }, value: legendValue(3) },
-      { label: 'failure', stroke: COLORS.failure, fill: COLORS.failure, width: 0, paths: bars, points: { show: false }, value: legendValue(2) },
-      { label: 'success', stroke: COLORS.success, fill: COLORS.success, width: 0, paths: bars, points: { show: false }, value: legendValue(1) },
+      {
+        label: 'rejected',
+        stroke: COLORS.rejected,
+        fill: COLORS.rejected,
+        width: 0,
+        paths: bars,
+        points: { show: false },
+        value: legendValue(3),
+      },
+      {
+        label: 'failure',
+        stroke: COLORS.failure,
+        fill: COLORS.failure,
+        width: 0,
+        paths: bars,
+        points: { show: false },
+        value: legendValue(2),
+      },
+      {
+        label: 'success',
+        stroke: COLORS.success,
+        fill: COLORS.success,
+        width: 0,
+        paths: bars,
+        points: { show: false },
+        value: legendValue(1),
+      },
     ],
     hooks: {
       drawClear: [

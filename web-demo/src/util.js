@@ -2,7 +2,10 @@
 
 /** Creates an element: h('button', { class: 'x', onclick }, 'text', child). */
 export function h(tag, attrs = {}, ...children) {
-  const el = tag === 'svg' || attrs.svg ? document.createElementNS('http://www.w3.org/2000/svg', tag) : document.createElement(tag);
+  const el =
+    tag === 'svg' || attrs.svg
+      ? document.createElementNS('http://www.w3.org/2000/svg', tag)
+      : document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'svg' || v == null || v === false) continue;
     if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);

@@ -50,7 +50,8 @@ async function open(p) {
 
 /** Stops the clock and the simulated traffic of `service`, so the test alone drives it. */
 async function quiet(p, service) {
-  if ((await p.getAttribute(byId('play-toggle'), 'aria-pressed')) === 'true') await p.click(byId('play-toggle'));
+  if ((await p.getAttribute(byId('play-toggle'), 'aria-pressed')) === 'true')
+    await p.click(byId('play-toggle'));
   await p.click(byId(`select-${service}`));
   await p.fill(byId('health-rate'), '0');
   await p.fill(byId('health-failure'), '0');
@@ -62,7 +63,10 @@ async function shot(p, name) {
 }
 
 before(async () => {
-  assert.ok(fs.existsSync(path.join(dist, 'index.html')), 'dist/ is missing: run web-demo/build.sh');
+  assert.ok(
+    fs.existsSync(path.join(dist, 'index.html')),
+    'dist/ is missing: run web-demo/build.sh',
+  );
   server = await startServer(dist);
   userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'breaker-chromium-'));
   // A persistent context is how playwright takes a fresh --user-data-dir of our own.
@@ -70,10 +74,21 @@ before(async () => {
     executablePath: CHROMIUM,
     headless: true,
     serviceWorkers: 'block',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
   });
   // Offline: nothing but the local server may be reached.
-  await context.route('**/*', (route) => (route.request().url().startsWith(server.url) ? route.continue() : route.abort()));
+  await context.route('**/*', (route) =>
+    route.request().url().startsWith(server.url) ? route.continue() : route.abort(),
+  );
   page = await newPage();
 });
 
@@ -105,9 +120,15 @@ test('injecting 5 failures opens the card, with a countdown', async () => {
   assert.match(await page.textContent(byId('card-state-payments')), /OPEN/);
   assert.match(await page.textContent(byId('card-countdown-payments')), /Probe allowed in 5\.0 s/);
   assert.match(await page.textContent(byId('card-failures-payments')), /^5 \/ 5$/);
-  assert.match(await page.textContent(byId('last-reason')), /5 consecutive failures \(threshold 5\)/);
+  assert.match(
+    await page.textContent(byId('last-reason')),
+    /5 consecutive failures \(threshold 5\)/,
+  );
   assert.equal(await page.getAttribute(byId('state-diagram'), 'data-current'), 'open');
-  assert.equal(await page.textContent(byId('diagram-reason')), 'CLOSED → OPEN: 5 consecutive failures (threshold 5)');
+  assert.equal(
+    await page.textContent(byId('diagram-reason')),
+    'CLOSED → OPEN: 5 consecutive failures (threshold 5)',
+  );
   // The countdown moves with the simulated clock.
   await page.selectOption(byId('step-size'), '1000');
   await page.click(byId('step-button'));
@@ -134,11 +155,16 @@ test('a config change through the form takes effect; an invalid value shows the 
   await page.check(byId('config-scope-defaults'));
   await page.fill(byId('config-failure_threshold'), '2');
   await page.click(byId('config-apply'));
-  await page.waitForFunction(() => document.querySelector('[data-testid="card-failures-payments"]').textContent.endsWith('/ 2'));
+  await page.waitForFunction(() =>
+    document.querySelector('[data-testid="card-failures-payments"]').textContent.endsWith('/ 2'),
+  );
   await page.fill(byId('inject-count'), '2');
   await page.click(byId('inject-button'));
   await page.waitForSelector(`${byId('service-card-payments')}[data-state="open"]`);
-  assert.match(await page.textContent(byId('last-reason')), /2 consecutive failures \(threshold 2\)/);
+  assert.match(
+    await page.textContent(byId('last-reason')),
+    /2 consecutive failures \(threshold 2\)/,
+  );
 
   await page.fill(byId('config-failure_threshold'), '0');
   await page.click(byId('config-apply'));
@@ -152,7 +178,10 @@ test('a config change through the form takes effect; an invalid value shows the 
   await page.click(byId('config-revert'));
   await page.fill(byId('config-open_timeout_ms'), 'soon');
   await page.click(byId('config-apply'));
-  assert.match(await page.textContent(byId('config-error-open_timeout_ms')), /^config\.open_timeout_ms: /);
+  assert.match(
+    await page.textContent(byId('config-error-open_timeout_ms')),
+    /^config\.open_timeout_ms: /,
+  );
   await page.click(byId('config-revert'));
 });
 
@@ -162,11 +191,15 @@ test('replaying the task transcript shows exactly the task replies', async () =>
   const out = await page.textContent(byId('replay-output'));
   assert.deepEqual(out.split('\n').filter(Boolean), EXAMPLE_OUT);
   // The same replies are in the protocol console.
-  const logged = await page.$$eval(`${byId('log-list')} li[data-dir="out"] code`, (els) => els.map((e) => e.textContent));
+  const logged = await page.$$eval(`${byId('log-list')} li[data-dir="out"] code`, (els) =>
+    els.map((e) => e.textContent),
+  );
   for (const line of EXAMPLE_OUT) assert.ok(logged.includes(line), `console lacks ${line}`);
   // The console filter narrows it down.
   await page.fill(byId('log-filter'), 'circuit_breaker_closed');
-  const filtered = await page.$$eval(`${byId('log-list')} li[data-dir="out"] code`, (els) => els.map((e) => e.textContent));
+  const filtered = await page.$$eval(`${byId('log-list')} li[data-dir="out"] code`, (els) =>
+    els.map((e) => e.textContent),
+  );
   assert.ok(filtered.length >= 1 && filtered.every((t) => t.includes('circuit_breaker_closed')));
   await page.fill(byId('log-filter'), '');
 });
@@ -208,7 +241,9 @@ test('phone width: no horizontal scrolling, and screenshots', async () => {
   await p.fill(byId('inject-count'), '5');
   await p.click(byId('inject-button'));
   await p.waitForSelector(`${byId('service-card-search')}[data-state="open"]`);
-  const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  const overflow = await p.evaluate(
+    () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  );
   assert.ok(overflow <= 0, `page scrolls sideways by ${overflow}px`);
   await shot(p, 'open-search-390.png');
   await p.close();
@@ -222,12 +257,24 @@ test('keyboard: every control is reachable and focus is visible', async () => {
     const info = await page.evaluate(() => {
       const el = document.activeElement;
       const style = getComputedStyle(el);
-      return { id: el.dataset.testid ?? el.id ?? el.tagName, outline: style.outlineStyle, width: style.outlineWidth };
+      return {
+        id: el.dataset.testid ?? el.id ?? el.tagName,
+        outline: style.outlineStyle,
+        width: style.outlineWidth,
+      };
     });
     seen.add(info.id);
-    if (info.id === 'inject-button') assert.notEqual(info.outline, 'none', 'focus ring on the inject button');
+    if (info.id === 'inject-button')
+      assert.notEqual(info.outline, 'none', 'focus ring on the inject button');
   }
-  for (const id of ['step-button', 'select-payments', 'inject-button', 'send-call', 'config-failure_threshold']) assert.ok(seen.has(id), `Tab never reached ${id}`);
+  for (const id of [
+    'step-button',
+    'select-payments',
+    'inject-button',
+    'send-call',
+    'config-failure_threshold',
+  ])
+    assert.ok(seen.has(id), `Tab never reached ${id}`);
   await page.focus(byId('select-inventory'));
   await page.keyboard.press('Enter');
   assert.equal(await page.getAttribute(byId('select-inventory'), 'aria-pressed'), 'true');

@@ -22,7 +22,10 @@ export async function startServer(root) {
       if (!file.startsWith(base)) throw new Error('outside root');
       if (url.pathname.endsWith('/')) file = path.join(file, 'index.html');
       const body = await fs.readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+      res.writeHead(200, {
+        'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+        'cache-control': 'no-store',
+      });
       res.end(body);
     } catch {
       res.writeHead(404, { 'content-type': 'text/plain' });

@@ -30,7 +30,18 @@ for _ in range(body_in.get("force_failures", 0)):
     except (RuntimeError, pybreaker.CircuitBreakerError):
         failures += 1
     if breaker.current_state == "open":
-        body = {"type": "circuit_breaker_open", "in_reply_to": body_in["msg_id"], "service": service, "failures": failures}
+        body = {
+            "type": "circuit_breaker_open",
+            "in_reply_to": body_in["msg_id"],
+            "service": service,
+            "failures": failures,
+        }
     else:
-        body = {"type": "call_failed", "in_reply_to": body_in["msg_id"], "service": service, "state": "closed", "failures": failures}
+        body = {
+            "type": "call_failed",
+            "in_reply_to": body_in["msg_id"],
+            "service": service,
+            "state": "closed",
+            "failures": failures,
+        }
 print(json.dumps({"src": msg["dest"], "dest": msg["src"], "body": body}, separators=(",", ":")))

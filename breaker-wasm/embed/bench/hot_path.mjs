@@ -12,12 +12,12 @@
 //   wasm batch       breaker.handleRaw(): 1,000 "call" documents per call into the module
 //   opossum          new CircuitBreaker(fn).fire()
 //   cockatiel        circuitBreaker(handleAll, ConsecutiveBreaker(5)).execute(fn)
-import { fileURLToPath } from "node:url";
-import CircuitBreaker from "opossum";
-import { ConsecutiveBreaker, circuitBreaker, handleAll } from "cockatiel";
-import { Breaker } from "../node/breaker.mjs";
+import { fileURLToPath } from 'node:url';
+import CircuitBreaker from 'opossum';
+import { ConsecutiveBreaker, circuitBreaker, handleAll } from 'cockatiel';
+import { Breaker } from '../node/breaker.mjs';
 
-const root = fileURLToPath(new URL("../../..", import.meta.url));
+const root = fileURLToPath(new URL('../../..', import.meta.url));
 const wasmPath = process.argv[2] ?? `${root}/target/breaker.wasm`;
 const N = Number(process.argv[3] ?? 200_000);
 const ROUNDS = Number(process.argv[4] ?? 5);
@@ -44,7 +44,7 @@ for (let i = 0; i < N; i++) {
   fails[i] = next() < 0.05 ? 1 : 0;
 }
 
-const boom = new Error("downstream failed");
+const boom = new Error('downstream failed');
 const downstream = async (fail) => {
   if (fail) throw boom;
 };
@@ -55,32 +55,42 @@ const bad = async () => {
 
 const breaker = await Breaker.load(wasmPath);
 const opossum = names.map(
-  () => new CircuitBreaker(downstream, { timeout: false, resetTimeout: 5000, volumeThreshold: 5, errorThresholdPercentage: 50 }),
+  () =>
+    new CircuitBreaker(downstream, {
+      timeout: false,
+      resetTimeout: 5000,
+      volumeThreshold: 5,
+      errorThresholdPercentage: 50,
+    }),
 );
-const cockatiel = names.map(() => circuitBreaker(handleAll, { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(5) }));
+const cockatiel = names.map(() =>
+  circuitBreaker(handleAll, { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(5) }),
+);
 
 let msgId = 0;
 const runs = {
-  async "wasm guard"() {
+  async 'wasm guard'() {
     for (let i = 0; i < N; i++) {
       try {
         await breaker.guard(names[svc[i]], fails[i] ? bad : ok);
       } catch {}
     }
   },
-  async "wasm call"() {
+  async 'wasm call'() {
     for (let i = 0; i < N; i++) {
-      const body = fails[i] ? { type: "call", msg_id: ++msgId, force_failures: 1 } : { type: "call", msg_id: ++msgId };
-      breaker.handle({ src: "bench", dest: names[svc[i]], body });
+      const body = fails[i]
+        ? { type: 'call', msg_id: ++msgId, force_failures: 1 }
+        : { type: 'call', msg_id: ++msgId };
+      breaker.handle({ src: 'bench', dest: names[svc[i]], body });
     }
   },
-  async "wasm batch"() {
+  async 'wasm batch'() {
     let answered = 0;
     for (let start = 0; start < N; start += BATCH) {
-      let doc = "";
+      let doc = '';
       const end = Math.min(N, start + BATCH);
       for (let i = start; i < end; i++) {
-        const extra = fails[i] ? ',"force_failures":1' : "";
+        const extra = fails[i] ? ',"force_failures":1' : '';
         doc += `{"src":"bench","dest":"${names[svc[i]]}","body":{"type":"call","msg_id":${++msgId}${extra}}}\n`;
       }
       const { replies } = breaker.handleRaw(doc);
@@ -117,9 +127,9 @@ for (let r = 0; r < ROUNDS; r++) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const m = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
 console.log(`node ${process.version}: ${N} decisions x ${ROUNDS} rounds, median decisions/s`);
-for (const [k, v] of Object.entries(m)) console.log(`node.${k.replace(" ", "_")} ${Math.round(v)}`);
-console.log(`node.ratio.guard_vs_opossum ${(m["wasm guard"] / m.opossum).toFixed(2)}`);
-console.log(`node.ratio.guard_vs_cockatiel ${(m["wasm guard"] / m.cockatiel).toFixed(2)}`);
-console.log(`node.ratio.batch_vs_opossum ${(m["wasm batch"] / m.opossum).toFixed(2)}`);
-console.log(`node.ratio.batch_vs_cockatiel ${(m["wasm batch"] / m.cockatiel).toFixed(2)}`);
+for (const [k, v] of Object.entries(m)) console.log(`node.${k.replace(' ', '_')} ${Math.round(v)}`);
+console.log(`node.ratio.guard_vs_opossum ${(m['wasm guard'] / m.opossum).toFixed(2)}`);
+console.log(`node.ratio.guard_vs_cockatiel ${(m['wasm guard'] / m.cockatiel).toFixed(2)}`);
+console.log(`node.ratio.batch_vs_opossum ${(m['wasm batch'] / m.opossum).toFixed(2)}`);
+console.log(`node.ratio.batch_vs_cockatiel ${(m['wasm batch'] / m.cockatiel).toFixed(2)}`);
 for (const b of opossum) b.shutdown();

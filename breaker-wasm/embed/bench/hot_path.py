@@ -68,7 +68,11 @@ def wasm_call() -> None:
     global msg_id
     for svc, fails in ops:
         msg_id += 1
-        body = {"type": "call", "msg_id": msg_id, "force_failures": 1} if fails else {"type": "call", "msg_id": msg_id}
+        body = (
+            {"type": "call", "msg_id": msg_id, "force_failures": 1}
+            if fails
+            else {"type": "call", "msg_id": msg_id}
+        )
         breaker.handle({"src": "bench", "dest": names[svc], "body": body})
 
 
@@ -80,7 +84,9 @@ def wasm_batch() -> None:
         for svc, fails in ops[start : start + BATCH]:
             msg_id += 1
             extra = ',"force_failures":1' if fails else ""
-            lines.append(f'{{"src":"bench","dest":"{names[svc]}","body":{{"type":"call","msg_id":{msg_id}{extra}}}}}')
+            lines.append(
+                f'{{"src":"bench","dest":"{names[svc]}","body":{{"type":"call","msg_id":{msg_id}{extra}}}}}'
+            )
         replies, _ = breaker.handle_raw("\n".join(lines))
         answered += replies.count(b"\n")
     assert answered == N, f"batch: {answered} replies for {N} documents"
@@ -94,7 +100,12 @@ def py_breaker() -> None:
             pass
 
 
-runs = {"wasm guard": wasm_guard, "wasm call": wasm_call, "wasm batch": wasm_batch, "pybreaker": py_breaker}
+runs = {
+    "wasm guard": wasm_guard,
+    "wasm call": wasm_call,
+    "wasm batch": wasm_batch,
+    "pybreaker": py_breaker,
+}
 rates: dict[str, list[float]] = {k: [] for k in runs}
 for run in runs.values():
     run()  # warm-up

@@ -23,8 +23,8 @@ export interface Reply {
   body: ReplyBody;
 }
 
-export type Outcome = "success" | "failure" | "ignored";
-export type StateName = "closed" | "open" | "half_open";
+export type Outcome = 'success' | 'failure' | 'ignored';
+export type StateName = 'closed' | 'open' | 'half_open';
 
 export interface BreakerOptions {
   /** Current time in ms, used when a call passes no nowMs. Default: systemClock(). */
@@ -77,21 +77,40 @@ export class BreakerOpenError extends BreakerError {
 export function systemClock(): () => number;
 
 export class Breaker {
-  static load(source: string | URL | Uint8Array | ArrayBuffer | WebAssembly.Module, options?: BreakerOptions): Promise<Breaker>;
+  static load(
+    source: string | URL | Uint8Array | ArrayBuffer | WebAssembly.Module,
+    options?: BreakerOptions,
+  ): Promise<Breaker>;
   constructor(module: WebAssembly.Module, options?: BreakerOptions);
 
   /** Diagnostics lines of the last call into the module. */
   lastDiagnostics: string[];
   readonly trapped: boolean;
 
-  handleRaw(data: string | Uint8Array, nowMs?: number | bigint): { replies: Uint8Array; diagnostics: string[] };
+  handleRaw(
+    data: string | Uint8Array,
+    nowMs?: number | bigint,
+  ): { replies: Uint8Array; diagnostics: string[] };
   handle(message: Message | Message[] | string | Uint8Array, nowMs?: number | bigint): Reply[];
-  request(body: { type: string; [field: string]: unknown }, options?: { dest?: string; nowMs?: number }): ReplyBody;
+  request(
+    body: { type: string; [field: string]: unknown },
+    options?: { dest?: string; nowMs?: number },
+  ): ReplyBody;
 
   acquire(service: string, nowMs?: number): number;
-  record(service: string, permit: number, outcome: Outcome, durationMs?: number, nowMs?: number): ReplyBody;
+  record(
+    service: string,
+    permit: number,
+    outcome: Outcome,
+    durationMs?: number,
+    nowMs?: number,
+  ): ReplyBody;
   guard<T>(service: string, fn: () => T | Promise<T>, options?: GuardOptions): Promise<T>;
-  wrap<A extends unknown[], T>(service: string, fn: (...args: A) => T | Promise<T>, options?: GuardOptions): (...args: A) => Promise<T>;
+  wrap<A extends unknown[], T>(
+    service: string,
+    fn: (...args: A) => T | Promise<T>,
+    options?: GuardOptions,
+  ): (...args: A) => Promise<T>;
 
   status(service?: string): ReplyBody;
   configure(config: Record<string, unknown>, service?: string): ReplyBody;

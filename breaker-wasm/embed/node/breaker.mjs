@@ -9,7 +9,7 @@
 // It is not re-instantiated on its own (that would silently drop every breaker's state): load a
 // new one, or restore a snapshot into one.
 
-import { readFile } from "node:fs/promises";
+import { readFile } from 'node:fs/promises';
 
 /** The ABI version this wrapper speaks (breaker_abi_version()). */
 export const ABI_VERSION = 1;
@@ -17,7 +17,14 @@ const OPTION_MANUAL_CLOCK = 1;
 const OPTION_NO_FIXTURES = 2;
 // Service names are 1 to 256 bytes of UTF-8.
 const NAME_BYTES = 256;
-const EXPORTS = ["memory", "breaker_abi_version", "breaker_alloc", "breaker_free", "breaker_handle", "breaker_diagnostics"];
+const EXPORTS = [
+  'memory',
+  'breaker_abi_version',
+  'breaker_alloc',
+  'breaker_free',
+  'breaker_handle',
+  'breaker_diagnostics',
+];
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -57,7 +64,9 @@ export class ProtocolError extends BreakerError {
 /** The breaker rejected the call without running it (acquire answered with code 11). */
 export class BreakerOpenError extends BreakerError {
   constructor(service, text, retryAfterMs, reply) {
-    super(`${text} for "${service}"${retryAfterMs == null ? "" : `; retry after ${retryAfterMs} ms`}`);
+    super(
+      `${text} for "${service}"${retryAfterMs == null ? '' : `; retry after ${retryAfterMs} ms`}`,
+    );
     this.service = service;
     this.text = text;
     /** ms until a call may be admitted again; null when forced open. */
@@ -73,12 +82,15 @@ export function systemClock() {
 }
 
 function defaultDiagnostics(lines) {
-  for (const line of lines) process.emitWarning(`breaker module could not answer: ${line}`, "BreakerDiagnostic");
+  for (const line of lines)
+    process.emitWarning(`breaker module could not answer: ${line}`, 'BreakerDiagnostic');
 }
 
 function trapReason(e) {
   const text = String(e?.message ?? e);
-  return e instanceof WebAssembly.RuntimeError ? `wasm trap: ${text}` : `${e?.name ?? "Error"}: ${text}`;
+  return e instanceof WebAssembly.RuntimeError
+    ? `wasm trap: ${text}`
+    : `${e?.name ?? 'Error'}: ${text}`;
 }
 
 export class Breaker {
@@ -89,16 +101,18 @@ export class Breaker {
    */
   static async load(source, options = {}) {
     let module;
-    const where = typeof source === "string" || source instanceof URL ? String(source) : "<bytes>";
+    const where = typeof source === 'string' || source instanceof URL ? String(source) : '<bytes>';
     if (source instanceof WebAssembly.Module) {
       module = source;
     } else {
       let bytes = source;
-      if (typeof source === "string" || source instanceof URL) {
+      if (typeof source === 'string' || source instanceof URL) {
         try {
           bytes = await readFile(source);
         } catch (e) {
-          throw new BreakerLoadError(`cannot read the breaker module "${where}": ${e.code ?? e.message}`);
+          throw new BreakerLoadError(
+            `cannot read the breaker module "${where}": ${e.code ?? e.message}`,
+          );
         }
       }
       try {
@@ -114,10 +128,10 @@ export class Breaker {
    * From a compiled module (synchronous). Prefer Breaker.load.
    * @param {WebAssembly.Module} module
    */
-  constructor(module, options = {}, where = "<module>") {
+  constructor(module, options = {}, where = '<module>') {
     const imports = WebAssembly.Module.imports(module);
     if (imports.length > 0) {
-      const names = imports.map((i) => `${i.module}.${i.name}`).join(", ");
+      const names = imports.map((i) => `${i.module}.${i.name}`).join(', ');
       throw new BreakerLoadError(`"${where}" imports ${names}; the breaker module has no imports`);
     }
     let instance;
@@ -129,28 +143,38 @@ export class Breaker {
     const ex = instance.exports;
     const missing = EXPORTS.filter((name) => !(name in ex));
     if (missing.length > 0) {
-      throw new BreakerLoadError(`"${where}" is not a breaker module: missing export(s) ${missing.join(", ")}`);
+      throw new BreakerLoadError(
+        `"${where}" is not a breaker module: missing export(s) ${missing.join(', ')}`,
+      );
     }
     this._ex = ex;
     // The typed fast path (ABI.md): guard() acquires and records without JSON when present.
-    this._fast = typeof ex.breaker_acquire === "function" && typeof ex.breaker_record === "function";
+    this._fast =
+      typeof ex.breaker_acquire === 'function' && typeof ex.breaker_record === 'function';
     this._name = null; // { ptr, view } of a 256-byte buffer for service names
     this._clock = options.clock ?? systemClock();
-    this._src = options.src ?? "node";
+    this._src = options.src ?? 'node';
     this._onDiagnostics = options.onDiagnostics ?? defaultDiagnostics;
     this._trapped = null;
     this._msgId = 0;
     /** Diagnostics lines of the last call into the module. */
     this.lastDiagnostics = [];
 
-    const version = this._call("breaker_abi_version");
+    const version = this._call('breaker_abi_version');
     if (version !== ABI_VERSION) {
-      throw new AbiVersionError(`"${where}" speaks breaker ABI version ${version}; this wrapper needs version ${ABI_VERSION}`, version);
+      throw new AbiVersionError(
+        `"${where}" speaks breaker ABI version ${version}; this wrapper needs version ${ABI_VERSION}`,
+        version,
+      );
     }
-    const flags = (options.manualClock ? OPTION_MANUAL_CLOCK : 0) | (options.fixtures === false ? OPTION_NO_FIXTURES : 0);
+    const flags =
+      (options.manualClock ? OPTION_MANUAL_CLOCK : 0) |
+      (options.fixtures === false ? OPTION_NO_FIXTURES : 0);
     if (flags) {
-      if (typeof ex.breaker_set_options !== "function") throw new BreakerLoadError(`"${where}" has no breaker_set_options export`);
-      if (this._call("breaker_set_options", flags) !== 0) throw new BreakerError("breaker_set_options refused the options");
+      if (typeof ex.breaker_set_options !== 'function')
+        throw new BreakerLoadError(`"${where}" has no breaker_set_options export`);
+      if (this._call('breaker_set_options', flags) !== 0)
+        throw new BreakerError('breaker_set_options refused the options');
     }
   }
 
@@ -161,7 +185,9 @@ export class Breaker {
 
   _call(name, ...args) {
     if (this._trapped !== null) {
-      throw new BreakerTrappedError(`the breaker instance is unusable: it trapped earlier (${this._trapped})`);
+      throw new BreakerTrappedError(
+        `the breaker instance is unusable: it trapped earlier (${this._trapped})`,
+      );
     }
     try {
       return this._ex[name](...args);
@@ -187,23 +213,25 @@ export class Breaker {
    * @param {number | bigint} [nowMs]
    */
   handleRaw(data, nowMs) {
-    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    const bytes = typeof data === 'string' ? encoder.encode(data) : data;
     const now = BigInt(nowMs ?? this._clock());
-    if (now < 0n || now >= 1n << 63n) throw new RangeError(`nowMs must be from 0 to 2^63-1, not ${now}`);
+    if (now < 0n || now >= 1n << 63n)
+      throw new RangeError(`nowMs must be from 0 to 2^63-1, not ${now}`);
     let ptr = 0;
     if (bytes.length > 0) {
-      ptr = this._call("breaker_alloc", bytes.length);
-      if (ptr === 0) throw new BreakerError(`breaker_alloc could not provide ${bytes.length} bytes`);
+      ptr = this._call('breaker_alloc', bytes.length);
+      if (ptr === 0)
+        throw new BreakerError(`breaker_alloc could not provide ${bytes.length} bytes`);
       new Uint8Array(this._ex.memory.buffer, ptr, bytes.length).set(bytes);
     }
     let out;
     try {
-      out = this._read(this._call("breaker_handle", ptr, bytes.length, now));
+      out = this._read(this._call('breaker_handle', ptr, bytes.length, now));
     } finally {
-      if (ptr !== 0 && !this.trapped) this._call("breaker_free", ptr, bytes.length);
+      if (ptr !== 0 && !this.trapped) this._call('breaker_free', ptr, bytes.length);
     }
-    const diagnostics = decoder.decode(this._read(this._call("breaker_diagnostics")));
-    this.lastDiagnostics = diagnostics.split("\n").filter((l) => l.length > 0);
+    const diagnostics = decoder.decode(this._read(this._call('breaker_diagnostics')));
+    this.lastDiagnostics = diagnostics.split('\n').filter((l) => l.length > 0);
     return { replies: out, diagnostics: [...this.lastDiagnostics] };
   }
 
@@ -214,44 +242,49 @@ export class Breaker {
    */
   handle(message, nowMs) {
     let data;
-    if (typeof message === "string" || message instanceof Uint8Array) data = message;
-    else if (Array.isArray(message)) data = message.map((m) => JSON.stringify(m)).join("\n");
+    if (typeof message === 'string' || message instanceof Uint8Array) data = message;
+    else if (Array.isArray(message)) data = message.map((m) => JSON.stringify(m)).join('\n');
     else data = JSON.stringify(message);
     const { replies, diagnostics } = this.handleRaw(data, nowMs);
     if (diagnostics.length > 0) this._onDiagnostics(diagnostics);
     return decoder
       .decode(replies)
-      .split("\n")
+      .split('\n')
       .filter((l) => l.length > 0)
       .map((l) => JSON.parse(l));
   }
 
   /** Sends one body with a fresh msg_id and returns the reply's body. */
-  request(body, { dest = "breaker", nowMs } = {}) {
+  request(body, { dest = 'breaker', nowMs } = {}) {
     const msgId = ++this._msgId;
     const replies = this.handle({ src: this._src, dest, body: { ...body, msg_id: msgId } }, nowMs);
     const reply = replies.find((r) => r.body?.in_reply_to === msgId);
-    if (!reply) throw new BreakerError(`no reply to "${body.type}": ${this.lastDiagnostics.join("; ") || "nothing said"}`);
+    if (!reply)
+      throw new BreakerError(
+        `no reply to "${body.type}": ${this.lastDiagnostics.join('; ') || 'nothing said'}`,
+      );
     return reply.body;
   }
 
   _checked(body, opts) {
     const reply = this.request(body, opts);
-    if (reply.type === "error") throw new ProtocolError(reply.code, reply.text ?? reply.error, reply);
+    if (reply.type === 'error')
+      throw new ProtocolError(reply.code, reply.text ?? reply.error, reply);
     return reply;
   }
 
   /** A permit for one call to service; throws BreakerOpenError when rejected. */
   acquire(service, nowMs) {
-    const reply = this.request({ type: "acquire", service }, { nowMs });
-    if (reply.type === "error" && reply.code === 11) throw new BreakerOpenError(service, reply.text, reply.retry_after_ms, reply);
-    if (reply.type !== "acquire_ok") throw new ProtocolError(reply.code, reply.text, reply);
+    const reply = this.request({ type: 'acquire', service }, { nowMs });
+    if (reply.type === 'error' && reply.code === 11)
+      throw new BreakerOpenError(service, reply.text, reply.retry_after_ms, reply);
+    if (reply.type !== 'acquire_ok') throw new ProtocolError(reply.code, reply.text, reply);
     return reply.permit;
   }
 
   /** Reports the result of an admitted call; returns the record_ok body. */
   record(service, permit, outcome, durationMs, nowMs) {
-    const body = { type: "record", service, permit, outcome };
+    const body = { type: 'record', service, permit, outcome };
     if (durationMs != null) body.duration_ms = Math.max(0, Math.round(durationMs));
     return this._checked(body, { nowMs });
   }
@@ -259,7 +292,7 @@ export class Breaker {
   /** Writes service's name into the guest's name buffer; its length, or -1 when it does not fit. */
   _writeName(service) {
     if (this._name === null) {
-      const ptr = this._call("breaker_alloc", NAME_BYTES);
+      const ptr = this._call('breaker_alloc', NAME_BYTES);
       if (ptr === 0) throw new BreakerError(`breaker_alloc could not provide ${NAME_BYTES} bytes`);
       this._name = { ptr, view: null, last: null, len: -1 };
     }
@@ -279,7 +312,9 @@ export class Breaker {
   /** The error for a call into an instance that trapped before; none when it is usable. */
   _checkUsable() {
     if (this._trapped !== null) {
-      throw new BreakerTrappedError(`the breaker instance is unusable: it trapped earlier (${this._trapped})`);
+      throw new BreakerTrappedError(
+        `the breaker instance is unusable: it trapped earlier (${this._trapped})`,
+      );
     }
   }
 
@@ -302,10 +337,10 @@ export class Breaker {
     if (r > 0n) return Number(r);
     if (r === 0n) return null; // not a service name: the JSON path reports why
     const v = -1n - r;
-    const text = (v & 1n) === 1n ? "Circuit breaker HALF_OPEN" : "Circuit breaker OPEN";
+    const text = (v & 1n) === 1n ? 'Circuit breaker HALF_OPEN' : 'Circuit breaker OPEN';
     const retry = v >> 1n;
     const retryAfterMs = retry === 0n ? null : Number(retry - 1n);
-    const reply = { type: "error", in_reply_to: 0, code: 11, text, service };
+    const reply = { type: 'error', in_reply_to: 0, code: 11, text, service };
     if (retryAfterMs !== null) reply.retry_after_ms = retryAfterMs;
     throw new BreakerOpenError(service, text, retryAfterMs, reply);
   }
@@ -313,7 +348,7 @@ export class Breaker {
   _fastRecord(service, permit, outcome, durationMs, now) {
     const len = this._writeName(service);
     const duration = Math.max(0, Math.round(durationMs));
-    const code = outcome === "success" ? 0 : outcome === "failure" ? 1 : 2;
+    const code = outcome === 'success' ? 0 : outcome === 'failure' ? 1 : 2;
     this._checkUsable();
     let r;
     try {
@@ -322,7 +357,9 @@ export class Breaker {
       throw this._trap(e);
     }
     if (r < 0) {
-      throw new BreakerError(`breaker_record refused the record of permit ${permit} for "${service}"`);
+      throw new BreakerError(
+        `breaker_record refused the record of permit ${permit} for "${service}"`,
+      );
     }
   }
 
@@ -342,13 +379,13 @@ export class Breaker {
         try {
           result = await fn();
         } catch (e) {
-          const outcome = options.ignore?.(e) ? "ignored" : "failure";
+          const outcome = options.ignore?.(e) ? 'ignored' : 'failure';
           const now = this._clock();
           this._fastRecord(service, permit, outcome, now - started, now);
           throw e;
         }
         const now = this._clock();
-        this._fastRecord(service, permit, "success", now - started, now);
+        this._fastRecord(service, permit, 'success', now - started, now);
         return result;
       }
     }
@@ -358,11 +395,11 @@ export class Breaker {
     try {
       result = await fn();
     } catch (e) {
-      const outcome = options.ignore?.(e) ? "ignored" : "failure";
+      const outcome = options.ignore?.(e) ? 'ignored' : 'failure';
       this.record(service, permit, outcome, this._clock() - started);
       throw e;
     }
-    this.record(service, permit, "success", this._clock() - started);
+    this.record(service, permit, 'success', this._clock() - started);
     return result;
   }
 
@@ -372,22 +409,26 @@ export class Breaker {
   }
 
   status(service) {
-    return this._checked(service == null ? { type: "status" } : { type: "status", service });
+    return this._checked(service == null ? { type: 'status' } : { type: 'status', service });
   }
 
   configure(config, service) {
-    return this._checked(service == null ? { type: "configure", config } : { type: "configure", service, config });
+    return this._checked(
+      service == null ? { type: 'configure', config } : { type: 'configure', service, config },
+    );
   }
 
   events(after = 0, service) {
-    return this._checked(service == null ? { type: "events", after } : { type: "events", after, service }).events;
+    return this._checked(
+      service == null ? { type: 'events', after } : { type: 'events', after, service },
+    ).events;
   }
 
   snapshot() {
-    return this._checked({ type: "snapshot" }).snapshot;
+    return this._checked({ type: 'snapshot' }).snapshot;
   }
 
   restore(snapshot) {
-    return this._checked({ type: "restore", snapshot }).services;
+    return this._checked({ type: 'restore', snapshot }).services;
   }
 }

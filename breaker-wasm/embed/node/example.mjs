@@ -6,25 +6,26 @@
 // successful probe once the server has recovered. Every transition is printed.
 //
 //   node example.mjs [path/to/breaker.wasm]
-import { createServer } from "node:http";
-import { once } from "node:events";
-import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
+import { createServer } from 'node:http';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 
-import { Breaker, BreakerOpenError } from "./breaker.mjs";
+import { Breaker, BreakerOpenError } from './breaker.mjs';
 
-const WASM = process.argv[2] ?? fileURLToPath(new URL("../../../target/breaker.wasm", import.meta.url));
-const SERVICE = "inventory";
+const WASM =
+  process.argv[2] ?? fileURLToPath(new URL('../../../target/breaker.wasm', import.meta.url));
+const SERVICE = 'inventory';
 
 let failing = false;
 let hits = 0;
 const server = createServer((req, res) => {
   hits++;
-  if (failing) res.writeHead(503).end("unavailable\n");
-  else res.writeHead(200).end("42 widgets\n");
+  if (failing) res.writeHead(503).end('unavailable\n');
+  else res.writeHead(200).end('42 widgets\n');
 });
-server.listen(0, "127.0.0.1");
-await once(server, "listening");
+server.listen(0, '127.0.0.1');
+await once(server, 'listening');
 const url = `http://127.0.0.1:${server.address().port}/stock`;
 console.log(`downstream listening on ${url}`);
 
@@ -50,7 +51,10 @@ async function attempt(label) {
   try {
     console.log(`${label}: ok, ${await getStock()}`);
   } catch (e) {
-    if (e instanceof BreakerOpenError) console.log(`${label}: failed fast, breaker open (retry after ${e.retryAfterMs} ms; downstream not called)`);
+    if (e instanceof BreakerOpenError)
+      console.log(
+        `${label}: failed fast, breaker open (retry after ${e.retryAfterMs} ms; downstream not called)`,
+      );
     else if (e instanceof HttpError) console.log(`${label}: downstream error ${e.message}`);
     else throw e;
   }
@@ -59,19 +63,21 @@ async function attempt(label) {
 
 const started = performance.now();
 for (let i = 1; i <= 2; i++) await attempt(`call ${i}`);
-console.log("-- the downstream starts failing");
+console.log('-- the downstream starts failing');
 failing = true;
 for (let i = 3; i <= 7; i++) await attempt(`call ${i}`);
 console.log(`   (the downstream saw ${hits} requests for 7 calls)`);
 
 await sleep(1050);
-await attempt("probe 1 (still down)");
-console.log("-- the downstream recovers");
+await attempt('probe 1 (still down)');
+console.log('-- the downstream recovers');
 failing = false;
-await attempt("call while open");
+await attempt('call while open');
 await sleep(1050);
-await attempt("probe 2");
-await attempt("call after closing");
-console.log(`state: ${breaker.status(SERVICE).state}, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+await attempt('probe 2');
+await attempt('call after closing');
+console.log(
+  `state: ${breaker.status(SERVICE).state}, ${((performance.now() - started) / 1000).toFixed(1)} s`,
+);
 server.close();
 server.closeAllConnections?.();

@@ -67,7 +67,14 @@ ABI_VERSION = 1
 OPTION_MANUAL_CLOCK = 1
 OPTION_NO_FIXTURES = 2
 
-_EXPORTS = ("memory", "breaker_abi_version", "breaker_alloc", "breaker_free", "breaker_handle", "breaker_diagnostics")
+_EXPORTS = (
+    "memory",
+    "breaker_abi_version",
+    "breaker_alloc",
+    "breaker_free",
+    "breaker_handle",
+    "breaker_diagnostics",
+)
 
 Message = Union[Mapping[str, Any], str, bytes]
 Reply = dict[str, Any]
@@ -111,7 +118,9 @@ class BreakerOpen(BreakerError):
     breaker is forced open (no deadline).
     """
 
-    def __init__(self, service: str, text: str, retry_after_ms: int | None, reply: Mapping[str, Any]) -> None:
+    def __init__(
+        self, service: str, text: str, retry_after_ms: int | None, reply: Mapping[str, Any]
+    ) -> None:
         after = "" if retry_after_ms is None else f"; retry after {retry_after_ms} ms"
         super().__init__(f"{text} for {service!r}{after}")
         self.service = service
@@ -180,14 +189,18 @@ class Breaker:
             try:
                 wasm = Path(where).read_bytes()
             except OSError as e:
-                raise BreakerLoadError(f"cannot read the breaker module {where!r}: {e.strerror or e}") from None
+                raise BreakerLoadError(
+                    f"cannot read the breaker module {where!r}: {e.strerror or e}"
+                ) from None
         self._engine = wasmtime.Engine()
         self._store = wasmtime.Store(self._engine)
         try:
             compiled = wasmtime.Module(self._engine, wasm)
         except wasmtime.WasmtimeError as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else "invalid module"
-            raise BreakerLoadError(f"{where!r} is not a valid WebAssembly module: {first}") from None
+            raise BreakerLoadError(
+                f"{where!r} is not a valid WebAssembly module: {first}"
+            ) from None
         if compiled.imports:
             names = ", ".join(f"{i.module}.{i.name}" for i in compiled.imports)
             raise BreakerLoadError(f"{where!r} imports {names}; the breaker module has no imports")
@@ -198,25 +211,39 @@ class Breaker:
         exports = instance.exports(self._store)
         missing = [name for name in _EXPORTS if name not in exports]
         if missing:
-            raise BreakerLoadError(f"{where!r} is not a breaker module: missing export(s) {', '.join(missing)}")
+            raise BreakerLoadError(
+                f"{where!r} is not a breaker module: missing export(s) {', '.join(missing)}"
+            )
         self._memory = cast(wasmtime.Memory, exports["memory"])
-        self._fn = {name: cast(wasmtime.Func, exports[name]) for name in _EXPORTS if name != "memory"}
-        self._set_options = exports["breaker_set_options"] if "breaker_set_options" in exports else None
+        self._fn = {
+            name: cast(wasmtime.Func, exports[name]) for name in _EXPORTS if name != "memory"
+        }
+        self._set_options = (
+            exports["breaker_set_options"] if "breaker_set_options" in exports else None
+        )
         # The typed fast path (ABI.md): guard() acquires and records without JSON when present.
         self._fast: tuple[wasmtime.Func, wasmtime.Func] | None = None
         if "breaker_acquire" in exports and "breaker_record" in exports:
-            self._fast = (cast(wasmtime.Func, exports["breaker_acquire"]), cast(wasmtime.Func, exports["breaker_record"]))
+            self._fast = (
+                cast(wasmtime.Func, exports["breaker_acquire"]),
+                cast(wasmtime.Func, exports["breaker_record"]),
+            )
         self._name_ptr = 0
 
         version = self._call("breaker_abi_version")
         if version != ABI_VERSION:
             raise AbiVersionError(
-                f"{where!r} speaks breaker ABI version {version}; this wrapper needs version {ABI_VERSION}", version
+                f"{where!r} speaks breaker ABI version {version}; this wrapper needs version {ABI_VERSION}",
+                version,
             )
-        flags = (OPTION_MANUAL_CLOCK if manual_clock else 0) | (0 if fixtures else OPTION_NO_FIXTURES)
+        flags = (OPTION_MANUAL_CLOCK if manual_clock else 0) | (
+            0 if fixtures else OPTION_NO_FIXTURES
+        )
         if flags:
             if self._set_options is None:
-                raise BreakerLoadError(f"{where!r} has no breaker_set_options export; cannot set options")
+                raise BreakerLoadError(
+                    f"{where!r} has no breaker_set_options export; cannot set options"
+                )
             if self._call_func(cast(wasmtime.Func, self._set_options), flags) != 0:
                 raise BreakerError("breaker_set_options refused the options")
 
@@ -232,7 +259,9 @@ class Breaker:
 
     def _call_func(self, func: wasmtime.Func, *args: int) -> int:
         if self._trapped is not None:
-            raise BreakerTrapped(f"the breaker instance is unusable: it trapped earlier ({self._trapped})")
+            raise BreakerTrapped(
+                f"the breaker instance is unusable: it trapped earlier ({self._trapped})"
+            )
         try:
             return cast(int, func(self._store, *args))
         except (wasmtime.Trap, wasmtime.WasmtimeError) as e:
@@ -246,7 +275,9 @@ class Breaker:
             return b""
         return bytes(self._memory.read(self._store, ptr, ptr + length))
 
-    def handle_raw(self, data: Union[str, bytes], now_ms: int | None = None) -> tuple[bytes, list[str]]:
+    def handle_raw(
+        self, data: Union[str, bytes], now_ms: int | None = None
+    ) -> tuple[bytes, list[str]]:
         """Hands ``data`` (one or more complete JSON documents) to the module.
 
         Returns the reply bytes (each a compact document plus ``\\n``) and the diagnostics
@@ -272,7 +303,9 @@ class Breaker:
             self.last_diagnostics = diag.splitlines()
             return out, list(self.last_diagnostics)
 
-    def handle(self, message: Union[Message, Iterable[Mapping[str, Any]]], now_ms: int | None = None) -> list[Reply]:
+    def handle(
+        self, message: Union[Message, Iterable[Mapping[str, Any]]], now_ms: int | None = None
+    ) -> list[Reply]:
         """Handles a message (a dict, or JSON text/bytes holding one or more documents; or a list
         of dicts) at ``now_ms`` (default: the clock) and returns the parsed replies in order.
 
@@ -287,26 +320,36 @@ class Breaker:
             data = "\n".join(_dumps(m) for m in message)
         out, diagnostics = self.handle_raw(data, now_ms)
         for line in diagnostics:
-            warnings.warn(f"breaker module could not answer: {line}", BreakerDiagnostic, stacklevel=2)
+            warnings.warn(
+                f"breaker module could not answer: {line}", BreakerDiagnostic, stacklevel=2
+            )
         return [json.loads(line) for line in out.decode("utf-8").splitlines() if line]
 
     # -- request/reply helpers -----------------------------------------------------------------
 
-    def request(self, body: Mapping[str, Any], *, dest: str = "breaker", now_ms: int | None = None) -> Reply:
+    def request(
+        self, body: Mapping[str, Any], *, dest: str = "breaker", now_ms: int | None = None
+    ) -> Reply:
         """Sends one body (a fresh ``msg_id`` is added) and returns the reply's body."""
         with self._lock:
             self._msg_id += 1
             msg_id = self._msg_id
-            replies = self.handle({"src": self._src, "dest": dest, "body": {**body, "msg_id": msg_id}}, now_ms)
+            replies = self.handle(
+                {"src": self._src, "dest": dest, "body": {**body, "msg_id": msg_id}}, now_ms
+            )
         for reply in replies:
             if reply.get("body", {}).get("in_reply_to") == msg_id:
                 return cast(Reply, reply["body"])
-        raise BreakerError(f"no reply to {body.get('type')!r}: {'; '.join(self.last_diagnostics) or 'nothing said'}")
+        raise BreakerError(
+            f"no reply to {body.get('type')!r}: {'; '.join(self.last_diagnostics) or 'nothing said'}"
+        )
 
     def _checked(self, body: Mapping[str, Any], **kw: Any) -> Reply:
         reply = self.request(body, **kw)
         if reply.get("type") == "error":
-            raise ProtocolError(int(reply.get("code", 0)), str(reply.get("text", reply.get("error"))), reply)
+            raise ProtocolError(
+                int(reply.get("code", 0)), str(reply.get("text", reply.get("error"))), reply
+            )
         return reply
 
     def acquire(self, service: str, now_ms: int | None = None) -> int:
@@ -322,13 +365,23 @@ class Breaker:
         return int(reply["permit"])
 
     def record(
-        self, service: str, permit: int, outcome: str, duration_ms: int | None = None, now_ms: int | None = None
+        self,
+        service: str,
+        permit: int,
+        outcome: str,
+        duration_ms: int | None = None,
+        now_ms: int | None = None,
     ) -> Reply:
         """Reports the result of a call admitted by :meth:`acquire` (``outcome`` is
         ``"success"``, ``"failure"`` or ``"ignored"``). Returns the ``record_ok`` body, which has
         ``"stale": true`` when the permit no longer counts and a ``transition`` when it moved
         the breaker."""
-        body: dict[str, Any] = {"type": "record", "service": service, "permit": permit, "outcome": outcome}
+        body: dict[str, Any] = {
+            "type": "record",
+            "service": service,
+            "permit": permit,
+            "outcome": outcome,
+        }
         if duration_ms is not None:
             body["duration_ms"] = max(0, int(duration_ms))
         return self._checked(body, now_ms=now_ms)
@@ -357,7 +410,13 @@ class Breaker:
         v = -1 - r
         text = "Circuit breaker HALF_OPEN" if v & 1 else "Circuit breaker OPEN"
         retry = (v >> 1) - 1 if v >> 1 else None
-        reply: Reply = {"type": "error", "in_reply_to": 0, "code": 11, "text": text, "service": service}
+        reply: Reply = {
+            "type": "error",
+            "in_reply_to": 0,
+            "code": 11,
+            "text": text,
+            "service": service,
+        }
         if retry is not None:
             reply["retry_after_ms"] = retry
         raise BreakerOpen(service, text, retry, reply)
@@ -371,9 +430,18 @@ class Breaker:
         code = {"success": 0, "failure": 1, "ignored": 2}[outcome]
         with self._lock:
             ptr = self._write_name(name)
-            args = (ptr, len(name), float(permit), code, float(max(0, duration_ms)), float(self._clock()))
+            args = (
+                ptr,
+                len(name),
+                float(permit),
+                code,
+                float(max(0, duration_ms)),
+                float(self._clock()),
+            )
             if self._call_func(self._fast[1], *args) < 0:
-                raise BreakerError(f"breaker_record refused the record of permit {permit} for {service!r}")
+                raise BreakerError(
+                    f"breaker_record refused the record of permit {permit} for {service!r}"
+                )
 
     def guard(self, service: str, *, ignore: tuple[type[BaseException], ...] = ()) -> "Guard":
         """A context manager and decorator that runs code under the breaker of ``service``.
@@ -388,7 +456,9 @@ class Breaker:
 
     def status(self, service: str | None = None) -> Reply:
         """The ``status_ok`` body for ``service``, or for every breaker."""
-        return self._checked({"type": "status", **({"service": service} if service is not None else {})})
+        return self._checked(
+            {"type": "status", **({"service": service} if service is not None else {})}
+        )
 
     def configure(self, config: Mapping[str, Any], service: str | None = None) -> Reply:
         """Changes the defaults, or ``service``'s override; returns the ``configure_ok`` body."""
@@ -449,7 +519,9 @@ _NOT_A_RESULT = (GeneratorExit, KeyboardInterrupt, SystemExit, asyncio.Cancelled
 class Guard:
     """See :meth:`Breaker.guard`. Re-entrant: each ``with`` or decorated call gets its own permit."""
 
-    def __init__(self, breaker: Breaker, service: str, ignore: tuple[type[BaseException], ...] = ()) -> None:
+    def __init__(
+        self, breaker: Breaker, service: str, ignore: tuple[type[BaseException], ...] = ()
+    ) -> None:
         self._breaker = breaker
         self._service = service
         self._ignore = ignore
@@ -466,7 +538,9 @@ class Guard:
         self._stack().append((permit, time.monotonic()))
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
         permit, started = self._stack().pop()
         duration_ms = int((time.monotonic() - started) * 1000)
         if kind is None:

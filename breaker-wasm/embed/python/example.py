@@ -22,7 +22,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from breaker_embed import Breaker, BreakerOpen  # noqa: E402
 
-WASM = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[3] / "target" / "breaker.wasm"
+WASM = (
+    Path(sys.argv[1])
+    if len(sys.argv) > 1
+    else Path(__file__).resolve().parents[3] / "target" / "breaker.wasm"
+)
 SERVICE = "inventory"
 
 
@@ -67,7 +71,9 @@ def main() -> None:
         try:
             print(f"{label}: ok, {get_stock()}")
         except BreakerOpen as e:
-            print(f"{label}: failed fast, breaker open (retry after {e.retry_after_ms} ms; downstream not called)")
+            print(
+                f"{label}: failed fast, breaker open (retry after {e.retry_after_ms} ms; downstream not called)"
+            )
         except urllib.error.HTTPError as e:
             print(f"{label}: downstream error HTTP {e.code}")
         transitions()

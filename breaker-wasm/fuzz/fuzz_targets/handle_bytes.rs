@@ -5,10 +5,20 @@
 use breaker_wasm::{Options, Session};
 use libfuzzer_sys::fuzz_target;
 
-const PROBE: &[u8] = br#"{"src":"fuzz","dest":"probe","body":{"type":"status","msg_id":1,"service":"probe"}}"#;
+const PROBE: &[u8] =
+    br#"{"src":"fuzz","dest":"probe","body":{"type":"status","msg_id":1,"service":"probe"}}"#;
 
 fuzz_target!(|data: &[u8]| {
-    for options in [Options { manual_clock: true, fixtures: true }, Options { manual_clock: false, fixtures: false }] {
+    for options in [
+        Options {
+            manual_clock: true,
+            fixtures: true,
+        },
+        Options {
+            manual_clock: false,
+            fixtures: false,
+        },
+    ] {
         let mut session = Session::new(options);
         // Whole, then split in two calls at a later time (a call holds complete documents only
         // in the real hosts, but the core must not care).
@@ -17,6 +27,12 @@ fuzz_target!(|data: &[u8]| {
         session.handle(&data[..cut], 0);
         session.handle(&data[cut..], u64::MAX);
         let replies = session.handle(PROBE, u64::MAX).to_vec();
-        assert!(replies.starts_with(br#"{"src":"probe","dest":"fuzz","body":{"type":"status_ok","in_reply_to":1,"#), "{}", String::from_utf8_lossy(&replies));
+        assert!(
+            replies.starts_with(
+                br#"{"src":"probe","dest":"fuzz","body":{"type":"status_ok","in_reply_to":1,"#
+            ),
+            "{}",
+            String::from_utf8_lossy(&replies)
+        );
     }
 });

@@ -85,23 +85,61 @@ enum Field {
 #[derive(Arbitrary, Debug)]
 enum WindowSpec {
     Consecutive,
-    Count { size: Num, minimum_calls: Num, failure_rate: u8 },
-    Time { size_ms: Num, minimum_calls: Num, failure_rate: u8 },
+    Count {
+        size: Num,
+        minimum_calls: Num,
+        failure_rate: u8,
+    },
+    Time {
+        size_ms: Num,
+        minimum_calls: Num,
+        failure_rate: u8,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
 enum Message {
     Init,
-    Call { service: Service, state: Option<StateName>, force_failures: Option<Num>, force_success: bool, duration_ms: Option<Num> },
-    Acquire { service: Service },
-    Record { service: Service, permit: Num, outcome: Outcome, duration_ms: Option<Num> },
-    Status { service: Option<Service> },
-    Reset { service: Option<Service> },
-    Configure { service: Option<Service>, fields: Vec<(Field, Num)>, window: Option<WindowSpec>, backoff: Option<(u8, Num, u8)> },
-    Force { service: Option<Service>, mode: Mode },
-    Events { service: Option<Service>, after: Option<Num> },
+    Call {
+        service: Service,
+        state: Option<StateName>,
+        force_failures: Option<Num>,
+        force_success: bool,
+        duration_ms: Option<Num>,
+    },
+    Acquire {
+        service: Service,
+    },
+    Record {
+        service: Service,
+        permit: Num,
+        outcome: Outcome,
+        duration_ms: Option<Num>,
+    },
+    Status {
+        service: Option<Service>,
+    },
+    Reset {
+        service: Option<Service>,
+    },
+    Configure {
+        service: Option<Service>,
+        fields: Vec<(Field, Num)>,
+        window: Option<WindowSpec>,
+        backoff: Option<(u8, Num, u8)>,
+    },
+    Force {
+        service: Option<Service>,
+        mode: Mode,
+    },
+    Events {
+        service: Option<Service>,
+        after: Option<Num>,
+    },
     Snapshot,
-    AdvanceClock { ms: Num },
+    AdvanceClock {
+        ms: Num,
+    },
 }
 
 fn service(s: Service) -> String {
@@ -130,7 +168,13 @@ fn body(message: &Message, id: u64) -> String {
             field("node_ids", r#"["n1"]"#.into());
             "init"
         }
-        Message::Call { service: s, state: st, force_failures, force_success, duration_ms } => {
+        Message::Call {
+            service: s,
+            state: st,
+            force_failures,
+            force_success,
+            duration_ms,
+        } => {
             field("service", q(&service(*s)));
             if let Some(st) = st {
                 field("state", q(state(*st)));
@@ -150,7 +194,12 @@ fn body(message: &Message, id: u64) -> String {
             field("service", q(&service(*s)));
             "acquire"
         }
-        Message::Record { service: s, permit, outcome, duration_ms } => {
+        Message::Record {
+            service: s,
+            permit,
+            outcome,
+            duration_ms,
+        } => {
             field("service", q(&service(*s)));
             field("permit", permit.get().to_string());
             let o = match outcome {
@@ -176,7 +225,12 @@ fn body(message: &Message, id: u64) -> String {
             }
             "reset"
         }
-        Message::Configure { service: s, fields, window, backoff } => {
+        Message::Configure {
+            service: s,
+            fields,
+            window,
+            backoff,
+        } => {
             if let Some(s) = s {
                 field("service", q(&service(*s)));
             }
@@ -266,22 +320,38 @@ fn envelope(body: &str) -> String {
 
 /// Handles one document and checks it got exactly one reply, to `id`.
 fn ask(session: &mut Session, doc: &str, now: u64, id: u64) -> String {
-    let out = String::from_utf8(session.handle(doc.as_bytes(), now).to_vec()).expect("replies are UTF-8");
-    assert!(session.diagnostics().is_empty(), "{doc} → diagnostics {:?}", String::from_utf8_lossy(session.diagnostics()));
+    let out =
+        String::from_utf8(session.handle(doc.as_bytes(), now).to_vec()).expect("replies are UTF-8");
+    assert!(
+        session.diagnostics().is_empty(),
+        "{doc} → diagnostics {:?}",
+        String::from_utf8_lossy(session.diagnostics())
+    );
     assert_eq!(out.matches('\n').count(), 1, "{doc} → {out}");
     let tag = format!(r#","in_reply_to":{id}"#);
-    assert!(out.starts_with(r#"{"src":"db","dest":"c","body":{"type":""#) && out.contains(&tag), "{doc} → {out}");
+    assert!(
+        out.starts_with(r#"{"src":"db","dest":"c","body":{"type":""#) && out.contains(&tag),
+        "{doc} → {out}"
+    );
     out
 }
 
 /// The `now_ms` of a snapshot_ok reply.
 fn snapshot_time(reply: &str) -> u64 {
     let at = reply.find(r#""now_ms":"#).expect("a snapshot has now_ms") + 9;
-    reply[at..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
+    reply[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
 }
 
 fuzz_target!(|script: Script| {
-    let options = Options { manual_clock: script.manual_clock, fixtures: script.fixtures };
+    let options = Options {
+        manual_clock: script.manual_clock,
+        fixtures: script.fixtures,
+    };
     let (mut a, mut twin) = (Session::new(options), Session::new(options));
     let mut restored: Option<Session> = None;
     let split = usize::from(script.split) % (script.steps.len() + 1);
@@ -289,24 +359,59 @@ fuzz_target!(|script: Script| {
     for (i, step) in script.steps.iter().enumerate() {
         let id = i as u64 + 10;
         if i == split {
-            let taken = ask(&mut a, &envelope(r#"{"type":"snapshot","msg_id":1}"#), now, 1);
-            ask(&mut twin, &envelope(r#"{"type":"snapshot","msg_id":1}"#), now, 1);
+            let taken = ask(
+                &mut a,
+                &envelope(r#"{"type":"snapshot","msg_id":1}"#),
+                now,
+                1,
+            );
+            ask(
+                &mut twin,
+                &envelope(r#"{"type":"snapshot","msg_id":1}"#),
+                now,
+                1,
+            );
             let snapshot = &taken[taken.find(r#""snapshot":"#).unwrap() + 11..taken.len() - 3];
             let mut b = Session::new(options);
             if script.manual_clock {
                 let t = snapshot_time(&taken);
-                ask(&mut b, &envelope(&format!(r#"{{"type":"advance_clock","msg_id":2,"ms":{t}}}"#)), now, 2);
+                ask(
+                    &mut b,
+                    &envelope(&format!(
+                        r#"{{"type":"advance_clock","msg_id":2,"ms":{t}}}"#
+                    )),
+                    now,
+                    2,
+                );
             }
-            let reply = ask(&mut b, &envelope(&format!(r#"{{"type":"restore","msg_id":3,"snapshot":{snapshot}}}"#)), now, 3);
-            assert!(reply.contains(r#""type":"restore_ok""#), "a node's own snapshot must restore: {reply}\n{snapshot}");
+            let reply = ask(
+                &mut b,
+                &envelope(&format!(
+                    r#"{{"type":"restore","msg_id":3,"snapshot":{snapshot}}}"#
+                )),
+                now,
+                3,
+            );
+            assert!(
+                reply.contains(r#""type":"restore_ok""#),
+                "a node's own snapshot must restore: {reply}\n{snapshot}"
+            );
             restored = Some(b);
         }
         now = now.saturating_add(step.dt.get());
         let doc = envelope(&body(&step.message, id));
         let reply = ask(&mut a, &doc, now, id);
-        assert_eq!(reply, ask(&mut twin, &doc, now, id), "the same input must give the same replies");
+        assert_eq!(
+            reply,
+            ask(&mut twin, &doc, now, id),
+            "the same input must give the same replies"
+        );
         if let Some(b) = restored.as_mut() {
-            assert_eq!(reply, ask(b, &doc, now, id), "a restored node must answer like the original: {doc}");
+            assert_eq!(
+                reply,
+                ask(b, &doc, now, id),
+                "a restored node must answer like the original: {doc}"
+            );
         }
     }
 });

@@ -24,14 +24,30 @@ pub enum Window {
     /// Over the last `size` recorded calls, once at least `minimum_calls` are in the window, the
     /// breaker opens when the failure percentage reaches `failure_rate` (or the slow percentage
     /// reaches `slow_call_rate`).
-    Count { size: u64, minimum_calls: u64, failure_rate: Milli },
+    Count {
+        size: u64,
+        minimum_calls: u64,
+        failure_rate: Milli,
+    },
     /// The same over the calls of the last `size_ms` milliseconds, kept in buckets.
-    Time { size_ms: u64, minimum_calls: u64, failure_rate: Milli },
+    Time {
+        size_ms: u64,
+        minimum_calls: u64,
+        failure_rate: Milli,
+    },
 }
 
 impl Window {
-    pub const COUNT_DEFAULT: Window = Window::Count { size: 100, minimum_calls: 100, failure_rate: Milli(50_000) };
-    pub const TIME_DEFAULT: Window = Window::Time { size_ms: 60_000, minimum_calls: 100, failure_rate: Milli(50_000) };
+    pub const COUNT_DEFAULT: Window = Window::Count {
+        size: 100,
+        minimum_calls: 100,
+        failure_rate: Milli(50_000),
+    };
+    pub const TIME_DEFAULT: Window = Window::Time {
+        size_ms: 60_000,
+        minimum_calls: 100,
+        failure_rate: Milli(50_000),
+    };
 }
 
 /// How the open period grows when a breaker re-opens from half_open without closing.
@@ -48,7 +64,11 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { multiplier: Milli::ONE, max_open_ms: 300_000, jitter: Milli(0) }
+        Backoff {
+            multiplier: Milli::ONE,
+            max_open_ms: 300_000,
+            jitter: Milli(0),
+        }
     }
 }
 
@@ -214,7 +234,9 @@ pub struct Patch {
 impl Patch {
     /// A patch that sets every field to its value in `c`.
     pub fn full(c: &Config) -> Patch {
-        Patch { values: FIELDS.map(|f| Some(f.get(c))) }
+        Patch {
+            values: FIELDS.map(|f| Some(f.get(c))),
+        }
     }
 
     /// Sets `field` (`Some`) or clears it back to the layer below (`None`).
@@ -255,6 +277,8 @@ impl Patch {
 
     /// The set fields, in wire order.
     pub fn fields(&self) -> impl Iterator<Item = (Field, Setting)> + '_ {
-        FIELDS.into_iter().filter_map(|f| self.get(f).map(|v| (f, v)))
+        FIELDS
+            .into_iter()
+            .filter_map(|f| self.get(f).map(|v| (f, v)))
     }
 }

@@ -76,7 +76,13 @@ pub enum Reason {
     ConsecutiveFailures { failures: u64, threshold: u64 },
     /// `bad` of `calls` calls in the window failed (or were slow, when `slow`), reaching the
     /// `threshold` percentage.
-    Rate { slow: bool, span: Span, bad: u64, calls: u64, threshold: Milli },
+    Rate {
+        slow: bool,
+        span: Span,
+        bad: u64,
+        calls: u64,
+        threshold: Milli,
+    },
     /// The open period of `ms` milliseconds ended.
     OpenTimeoutElapsed { ms: u64 },
     /// A probe failed in half_open.
@@ -329,18 +335,32 @@ impl Breaker {
         loop {
             match self.state {
                 State::Open { since, until } if now >= until => {
-                    let reason = Reason::OpenTimeoutElapsed { ms: until.saturating_sub(since) };
-                    self.enter(State::HalfOpen { since: until, successes: 0 }, until, reason, log);
+                    let reason = Reason::OpenTimeoutElapsed {
+                        ms: until.saturating_sub(since),
+                    };
+                    self.enter(
+                        State::HalfOpen {
+                            since: until,
+                            successes: 0,
+                        },
+                        until,
+                        reason,
+                        log,
+                    );
                 }
                 State::HalfOpen { .. } => {
-                    let Some(oldest) = self.leases.front() else { break };
+                    let Some(oldest) = self.leases.front() else {
+                        break;
+                    };
                     let deadline = oldest.at.saturating_add(config.probe_timeout_ms);
                     if now < deadline {
                         break;
                     }
                     self.failures += 1;
                     self.counts.failures += 1;
-                    let reason = Reason::ProbeLeaseExpired { ms: config.probe_timeout_ms };
+                    let reason = Reason::ProbeLeaseExpired {
+                        ms: config.probe_timeout_ms,
+                    };
                     self.open(config, deadline, reason, log);
                 }
                 _ => break,
@@ -358,7 +378,11 @@ impl Breaker {
             failures: settled.failures,
             counts: settled.counts,
             // `status` tells when a probe will be admitted while open; half_open has no deadline.
-            retry_after_ms: if settled.state.name() == StateName::Open { settled.retry_after(config, now) } else { None },
+            retry_after_ms: if settled.state.name() == StateName::Open {
+                settled.retry_after(config, now)
+            } else {
+                None
+            },
         }
     }
 
@@ -371,7 +395,12 @@ impl Breaker {
             State::Open { until, .. } => Some(until.saturating_sub(now)),
             State::HalfOpen { .. } if self.slots_full(config) => {
                 let oldest = self.leases.front()?;
-                Some(oldest.at.saturating_add(config.probe_timeout_ms).saturating_sub(now))
+                Some(
+                    oldest
+                        .at
+                        .saturating_add(config.probe_timeout_ms)
+                        .saturating_sub(now),
+                )
             }
             _ => None,
         }
@@ -398,7 +427,12 @@ impl Breaker {
             _ => {}
         }
         if from != to {
-            log.push(Transition { from, to, at, reason });
+            log.push(Transition {
+                from,
+                to,
+                at,
+                reason,
+            });
         }
     }
 
@@ -465,7 +499,10 @@ impl Breaker {
                 return None;
             }
             let failures = self.failures;
-            let reason = Reason::ConsecutiveFailures { failures, threshold: config.failure_threshold };
+            let reason = Reason::ConsecutiveFailures {
+                failures,
+                threshold: config.failure_threshold,
+            };
             self.open(config, now, reason, log);
             return Some(failures);
         }
@@ -487,7 +524,9 @@ impl Breaker {
 
     /// Whether `config`'s window would open on its tally after `k` more calls marked `mark`.
     fn would_open_after(&mut self, config: &Config, now: u64, mark: Mark, k: u64) -> bool {
-        let Some(w) = self.window.as_deref_mut() else { return false };
+        let Some(w) = self.window.as_deref_mut() else {
+            return false;
+        };
         w.expire(now);
         let t = w.tally;
         let after = Tally {
@@ -504,16 +543,28 @@ impl Breaker {
 
     /// Puts the breaker in `state` as if it had just entered it (the `call` fixture): ends any
     /// forced mode; open starts a fresh period now, half_open has no probes, closed no counts.
-    pub fn set_state(&mut self, config: &Config, state: StateName, now: u64, log: &mut Transitions) {
+    pub fn set_state(
+        &mut self,
+        config: &Config,
+        state: StateName,
+        now: u64,
+        log: &mut Transitions,
+    ) {
         self.settle(config, now, log);
         self.forced = None;
         let state = match state {
             StateName::Closed => State::Closed,
             StateName::Open => {
                 let period = self.open_period(config, self.counts.opened + 1);
-                State::Open { since: now, until: deadline(now, period) }
+                State::Open {
+                    since: now,
+                    until: deadline(now, period),
+                }
             }
-            StateName::HalfOpen => State::HalfOpen { since: now, successes: 0 },
+            StateName::HalfOpen => State::HalfOpen {
+                since: now,
+                successes: 0,
+            },
         };
         self.enter(state, now, Reason::Fixture, log);
     }
@@ -526,7 +577,15 @@ impl Breaker {
         match mode {
             ForceMode::Open => {
                 self.forced = Some(Forced::Open);
-                self.enter(State::Open { since: now, until: u64::MAX }, now, reason, log);
+                self.enter(
+                    State::Open {
+                        since: now,
+                        until: u64::MAX,
+                    },
+                    now,
+                    reason,
+                    log,
+                );
             }
             ForceMode::Closed => {
                 self.forced = Some(Forced::Closed);
@@ -563,44 +622,72 @@ impl Breaker {
         self.settle(config, now, log);
         let slow = config.is_slow(duration_ms);
         let (tries, mark) = match attempts {
-            Attempts::Success => (1, Mark { failed: false, slow }),
+            Attempts::Success => (
+                1,
+                Mark {
+                    failed: false,
+                    slow,
+                },
+            ),
             Attempts::Failures(n) => (n.max(1), Mark { failed: true, slow }),
         };
         match (self.forced, self.state) {
             (Some(Forced::Open), _) | (None, State::Open { .. }) => {
                 self.counts.rejections += tries;
-                CallResult::Rejected { state: StateName::Open }
+                CallResult::Rejected {
+                    state: StateName::Open,
+                }
             }
             (Some(Forced::Closed), _) => match attempts {
-                Attempts::Success => CallResult::Ok { state: StateName::Closed },
-                Attempts::Failures(_) => CallResult::Failed { state: StateName::Closed, failures: 0 },
+                Attempts::Success => CallResult::Ok {
+                    state: StateName::Closed,
+                },
+                Attempts::Failures(_) => CallResult::Failed {
+                    state: StateName::Closed,
+                    failures: 0,
+                },
             },
             (None, State::HalfOpen { .. }) if self.slots_full(config) => {
                 self.counts.rejections += tries;
-                CallResult::Rejected { state: StateName::HalfOpen }
+                CallResult::Rejected {
+                    state: StateName::HalfOpen,
+                }
             }
             (None, State::HalfOpen { since, successes }) => {
                 if !mark.failed && !mark.slow {
                     return match self.probe_succeeded(config, since, successes, now, log) {
                         Some(_) => CallResult::Closed,
-                        None => CallResult::Ok { state: StateName::HalfOpen },
+                        None => CallResult::Ok {
+                            state: StateName::HalfOpen,
+                        },
                     };
                 }
                 self.probe_failed(config, now, mark, log);
                 self.counts.rejections += tries - 1;
-                CallResult::Opened { failures: 1, rejected: tries - 1 }
+                CallResult::Opened {
+                    failures: 1,
+                    rejected: tries - 1,
+                }
             }
             (None, State::Closed) => {
                 let taken = self.attempts_until_open(config, now, mark, tries);
                 match self.closed_outcome(config, now, mark, taken, log) {
                     Some(failures) => {
                         self.counts.rejections += tries - taken;
-                        CallResult::Opened { failures, rejected: tries - taken }
+                        CallResult::Opened {
+                            failures,
+                            rejected: tries - taken,
+                        }
                     }
                     None if mark.failed || (mark.slow && config.window == Window::Consecutive) => {
-                        CallResult::Failed { state: StateName::Closed, failures: self.failures }
+                        CallResult::Failed {
+                            state: StateName::Closed,
+                            failures: self.failures,
+                        }
                     }
-                    None => CallResult::Ok { state: StateName::Closed },
+                    None => CallResult::Ok {
+                        state: StateName::Closed,
+                    },
                 }
             }
         }
@@ -611,9 +698,12 @@ impl Breaker {
     fn attempts_until_open(&mut self, config: &Config, now: u64, mark: Mark, tries: u64) -> u64 {
         match config.window {
             // The consecutive policy: up to the threshold.
-            Window::Consecutive if mark.failed || mark.slow => {
-                tries.min(config.failure_threshold.saturating_sub(self.failures).max(1))
-            }
+            Window::Consecutive if mark.failed || mark.slow => tries.min(
+                config
+                    .failure_threshold
+                    .saturating_sub(self.failures)
+                    .max(1),
+            ),
             Window::Consecutive => tries,
             // Each one may push an old call out of the window: at most `size` steps on a copy,
             // and after `size` failures the window is all failures.
@@ -664,7 +754,10 @@ impl Breaker {
     }
 
     fn ensure_window(&mut self, config: &Config) {
-        let stale = self.window.as_deref().is_none_or(|w| w.built_for != config.window);
+        let stale = self
+            .window
+            .as_deref()
+            .is_none_or(|w| w.built_for != config.window);
         if stale {
             self.window = WindowState::new(config.window).map(Box::new);
         }
@@ -687,7 +780,10 @@ impl Breaker {
         };
         if !admitted {
             self.counts.rejections += 1;
-            return Err(Rejection { state, retry_after_ms: self.retry_after(config, now) });
+            return Err(Rejection {
+                state,
+                retry_after_ms: self.retry_after(config, now),
+            });
         }
         if self.leases.len() >= MAX_OUTSTANDING {
             self.leases.pop_front();
@@ -713,13 +809,23 @@ impl Breaker {
         if self.leases.back().is_some_and(|l| l.permit == permit) {
             self.leases.pop_back();
         } else {
-            let Ok(index) = self.leases.binary_search_by_key(&permit, |lease| lease.permit) else {
-                return Recorded { state: self.state.name(), stale: true, transition: None };
+            let Ok(index) = self
+                .leases
+                .binary_search_by_key(&permit, |lease| lease.permit)
+            else {
+                return Recorded {
+                    state: self.state.name(),
+                    stale: true,
+                    transition: None,
+                };
             };
             self.leases.remove(index);
         }
         let before = log.len();
-        let mark = Mark { failed: outcome == Outcome::Failure, slow: config.is_slow(duration_ms) };
+        let mark = Mark {
+            failed: outcome == Outcome::Failure,
+            slow: config.is_slow(duration_ms),
+        };
         if self.forced.is_none() && outcome != Outcome::Ignored {
             match self.state {
                 State::Open { .. } => {}
@@ -736,7 +842,11 @@ impl Breaker {
             }
         }
         let transition = log[before..].last().copied();
-        Recorded { state: self.state.name(), stale: false, transition }
+        Recorded {
+            state: self.state.name(),
+            stale: false,
+            transition,
+        }
     }
 
     /// A successful probe; closes the breaker (and returns the transition) at the threshold.
@@ -755,7 +865,14 @@ impl Breaker {
             self.state = State::HalfOpen { since, successes };
             return None;
         }
-        self.close(now, Reason::ProbesSucceeded { successes, threshold: config.success_threshold }, log);
+        self.close(
+            now,
+            Reason::ProbesSucceeded {
+                successes,
+                threshold: config.success_threshold,
+            },
+            log,
+        );
         log.last().copied()
     }
 
@@ -767,7 +884,11 @@ impl Breaker {
         } else {
             self.counts.successes += 1;
         }
-        let reason = if mark.failed { Reason::ProbeFailed } else { Reason::SlowProbe };
+        let reason = if mark.failed {
+            Reason::ProbeFailed
+        } else {
+            Reason::SlowProbe
+        };
         self.open(config, now, reason, log);
     }
 }
@@ -777,20 +898,42 @@ fn verdict(config: &Config, tally: Tally) -> Option<Reason> {
     let (span, minimum, failure_rate) = match config.window {
         Window::Consecutive => return None,
         // A window never holds more than `size` calls: a larger minimum would never be met.
-        Window::Count { size, minimum_calls, failure_rate } => (Span::Calls, minimum_calls.min(size), failure_rate),
-        Window::Time { size_ms, minimum_calls, failure_rate } => (Span::Millis(size_ms), minimum_calls, failure_rate),
+        Window::Count {
+            size,
+            minimum_calls,
+            failure_rate,
+        } => (Span::Calls, minimum_calls.min(size), failure_rate),
+        Window::Time {
+            size_ms,
+            minimum_calls,
+            failure_rate,
+        } => (Span::Millis(size_ms), minimum_calls, failure_rate),
     };
     if tally.calls == 0 || tally.calls < minimum {
         return None;
     }
     // n / calls ≥ rate / 100, with the rate in thousandths of a percent.
-    let reaches = |n: u64, rate: Milli| u128::from(n) * 100_000 >= u128::from(rate.0) * u128::from(tally.calls);
+    let reaches = |n: u64, rate: Milli| {
+        u128::from(n) * 100_000 >= u128::from(rate.0) * u128::from(tally.calls)
+    };
     if reaches(tally.failures, failure_rate) {
-        return Some(Reason::Rate { slow: false, span, bad: tally.failures, calls: tally.calls, threshold: failure_rate });
+        return Some(Reason::Rate {
+            slow: false,
+            span,
+            bad: tally.failures,
+            calls: tally.calls,
+            threshold: failure_rate,
+        });
     }
     if config.slow_call_ms.is_some() && reaches(tally.slow, config.slow_call_rate) {
         let threshold = config.slow_call_rate;
-        return Some(Reason::Rate { slow: true, span, bad: tally.slow, calls: tally.calls, threshold });
+        return Some(Reason::Rate {
+            slow: true,
+            span,
+            bad: tally.slow,
+            calls: tally.calls,
+            threshold,
+        });
     }
     None
 }
@@ -802,7 +945,9 @@ fn deadline(at: u64, period: u64) -> u64 {
 
 /// FNV-1a, 64 bits: a stable hash of a service name.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// SplitMix64's finaliser: spreads a seed evenly over 64 bits.

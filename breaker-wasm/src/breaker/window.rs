@@ -29,10 +29,20 @@ pub struct WindowState {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Kind {
     /// A ring of the last `size` calls: bit i of `failed`/`slow` is call i of the ring.
-    Count { size: u64, head: u64, failed: Vec<u64>, slow: Vec<u64> },
+    Count {
+        size: u64,
+        head: u64,
+        failed: Vec<u64>,
+        slow: Vec<u64>,
+    },
     /// Buckets of `width` ms; bucket `index` covers [index·width, (index+1)·width). No bucket
     /// leaves the window before `next_expiry`.
-    Time { size_ms: u64, width: u64, buckets: Vec<Bucket>, next_expiry: u64 },
+    Time {
+        size_ms: u64,
+        width: u64,
+        buckets: Vec<Bucket>,
+        next_expiry: u64,
+    },
 }
 
 /// One bucket of a time window, saved as `[start_ms, calls, failures, slow]`.
@@ -50,16 +60,36 @@ impl WindowState {
             Window::Count { size, .. } => {
                 let size = size.clamp(1, MAX_WINDOW_SIZE);
                 let words = size.div_ceil(64) as usize;
-                Kind::Count { size, head: 0, failed: vec![0; words], slow: vec![0; words] }
+                Kind::Count {
+                    size,
+                    head: 0,
+                    failed: vec![0; words],
+                    slow: vec![0; words],
+                }
             }
             Window::Time { size_ms, .. } => {
                 let width = (size_ms / 10).max(1);
                 let n = size_ms.div_ceil(width) + 1;
-                let buckets = vec![Bucket { index: u64::MAX, tally: Tally::default() }; n as usize];
-                Kind::Time { size_ms, width, buckets, next_expiry: u64::MAX }
+                let buckets = vec![
+                    Bucket {
+                        index: u64::MAX,
+                        tally: Tally::default()
+                    };
+                    n as usize
+                ];
+                Kind::Time {
+                    size_ms,
+                    width,
+                    buckets,
+                    next_expiry: u64::MAX,
+                }
             }
         };
-        Some(WindowState { built_for: window, tally: Tally::default(), kind })
+        Some(WindowState {
+            built_for: window,
+            tally: Tally::default(),
+            kind,
+        })
     }
 
     /// The bytes this window holds on the heap, besides its own struct.
@@ -72,16 +102,27 @@ impl WindowState {
 
     /// Drops the calls that have left the window at `now` (time windows only).
     pub fn expire(&mut self, now: u64) {
-        if let Kind::Time { size_ms, width, buckets, next_expiry } = &mut self.kind {
+        if let Kind::Time {
+            size_ms,
+            width,
+            buckets,
+            next_expiry,
+        } = &mut self.kind
+        {
             if now < *next_expiry {
                 return;
             }
             *next_expiry = u64::MAX;
             for b in buckets.iter_mut().filter(|b| b.index != u64::MAX) {
-                let leaves = (b.index + 1).saturating_mul(*width).saturating_add(*size_ms);
+                let leaves = (b.index + 1)
+                    .saturating_mul(*width)
+                    .saturating_add(*size_ms);
                 if leaves <= now {
                     sub(&mut self.tally, b.tally);
-                    *b = Bucket { index: u64::MAX, tally: Tally::default() };
+                    *b = Bucket {
+                        index: u64::MAX,
+                        tally: Tally::default(),
+                    };
                 } else {
                     *next_expiry = (*next_expiry).min(leaves);
                 }
@@ -93,9 +134,18 @@ impl WindowState {
     /// time (the oldest leave); a time window adds them to one bucket at once.
     pub fn add(&mut self, now: u64, mark: Mark, count: u64) {
         self.expire(now);
-        let one = Tally { calls: 1, failures: u64::from(mark.failed), slow: u64::from(mark.slow) };
+        let one = Tally {
+            calls: 1,
+            failures: u64::from(mark.failed),
+            slow: u64::from(mark.slow),
+        };
         match &mut self.kind {
-            Kind::Count { size, head, failed, slow } => {
+            Kind::Count {
+                size,
+                head,
+                failed,
+                slow,
+            } => {
                 for _ in 0..count.min(*size) {
                     let (word, bit) = ((*head / 64) as usize, *head % 64);
                     if self.tally.calls == *size {
@@ -112,17 +162,29 @@ impl WindowState {
                     *head = (*head + 1) % *size;
                 }
             }
-            Kind::Time { size_ms, width, buckets, next_expiry } => {
+            Kind::Time {
+                size_ms,
+                width,
+                buckets,
+                next_expiry,
+            } => {
                 let index = bucket_index(now, *width);
                 let slot = (index % buckets.len() as u64) as usize;
                 let b = &mut buckets[slot];
                 if b.index != index {
                     sub(&mut self.tally, b.tally);
-                    *b = Bucket { index, tally: Tally::default() };
+                    *b = Bucket {
+                        index,
+                        tally: Tally::default(),
+                    };
                     let leaves = (index + 1).saturating_mul(*width).saturating_add(*size_ms);
                     *next_expiry = (*next_expiry).min(leaves);
                 }
-                let many = Tally { calls: count, failures: one.failures * count, slow: one.slow * count };
+                let many = Tally {
+                    calls: count,
+                    failures: one.failures * count,
+                    slow: one.slow * count,
+                };
                 add(&mut b.tally, many);
                 add(&mut self.tally, many);
             }
@@ -132,13 +194,21 @@ impl WindowState {
     /// The outcomes of a count window, oldest first (for snapshots).
     pub fn calls(&self) -> Vec<Mark> {
         match &self.kind {
-            Kind::Count { size, head, failed, slow } => {
+            Kind::Count {
+                size,
+                head,
+                failed,
+                slow,
+            } => {
                 let len = self.tally.calls;
                 (0..len)
                     .map(|i| {
                         let pos = (head + size - len + i) % size;
                         let (word, bit) = ((pos / 64) as usize, pos % 64);
-                        Mark { failed: (failed[word] >> bit) & 1 == 1, slow: (slow[word] >> bit) & 1 == 1 }
+                        Mark {
+                            failed: (failed[word] >> bit) & 1 == 1,
+                            slow: (slow[word] >> bit) & 1 == 1,
+                        }
                     })
                     .collect()
             }
@@ -150,8 +220,11 @@ impl WindowState {
     pub fn buckets(&self) -> Vec<(u64, Tally)> {
         match &self.kind {
             Kind::Time { width, buckets, .. } => {
-                let mut live: Vec<(u64, Tally)> =
-                    buckets.iter().filter(|b| b.index != u64::MAX).map(|b| (b.index * width, b.tally)).collect();
+                let mut live: Vec<(u64, Tally)> = buckets
+                    .iter()
+                    .filter(|b| b.index != u64::MAX)
+                    .map(|b| (b.index * width, b.tally))
+                    .collect();
                 live.sort_by_key(|&(start, _)| start);
                 live
             }
@@ -162,9 +235,16 @@ impl WindowState {
     /// Moves every time back by `delta` (a restore under a clock that is behind).
     pub fn shift_back(&mut self, delta: u64) {
         if let Kind::Time { width, buckets, .. } = &mut self.kind {
-            let saved: Vec<Bucket> = buckets.iter().copied().filter(|b| b.index != u64::MAX).collect();
+            let saved: Vec<Bucket> = buckets
+                .iter()
+                .copied()
+                .filter(|b| b.index != u64::MAX)
+                .collect();
             for b in buckets.iter_mut() {
-                *b = Bucket { index: u64::MAX, tally: Tally::default() };
+                *b = Bucket {
+                    index: u64::MAX,
+                    tally: Tally::default(),
+                };
             }
             let n = buckets.len() as u64;
             for b in saved {
@@ -173,7 +253,10 @@ impl WindowState {
                 if slot.index == index {
                     add(&mut slot.tally, b.tally);
                 } else {
-                    *slot = Bucket { index, tally: b.tally };
+                    *slot = Bucket {
+                        index,
+                        tally: b.tally,
+                    };
                 }
             }
             self.tally = buckets.iter().fold(Tally::default(), |mut t, b| {
@@ -186,11 +269,21 @@ impl WindowState {
 
     /// Sets `next_expiry` to when the first live bucket leaves the window.
     fn recompute_expiry(&mut self) {
-        if let Kind::Time { size_ms, width, buckets, next_expiry } = &mut self.kind {
+        if let Kind::Time {
+            size_ms,
+            width,
+            buckets,
+            next_expiry,
+        } = &mut self.kind
+        {
             *next_expiry = buckets
                 .iter()
                 .filter(|b| b.index != u64::MAX)
-                .map(|b| (b.index + 1).saturating_mul(*width).saturating_add(*size_ms))
+                .map(|b| {
+                    (b.index + 1)
+                        .saturating_mul(*width)
+                        .saturating_add(*size_ms)
+                })
                 .min()
                 .unwrap_or(u64::MAX);
         }
@@ -198,7 +291,11 @@ impl WindowState {
 
     /// Rebuilds a window from saved calls (count) or buckets (time); `None` when they do not
     /// fit `window`.
-    pub fn restore(window: Window, calls: &[Mark], buckets: &[(u64, Tally)]) -> Option<WindowState> {
+    pub fn restore(
+        window: Window,
+        calls: &[Mark],
+        buckets: &[(u64, Tally)],
+    ) -> Option<WindowState> {
         let mut w = WindowState::new(window)?;
         match &w.kind {
             Kind::Count { size, .. } => {
@@ -218,7 +315,9 @@ impl WindowState {
                     if tally.failures > tally.calls || tally.slow > tally.calls {
                         return None;
                     }
-                    let Kind::Time { buckets: slots, .. } = &mut w.kind else { unreachable!() };
+                    let Kind::Time { buckets: slots, .. } = &mut w.kind else {
+                        unreachable!()
+                    };
                     let index = bucket_index(start, width);
                     let n = slots.len() as u64;
                     slots[(index % n) as usize] = Bucket { index, tally };
@@ -268,33 +367,71 @@ fn sub(t: &mut Tally, o: Tally) {
 mod tests {
     use super::*;
 
-    const FAIL: Mark = Mark { failed: true, slow: false };
-    const OK: Mark = Mark { failed: false, slow: false };
+    const FAIL: Mark = Mark {
+        failed: true,
+        slow: false,
+    };
+    const OK: Mark = Mark {
+        failed: false,
+        slow: false,
+    };
 
     #[test]
     fn a_count_window_keeps_the_last_size_calls() {
-        let mut w = WindowState::new(Window::Count { size: 3, minimum_calls: 3, failure_rate: crate::breaker::Milli(50_000) }).unwrap();
+        let mut w = WindowState::new(Window::Count {
+            size: 3,
+            minimum_calls: 3,
+            failure_rate: crate::breaker::Milli(50_000),
+        })
+        .unwrap();
         w.add(0, FAIL, 2);
         w.add(0, OK, 1);
-        assert_eq!(w.tally, Tally { calls: 3, failures: 2, slow: 0 });
+        assert_eq!(
+            w.tally,
+            Tally {
+                calls: 3,
+                failures: 2,
+                slow: 0
+            }
+        );
         w.add(0, OK, 2);
-        assert_eq!(w.tally, Tally { calls: 3, failures: 0, slow: 0 });
+        assert_eq!(
+            w.tally,
+            Tally {
+                calls: 3,
+                failures: 0,
+                slow: 0
+            }
+        );
         assert_eq!(w.calls(), vec![OK, OK, OK]);
     }
 
     #[test]
     fn a_time_window_drops_calls_between_size_and_size_plus_a_bucket() {
-        let mut w = WindowState::new(Window::Time { size_ms: 1000, minimum_calls: 1, failure_rate: crate::breaker::Milli(50_000) }).unwrap();
+        let mut w = WindowState::new(Window::Time {
+            size_ms: 1000,
+            minimum_calls: 1,
+            failure_rate: crate::breaker::Milli(50_000),
+        })
+        .unwrap();
         w.add(150, FAIL, 1); // bucket [100, 200)
         w.expire(1199);
         assert_eq!(w.tally.calls, 1);
         w.expire(1200);
-        assert_eq!(w.tally.calls, 0, "gone by size + one bucket after it happened");
+        assert_eq!(
+            w.tally.calls, 0,
+            "gone by size + one bucket after it happened"
+        );
     }
 
     #[test]
     fn a_call_at_the_end_of_time_is_kept() {
-        let mut w = WindowState::new(Window::Time { size_ms: 2, minimum_calls: 1, failure_rate: crate::breaker::Milli(50_000) }).unwrap();
+        let mut w = WindowState::new(Window::Time {
+            size_ms: 2,
+            minimum_calls: 1,
+            failure_rate: crate::breaker::Milli(50_000),
+        })
+        .unwrap();
         w.add(u64::MAX, FAIL, 1);
         assert_eq!(w.tally.calls, 1);
         let saved = w.buckets();
@@ -305,7 +442,12 @@ mod tests {
 
     #[test]
     fn a_time_window_does_not_grow_with_traffic() {
-        let mut w = WindowState::new(Window::Time { size_ms: 60_000, minimum_calls: 1, failure_rate: crate::breaker::Milli(50_000) }).unwrap();
+        let mut w = WindowState::new(Window::Time {
+            size_ms: 60_000,
+            minimum_calls: 1,
+            failure_rate: crate::breaker::Milli(50_000),
+        })
+        .unwrap();
         let size = |w: &WindowState| match &w.kind {
             Kind::Time { buckets, .. } => buckets.capacity(),
             Kind::Count { .. } => 0,

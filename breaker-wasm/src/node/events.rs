@@ -30,7 +30,10 @@ pub struct EventLog {
 impl EventLog {
     /// A log rebuilt from saved events (oldest first) and the last sequence number.
     pub fn from_parts(items: Vec<Event>, last_seq: u64) -> EventLog {
-        EventLog { items: items.into(), last_seq }
+        EventLog {
+            items: items.into(),
+            last_seq,
+        }
     }
 
     pub fn last_seq(&self) -> u64 {
@@ -46,14 +49,27 @@ impl EventLog {
             self.items.pop_front();
         }
         self.last_seq += 1;
-        let event = Event { seq: self.last_seq, at: t.at, service: service.into(), from: t.from, to: t.to, reason: t.reason };
+        let event = Event {
+            seq: self.last_seq,
+            at: t.at,
+            service: service.into(),
+            from: t.from,
+            to: t.to,
+            reason: t.reason,
+        };
         self.items.push_back(event);
     }
 
     /// The events after `after`, of `service` only when given.
-    pub fn since<'a>(&'a self, after: u64, service: Option<&'a str>) -> impl Iterator<Item = &'a Event> + 'a {
+    pub fn since<'a>(
+        &'a self,
+        after: u64,
+        service: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Event> + 'a {
         let start = self.items.partition_point(|e| e.seq <= after);
-        self.items.range(start..).filter(move |e| service.is_none_or(|s| *e.service == *s))
+        self.items
+            .range(start..)
+            .filter(move |e| service.is_none_or(|s| *e.service == *s))
     }
 
     /// Moves every time back by `delta` (saturating), as a restore under a clock behind does.

@@ -27,7 +27,10 @@ pub struct SavedBreaker {
 
 impl SavedBreaker {
     pub fn of(name: &str, b: &Breaker) -> SavedBreaker {
-        SavedBreaker { name: name.into(), parts: b.parts() }
+        SavedBreaker {
+            name: name.into(),
+            parts: b.parts(),
+        }
     }
 }
 
@@ -50,15 +53,24 @@ impl Image {
     pub fn validate(&self) -> Result<(), ImageError> {
         let bad = |what: String| Err(ImageError::Field(what));
         if self.breakers.len() as u64 > self.defaults.max_services {
-            return Err(ImageError::TooMany { count: self.breakers.len(), max: self.defaults.max_services });
+            return Err(ImageError::TooMany {
+                count: self.breakers.len(),
+                max: self.defaults.max_services,
+            });
         }
         let mut names: Vec<&str> = self.breakers.iter().map(|b| &*b.name).collect();
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-            return Err(ImageError::Duplicate { what: "breakers", name: w[0].to_string() });
+            return Err(ImageError::Duplicate {
+                what: "breakers",
+                name: w[0].to_string(),
+            });
         }
         if let Some(w) = self.overrides.windows(2).find(|w| w[0].0 >= w[1].0) {
-            return Err(ImageError::Duplicate { what: "overrides", name: w[1].0.to_string() });
+            return Err(ImageError::Duplicate {
+                what: "overrides",
+                name: w[1].0.to_string(),
+            });
         }
         for (name, _) in &self.overrides {
             if !valid_service(name) {
@@ -68,29 +80,46 @@ impl Image {
         for (i, saved) in self.breakers.iter().enumerate() {
             let b = &saved.parts;
             if !valid_service(&saved.name) {
-                return bad(format!("breakers[{i}].service: expected 1 to {MAX_SERVICE_BYTES} bytes"));
+                return bad(format!(
+                    "breakers[{i}].service: expected 1 to {MAX_SERVICE_BYTES} bytes"
+                ));
             }
-            let in_order = b.leases.windows(2).all(|w| w[0].permit < w[1].permit && w[0].at <= w[1].at);
-            let known = b.leases.iter().all(|l| l.permit >= 1 && l.permit <= self.last_permit);
+            let in_order = b
+                .leases
+                .windows(2)
+                .all(|w| w[0].permit < w[1].permit && w[0].at <= w[1].at);
+            let known = b
+                .leases
+                .iter()
+                .all(|l| l.permit >= 1 && l.permit <= self.last_permit);
             if !in_order || !known {
-                return bad(format!("breakers[{i}].leases: permits must be increasing and already issued"));
+                return bad(format!(
+                    "breakers[{i}].leases: permits must be increasing and already issued"
+                ));
             }
             match b.state {
                 // A period ends after it starts, except at the end of time, where a deadline
                 // saturates just below the forced-open mark (u64::MAX).
                 State::Open { since, until }
-                    if (until < since && until != u64::MAX - 1) || (until == u64::MAX) != (b.forced == Some(Forced::Open)) =>
+                    if (until < since && until != u64::MAX - 1)
+                        || (until == u64::MAX) != (b.forced == Some(Forced::Open)) =>
                 {
                     return bad(format!("breakers[{i}].state: inconsistent open period"));
                 }
                 State::Open { .. } if !b.leases.is_empty() => {
-                    return bad(format!("breakers[{i}].leases: an open breaker has no permits"));
+                    return bad(format!(
+                        "breakers[{i}].leases: an open breaker has no permits"
+                    ));
                 }
                 State::Closed | State::HalfOpen { .. } if b.forced == Some(Forced::Open) => {
-                    return bad(format!("breakers[{i}].forced: a forced-open breaker is open"));
+                    return bad(format!(
+                        "breakers[{i}].forced: a forced-open breaker is open"
+                    ));
                 }
                 State::Open { .. } | State::HalfOpen { .. } if b.forced == Some(Forced::Closed) => {
-                    return bad(format!("breakers[{i}].forced: a forced-closed breaker is closed"));
+                    return bad(format!(
+                        "breakers[{i}].forced: a forced-closed breaker is closed"
+                    ));
                 }
                 _ => {}
             }
@@ -98,8 +127,14 @@ impl Image {
         if self.events.iter().len() > MAX_EVENTS {
             return bad(format!("events: at most {MAX_EVENTS}"));
         }
-        let seqs_ok = self.events.iter().zip(self.events.iter().skip(1)).all(|(a, b)| a.seq < b.seq)
-            && self.events.iter().all(|e| e.seq >= 1 && e.seq <= self.events.last_seq() && valid_service(&e.service));
+        let seqs_ok = self
+            .events
+            .iter()
+            .zip(self.events.iter().skip(1))
+            .all(|(a, b)| a.seq < b.seq)
+            && self.events.iter().all(|e| {
+                e.seq >= 1 && e.seq <= self.events.last_seq() && valid_service(&e.service)
+            });
         if !seqs_ok || self.last_permit > MAX_SAFE || self.events.last_seq() > MAX_SAFE {
             return bad("events: sequence numbers must be increasing, from 1 to last_seq".into());
         }

@@ -36,7 +36,10 @@ struct Ends {
     tail: u32,
 }
 
-const EMPTY: Ends = Ends { head: NIL, tail: NIL };
+const EMPTY: Ends = Ends {
+    head: NIL,
+    tail: NIL,
+};
 
 /// Breakers by name, in use order.
 #[derive(Debug)]
@@ -79,7 +82,9 @@ impl Registry {
 
     pub fn find(&self, name: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(name);
-        self.index.find(hash, |&i| &*self.slots[i as usize].name == name).copied()
+        self.index
+            .find(hash, |&i| &*self.slots[i as usize].name == name)
+            .copied()
     }
 
     pub fn get(&self, id: u32) -> &Slot {
@@ -103,7 +108,14 @@ impl Registry {
     /// Adds a breaker known not to be tracked; `last_used` given when restoring.
     pub fn insert(&mut self, name: Box<str>, breaker: Breaker, last_used: Option<u64>) -> u32 {
         let hash = self.hasher.hash_one(&*name);
-        let slot = Slot { name, breaker, last_used: 0, prev: NIL, next: NIL, list: List::Free };
+        let slot = Slot {
+            name,
+            breaker,
+            last_used: 0,
+            prev: NIL,
+            next: NIL,
+            list: List::Free,
+        };
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = slot;
@@ -116,7 +128,8 @@ impl Registry {
         };
         let slots = &self.slots;
         let hasher = &self.hasher;
-        self.index.insert_unique(hash, id, |&i| hasher.hash_one(&*slots[i as usize].name));
+        self.index
+            .insert_unique(hash, id, |&i| hasher.hash_one(&*slots[i as usize].name));
         self.len += 1;
         match last_used {
             Some(tick) => {
@@ -211,7 +224,11 @@ impl Registry {
     /// Puts an unlinked breaker at the head of the list for its state, stamped `tick`. When
     /// restoring, breakers arrive in use order, so the head is always right.
     fn link(&mut self, id: u32, tick: u64) {
-        let list = if self.slots[id as usize].breaker.is_closed() { List::Closed } else { List::Other };
+        let list = if self.slots[id as usize].breaker.is_closed() {
+            List::Closed
+        } else {
+            List::Other
+        };
         let head = self.lists[list as usize].head;
         let slot = &mut self.slots[id as usize];
         slot.last_used = tick;
@@ -247,7 +264,10 @@ mod tests {
         r.find_or_insert("d", 3, Breaker::default);
         assert_eq!(r.len(), 3);
         assert_eq!(r.evicted, 1);
-        assert!(r.find("c").is_none(), "c was the least recently used closed breaker");
+        assert!(
+            r.find("c").is_none(),
+            "c was the least recently used closed breaker"
+        );
         assert_eq!(r.find("a"), Some(a), "an open breaker outlives closed ones");
         r.find_or_insert("e", 3, open_breaker);
         r.find_or_insert("f", 3, open_breaker);

@@ -4,8 +4,20 @@ use super::*;
 use crate::breaker::{ForceMode, View};
 
 fn call<'a>(service: &'a str, failures: u64) -> Request<'a> {
-    let attempts = if failures == 0 { Attempts::Success } else { Attempts::Failures(failures) };
-    Request::Call { service, fixture: CallFixture { state: None, attempts, duration_ms: None, uses_fixtures: true } }
+    let attempts = if failures == 0 {
+        Attempts::Success
+    } else {
+        Attempts::Failures(failures)
+    };
+    Request::Call {
+        service,
+        fixture: CallFixture {
+            state: None,
+            attempts,
+            duration_ms: None,
+            uses_fixtures: true,
+        },
+    }
 }
 
 fn change(fields: &[(Field, u64)]) -> ConfigChange {
@@ -24,7 +36,15 @@ fn services_are_independent() {
     assert_eq!(node.view("a").state, StateName::Open);
     assert_eq!(node.view("b").state, StateName::Closed);
     assert_eq!(node.view("b").failures, 4);
-    assert_eq!(node.handle(1, &call("b", 0)), Reply::Call { service: "b", result: CallResult::Ok { state: StateName::Closed } });
+    assert_eq!(
+        node.handle(1, &call("b", 0)),
+        Reply::Call {
+            service: "b",
+            result: CallResult::Ok {
+                state: StateName::Closed
+            }
+        }
+    );
     assert_eq!(node.view("a").state, StateName::Open);
     assert_eq!(node.len(), 2);
 }
@@ -32,9 +52,28 @@ fn services_are_independent() {
 #[test]
 fn status_of_an_unknown_service_creates_nothing() {
     let mut node = Node::new(Options::default());
-    let reply = node.handle(0, &Request::Status { service: Some("ghost") });
-    assert!(matches!(reply, Reply::Status { view: View { state: StateName::Closed, .. }, .. }));
-    node.handle(0, &Request::Reset { service: Some("ghost") });
+    let reply = node.handle(
+        0,
+        &Request::Status {
+            service: Some("ghost"),
+        },
+    );
+    assert!(matches!(
+        reply,
+        Reply::Status {
+            view: View {
+                state: StateName::Closed,
+                ..
+            },
+            ..
+        }
+    ));
+    node.handle(
+        0,
+        &Request::Reset {
+            service: Some("ghost"),
+        },
+    );
     assert!(node.is_empty());
 }
 
@@ -52,7 +91,10 @@ fn snapshot_and_restore_resume_the_same_countdown() {
     assert_eq!(later.view("db").retry_after_ms, Some(3000));
 
     // Restored under a clock that is behind (a manual clock at 0): the remaining 5 s are kept.
-    let mut behind = Node::new(Options { manual_clock: true, fixtures: true });
+    let mut behind = Node::new(Options {
+        manual_clock: true,
+        fixtures: true,
+    });
     assert_eq!(behind.restore(&image), Ok(1));
     assert_eq!(behind.view("db").retry_after_ms, Some(5000));
     behind.handle(0, &Request::AdvanceClock { ms: 4999 });
@@ -62,9 +104,15 @@ fn snapshot_and_restore_resume_the_same_countdown() {
 
     // The restored node answers exactly like the original from then on.
     let mut a = Node::new(Options::default());
-    assert_eq!(a.handle(10_000, &Request::Restore(Box::new(image.clone()))), Reply::RestoreOk { services: 1 });
+    assert_eq!(
+        a.handle(10_000, &Request::Restore(Box::new(image.clone()))),
+        Reply::RestoreOk { services: 1 }
+    );
     for (now, n) in [(15_000, 0), (15_001, 3), (20_001, 0), (20_002, 1)] {
-        assert_eq!(node.handle(now, &call("db", n)), a.handle(now, &call("db", n)));
+        assert_eq!(
+            node.handle(now, &call("db", n)),
+            a.handle(now, &call("db", n))
+        );
     }
     assert_eq!(node.snapshot(), a.snapshot());
 }
@@ -76,33 +124,87 @@ fn an_invalid_snapshot_changes_nothing() {
     let mut image = node.snapshot();
     image.breakers.push(image.breakers[0].clone());
     let before = node.snapshot();
-    assert!(matches!(node.restore(&image), Err(ImageError::Duplicate { .. })));
+    assert!(matches!(
+        node.restore(&image),
+        Err(ImageError::Duplicate { .. })
+    ));
     assert_eq!(node.snapshot(), before);
 }
 
 #[test]
 fn overrides_hold_only_their_fields_and_follow_later_defaults() {
     let mut node = Node::new(Options::default());
-    node.handle(0, &Request::Configure { service: Some("db"), change: change(&[(Field::FailureThreshold, 2)]) });
-    node.handle(0, &Request::Configure { service: None, change: change(&[(Field::OpenTimeoutMs, 100), (Field::FailureThreshold, 9)]) });
+    node.handle(
+        0,
+        &Request::Configure {
+            service: Some("db"),
+            change: change(&[(Field::FailureThreshold, 2)]),
+        },
+    );
+    node.handle(
+        0,
+        &Request::Configure {
+            service: None,
+            change: change(&[(Field::OpenTimeoutMs, 100), (Field::FailureThreshold, 9)]),
+        },
+    );
     let db = node.config_for("db");
     assert_eq!((db.failure_threshold, db.open_timeout_ms), (2, 100));
     assert_eq!(node.config_for("other").failure_threshold, 9);
     // A second configure patches the override; null (cleared) hands a field back to the defaults.
-    node.handle(0, &Request::Configure { service: Some("db"), change: change(&[(Field::SuccessThreshold, 3)]) });
+    node.handle(
+        0,
+        &Request::Configure {
+            service: Some("db"),
+            change: change(&[(Field::SuccessThreshold, 3)]),
+        },
+    );
     assert_eq!(node.config_for("db").failure_threshold, 2);
-    let clear = ConfigChange { set: Patch::default(), cleared: vec![Field::FailureThreshold] };
-    node.handle(0, &Request::Configure { service: Some("db"), change: clear });
-    assert_eq!((node.config_for("db").failure_threshold, node.config_for("db").success_threshold), (9, 3));
+    let clear = ConfigChange {
+        set: Patch::default(),
+        cleared: vec![Field::FailureThreshold],
+    };
+    node.handle(
+        0,
+        &Request::Configure {
+            service: Some("db"),
+            change: clear,
+        },
+    );
+    assert_eq!(
+        (
+            node.config_for("db").failure_threshold,
+            node.config_for("db").success_threshold
+        ),
+        (9, 3)
+    );
     // max_services belongs to the node.
-    let reply = node.handle(0, &Request::Configure { service: Some("db"), change: change(&[(Field::MaxServices, 5)]) });
-    assert!(matches!(reply, Reply::Error { code: ErrorCode::Malformed, .. }));
+    let reply = node.handle(
+        0,
+        &Request::Configure {
+            service: Some("db"),
+            change: change(&[(Field::MaxServices, 5)]),
+        },
+    );
+    assert!(matches!(
+        reply,
+        Reply::Error {
+            code: ErrorCode::Malformed,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn the_bound_is_hard_and_open_breakers_outlive_closed_ones() {
     let mut node = Node::new(Options::default());
-    node.handle(0, &Request::Configure { service: None, change: change(&[(Field::MaxServices, 100)]) });
+    node.handle(
+        0,
+        &Request::Configure {
+            service: None,
+            change: change(&[(Field::MaxServices, 100)]),
+        },
+    );
     for i in 0..10 {
         node.handle(0, &call(&format!("open-{i}"), 5));
     }
@@ -111,11 +213,21 @@ fn the_bound_is_hard_and_open_breakers_outlive_closed_ones() {
         assert!(node.len() <= 100);
     }
     for i in 0..10 {
-        assert_eq!(node.view(&format!("open-{i}")).state, StateName::Open, "open-{i} was forgotten");
+        assert_eq!(
+            node.view(&format!("open-{i}")).state,
+            StateName::Open,
+            "open-{i} was forgotten"
+        );
     }
-    let Reply::StatusAll { services, evicted } = node.handle(2, &Request::Status { service: None }) else { panic!() };
+    let Reply::StatusAll { services, evicted } = node.handle(2, &Request::Status { service: None })
+    else {
+        panic!()
+    };
     assert_eq!((services.len(), evicted), (100, 9910));
-    assert!(services.windows(2).all(|w| w[0].service < w[1].service), "sorted by name");
+    assert!(
+        services.windows(2).all(|w| w[0].service < w[1].service),
+        "sorted by name"
+    );
 }
 
 #[test]
@@ -123,14 +235,47 @@ fn events_keep_the_last_thousand_in_order() {
     let mut node = Node::new(Options::default());
     for i in 0..600 {
         node.handle(i, &call("flappy", 5));
-        node.handle(i, &Request::Force { service: Some("flappy"), mode: ForceMode::Auto });
+        node.handle(
+            i,
+            &Request::Force {
+                service: Some("flappy"),
+                mode: ForceMode::Auto,
+            },
+        );
     }
-    let Reply::Events(events) = node.handle(1000, &Request::Events { service: None, after: 0 }) else { panic!() };
+    let Reply::Events(events) = node.handle(
+        1000,
+        &Request::Events {
+            service: None,
+            after: 0,
+        },
+    ) else {
+        panic!()
+    };
     assert_eq!(events.len(), MAX_EVENTS);
     assert_eq!((events[0].seq, events[999].seq), (201, 1200));
-    let Reply::Events(newer) = node.handle(1000, &Request::Events { service: None, after: 1198 }) else { panic!() };
-    assert_eq!(newer.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1199, 1200]);
-    let Reply::Events(none) = node.handle(1000, &Request::Events { service: Some("other"), after: 0 }) else { panic!() };
+    let Reply::Events(newer) = node.handle(
+        1000,
+        &Request::Events {
+            service: None,
+            after: 1198,
+        },
+    ) else {
+        panic!()
+    };
+    assert_eq!(
+        newer.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1199, 1200]
+    );
+    let Reply::Events(none) = node.handle(
+        1000,
+        &Request::Events {
+            service: Some("other"),
+            after: 0,
+        },
+    ) else {
+        panic!()
+    };
     assert!(none.is_empty());
 }
 
@@ -138,8 +283,19 @@ fn events_keep_the_last_thousand_in_order() {
 fn events_show_timed_transitions_at_their_deadline() {
     let mut node = Node::new(Options::default());
     node.handle(100, &call("db", 5));
-    let Reply::Events(events) = node.handle(60_000, &Request::Events { service: Some("db"), after: 0 }) else { panic!() };
-    assert_eq!(events.iter().map(|e| (e.at, e.to)).collect::<Vec<_>>(), vec![(100, StateName::Open), (5100, StateName::HalfOpen)]);
+    let Reply::Events(events) = node.handle(
+        60_000,
+        &Request::Events {
+            service: Some("db"),
+            after: 0,
+        },
+    ) else {
+        panic!()
+    };
+    assert_eq!(
+        events.iter().map(|e| (e.at, e.to)).collect::<Vec<_>>(),
+        vec![(100, StateName::Open), (5100, StateName::HalfOpen)]
+    );
 }
 
 #[test]
@@ -153,24 +309,67 @@ fn time_never_goes_backwards() {
 
 #[test]
 fn fixtures_can_be_switched_off_for_good() {
-    let mut node = Node::new(Options { manual_clock: false, fixtures: false });
-    assert!(matches!(node.handle(0, &call("db", 5)), Reply::Error { code: ErrorCode::Malformed, .. }));
-    let force = Request::Force { service: None, mode: ForceMode::Closed };
-    assert!(matches!(node.handle(0, &force), Reply::Error { code: ErrorCode::Malformed, .. }));
-    let plain = Request::Call { service: "db", fixture: CallFixture { state: None, attempts: Attempts::Success, duration_ms: None, uses_fixtures: false } };
+    let mut node = Node::new(Options {
+        manual_clock: false,
+        fixtures: false,
+    });
+    assert!(matches!(
+        node.handle(0, &call("db", 5)),
+        Reply::Error {
+            code: ErrorCode::Malformed,
+            ..
+        }
+    ));
+    let force = Request::Force {
+        service: None,
+        mode: ForceMode::Closed,
+    };
+    assert!(matches!(
+        node.handle(0, &force),
+        Reply::Error {
+            code: ErrorCode::Malformed,
+            ..
+        }
+    ));
+    let plain = Request::Call {
+        service: "db",
+        fixture: CallFixture {
+            state: None,
+            attempts: Attempts::Success,
+            duration_ms: None,
+            uses_fixtures: false,
+        },
+    };
     assert!(matches!(node.handle(0, &plain), Reply::Call { .. }));
 }
 
 #[test]
 fn a_snapshot_taken_at_the_end_of_time_restores() {
-    let mut node = Node::new(Options { manual_clock: true, fixtures: true });
+    let mut node = Node::new(Options {
+        manual_clock: true,
+        fixtures: true,
+    });
     node.handle(0, &Request::AdvanceClock { ms: u64::MAX });
-    let open = Request::Call { service: "db", fixture: CallFixture { state: Some(StateName::Open), attempts: Attempts::Failures(1), duration_ms: None, uses_fixtures: true } };
+    let open = Request::Call {
+        service: "db",
+        fixture: CallFixture {
+            state: Some(StateName::Open),
+            attempts: Attempts::Failures(1),
+            duration_ms: None,
+            uses_fixtures: true,
+        },
+    };
     node.handle(0, &open);
     node.handle(0, &call("db", 1));
     let image = node.snapshot();
-    let mut other = Node::new(Options { manual_clock: true, fixtures: true });
+    let mut other = Node::new(Options {
+        manual_clock: true,
+        fixtures: true,
+    });
     other.handle(0, &Request::AdvanceClock { ms: u64::MAX });
-    assert_eq!(other.handle(0, &Request::Restore(Box::new(image.clone()))), Reply::RestoreOk { services: 1 });
+    assert_eq!(
+        other.handle(0, &Request::Restore(Box::new(image.clone()))),
+        Reply::RestoreOk { services: 1 }
+    );
     assert_eq!(other.snapshot(), image);
 }

@@ -6,7 +6,10 @@ use std::borrow::Cow;
 use super::json::Value;
 use super::write::quote;
 use crate::breaker::config::MAX_WINDOW_SIZE;
-use crate::breaker::{Attempts, Backoff, Field, ForceMode, MAX_SAFE, Milli, Outcome, Patch, Setting, StateName, Window};
+use crate::breaker::{
+    Attempts, Backoff, Field, ForceMode, MAX_SAFE, Milli, Outcome, Patch, Setting, StateName,
+    Window,
+};
 use crate::node::image::valid_service;
 use crate::node::{CallFixture, ConfigChange, MAX_SERVICE_BYTES, Request};
 
@@ -61,7 +64,10 @@ pub fn msg_id(body: &Value) -> Result<Option<u64>, Malformed> {
         None => Ok(None),
         Some(v) => match v.as_u64() {
             Some(id) if id <= MAX_SAFE => Ok(Some(id)),
-            _ => Err(format!("msg_id: expected an integer from 0 to {MAX_SAFE}, found {}; message not applied", show(v))),
+            _ => Err(format!(
+                "msg_id: expected an integer from 0 to {MAX_SAFE}, found {}; message not applied",
+                show(v)
+            )),
         },
     }
 }
@@ -70,7 +76,12 @@ pub fn msg_id(body: &Value) -> Result<Option<u64>, Malformed> {
 pub fn request<'v>(body: &'v Value<'_>, dest: &'v str) -> Result<Request<'v>, Refusal> {
     let kind = match body.get("type") {
         Some(Value::String(s)) => &**s,
-        Some(other) => return Err(Refusal::field("type", &format!("a string, found {}", other.kind()))),
+        Some(other) => {
+            return Err(Refusal::field(
+                "type",
+                &format!("a string, found {}", other.kind()),
+            ));
+        }
         None => return Err(Refusal::Field("type: missing".into())),
     };
     #[cfg(feature = "test-trap")]
@@ -80,45 +91,82 @@ pub fn request<'v>(body: &'v Value<'_>, dest: &'v str) -> Result<Request<'v>, Re
     let fields = Fields(body);
     Ok(match kind {
         "init" => Request::Init,
-        "call" => Request::Call { service: fields.traffic_service(dest)?, fixture: call_fixture(&fields)? },
-        "acquire" => Request::Acquire { service: fields.traffic_service(dest)? },
+        "call" => Request::Call {
+            service: fields.traffic_service(dest)?,
+            fixture: call_fixture(&fields)?,
+        },
+        "acquire" => Request::Acquire {
+            service: fields.traffic_service(dest)?,
+        },
         "record" => {
             let outcome = match fields.str("outcome")? {
                 Some("success") => Outcome::Success,
                 Some("failure") => Outcome::Failure,
                 Some("ignored") => Outcome::Ignored,
-                _ => return Err(Refusal::field("outcome", "one of \"success\", \"failure\", \"ignored\"")),
+                _ => {
+                    return Err(Refusal::field(
+                        "outcome",
+                        "one of \"success\", \"failure\", \"ignored\"",
+                    ));
+                }
             };
             Request::Record {
                 service: fields.traffic_service(dest)?,
-                permit: fields.int("permit", MAX_SAFE)?.ok_or_else(|| Refusal::Field("permit: missing".into()))?,
+                permit: fields
+                    .int("permit", MAX_SAFE)?
+                    .ok_or_else(|| Refusal::Field("permit: missing".into()))?,
                 outcome,
                 duration_ms: fields.duration()?,
             }
         }
-        "status" => Request::Status { service: fields.admin_service()? },
-        "reset" => Request::Reset { service: fields.admin_service()? },
-        "configure" => Request::Configure { service: fields.admin_service()?, change: config_change(body.get("config"))? },
+        "status" => Request::Status {
+            service: fields.admin_service()?,
+        },
+        "reset" => Request::Reset {
+            service: fields.admin_service()?,
+        },
+        "configure" => Request::Configure {
+            service: fields.admin_service()?,
+            change: config_change(body.get("config"))?,
+        },
         "force" => {
             let mode = match fields.str("mode")? {
                 Some("open") => ForceMode::Open,
                 Some("closed") => ForceMode::Closed,
                 Some("auto") => ForceMode::Auto,
-                _ => return Err(Refusal::field("mode", "one of \"open\", \"closed\", \"auto\"")),
+                _ => {
+                    return Err(Refusal::field(
+                        "mode",
+                        "one of \"open\", \"closed\", \"auto\"",
+                    ));
+                }
             };
-            Request::Force { service: fields.admin_service()?, mode }
+            Request::Force {
+                service: fields.admin_service()?,
+                mode,
+            }
         }
-        "events" => Request::Events { service: fields.admin_service()?, after: fields.int("after", u64::MAX)?.unwrap_or(0) },
+        "events" => Request::Events {
+            service: fields.admin_service()?,
+            after: fields.int("after", u64::MAX)?.unwrap_or(0),
+        },
         "snapshot" => Request::Snapshot,
         "restore" => match body.get("snapshot") {
-            Some(v) => Request::Restore(Box::new(super::snapshot::decode(v).map_err(Refusal::Field)?)),
+            Some(v) => Request::Restore(Box::new(
+                super::snapshot::decode(v).map_err(Refusal::Field)?,
+            )),
             None => return Err(Refusal::Field("snapshot: missing".into())),
         },
         "advance_clock" => match fields.int("ms", u64::MAX)? {
             Some(ms) => Request::AdvanceClock { ms },
             None => return Err(Refusal::Field("ms: missing".into())),
         },
-        other => return Err(Refusal::Unknown(format!("unknown message type {}", quote(other)))),
+        other => {
+            return Err(Refusal::Unknown(format!(
+                "unknown message type {}",
+                quote(other)
+            )));
+        }
     })
 }
 
@@ -128,13 +176,23 @@ fn call_fixture(fields: &Fields) -> Result<CallFixture, Refusal> {
         Some("closed") => Some(StateName::Closed),
         Some("open") => Some(StateName::Open),
         Some("half_open") => Some(StateName::HalfOpen),
-        Some(_) => return Err(Refusal::field("state", "one of \"closed\", \"open\", \"half_open\"")),
+        Some(_) => {
+            return Err(Refusal::field(
+                "state",
+                "one of \"closed\", \"open\", \"half_open\"",
+            ));
+        }
     };
     let failures = fields.int("force_failures", MAX_SAFE)?;
     let success = match fields.0.get("force_success") {
         None => None,
         Some(Value::Bool(b)) => Some(*b),
-        Some(v) => return Err(Refusal::field("force_success", &format!("a boolean, found {}", v.kind()))),
+        Some(v) => {
+            return Err(Refusal::field(
+                "force_success",
+                &format!("a boolean, found {}", v.kind()),
+            ));
+        }
     };
     let duration_ms = fields.duration()?;
     let attempts = match (failures, success) {
@@ -145,7 +203,12 @@ fn call_fixture(fields: &Fields) -> Result<CallFixture, Refusal> {
         _ => Attempts::Success,
     };
     let uses_fixtures = state.is_some() || failures.is_some() || success.is_some();
-    Ok(CallFixture { state, attempts, duration_ms, uses_fixtures })
+    Ok(CallFixture {
+        state,
+        attempts,
+        duration_ms,
+        uses_fixtures,
+    })
 }
 
 /// `config` of a `configure`: known fields only, each in range, or `null` (back to the layer
@@ -165,7 +228,10 @@ fn config_change(config: Option<&Value>) -> Result<ConfigChange, Refusal> {
         };
         match value {
             Value::Null => change.cleared.push(field),
-            v => change.set.set(field, Some(setting(field, v, &path).map_err(Refusal::Field)?)),
+            v => change.set.set(
+                field,
+                Some(setting(field, v, &path).map_err(Refusal::Field)?),
+            ),
         }
     }
     Ok(change)
@@ -179,7 +245,8 @@ pub fn config_patch(value: &Value, path: &str) -> Result<Patch, String> {
     };
     let mut patch = Patch::default();
     for (key, v) in members {
-        let field = Field::from_name(key).ok_or_else(|| format!("{path}.{key}: unknown config field"))?;
+        let field =
+            Field::from_name(key).ok_or_else(|| format!("{path}.{key}: unknown config field"))?;
         let value = match (field, v) {
             (Field::SlowCallMs, Value::Null) => Setting::OptInt(None),
             _ => setting(field, v, &format!("{path}.{key}"))?,
@@ -203,21 +270,39 @@ pub fn setting(field: Field, v: &Value, path: &str) -> Result<Setting, String> {
 fn int(v: &Value, path: &str, min: u64, max: u64) -> Result<u64, String> {
     v.as_u64()
         .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| format!("{path}: expected an integer from {min} to {max}, found {}", show(v)))
+        .ok_or_else(|| {
+            format!(
+                "{path}: expected an integer from {min} to {max}, found {}",
+                show(v)
+            )
+        })
 }
 
 /// A percentage in (0, 100], to three decimal places.
 fn rate(v: &Value, path: &str) -> Result<Milli, String> {
-    decimal(v, path, 1, 100_000, "a number above 0 and at most 100 (three decimals at most)")
+    decimal(
+        v,
+        path,
+        1,
+        100_000,
+        "a number above 0 and at most 100 (three decimals at most)",
+    )
 }
 
 /// A decimal number in `min..=max` thousandths.
 fn decimal(v: &Value, path: &str, min: u64, max: u64, expected: &str) -> Result<Milli, String> {
-    v.as_milli().filter(|m| (min..=max).contains(m)).map(Milli).ok_or_else(|| format!("{path}: expected {expected}, found {}", show(v)))
+    v.as_milli()
+        .filter(|m| (min..=max).contains(m))
+        .map(Milli)
+        .ok_or_else(|| format!("{path}: expected {expected}, found {}", show(v)))
 }
 
 /// The members of a sub-object, refusing keys outside `allowed`.
-fn sub_object<'v, 'a>(v: &'v Value<'a>, path: &str, allowed: &[&str]) -> Result<&'v Value<'a>, String> {
+fn sub_object<'v, 'a>(
+    v: &'v Value<'a>,
+    path: &str,
+    allowed: &[&str],
+) -> Result<&'v Value<'a>, String> {
     let Value::Object(members) = v else {
         return Err(format!("{path}: expected an object, found {}", v.kind()));
     };
@@ -246,7 +331,14 @@ fn window(v: &Value, path: &str) -> Result<Window, String> {
         }
         Some("count") => {
             sub_object(v, path, &["kind", "size", "minimum_calls", "failure_rate"])?;
-            let Window::Count { size, minimum_calls, failure_rate } = Window::COUNT_DEFAULT else { unreachable!() };
+            let Window::Count {
+                size,
+                minimum_calls,
+                failure_rate,
+            } = Window::COUNT_DEFAULT
+            else {
+                unreachable!()
+            };
             Ok(Window::Count {
                 size: int_or("size", size, MAX_WINDOW_SIZE)?,
                 minimum_calls: int_or("minimum_calls", minimum_calls, MAX_SAFE)?,
@@ -254,16 +346,32 @@ fn window(v: &Value, path: &str) -> Result<Window, String> {
             })
         }
         Some("time") => {
-            sub_object(v, path, &["kind", "size_ms", "minimum_calls", "failure_rate"])?;
-            let Window::Time { size_ms, minimum_calls, failure_rate } = Window::TIME_DEFAULT else { unreachable!() };
+            sub_object(
+                v,
+                path,
+                &["kind", "size_ms", "minimum_calls", "failure_rate"],
+            )?;
+            let Window::Time {
+                size_ms,
+                minimum_calls,
+                failure_rate,
+            } = Window::TIME_DEFAULT
+            else {
+                unreachable!()
+            };
             Ok(Window::Time {
                 size_ms: int_or("size_ms", size_ms, MAX_SAFE)?,
                 minimum_calls: int_or("minimum_calls", minimum_calls, MAX_SAFE)?,
                 failure_rate: rate_or("failure_rate", failure_rate)?,
             })
         }
-        _ if !matches!(v, Value::Object(_)) => Err(format!("{path}: expected an object, found {}", v.kind())),
-        _ => Err(format!("{}: expected one of \"consecutive\", \"count\", \"time\"", sub("kind"))),
+        _ if !matches!(v, Value::Object(_)) => {
+            Err(format!("{path}: expected an object, found {}", v.kind()))
+        }
+        _ => Err(format!(
+            "{}: expected one of \"consecutive\", \"count\", \"time\"",
+            sub("kind")
+        )),
     }
 }
 
@@ -276,12 +384,24 @@ fn backoff(v: &Value, path: &str) -> Result<Backoff, String> {
         Some(x) => decimal(x, &format!("{path}.{key}"), min, max, range),
     };
     Ok(Backoff {
-        multiplier: number("multiplier", defaults.multiplier, 1000, 1_000_000_000, "a number from 1 to 1000000 (three decimals at most)")?,
+        multiplier: number(
+            "multiplier",
+            defaults.multiplier,
+            1000,
+            1_000_000_000,
+            "a number from 1 to 1000000 (three decimals at most)",
+        )?,
         max_open_ms: match v.get("max_open_ms") {
             Some(x) => int(x, &format!("{path}.max_open_ms"), 1, MAX_SAFE)?,
             None => defaults.max_open_ms,
         },
-        jitter: number("jitter", defaults.jitter, 0, 1000, "a number from 0 to 1 (three decimals at most)")?,
+        jitter: number(
+            "jitter",
+            defaults.jitter,
+            0,
+            1000,
+            "a number from 0 to 1 (three decimals at most)",
+        )?,
     })
 }
 
@@ -293,7 +413,10 @@ impl<'v> Fields<'v, '_> {
         match self.0.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(v) => Err(Refusal::field(key, &format!("a string, found {}", v.kind()))),
+            Some(v) => Err(Refusal::field(
+                key,
+                &format!("a string, found {}", v.kind()),
+            )),
         }
     }
 
@@ -303,7 +426,10 @@ impl<'v> Fields<'v, '_> {
             None => Ok(None),
             Some(v) => match v.as_u64() {
                 Some(n) if n <= max => Ok(Some(n)),
-                _ => Err(Refusal::Field(format!("{key}: expected an integer from 0 to {max}, found {}", show(v)))),
+                _ => Err(Refusal::Field(format!(
+                    "{key}: expected an integer from 0 to {max}, found {}",
+                    show(v)
+                ))),
             },
         }
     }
@@ -335,7 +461,9 @@ impl<'v> Fields<'v, '_> {
 }
 
 fn bad_service(field: &str) -> Refusal {
-    Refusal::Field(format!("{field}: a service name is 1 to {MAX_SERVICE_BYTES} bytes of UTF-8"))
+    Refusal::Field(format!(
+        "{field}: a service name is 1 to {MAX_SERVICE_BYTES} bytes of UTF-8"
+    ))
 }
 
 /// A short rendering of a value for error messages.

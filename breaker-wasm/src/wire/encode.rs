@@ -1,7 +1,10 @@
 //! From a typed [`Reply`] to its bytes: one compact JSON document, keys in the protocol's order.
 
 use super::write::Writer;
-use crate::breaker::{CallResult, Config, ForceMode, Forced, Milli, Reason, Setting, Span, StateName, Transition, Window, config::FIELDS};
+use crate::breaker::{
+    CallResult, Config, ForceMode, Forced, Milli, Reason, Setting, Span, StateName, Transition,
+    Window, config::FIELDS,
+};
 use crate::node::{Event, Reply};
 
 pub fn state_name(s: StateName) -> &'static str {
@@ -24,28 +27,51 @@ pub fn mode_name(m: ForceMode) -> &'static str {
 pub fn reason_text(r: &Reason) -> String {
     let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     match *r {
-        Reason::ConsecutiveFailures { failures, threshold } => {
-            format!("{} (threshold {threshold})", plural(failures, "consecutive failure", "consecutive failures"))
+        Reason::ConsecutiveFailures {
+            failures,
+            threshold,
+        } => {
+            format!(
+                "{} (threshold {threshold})",
+                plural(failures, "consecutive failure", "consecutive failures")
+            )
         }
         Reason::OpenTimeoutElapsed { ms } => format!("open timeout of {ms} ms elapsed"),
-        Reason::Rate { slow, span, bad, calls, threshold } => {
+        Reason::Rate {
+            slow,
+            span,
+            bad,
+            calls,
+            threshold,
+        } => {
             // The percentage to one decimal, rounded half up, in integers.
-            let tenths = (u128::from(bad) * 2000 + u128::from(calls)) / (2 * u128::from(calls.max(1)));
+            let tenths =
+                (u128::from(bad) * 2000 + u128::from(calls)) / (2 * u128::from(calls.max(1)));
             let percent = format!("{}.{}", tenths / 10, tenths % 10);
             let what = if slow { "were slow" } else { "failed" };
             let threshold = short(threshold);
             match span {
-                Span::Calls => format!("{percent}% of the last {calls} calls {what} (threshold {threshold}%)"),
+                Span::Calls => {
+                    format!("{percent}% of the last {calls} calls {what} (threshold {threshold}%)")
+                }
                 Span::Millis(ms) => {
-                    format!("{percent}% of {calls} calls in the last {ms} ms {what} (threshold {threshold}%)")
+                    format!(
+                        "{percent}% of {calls} calls in the last {ms} ms {what} (threshold {threshold}%)"
+                    )
                 }
             }
         }
         Reason::ProbeFailed => "probe failed".into(),
         Reason::SlowProbe => "probe was slow".into(),
         Reason::ProbeLeaseExpired { ms } => format!("probe lease expired after {ms} ms"),
-        Reason::ProbesSucceeded { successes, threshold } => {
-            format!("{} (threshold {threshold})", plural(successes, "successful probe", "successful probes"))
+        Reason::ProbesSucceeded {
+            successes,
+            threshold,
+        } => {
+            format!(
+                "{} (threshold {threshold})",
+                plural(successes, "successful probe", "successful probes")
+            )
         }
         Reason::Fixture => "set by the call's state fixture".into(),
         Reason::Forced(ForceMode::Auto) => "forced mode released (auto)".into(),
@@ -57,14 +83,19 @@ pub fn reason_text(r: &Reason) -> String {
 /// Writes `{"src":..,"dest":..,"body":{"type":..,"in_reply_to":..,...}}` and a newline.
 pub fn reply(out: &mut Vec<u8>, src: &str, dest: &str, in_reply_to: u64, reply: &Reply) {
     let mut w = Writer { out };
-    w.open().field_str("src", src).field_str("dest", dest).key("body").open();
+    w.open()
+        .field_str("src", src)
+        .field_str("dest", dest)
+        .key("body")
+        .open();
     body(&mut w, in_reply_to, reply);
     w.end().end();
     w.out.push(b'\n');
 }
 
 fn head(w: &mut Writer, kind: &str, in_reply_to: u64) {
-    w.field_str("type", kind).field_u64("in_reply_to", in_reply_to);
+    w.field_str("type", kind)
+        .field_u64("in_reply_to", in_reply_to);
 }
 
 fn body(w: &mut Writer, id: u64, reply: &Reply) {
@@ -73,12 +104,17 @@ fn body(w: &mut Writer, id: u64, reply: &Reply) {
         Reply::Call { service, result } => match *result {
             CallResult::Rejected { state } => {
                 head(w, "error", id);
-                let text = if state == StateName::Open { "Circuit breaker OPEN" } else { "Circuit breaker HALF_OPEN" };
+                let text = if state == StateName::Open {
+                    "Circuit breaker OPEN"
+                } else {
+                    "Circuit breaker HALF_OPEN"
+                };
                 w.field_str("error", text).field_str("service", service);
             }
             CallResult::Opened { failures, rejected } => {
                 head(w, "circuit_breaker_open", id);
-                w.field_str("service", service).field_u64("failures", failures);
+                w.field_str("service", service)
+                    .field_u64("failures", failures);
                 if rejected > 0 {
                     w.field_u64("rejected", rejected);
                 }
@@ -89,28 +125,53 @@ fn body(w: &mut Writer, id: u64, reply: &Reply) {
             }
             CallResult::Ok { state } => {
                 head(w, "call_ok", id);
-                w.field_str("service", service).field_str("state", state_name(state));
+                w.field_str("service", service)
+                    .field_str("state", state_name(state));
             }
             CallResult::Failed { state, failures } => {
                 head(w, "call_failed", id);
-                w.field_str("service", service).field_str("state", state_name(state)).field_u64("failures", failures);
+                w.field_str("service", service)
+                    .field_str("state", state_name(state))
+                    .field_u64("failures", failures);
             }
         },
-        Reply::Acquired { service, state, permit } => {
+        Reply::Acquired {
+            service,
+            state,
+            permit,
+        } => {
             head(w, "acquire_ok", id);
-            w.field_str("service", service).field_str("state", state_name(*state)).field_u64("permit", *permit);
+            w.field_str("service", service)
+                .field_str("state", state_name(*state))
+                .field_u64("permit", *permit);
         }
-        Reply::AcquireRejected { service, state, retry_after_ms } => {
+        Reply::AcquireRejected {
+            service,
+            state,
+            retry_after_ms,
+        } => {
             head(w, "error", id);
-            let text = if *state == StateName::HalfOpen { "Circuit breaker HALF_OPEN" } else { "Circuit breaker OPEN" };
-            w.field_u64("code", 11).field_str("text", text).field_str("service", service);
+            let text = if *state == StateName::HalfOpen {
+                "Circuit breaker HALF_OPEN"
+            } else {
+                "Circuit breaker OPEN"
+            };
+            w.field_u64("code", 11)
+                .field_str("text", text)
+                .field_str("service", service);
             if let Some(ms) = retry_after_ms {
                 w.field_u64("retry_after_ms", *ms);
             }
         }
-        Reply::Recorded { service, state, stale, transition } => {
+        Reply::Recorded {
+            service,
+            state,
+            stale,
+            transition,
+        } => {
             head(w, "record_ok", id);
-            w.field_str("service", service).field_str("state", state_name(*state));
+            w.field_str("service", service)
+                .field_str("state", state_name(*state));
             if *stale {
                 w.key("stale").bool(true);
             }
@@ -119,11 +180,23 @@ fn body(w: &mut Writer, id: u64, reply: &Reply) {
                 transition_object(w, t);
             }
         }
-        Reply::Status { service, view, config: c } => {
+        Reply::Status {
+            service,
+            view,
+            config: c,
+        } => {
             head(w, "status_ok", id);
-            w.field_str("service", service).field_str("state", state_name(view.state));
+            w.field_str("service", service)
+                .field_str("state", state_name(view.state));
             if let Some(forced) = view.forced {
-                w.field_str("forced", if forced == Forced::Open { "open" } else { "closed" });
+                w.field_str(
+                    "forced",
+                    if forced == Forced::Open {
+                        "open"
+                    } else {
+                        "closed"
+                    },
+                );
             }
             w.field_u64("failures", view.failures).key("counts").open();
             let counts = view.counts;
@@ -145,7 +218,10 @@ fn body(w: &mut Writer, id: u64, reply: &Reply) {
                 if i > 0 {
                     w.raw(",");
                 }
-                w.open().field_str("service", &s.service).field_str("state", state_name(s.state)).end();
+                w.open()
+                    .field_str("service", &s.service)
+                    .field_str("state", state_name(s.state))
+                    .end();
             }
             w.raw("]").field_u64("evicted", *evicted);
         }
@@ -237,16 +313,33 @@ pub fn setting(w: &mut Writer, s: &Setting) {
         Setting::Window(Window::Consecutive) => {
             w.open().field_str("kind", "consecutive").end();
         }
-        Setting::Window(Window::Count { size, minimum_calls, failure_rate }) => {
-            w.open().field_str("kind", "count").field_u64("size", size).field_u64("minimum_calls", minimum_calls);
+        Setting::Window(Window::Count {
+            size,
+            minimum_calls,
+            failure_rate,
+        }) => {
+            w.open()
+                .field_str("kind", "count")
+                .field_u64("size", size)
+                .field_u64("minimum_calls", minimum_calls);
             w.key("failure_rate").milli(failure_rate.0).end();
         }
-        Setting::Window(Window::Time { size_ms, minimum_calls, failure_rate }) => {
-            w.open().field_str("kind", "time").field_u64("size_ms", size_ms).field_u64("minimum_calls", minimum_calls);
+        Setting::Window(Window::Time {
+            size_ms,
+            minimum_calls,
+            failure_rate,
+        }) => {
+            w.open()
+                .field_str("kind", "time")
+                .field_u64("size_ms", size_ms)
+                .field_u64("minimum_calls", minimum_calls);
             w.key("failure_rate").milli(failure_rate.0).end();
         }
         Setting::Backoff(b) => {
-            w.open().key("multiplier").milli(b.multiplier.0).field_u64("max_open_ms", b.max_open_ms);
+            w.open()
+                .key("multiplier")
+                .milli(b.multiplier.0)
+                .field_u64("max_open_ms", b.max_open_ms);
             w.key("jitter").milli(b.jitter.0).end();
         }
     }

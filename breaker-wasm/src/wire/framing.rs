@@ -15,7 +15,11 @@ pub enum Frame<'a> {
     /// A complete document (an object), starting on `line` (1-based).
     Doc { bytes: &'a [u8], line: u64 },
     /// Input that is not a document, with where it went wrong (1-based line and byte column).
-    Error { line: u64, column: u64, message: String },
+    Error {
+        line: u64,
+        column: u64,
+        message: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,9 +62,15 @@ enum Grammar {
     After,
     /// Inside a string; `escape` counts what the current escape still needs (0 = none, 1 =
     /// the character after `\`, 2..=5 = hex digits of `\u`).
-    Str { key: bool, escape: u8 },
+    Str {
+        key: bool,
+        escape: u8,
+    },
     Number(Num),
-    Literal { word: &'static [u8], matched: u8 },
+    Literal {
+        word: &'static [u8],
+        matched: u8,
+    },
 }
 
 enum Step {
@@ -113,7 +123,11 @@ impl Splitter {
 
     /// Adds input. Bytes already dealt with are dropped first.
     pub fn push(&mut self, bytes: &[u8]) {
-        let keep_from = if self.mode == Mode::InDoc { self.doc_start } else { self.pos };
+        let keep_from = if self.mode == Mode::InDoc {
+            self.doc_start
+        } else {
+            self.pos
+        };
         if keep_from > 0 {
             self.buf.drain(..keep_from);
             self.base += keep_from as u64;
@@ -146,27 +160,41 @@ impl Splitter {
                     }
                     _ => {
                         let error = self.error("expected '{' to start a document");
-                        self.mode = Mode::Resync { at_line_start: false };
+                        self.mode = Mode::Resync {
+                            at_line_start: false,
+                        };
                         return Some(error);
                     }
                 },
                 Mode::Resync { at_line_start } => {
-                    let continuation = matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'}' | b']' | b'"' | b',');
+                    let continuation =
+                        matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'}' | b']' | b'"' | b',');
                     if at_line_start && !continuation {
                         self.mode = Mode::Between;
                     } else {
-                        self.mode = Mode::Resync { at_line_start: b == b'\n' };
+                        self.mode = Mode::Resync {
+                            at_line_start: b == b'\n',
+                        };
                         self.advance(b);
                     }
                 }
                 // Inside a string, plain bytes need no look one by one.
-                Mode::InDoc | Mode::Skipping if matches!(self.grammar, Grammar::Str { escape: 0, .. }) && plain(b) => {
-                    let run = self.buf[self.pos..].iter().position(|&c| !plain(c)).unwrap_or(self.buf.len() - self.pos);
+                Mode::InDoc | Mode::Skipping
+                    if matches!(self.grammar, Grammar::Str { escape: 0, .. }) && plain(b) =>
+                {
+                    let run = self.buf[self.pos..]
+                        .iter()
+                        .position(|&c| !plain(c))
+                        .unwrap_or(self.buf.len() - self.pos);
                     self.pos += run;
                     if self.mode == Mode::InDoc && self.pos - self.doc_start > self.max {
                         let message = format!("document larger than {} bytes, skipped", self.max);
                         self.mode = Mode::Skipping;
-                        return Some(Frame::Error { line: self.doc_line, column: 1, message });
+                        return Some(Frame::Error {
+                            line: self.doc_line,
+                            column: 1,
+                            message,
+                        });
                     }
                 }
                 Mode::InDoc | Mode::Skipping => match self.step(b) {
@@ -177,7 +205,10 @@ impl Splitter {
                             let error = Frame::Error {
                                 line: self.doc_line,
                                 column: 1,
-                                message: format!("document larger than {} bytes, skipped", self.max),
+                                message: format!(
+                                    "document larger than {} bytes, skipped",
+                                    self.max
+                                ),
                             };
                             self.mode = Mode::Skipping;
                             return Some(error);
@@ -189,12 +220,20 @@ impl Splitter {
                         self.mode = Mode::Between;
                         if kept && self.pos - self.doc_start <= self.max {
                             let bytes = &self.buf[self.doc_start..self.pos];
-                            return Some(Frame::Doc { bytes, line: self.doc_line });
+                            return Some(Frame::Doc {
+                                bytes,
+                                line: self.doc_line,
+                            });
                         }
                         if kept {
                             // Ended on the byte that crossed the limit.
-                            let message = format!("document larger than {} bytes, skipped", self.max);
-                            return Some(Frame::Error { line: self.doc_line, column: 1, message });
+                            let message =
+                                format!("document larger than {} bytes, skipped", self.max);
+                            return Some(Frame::Error {
+                                line: self.doc_line,
+                                column: 1,
+                                message,
+                            });
                         }
                     }
                     Step::Error(message) => {
@@ -217,7 +256,13 @@ impl Splitter {
         stack.clear();
         // Columns count from `line_start`; starting the stream offsets at column − 1 puts the
         // first byte in `column`.
-        *self = Splitter { buf, stack, line, base: column.saturating_sub(1), ..Splitter::new(max) };
+        *self = Splitter {
+            buf,
+            stack,
+            line,
+            base: column.saturating_sub(1),
+            ..Splitter::new(max)
+        };
     }
 
     /// At the end of input: an unfinished document is an error.
@@ -233,22 +278,32 @@ impl Splitter {
 
     fn error(&self, message: &str) -> Frame<'static> {
         let column = self.base + self.pos as u64 - self.line_start + 1;
-        Frame::Error { line: self.line, column, message: message.to_string() }
+        Frame::Error {
+            line: self.line,
+            column,
+            message: message.to_string(),
+        }
     }
 
     /// Goes back to the line after the one the broken document began on (when it is still
     /// held) and waits there for a line that begins a new document.
     fn resync_after_broken_document(&mut self) {
         if self.mode == Mode::InDoc
-            && let Some(nl) = self.buf[self.doc_start..self.pos].iter().position(|&c| c == b'\n')
+            && let Some(nl) = self.buf[self.doc_start..self.pos]
+                .iter()
+                .position(|&c| c == b'\n')
         {
             self.pos = self.doc_start + nl + 1;
             self.line = self.doc_line + 1;
             self.line_start = self.base + self.pos as u64;
-            self.mode = Mode::Resync { at_line_start: true };
+            self.mode = Mode::Resync {
+                at_line_start: true,
+            };
             return;
         }
-        self.mode = Mode::Resync { at_line_start: false };
+        self.mode = Mode::Resync {
+            at_line_start: false,
+        };
     }
 
     fn advance(&mut self, b: u8) {
@@ -277,9 +332,14 @@ impl Splitter {
                     (_, 0..=0x1f) => return Step::Error("control character in a string"),
                     (0, _) => G::Str { key, escape: 0 },
                     (1, b'u') => G::Str { key, escape: 5 },
-                    (1, b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => G::Str { key, escape: 0 },
+                    (1, b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                        G::Str { key, escape: 0 }
+                    }
                     (1, _) => return Step::Error("invalid escape in a string"),
-                    (n, _) if b.is_ascii_hexdigit() => G::Str { key, escape: if n == 2 { 0 } else { n - 1 } },
+                    (n, _) if b.is_ascii_hexdigit() => G::Str {
+                        key,
+                        escape: if n == 2 { 0 } else { n - 1 },
+                    },
                     _ => return Step::Error("invalid \\u escape"),
                 };
                 Step::Taken
@@ -308,14 +368,21 @@ impl Splitter {
                     return Step::Error("expected a value");
                 }
                 let matched = matched + 1;
-                self.grammar = if matched as usize == word.len() { G::After } else { G::Literal { word, matched } };
+                self.grammar = if matched as usize == word.len() {
+                    G::After
+                } else {
+                    G::Literal { word, matched }
+                };
                 Step::Taken
             }
             _ if ws => Step::Taken,
             G::Value | G::ArrayFirst => self.value(b),
             G::ObjectFirst | G::Key => match b {
                 b'"' => {
-                    self.grammar = G::Str { key: true, escape: 0 };
+                    self.grammar = G::Str {
+                        key: true,
+                        escape: 0,
+                    };
                     Step::Taken
                 }
                 b'}' if self.grammar == G::ObjectFirst => self.close(b'{'),
@@ -354,15 +421,31 @@ impl Splitter {
                     return Step::Error("nesting too deep");
                 }
                 self.stack.push(b);
-                if b == b'{' { G::ObjectFirst } else { G::ArrayFirst }
+                if b == b'{' {
+                    G::ObjectFirst
+                } else {
+                    G::ArrayFirst
+                }
             }
-            b'"' => G::Str { key: false, escape: 0 },
+            b'"' => G::Str {
+                key: false,
+                escape: 0,
+            },
             b'-' => G::Number(Num::Minus),
             b'0' => G::Number(Num::Zero),
             b'1'..=b'9' => G::Number(Num::Int),
-            b't' => G::Literal { word: b"true", matched: 1 },
-            b'f' => G::Literal { word: b"false", matched: 1 },
-            b'n' => G::Literal { word: b"null", matched: 1 },
+            b't' => G::Literal {
+                word: b"true",
+                matched: 1,
+            },
+            b'f' => G::Literal {
+                word: b"false",
+                matched: 1,
+            },
+            b'n' => G::Literal {
+                word: b"null",
+                matched: 1,
+            },
             _ => return Step::Error("expected a value"),
         };
         Step::Taken
@@ -393,8 +476,14 @@ mod tests {
         let mut s = Splitter::new(max);
         let mut found = Vec::new();
         let mut take = |f: Frame| match f {
-            Frame::Doc { bytes, line } => found.push(format!("{line}: {}", String::from_utf8_lossy(bytes))),
-            Frame::Error { line, column, message } => found.push(format!("{line}:{column} error: {message}")),
+            Frame::Doc { bytes, line } => {
+                found.push(format!("{line}: {}", String::from_utf8_lossy(bytes)))
+            }
+            Frame::Error {
+                line,
+                column,
+                message,
+            } => found.push(format!("{line}:{column} error: {message}")),
         };
         for piece in input.as_bytes().chunks(chunk.max(1)) {
             s.push(piece);
@@ -440,7 +529,13 @@ mod tests {
     #[test]
     fn the_rest_of_a_broken_pretty_document_is_skipped_quietly() {
         let input = "{\n  \"a\": 1\n  \"b\": 2\n}\n{\"ok\":1}\n";
-        assert_eq!(split(input, 4, 1 << 20), vec!["3:3 error: expected ',' or '}' in an object", "5: {\"ok\":1}"]);
+        assert_eq!(
+            split(input, 4, 1 << 20),
+            vec![
+                "3:3 error: expected ',' or '}' in an object",
+                "5: {\"ok\":1}"
+            ]
+        );
     }
 
     #[test]
@@ -450,7 +545,11 @@ mod tests {
         let mut found = Vec::new();
         for piece in big.as_bytes().chunks(64) {
             s.push(piece);
-            assert!(s.buf.len() < 300, "the splitter holds {} bytes", s.buf.len());
+            assert!(
+                s.buf.len() < 300,
+                "the splitter holds {} bytes",
+                s.buf.len()
+            );
             while let Some(f) = s.next_frame() {
                 found.push(format!("{f:?}"));
             }
@@ -464,11 +563,25 @@ mod tests {
     fn refuses_deep_nesting_and_bad_tokens() {
         let deep = format!("{{\"a\":{}\n{{\"ok\":1}}", "[".repeat(100_000));
         let found = split(&deep, 4096, usize::MAX);
-        assert_eq!(found, vec!["1:133 error: nesting too deep", "2: {\"ok\":1}"]);
-        for bad in ["{\"a\":01}", "{\"a\":tru}", "{\"a\":\"\\x\"}", "{\"a\" 1}", "{a:1}", "{\"a\":1,}", "{\"a\":\"\n\"}"] {
+        assert_eq!(
+            found,
+            vec!["1:133 error: nesting too deep", "2: {\"ok\":1}"]
+        );
+        for bad in [
+            "{\"a\":01}",
+            "{\"a\":tru}",
+            "{\"a\":\"\\x\"}",
+            "{\"a\" 1}",
+            "{a:1}",
+            "{\"a\":1,}",
+            "{\"a\":\"\n\"}",
+        ] {
             let found = split(bad, 3, 1000);
             assert!(found[0].contains("error"), "{bad:?}: {found:?}");
         }
-        assert_eq!(split("{\"a\":", 1, 1000), vec!["1:1 error: input ended inside a document"]);
+        assert_eq!(
+            split("{\"a\":", 1, 1000),
+            vec!["1:1 error: input ended inside a document"]
+        );
     }
 }

@@ -47,7 +47,9 @@ impl<'a> Value<'a> {
     /// The value in thousandths, when it is a non-negative number with at most three decimal
     /// places (`12.5` → 12500, `5e1` → 50000). Read exactly, without floating point.
     pub fn as_milli(&self) -> Option<u64> {
-        let Value::Number(text) = self else { return None };
+        let Value::Number(text) = self else {
+            return None;
+        };
         let (mantissa, exp) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
         let exp: i64 = exp.strip_prefix('+').unwrap_or(exp).parse().ok()?;
         let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
@@ -67,7 +69,11 @@ impl<'a> Value<'a> {
             if cut > digits.len() || dropped.bytes().any(|b| b != b'0') {
                 return None;
             }
-            return if keep.is_empty() { Some(0) } else { keep.parse().ok() };
+            return if keep.is_empty() {
+                Some(0)
+            } else {
+                keep.parse().ok()
+            };
         }
         if digits.len() as i64 + shift > 19 {
             return None;
@@ -99,7 +105,11 @@ pub struct ParseError {
 
 /// Reads exactly one JSON value from `text` (surrounding whitespace allowed).
 pub fn parse(text: &str) -> Result<Value<'_>, ParseError> {
-    let mut p = Parser { text, bytes: text.as_bytes(), pos: 0 };
+    let mut p = Parser {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+    };
     p.skip_ws();
     let value = p.value(0)?;
     p.skip_ws();
@@ -112,7 +122,11 @@ pub fn parse(text: &str) -> Result<Value<'_>, ParseError> {
 /// Reads the JSON value that starts exactly at the beginning of `text`; returns it and the
 /// number of bytes it took. What follows is left to the caller.
 pub fn parse_prefix(text: &str) -> Result<(Value<'_>, usize), ParseError> {
-    let mut p = Parser { text, bytes: text.as_bytes(), pos: 0 };
+    let mut p = Parser {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+    };
     let value = p.value(0)?;
     Ok((value, p.pos))
 }
@@ -126,9 +140,15 @@ struct Parser<'a> {
 impl<'a> Parser<'a> {
     fn error(&self, message: impl Into<Cow<'static, str>>) -> ParseError {
         if self.pos >= self.bytes.len() {
-            return ParseError { offset: self.pos, message: "unexpected end of document".into() };
+            return ParseError {
+                offset: self.pos,
+                message: "unexpected end of document".into(),
+            };
         }
-        ParseError { offset: self.pos, message: message.into() }
+        ParseError {
+            offset: self.pos,
+            message: message.into(),
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -197,7 +217,10 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             let value = self.value(depth)?;
             if members.len() < 16 && members.iter().any(|(k, _)| *k == key) {
-                return Err(ParseError { offset: key_at, message: format!("duplicate key {}", super::write::quote(&key)).into() });
+                return Err(ParseError {
+                    offset: key_at,
+                    message: format!("duplicate key {}", super::write::quote(&key)).into(),
+                });
             }
             members.push((key, value));
             self.skip_ws();
@@ -214,7 +237,10 @@ impl<'a> Parser<'a> {
             let mut keys: Vec<&str> = members.iter().map(|(k, _)| &**k).collect();
             keys.sort_unstable();
             if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
-                return Err(ParseError { offset: start, message: format!("duplicate key {}", super::write::quote(w[0])).into() });
+                return Err(ParseError {
+                    offset: start,
+                    message: format!("duplicate key {}", super::write::quote(w[0])).into(),
+                });
             }
         }
         Ok(Value::Object(members))
@@ -368,10 +394,15 @@ impl<'a> Parser<'a> {
     }
 
     fn hex4(&mut self) -> Result<u32, ParseError> {
-        let digits = self.bytes.get(self.pos..self.pos + 4).ok_or_else(|| self.error("invalid \\u escape"))?;
+        let digits = self
+            .bytes
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| self.error("invalid \\u escape"))?;
         let mut code = 0;
         for &d in digits {
-            let v = (d as char).to_digit(16).ok_or_else(|| self.error("invalid \\u escape"))?;
+            let v = (d as char)
+                .to_digit(16)
+                .ok_or_else(|| self.error("invalid \\u escape"))?;
             code = code * 16 + v;
         }
         self.pos += 4;
@@ -385,20 +416,44 @@ mod tests {
 
     #[test]
     fn reads_nested_documents_and_borrows_plain_strings() {
-        let v = parse(r#" {"a": [1, -2.5e3, true, null], "b": {"c": "x\"y\u00e9"}, "d": "plain"} "#).unwrap();
-        assert_eq!(v.get("a"), Some(&Value::Array(vec![
-            Value::Number("1"), Value::Number("-2.5e3"), Value::Bool(true), Value::Null
-        ])));
-        assert_eq!(v.get("b").unwrap().get("c").unwrap().as_str(), Some("x\"yé"));
-        assert!(matches!(v.get("d"), Some(Value::String(Cow::Borrowed("plain")))));
+        let v =
+            parse(r#" {"a": [1, -2.5e3, true, null], "b": {"c": "x\"y\u00e9"}, "d": "plain"} "#)
+                .unwrap();
+        assert_eq!(
+            v.get("a"),
+            Some(&Value::Array(vec![
+                Value::Number("1"),
+                Value::Number("-2.5e3"),
+                Value::Bool(true),
+                Value::Null
+            ]))
+        );
+        assert_eq!(
+            v.get("b").unwrap().get("c").unwrap().as_str(),
+            Some("x\"yé")
+        );
+        assert!(matches!(
+            v.get("d"),
+            Some(Value::String(Cow::Borrowed("plain")))
+        ));
     }
 
     #[test]
     fn refuses_duplicate_keys_in_small_and_large_objects() {
-        assert!(parse(r#"{"a":1,"a":2}"#).unwrap_err().message.contains("duplicate key"));
+        assert!(
+            parse(r#"{"a":1,"a":2}"#)
+                .unwrap_err()
+                .message
+                .contains("duplicate key")
+        );
         let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
         let doc = format!("{{{},\"k7\":0}}", many.join(","));
-        assert!(parse(&doc).unwrap_err().message.contains("duplicate key \"k7\""));
+        assert!(
+            parse(&doc)
+                .unwrap_err()
+                .message
+                .contains("duplicate key \"k7\"")
+        );
         // Escapes are decoded before keys are compared.
         assert!(parse(r#"{"a":1,"\u0061":2}"#).is_err());
     }
@@ -430,10 +485,21 @@ mod tests {
 
     #[test]
     fn decimals_are_read_exactly_in_thousandths() {
-        for (text, milli) in [("50", Some(50_000)), ("12.5", Some(12_500)), ("0.125", Some(125)), ("5e1", Some(50_000)),
-            ("1E-3", Some(1)), ("0.1000", Some(100)), ("0", Some(0)), ("0.0001", None), ("-1", None), ("1e400", None),
-            ("33.3333", None), ("1000000", Some(1_000_000_000)), ("18446744073709551.616", None)]
-        {
+        for (text, milli) in [
+            ("50", Some(50_000)),
+            ("12.5", Some(12_500)),
+            ("0.125", Some(125)),
+            ("5e1", Some(50_000)),
+            ("1E-3", Some(1)),
+            ("0.1000", Some(100)),
+            ("0", Some(0)),
+            ("0.0001", None),
+            ("-1", None),
+            ("1e400", None),
+            ("33.3333", None),
+            ("1000000", Some(1_000_000_000)),
+            ("18446744073709551.616", None),
+        ] {
             assert_eq!(Value::Number(text).as_milli(), milli, "{text}");
         }
     }
@@ -441,7 +507,10 @@ mod tests {
     #[test]
     fn integers_are_integers() {
         assert_eq!(Value::Number("42").as_u64(), Some(42));
-        assert_eq!(Value::Number("18446744073709551615").as_u64(), Some(u64::MAX));
+        assert_eq!(
+            Value::Number("18446744073709551615").as_u64(),
+            Some(u64::MAX)
+        );
         for text in ["4.0", "1e3", "-1", "18446744073709551616"] {
             assert_eq!(Value::Number(text).as_u64(), None, "{text}");
         }

@@ -28,7 +28,12 @@ pub struct Session {
 
 impl Session {
     pub fn new(options: Options) -> Session {
-        Session { node: Node::new(options), out: Vec::new(), diagnostics: Vec::new(), splitter: Splitter::new(usize::MAX) }
+        Session {
+            node: Node::new(options),
+            out: Vec::new(),
+            diagnostics: Vec::new(),
+            splitter: Splitter::new(usize::MAX),
+        }
     }
 
     pub fn node(&self) -> &Node {
@@ -71,7 +76,9 @@ impl Session {
             if pos == bytes.len() || bytes[pos] != b'{' {
                 return pos;
             }
-            let Ok((value, used)) = json::parse_prefix(&text[pos..]) else { return pos };
+            let Ok((value, used)) = json::parse_prefix(&text[pos..]) else {
+                return pos;
+            };
             if let Err(text) = handle_value(&mut self.node, &mut self.out, &value, now_ms) {
                 let (line, _) = lines.at(bytes, pos);
                 diagnose(&mut self.diagnostics, line, None, &text);
@@ -82,7 +89,12 @@ impl Session {
 
     /// Splits `input` with the validating splitter, its first byte at `line` and `column`.
     fn slow_path(&mut self, input: &[u8], line: u64, column: u64, now_ms: u64) {
-        let Session { node, out, diagnostics, splitter } = self;
+        let Session {
+            node,
+            out,
+            diagnostics,
+            splitter,
+        } = self;
         splitter.reset_at(line, column);
         splitter.push(input);
         loop {
@@ -100,7 +112,11 @@ impl Session {
                         diagnose(diagnostics, line, column, &text.0);
                     }
                 }
-                Frame::Error { line, column, message } => diagnose(diagnostics, line, Some(column), &message),
+                Frame::Error {
+                    line,
+                    column,
+                    message,
+                } => diagnose(diagnostics, line, Some(column), &message),
             }
         }
     }
@@ -137,10 +153,15 @@ impl Lines {
 
 /// Where a problem `offset` bytes into a document that begins on `line` is.
 fn position(doc: &[u8], line: u64, offset: Option<usize>) -> (u64, Option<u64>) {
-    let Some(offset) = offset else { return (line, None) };
+    let Some(offset) = offset else {
+        return (line, None);
+    };
     let before = &doc[..offset.min(doc.len())];
     let newlines = before.iter().filter(|&&b| b == b'\n').count() as u64;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
     (line + newlines, Some((offset - line_start) as u64 + 1))
 }
 
@@ -152,20 +173,37 @@ fn diagnose(out: &mut Vec<u8>, line: u64, column: Option<u64>, text: &str) {
     out.extend_from_slice(head.as_bytes());
     out.extend_from_slice(b": ");
     // One line per problem, whatever the text holds.
-    out.extend(text.bytes().map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }));
+    out.extend(
+        text.bytes()
+            .map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
+    );
     out.push(b'\n');
 }
 
 /// Handles one document; `Err((text, offset))` when it cannot be answered.
-fn handle_document(node: &mut Node, out: &mut Vec<u8>, doc: &[u8], now_ms: u64) -> Result<(), (String, Option<usize>)> {
-    let text = std::str::from_utf8(doc)
-        .map_err(|e| (format!("invalid UTF-8 at byte {}", e.valid_up_to()), Some(e.valid_up_to())))?;
+fn handle_document(
+    node: &mut Node,
+    out: &mut Vec<u8>,
+    doc: &[u8],
+    now_ms: u64,
+) -> Result<(), (String, Option<usize>)> {
+    let text = std::str::from_utf8(doc).map_err(|e| {
+        (
+            format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+            Some(e.valid_up_to()),
+        )
+    })?;
     let value = json::parse(text).map_err(|e| (e.message.into_owned(), Some(e.offset)))?;
     handle_value(node, out, &value, now_ms).map_err(|e| (e, None))
 }
 
 /// Handles one parsed document; `Err(text)` when it cannot be answered.
-fn handle_value(node: &mut Node, out: &mut Vec<u8>, value: &json::Value, now_ms: u64) -> Result<(), String> {
+fn handle_value(
+    node: &mut Node,
+    out: &mut Vec<u8>,
+    value: &json::Value,
+    now_ms: u64,
+) -> Result<(), String> {
     let envelope = decode::envelope(value)?;
     let msg_id = decode::msg_id(envelope.body)?;
     let reply = match decode::request(envelope.body, envelope.dest) {
@@ -190,7 +228,13 @@ pub fn internal_error_reply(doc: &[u8], text: &str) -> Option<Vec<u8>> {
     let envelope = decode::envelope(&value).ok()?;
     let id = decode::msg_id(envelope.body).ok()??;
     let mut out = Vec::new();
-    encode::reply(&mut out, envelope.dest, envelope.src, id, &Reply::error(ErrorCode::Internal, text));
+    encode::reply(
+        &mut out,
+        envelope.dest,
+        envelope.src,
+        id,
+        &Reply::error(ErrorCode::Internal, text),
+    );
     Some(out)
 }
 

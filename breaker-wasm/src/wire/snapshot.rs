@@ -5,15 +5,18 @@ use super::encode::{config, event, mode_name, setting, state_name};
 use super::json::Value;
 use super::write::Writer;
 use crate::breaker::{
-    Counts, Field, ForceMode, Forced, Lease, MAX_SAFE, Mark, Milli, Parts, Reason, Setting, Span, State, StateName, Tally, WindowState,
-    config::FIELDS,
+    Counts, Field, ForceMode, Forced, Lease, MAX_SAFE, Mark, Milli, Parts, Reason, Setting, Span,
+    State, StateName, Tally, WindowState, config::FIELDS,
 };
 use crate::node::{Event, EventLog, Image, SavedBreaker};
 
 pub const VERSION: u64 = 1;
 
 pub fn encode(w: &mut Writer, image: &Image) {
-    w.open().field_u64("version", VERSION).field_u64("now_ms", image.now_ms).key("defaults");
+    w.open()
+        .field_u64("version", VERSION)
+        .field_u64("now_ms", image.now_ms)
+        .key("defaults");
     config(w, &image.defaults);
     w.key("overrides").open();
     for (name, patch) in &image.overrides {
@@ -48,7 +51,9 @@ pub fn encode(w: &mut Writer, image: &Image) {
 
 fn breaker(w: &mut Writer, saved: &SavedBreaker) {
     let b = &saved.parts;
-    w.open().field_str("service", &saved.name).field_str("state", state_name(b.state.name()));
+    w.open()
+        .field_str("service", &saved.name)
+        .field_str("state", state_name(b.state.name()));
     match b.state {
         State::Closed => {}
         State::Open { since, until } => {
@@ -58,13 +63,17 @@ fn breaker(w: &mut Writer, saved: &SavedBreaker) {
             }
         }
         State::HalfOpen { since, successes } => {
-            w.field_u64("since", since).field_u64("successes", successes);
+            w.field_u64("since", since)
+                .field_u64("successes", successes);
         }
     }
     if let Some(f) = b.forced {
         w.field_str("forced", if f == Forced::Open { "open" } else { "closed" });
     }
-    w.field_u64("failures", b.failures).field_u64("trips", b.trips).key("counts").open();
+    w.field_u64("failures", b.failures)
+        .field_u64("trips", b.trips)
+        .key("counts")
+        .open();
     w.field_u64("successes", b.counts.successes)
         .field_u64("failures", b.counts.failures)
         .field_u64("rejections", b.counts.rejections)
@@ -97,7 +106,15 @@ fn breaker(w: &mut Writer, saved: &SavedBreaker) {
             if i > 0 {
                 w.raw(",");
             }
-            w.raw("[").u64(*start).raw(",").u64(t.calls).raw(",").u64(t.failures).raw(",").u64(t.slow).raw("]");
+            w.raw("[")
+                .u64(*start)
+                .raw(",")
+                .u64(t.calls)
+                .raw(",")
+                .u64(t.failures)
+                .raw(",")
+                .u64(t.slow)
+                .raw("]");
         }
         w.raw("]").end();
     }
@@ -107,19 +124,37 @@ fn breaker(w: &mut Writer, saved: &SavedBreaker) {
 fn reason(w: &mut Writer, r: &Reason) {
     w.open();
     match *r {
-        Reason::ConsecutiveFailures { failures, threshold } => {
-            w.field_str("kind", "consecutive_failures").field_u64("failures", failures).field_u64("threshold", threshold);
+        Reason::ConsecutiveFailures {
+            failures,
+            threshold,
+        } => {
+            w.field_str("kind", "consecutive_failures")
+                .field_u64("failures", failures)
+                .field_u64("threshold", threshold);
         }
         Reason::OpenTimeoutElapsed { ms } => {
-            w.field_str("kind", "open_timeout_elapsed").field_u64("ms", ms);
+            w.field_str("kind", "open_timeout_elapsed")
+                .field_u64("ms", ms);
         }
-        Reason::Rate { slow, span, bad, calls, threshold } => {
-            w.field_str("kind", "rate").key("slow").bool(slow).key("span_ms");
+        Reason::Rate {
+            slow,
+            span,
+            bad,
+            calls,
+            threshold,
+        } => {
+            w.field_str("kind", "rate")
+                .key("slow")
+                .bool(slow)
+                .key("span_ms");
             match span {
                 Span::Calls => w.raw("null"),
                 Span::Millis(ms) => w.u64(ms),
             };
-            w.field_u64("bad", bad).field_u64("calls", calls).key("threshold").milli(threshold.0);
+            w.field_u64("bad", bad)
+                .field_u64("calls", calls)
+                .key("threshold")
+                .milli(threshold.0);
         }
         Reason::ProbeFailed => {
             w.field_str("kind", "probe_failed");
@@ -128,16 +163,23 @@ fn reason(w: &mut Writer, r: &Reason) {
             w.field_str("kind", "slow_probe");
         }
         Reason::ProbeLeaseExpired { ms } => {
-            w.field_str("kind", "probe_lease_expired").field_u64("ms", ms);
+            w.field_str("kind", "probe_lease_expired")
+                .field_u64("ms", ms);
         }
-        Reason::ProbesSucceeded { successes, threshold } => {
-            w.field_str("kind", "probes_succeeded").field_u64("successes", successes).field_u64("threshold", threshold);
+        Reason::ProbesSucceeded {
+            successes,
+            threshold,
+        } => {
+            w.field_str("kind", "probes_succeeded")
+                .field_u64("successes", successes)
+                .field_u64("threshold", threshold);
         }
         Reason::Fixture => {
             w.field_str("kind", "fixture");
         }
         Reason::Forced(mode) => {
-            w.field_str("kind", "forced").field_str("mode", mode_name(mode));
+            w.field_str("kind", "forced")
+                .field_str("mode", mode_name(mode));
         }
         Reason::Reset => {
             w.field_str("kind", "reset");
@@ -168,15 +210,20 @@ impl<'v, 'a> Obj<'v, 'a> {
     }
 
     fn get(&self, key: &str) -> Result<&'v Value<'a>, String> {
-        self.opt(key).ok_or_else(|| format!("{}.{key}: missing", self.path))
+        self.opt(key)
+            .ok_or_else(|| format!("{}.{key}: missing", self.path))
     }
 
     fn u64(&self, key: &str) -> Result<u64, String> {
-        self.get(key)?.as_u64().ok_or_else(|| format!("{}.{key}: expected an unsigned integer", self.path))
+        self.get(key)?
+            .as_u64()
+            .ok_or_else(|| format!("{}.{key}: expected an unsigned integer", self.path))
     }
 
     fn str(&self, key: &str) -> Result<&'v str, String> {
-        self.get(key)?.as_str().ok_or_else(|| format!("{}.{key}: expected a string", self.path))
+        self.get(key)?
+            .as_str()
+            .ok_or_else(|| format!("{}.{key}: expected a string", self.path))
     }
 
     fn state(&self, key: &str) -> Result<StateName, String> {
@@ -198,7 +245,13 @@ impl<'v, 'a> Obj<'v, 'a> {
 
 /// Reads a snapshot. The error names the part at fault, prefixed with `snapshot.`.
 pub fn decode(value: &Value) -> Result<Image, String> {
-    let named = |e: String| if e.starts_with(':') { format!("snapshot{e}") } else { format!("snapshot.{e}") };
+    let named = |e: String| {
+        if e.starts_with(':') {
+            format!("snapshot{e}")
+        } else {
+            format!("snapshot.{e}")
+        }
+    };
     decode_image(value).map_err(named).and_then(|image| {
         image.validate().map_err(|e| e.to_string())?;
         Ok(image)
@@ -206,11 +259,23 @@ pub fn decode(value: &Value) -> Result<Image, String> {
 }
 
 fn decode_image(value: &Value) -> Result<Image, String> {
-    let top = ["version", "now_ms", "defaults", "overrides", "breakers", "evicted", "last_permit", "last_seq", "events"];
+    let top = [
+        "version",
+        "now_ms",
+        "defaults",
+        "overrides",
+        "breakers",
+        "evicted",
+        "last_permit",
+        "last_seq",
+        "events",
+    ];
     let o = Obj::new(value, "snapshot".into(), &top).map_err(strip)?;
     let version = o.u64("version").map_err(strip)?;
     if version != VERSION {
-        return Err(format!("version: unsupported version {version} (this node reads version {VERSION})"));
+        return Err(format!(
+            "version: unsupported version {version} (this node reads version {VERSION})"
+        ));
     }
     let defaults = config_patch(o.get("defaults").map_err(strip)?, "defaults")?;
     if let Some(missing) = FIELDS.into_iter().find(|&f| defaults.get(f).is_none()) {
@@ -225,7 +290,9 @@ fn decode_image(value: &Value) -> Result<Image, String> {
         .map(|(name, v)| {
             let patch = config_patch(v, &format!("overrides.{name}"))?;
             if patch.fields().any(|(f, _)| f.node_wide()) {
-                return Err(format!("overrides.{name}: a node-wide setting in a service override"));
+                return Err(format!(
+                    "overrides.{name}: a node-wide setting in a service override"
+                ));
             }
             Ok((Box::<str>::from(&**name), patch))
         })
@@ -266,23 +333,51 @@ fn strip(e: String) -> String {
 }
 
 fn decode_breaker(v: &Value, path: String) -> Result<SavedBreaker, String> {
-    let allowed = ["service", "state", "since", "until", "successes", "forced", "failures", "trips", "counts", "leases", "window"];
+    let allowed = [
+        "service",
+        "state",
+        "since",
+        "until",
+        "successes",
+        "forced",
+        "failures",
+        "trips",
+        "counts",
+        "leases",
+        "window",
+    ];
     let o = Obj::new(v, format!("snapshot.{path}"), &allowed)?;
     let forced = match o.opt("forced") {
         None => None,
         Some(Value::String(s)) if s == "open" => Some(Forced::Open),
         Some(Value::String(s)) if s == "closed" => Some(Forced::Closed),
-        Some(_) => return Err(format!("{}.forced: expected \"open\" or \"closed\"", o.path)),
+        Some(_) => {
+            return Err(format!(
+                "{}.forced: expected \"open\" or \"closed\"",
+                o.path
+            ));
+        }
     };
     let state = match o.state("state")? {
         StateName::Closed => State::Closed,
         StateName::Open => State::Open {
             since: o.u64("since")?,
-            until: if forced == Some(Forced::Open) { u64::MAX } else { o.u64("until")? },
+            until: if forced == Some(Forced::Open) {
+                u64::MAX
+            } else {
+                o.u64("until")?
+            },
         },
-        StateName::HalfOpen => State::HalfOpen { since: o.u64("since")?, successes: o.u64("successes")? },
+        StateName::HalfOpen => State::HalfOpen {
+            since: o.u64("since")?,
+            successes: o.u64("successes")?,
+        },
     };
-    let c = Obj::new(o.get("counts")?, format!("{}.counts", o.path), &["successes", "failures", "rejections", "opened"])?;
+    let c = Obj::new(
+        o.get("counts")?,
+        format!("{}.counts", o.path),
+        &["successes", "failures", "rejections", "opened"],
+    )?;
     let counts = Counts {
         successes: c.u64("successes")?,
         failures: c.u64("failures")?,
@@ -305,24 +400,52 @@ fn decode_breaker(v: &Value, path: String) -> Result<SavedBreaker, String> {
         None => None,
         Some(v) => Some(decode_window(v, format!("{}.window", o.path))?),
     };
-    let parts = Parts { state, forced, failures: o.u64("failures")?, trips: o.u64("trips")?, counts, leases, window };
-    Ok(SavedBreaker { name: o.str("service")?.into(), parts })
+    let parts = Parts {
+        state,
+        forced,
+        failures: o.u64("failures")?,
+        trips: o.u64("trips")?,
+        counts,
+        leases,
+        window,
+    };
+    Ok(SavedBreaker {
+        name: o.str("service")?.into(),
+        parts,
+    })
 }
 
 fn decode_window(v: &Value, path: String) -> Result<WindowState, String> {
     let o = Obj::new(v, path, &["config", "calls", "buckets"])?;
     let bad = || format!("{}: does not fit its config", o.path);
-    let Setting::Window(config) = decode_setting(Field::Window, o.get("config")?, &format!("{}.config", o.path))? else {
+    let Setting::Window(config) = decode_setting(
+        Field::Window,
+        o.get("config")?,
+        &format!("{}.config", o.path),
+    )?
+    else {
         return Err(bad());
     };
     let calls = o
         .str("calls")?
         .chars()
         .map(|c| match c {
-            'o' => Ok(Mark { failed: false, slow: false }),
-            'f' => Ok(Mark { failed: true, slow: false }),
-            's' => Ok(Mark { failed: false, slow: true }),
-            'b' => Ok(Mark { failed: true, slow: true }),
+            'o' => Ok(Mark {
+                failed: false,
+                slow: false,
+            }),
+            'f' => Ok(Mark {
+                failed: true,
+                slow: false,
+            }),
+            's' => Ok(Mark {
+                failed: false,
+                slow: true,
+            }),
+            'b' => Ok(Mark {
+                failed: true,
+                slow: true,
+            }),
             _ => Err(format!("{}.calls: expected only o, f, s, b", o.path)),
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -330,19 +453,37 @@ fn decode_window(v: &Value, path: String) -> Result<WindowState, String> {
         .array("buckets")?
         .iter()
         .map(|b| match b {
-            Value::Array(n) if n.len() == 4 => match (n[0].as_u64(), n[1].as_u64(), n[2].as_u64(), n[3].as_u64()) {
-                (Some(start), Some(calls), Some(failures), Some(slow)) => Ok((start, Tally { calls, failures, slow })),
-                _ => Err(()),
-            },
+            Value::Array(n) if n.len() == 4 => {
+                match (n[0].as_u64(), n[1].as_u64(), n[2].as_u64(), n[3].as_u64()) {
+                    (Some(start), Some(calls), Some(failures), Some(slow)) => Ok((
+                        start,
+                        Tally {
+                            calls,
+                            failures,
+                            slow,
+                        },
+                    )),
+                    _ => Err(()),
+                }
+            }
             _ => Err(()),
         })
         .collect::<Result<Vec<_>, ()>>()
-        .map_err(|()| format!("{}.buckets: expected [start_ms, calls, failures, slow]", o.path))?;
+        .map_err(|()| {
+            format!(
+                "{}.buckets: expected [start_ms, calls, failures, slow]",
+                o.path
+            )
+        })?;
     WindowState::restore(config, &calls, &buckets).ok_or_else(bad)
 }
 
 fn decode_event(v: &Value, path: String) -> Result<Event, String> {
-    let o = Obj::new(v, format!("snapshot.{path}"), &["seq", "at_ms", "service", "from", "to", "reason"])?;
+    let o = Obj::new(
+        v,
+        format!("snapshot.{path}"),
+        &["seq", "at_ms", "service", "from", "to", "reason"],
+    )?;
     let r = o.get("reason")?;
     let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
     let reason_path = format!("{}.reason", o.path);
@@ -350,9 +491,14 @@ fn decode_event(v: &Value, path: String) -> Result<Event, String> {
     let reason = match kind {
         "consecutive_failures" => {
             let r = ro(&["kind", "failures", "threshold"])?;
-            Reason::ConsecutiveFailures { failures: r.u64("failures")?, threshold: r.u64("threshold")? }
+            Reason::ConsecutiveFailures {
+                failures: r.u64("failures")?,
+                threshold: r.u64("threshold")?,
+            }
         }
-        "open_timeout_elapsed" => Reason::OpenTimeoutElapsed { ms: ro(&["kind", "ms"])?.u64("ms")? },
+        "open_timeout_elapsed" => Reason::OpenTimeoutElapsed {
+            ms: ro(&["kind", "ms"])?.u64("ms")?,
+        },
         "probe_failed" => ro(&["kind"]).map(|_| Reason::ProbeFailed)?,
         "slow_probe" => ro(&["kind"]).map(|_| Reason::SlowProbe)?,
         "rate" => {
@@ -363,16 +509,32 @@ fn decode_event(v: &Value, path: String) -> Result<Event, String> {
             };
             let span = match r.get("span_ms")? {
                 Value::Null => Span::Calls,
-                v => Span::Millis(v.as_u64().ok_or_else(|| format!("{reason_path}.span_ms: expected an integer or null"))?),
+                v => Span::Millis(v.as_u64().ok_or_else(|| {
+                    format!("{reason_path}.span_ms: expected an integer or null")
+                })?),
             };
-            let threshold = r.get("threshold")?.as_milli().ok_or_else(|| format!("{reason_path}.threshold: expected a number"))?;
+            let threshold = r
+                .get("threshold")?
+                .as_milli()
+                .ok_or_else(|| format!("{reason_path}.threshold: expected a number"))?;
             let threshold = Milli(threshold);
-            Reason::Rate { slow, span, bad: r.u64("bad")?, calls: r.u64("calls")?, threshold }
+            Reason::Rate {
+                slow,
+                span,
+                bad: r.u64("bad")?,
+                calls: r.u64("calls")?,
+                threshold,
+            }
         }
-        "probe_lease_expired" => Reason::ProbeLeaseExpired { ms: ro(&["kind", "ms"])?.u64("ms")? },
+        "probe_lease_expired" => Reason::ProbeLeaseExpired {
+            ms: ro(&["kind", "ms"])?.u64("ms")?,
+        },
         "probes_succeeded" => {
             let r = ro(&["kind", "successes", "threshold"])?;
-            Reason::ProbesSucceeded { successes: r.u64("successes")?, threshold: r.u64("threshold")? }
+            Reason::ProbesSucceeded {
+                successes: r.u64("successes")?,
+                threshold: r.u64("threshold")?,
+            }
         }
         "fixture" => ro(&["kind"]).map(|_| Reason::Fixture)?,
         "reset" => ro(&["kind"]).map(|_| Reason::Reset)?,

@@ -18,7 +18,12 @@ fn run(options: Options, script: &[(u64, &str)]) -> (String, String) {
 fn check(script: &[(u64, &str)], expected: &str) {
     let (out, diags) = run(Options::default(), script);
     assert_eq!(diags, "", "unexpected diagnostics");
-    let want: String = expected.lines().map(str::trim).filter(|l| !l.is_empty()).map(|l| format!("{l}\n")).collect();
+    let want: String = expected
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
     assert_eq!(out, want);
 }
 
@@ -26,9 +31,18 @@ fn check(script: &[(u64, &str)], expected: &str) {
 fn the_tasks_three_examples() {
     check(
         &[
-            (0, r#"{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":1,"force_failures":5}}"#),
-            (0, r#"{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":2,"state":"open"}}"#),
-            (0, r#"{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":3,"state":"half_open","force_success":true}}"#),
+            (
+                0,
+                r#"{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":1,"force_failures":5}}"#,
+            ),
+            (
+                0,
+                r#"{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":2,"state":"open"}}"#,
+            ),
+            (
+                0,
+                r#"{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":3,"state":"half_open","force_success":true}}"#,
+            ),
         ],
         r#"
         {"src":"service-b","dest":"service-a","body":{"type":"circuit_breaker_open","in_reply_to":1,"service":"service-b","failures":5}}

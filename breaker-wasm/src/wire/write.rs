@@ -47,8 +47,16 @@ impl Writer<'_> {
     pub fn milli(&mut self, thousandths: u64) -> &mut Self {
         write_u64(self.out, thousandths / 1000);
         let frac = thousandths % 1000;
-        let digits = [b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8];
-        let keep = if frac == 0 { 1 } else { 3 - digits.iter().rev().take_while(|&&d| d == b'0').count() };
+        let digits = [
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ];
+        let keep = if frac == 0 {
+            1
+        } else {
+            3 - digits.iter().rev().take_while(|&&d| d == b'0').count()
+        };
         self.out.push(b'.');
         self.out.extend_from_slice(&digits[..keep]);
         self
@@ -93,7 +101,14 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
             b'\t' => b"\\t",
             0x08 => b"\\b",
             0x0c => b"\\f",
-            0..=0x1f => &[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]],
+            0..=0x1f => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 0xf) as usize],
+            ],
             _ => continue,
         };
         out.extend_from_slice(&bytes[start..i]);
@@ -148,7 +163,13 @@ mod tests {
 
     #[test]
     fn writes_thousandths_as_decimals() {
-        for (n, text) in [(50_000, "50.0"), (12_500, "12.5"), (1, "0.001"), (100_010, "100.01"), (0, "0.0")] {
+        for (n, text) in [
+            (50_000, "50.0"),
+            (12_500, "12.5"),
+            (1, "0.001"),
+            (100_010, "100.01"),
+            (0, "0.0"),
+        ] {
             let mut out = Vec::new();
             Writer { out: &mut out }.milli(n);
             assert_eq!(String::from_utf8(out).unwrap(), text);
@@ -158,7 +179,14 @@ mod tests {
     #[test]
     fn separates_keys_with_commas() {
         let mut out = Vec::new();
-        Writer { out: &mut out }.open().field_str("a", "x").field_u64("b", 1).key("c").open().end().end();
+        Writer { out: &mut out }
+            .open()
+            .field_str("a", "x")
+            .field_u64("b", 1)
+            .key("c")
+            .open()
+            .end()
+            .end();
         assert_eq!(out, br#"{"a":"x","b":1,"c":{}}"#);
     }
 }

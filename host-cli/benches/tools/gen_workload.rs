@@ -32,15 +32,26 @@ impl Rng {
 fn permit_of(reply: &[u8]) -> Option<u64> {
     let key = b"\"permit\":";
     let at = reply.windows(key.len()).position(|w| w == key)? + key.len();
-    let digits: Vec<u8> = reply[at..].iter().copied().take_while(u8::is_ascii_digit).collect();
+    let digits: Vec<u8> = reply[at..]
+        .iter()
+        .copied()
+        .take_while(u8::is_ascii_digit)
+        .collect();
     std::str::from_utf8(&digits).ok()?.parse().ok()
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let messages: u64 = args.next().map_or(1_000_000, |a| a.parse().expect("MESSAGES: an integer"));
-    let mut rng = Rng(args.next().map_or(42, |a| a.parse().expect("SEED: an integer")));
-    let mut oracle = Session::new(Options { manual_clock: true, fixtures: true });
+    let messages: u64 = args
+        .next()
+        .map_or(1_000_000, |a| a.parse().expect("MESSAGES: an integer"));
+    let mut rng = Rng(args
+        .next()
+        .map_or(42, |a| a.parse().expect("SEED: an integer")));
+    let mut oracle = Session::new(Options {
+        manual_clock: true,
+        fixtures: true,
+    });
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
     let mut pending: VecDeque<(u64, u64)> = VecDeque::new();

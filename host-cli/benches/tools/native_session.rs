@@ -12,7 +12,10 @@ use breaker_wasm::{Options, Session};
 const CHUNK: usize = 1 << 20;
 
 fn main() {
-    let mut session = Session::new(Options { manual_clock: true, fixtures: true });
+    let mut session = Session::new(Options {
+        manual_clock: true,
+        fixtures: true,
+    });
     let mut stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
@@ -25,9 +28,18 @@ fn main() {
         let n = stdin.read(&mut buf[filled..]).expect("stdin");
         filled += n;
         // Hand over every complete line; keep the tail for the next read (all of it at the end).
-        let end = if n == 0 { filled } else { buf[..filled].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
+        let end = if n == 0 {
+            filled
+        } else {
+            buf[..filled]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+        };
         if end > 0 {
-            stdout.write_all(session.handle(&buf[..end], 0)).expect("stdout");
+            stdout
+                .write_all(session.handle(&buf[..end], 0))
+                .expect("stdout");
             stderr.write_all(session.diagnostics()).expect("stderr");
             buf.copy_within(end..filled, 0);
             filled -= end;

@@ -10,23 +10,58 @@ use breaker_wasm::{Node, Options};
 
 fn vm_rss_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
-    let kib: u64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("VmRSS value");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .expect("VmRSS");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS value");
     kib * 1024
 }
 
 fn main() {
-    let services: u64 = std::env::args().nth(1).map_or(1_000_000, |a| a.parse().expect("SERVICES: an integer"));
-    let mut node = Node::new(Options { manual_clock: true, fixtures: true });
+    let services: u64 = std::env::args()
+        .nth(1)
+        .map_or(1_000_000, |a| a.parse().expect("SERVICES: an integer"));
+    let mut node = Node::new(Options {
+        manual_clock: true,
+        fixtures: true,
+    });
     let mut set = Patch::default();
     set.set(Field::MaxServices, Some(Setting::Int(services)));
-    let reply = node.handle(0, &Request::Configure { service: None, change: ConfigChange { set, cleared: Vec::new() } });
-    assert!(matches!(reply, Reply::ConfigureOk { .. }), "configure: {reply:?}");
+    let reply = node.handle(
+        0,
+        &Request::Configure {
+            service: None,
+            change: ConfigChange {
+                set,
+                cleared: Vec::new(),
+            },
+        },
+    );
+    assert!(
+        matches!(reply, Reply::ConfigureOk { .. }),
+        "configure: {reply:?}"
+    );
     let names: Vec<String> = (0..services).map(|i| format!("svc-{i}")).collect();
-    let fixture = CallFixture { state: None, attempts: Attempts::Success, duration_ms: None, uses_fixtures: false };
+    let fixture = CallFixture {
+        state: None,
+        attempts: Attempts::Success,
+        duration_ms: None,
+        uses_fixtures: false,
+    };
     let before = vm_rss_bytes();
     for name in &names {
-        node.handle(0, &Request::Call { service: name, fixture });
+        node.handle(
+            0,
+            &Request::Call {
+                service: name,
+                fixture,
+            },
+        );
     }
     let after = vm_rss_bytes();
     assert_eq!(node.len() as u64, services, "every service is tracked");

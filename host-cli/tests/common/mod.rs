@@ -15,7 +15,12 @@ pub fn host(args: &[&str]) -> Command {
 
 /// Runs the host on `input` (then end of input) and collects everything.
 pub fn run(args: &[&str], input: &[u8]) -> Output {
-    let mut child = host(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = host(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&input));
@@ -26,7 +31,11 @@ pub fn run(args: &[&str], input: &[u8]) -> Output {
 }
 
 pub fn lines(out: &Output) -> Vec<String> {
-    String::from_utf8(out.stdout.clone()).unwrap().lines().map(str::to_string).collect()
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -34,7 +43,10 @@ pub fn stderr(out: &Output) -> String {
 }
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A fresh scratch directory for one test.
@@ -64,16 +76,27 @@ pub struct Live {
 
 impl Live {
     pub fn start(args: &[&str]) -> Live {
-        let mut child = host(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = host(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        Live { child, stdin, stdout }
+        Live {
+            child,
+            stdin,
+            stdout,
+        }
     }
 
     /// Writes `docs` in one write (so they form one batch) and reads `replies` lines.
     pub fn send(&mut self, docs: &[String], replies: usize) -> Vec<String> {
         let stdin = self.stdin.as_mut().unwrap();
-        stdin.write_all((docs.join("\n") + "\n").as_bytes()).unwrap();
+        stdin
+            .write_all((docs.join("\n") + "\n").as_bytes())
+            .unwrap();
         stdin.flush().unwrap();
         (0..replies)
             .map(|_| {
@@ -85,7 +108,10 @@ impl Live {
     }
 
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
@@ -93,7 +119,10 @@ impl Live {
     pub fn finish(mut self) -> (std::process::ExitStatus, String) {
         drop(self.stdin.take());
         let out = self.child.wait_with_output().unwrap();
-        (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Waits (polling, at most 10 s) for the exit after a signal.
@@ -119,7 +148,16 @@ pub fn trap_module() -> PathBuf {
             let target = root.join("target/guest-trap");
             let status = Command::new(env!("CARGO"))
                 .current_dir(&root)
-                .args(["build", "--quiet", "-p", "breaker-wasm", "--features", "test-trap", "--target", "wasm32-unknown-unknown"])
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "breaker-wasm",
+                    "--features",
+                    "test-trap",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                ])
                 .args(["--profile", "wasm", "--target-dir"])
                 .arg(&target)
                 .status()

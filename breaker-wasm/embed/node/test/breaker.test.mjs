@@ -1,16 +1,25 @@
 // node --test: the Node embedding on the real module and on tiny hand-written ones.
-import { test } from "node:test";
-import assert from "node:assert/strict";
-import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-import { Breaker, BreakerLoadError, AbiVersionError, BreakerOpenError, BreakerTrappedError, ProtocolError, systemClock } from "../breaker.mjs";
+import {
+  Breaker,
+  BreakerLoadError,
+  AbiVersionError,
+  BreakerOpenError,
+  BreakerTrappedError,
+  ProtocolError,
+  systemClock,
+} from '../breaker.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const WASM = process.env.BREAKER_WASM ?? join(HERE, "..", "..", "..", "..", "target", "breaker.wasm");
-const TRANSCRIPT = join(HERE, "..", "..", "conformance.jsonl");
+const WASM =
+  process.env.BREAKER_WASM ?? join(HERE, '..', '..', '..', '..', 'target', 'breaker.wasm');
+const TRANSCRIPT = join(HERE, '..', '..', 'conformance.jsonl');
 
 // Tiny modules with the breaker's exports, assembled from this WAT (wat2wasm), V being the
 // version and H the body of breaker_handle:
@@ -22,16 +31,75 @@ const TRANSCRIPT = join(HERE, "..", "..", "conformance.jsonl");
 //     (func (export "breaker_handle") (param i32 i32 i64) (result i64) H)
 //     (func (export "breaker_diagnostics") (result i64) i64.const 0))
 const HEAD = [
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 26, 5, 96, 0, 1, 127, 96, 1, 127, 1, 127, 96, 2, 127, 127, 0, 96, 3, 127, 127, 126, 1, 126, 96, 0, 1,
-  126, 3, 6, 5, 0, 1, 2, 3, 4, 5, 3, 1, 0, 1, 7, 102, 6, 6, 109, 101, 109, 111, 114, 121, 2, 0, 19, 98, 114, 101, 97, 107, 101, 114, 95,
-  97, 98, 105, 95, 118, 101, 114, 115, 105, 111, 110, 0, 0, 13, 98, 114, 101, 97, 107, 101, 114, 95, 97, 108, 108, 111, 99, 0, 1, 12, 98,
-  114, 101, 97, 107, 101, 114, 95, 102, 114, 101, 101, 0, 2, 14, 98, 114, 101, 97, 107, 101, 114, 95, 104, 97, 110, 100, 108, 101, 0, 3,
-  19, 98, 114, 101, 97, 107, 101, 114, 95, 100, 105, 97, 103, 110, 111, 115, 116, 105, 99, 115, 0, 4,
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 26, 5, 96, 0, 1, 127, 96, 1, 127, 1, 127, 96, 2, 127, 127, 0, 96,
+  3, 127, 127, 126, 1, 126, 96, 0, 1, 126, 3, 6, 5, 0, 1, 2, 3, 4, 5, 3, 1, 0, 1, 7, 102, 6, 6, 109,
+  101, 109, 111, 114, 121, 2, 0, 19, 98, 114, 101, 97, 107, 101, 114, 95, 97, 98, 105, 95, 118, 101,
+  114, 115, 105, 111, 110, 0, 0, 13, 98, 114, 101, 97, 107, 101, 114, 95, 97, 108, 108, 111, 99, 0,
+  1, 12, 98, 114, 101, 97, 107, 101, 114, 95, 102, 114, 101, 101, 0, 2, 14, 98, 114, 101, 97, 107,
+  101, 114, 95, 104, 97, 110, 100, 108, 101, 0, 3, 19, 98, 114, 101, 97, 107, 101, 114, 95, 100,
+  105, 97, 103, 110, 111, 115, 116, 105, 99, 115, 0, 4,
 ];
 // V = 2, H = i64.const 0
-const WRONG_ABI = new Uint8Array([...HEAD, 10, 25, 5, 4, 0, 65, 2, 11, 5, 0, 65, 128, 8, 11, 2, 0, 11, 4, 0, 66, 0, 11, 4, 0, 66, 0, 11]);
+const WRONG_ABI = new Uint8Array([
+  ...HEAD,
+  10,
+  25,
+  5,
+  4,
+  0,
+  65,
+  2,
+  11,
+  5,
+  0,
+  65,
+  128,
+  8,
+  11,
+  2,
+  0,
+  11,
+  4,
+  0,
+  66,
+  0,
+  11,
+  4,
+  0,
+  66,
+  0,
+  11,
+]);
 // V = 1, H = unreachable
-const TRAPS = new Uint8Array([...HEAD, 10, 24, 5, 4, 0, 65, 1, 11, 5, 0, 65, 128, 8, 11, 2, 0, 11, 3, 0, 0, 11, 4, 0, 66, 0, 11]);
+const TRAPS = new Uint8Array([
+  ...HEAD,
+  10,
+  24,
+  5,
+  4,
+  0,
+  65,
+  1,
+  11,
+  5,
+  0,
+  65,
+  128,
+  8,
+  11,
+  2,
+  0,
+  11,
+  3,
+  0,
+  0,
+  11,
+  4,
+  0,
+  66,
+  0,
+  11,
+]);
 
 const fakeClock = (start = 0) => {
   const clock = () => clock.now;
@@ -40,172 +108,258 @@ const fakeClock = (start = 0) => {
 };
 const quiet = { onDiagnostics: () => {} };
 
-test("the shared conformance transcript, byte for byte", async () => {
+test('the shared conformance transcript, byte for byte', async () => {
   const breaker = await Breaker.load(WASM, quiet);
-  const lines = readFileSync(TRANSCRIPT, "utf8").split("\n").filter((l) => l.trim());
+  const lines = readFileSync(TRANSCRIPT, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim());
   assert.ok(lines.length >= 50);
   const decoder = new TextDecoder();
   lines.forEach((line, i) => {
     const step = JSON.parse(line);
     const send = JSON.stringify(step.send);
     const { replies } = breaker.handleRaw(send, step.now_ms);
-    assert.equal(decoder.decode(replies), step.expect.map((e) => e + "\n").join(""), `conformance.jsonl line ${i + 1}: ${send}`);
+    assert.equal(
+      decoder.decode(replies),
+      step.expect.map((e) => e + '\n').join(''),
+      `conformance.jsonl line ${i + 1}: ${send}`,
+    );
   });
 });
 
 test("the task's three examples as objects", async () => {
   const breaker = await Breaker.load(WASM);
-  const env = { src: "service-a", dest: "service-b" };
-  const [r1] = breaker.handle({ ...env, body: { type: "call", msg_id: 1, force_failures: 5 } }, 0);
-  const [r2] = breaker.handle({ ...env, body: { type: "call", msg_id: 2, state: "open" } }, 0);
-  const [r3] = breaker.handle({ ...env, body: { type: "call", msg_id: 3, state: "half_open", force_success: true } }, 0);
-  assert.deepEqual(r1, { src: "service-b", dest: "service-a", body: { type: "circuit_breaker_open", in_reply_to: 1, service: "service-b", failures: 5 } });
-  assert.equal(r2.body.error, "Circuit breaker OPEN");
-  assert.equal(r3.body.type, "circuit_breaker_closed");
+  const env = { src: 'service-a', dest: 'service-b' };
+  const [r1] = breaker.handle({ ...env, body: { type: 'call', msg_id: 1, force_failures: 5 } }, 0);
+  const [r2] = breaker.handle({ ...env, body: { type: 'call', msg_id: 2, state: 'open' } }, 0);
+  const [r3] = breaker.handle(
+    { ...env, body: { type: 'call', msg_id: 3, state: 'half_open', force_success: true } },
+    0,
+  );
+  assert.deepEqual(r1, {
+    src: 'service-b',
+    dest: 'service-a',
+    body: { type: 'circuit_breaker_open', in_reply_to: 1, service: 'service-b', failures: 5 },
+  });
+  assert.equal(r2.body.error, 'Circuit breaker OPEN');
+  assert.equal(r3.body.type, 'circuit_breaker_closed');
 });
 
-test("guard: opens, fails fast with retryAfterMs, probes and closes", async () => {
+test('guard: opens, fails fast with retryAfterMs, probes and closes', async () => {
   const clock = fakeClock(1000);
   const breaker = await Breaker.load(WASM, { clock });
-  breaker.configure({ failure_threshold: 2, open_timeout_ms: 500 }, "db");
+  breaker.configure({ failure_threshold: 2, open_timeout_ms: 500 }, 'db');
   let ran = 0;
   const down = async () => {
     ran++;
-    throw new Error("down");
+    throw new Error('down');
   };
-  for (let i = 0; i < 2; i++) await assert.rejects(breaker.guard("db", down), /down/);
-  assert.equal(breaker.status("db").state, "open");
+  for (let i = 0; i < 2; i++) await assert.rejects(breaker.guard('db', down), /down/);
+  assert.equal(breaker.status('db').state, 'open');
 
   clock.now += 100;
-  const err = await breaker.guard("db", down).catch((e) => e);
+  const err = await breaker.guard('db', down).catch((e) => e);
   assert.ok(err instanceof BreakerOpenError);
   assert.equal(err.retryAfterMs, 400);
-  assert.equal(err.service, "db");
+  assert.equal(err.service, 'db');
   assert.equal(ran, 2);
 
   clock.now += 400;
-  const value = await breaker.guard("db", async () => {
-    assert.equal(breaker.status("db").state, "half_open");
+  const value = await breaker.guard('db', async () => {
+    assert.equal(breaker.status('db').state, 'half_open');
     return 42;
   });
   assert.equal(value, 42);
-  assert.equal(breaker.status("db").state, "closed");
+  assert.equal(breaker.status('db').state, 'closed');
   assert.deepEqual(
-    breaker.events(0, "db").map((e) => [e.from, e.to]),
-    [["closed", "open"], ["open", "half_open"], ["half_open", "closed"]],
+    breaker.events(0, 'db').map((e) => [e.from, e.to]),
+    [
+      ['closed', 'open'],
+      ['open', 'half_open'],
+      ['half_open', 'closed'],
+    ],
   );
 });
 
-test("guard: sync functions, ignored errors, wrap", async () => {
+test('guard: sync functions, ignored errors, wrap', async () => {
   const breaker = await Breaker.load(WASM, { clock: fakeClock(0) });
   breaker.configure({ failure_threshold: 1 });
-  assert.equal(await breaker.guard("s", () => "sync"), "sync");
-  await assert.rejects(breaker.guard("s", () => { throw new RangeError("404"); }, { ignore: (e) => e instanceof RangeError }), RangeError);
-  assert.equal(breaker.status("s").state, "closed");
-  const fetchUser = breaker.wrap("s", async (id) => ({ id }));
+  assert.equal(await breaker.guard('s', () => 'sync'), 'sync');
+  await assert.rejects(
+    breaker.guard(
+      's',
+      () => {
+        throw new RangeError('404');
+      },
+      { ignore: (e) => e instanceof RangeError },
+    ),
+    RangeError,
+  );
+  assert.equal(breaker.status('s').state, 'closed');
+  const fetchUser = breaker.wrap('s', async (id) => ({ id }));
   assert.deepEqual(await fetchUser(7), { id: 7 });
-  await assert.rejects(breaker.wrap("s", async () => { throw new Error("boom"); })(), /boom/);
+  await assert.rejects(
+    breaker.wrap('s', async () => {
+      throw new Error('boom');
+    })(),
+    /boom/,
+  );
   await assert.rejects(fetchUser(8), BreakerOpenError);
 });
 
-test("acquire/record and stale permits", async () => {
+test('acquire/record and stale permits', async () => {
   const breaker = await Breaker.load(WASM, { clock: fakeClock(0) });
-  const permit = breaker.acquire("db");
-  assert.equal(breaker.record("db", permit, "success", 5).state, "closed");
-  assert.equal(breaker.record("db", permit, "success").stale, true);
-  assert.throws(() => breaker.record("db", permit, "maybe"), (e) => e instanceof ProtocolError && e.code === 12 && /outcome/.test(e.text));
+  const permit = breaker.acquire('db');
+  assert.equal(breaker.record('db', permit, 'success', 5).state, 'closed');
+  assert.equal(breaker.record('db', permit, 'success').stale, true);
+  assert.throws(
+    () => breaker.record('db', permit, 'maybe'),
+    (e) => e instanceof ProtocolError && e.code === 12 && /outcome/.test(e.text),
+  );
 });
 
-test("snapshot and restore across instances", async () => {
+test('snapshot and restore across instances', async () => {
   const clock = fakeClock(10_000);
   const first = await Breaker.load(WASM, { clock });
   first.configure({ failure_threshold: 1, open_timeout_ms: 3000 });
-  await assert.rejects(first.guard("db", async () => { throw new Error("down"); }));
-  const file = join(mkdtempSync(join(tmpdir(), "breaker-")), "state.json");
+  await assert.rejects(
+    first.guard('db', async () => {
+      throw new Error('down');
+    }),
+  );
+  const file = join(mkdtempSync(join(tmpdir(), 'breaker-')), 'state.json');
   writeFileSync(file, JSON.stringify(first.snapshot()));
   clock.now += 1000;
   const second = await Breaker.load(WASM, { clock });
-  assert.equal(second.restore(JSON.parse(readFileSync(file, "utf8"))), 1);
-  assert.throws(() => second.acquire("db"), (e) => e instanceof BreakerOpenError && e.retryAfterMs === 2000);
-  assert.throws(() => second.restore({ version: 99 }), (e) => e instanceof ProtocolError && e.code === 12);
+  assert.equal(second.restore(JSON.parse(readFileSync(file, 'utf8'))), 1);
+  assert.throws(
+    () => second.acquire('db'),
+    (e) => e instanceof BreakerOpenError && e.retryAfterMs === 2000,
+  );
+  assert.throws(
+    () => second.restore({ version: 99 }),
+    (e) => e instanceof ProtocolError && e.code === 12,
+  );
 });
 
-test("options: no fixtures, manual clock; the system clock never goes back", async () => {
+test('options: no fixtures, manual clock; the system clock never goes back', async () => {
   const strict = await Breaker.load(WASM, { fixtures: false });
-  const body = strict.request({ type: "call", force_failures: 1 }, { dest: "svc", nowMs: 0 });
+  const body = strict.request({ type: 'call', force_failures: 1 }, { dest: 'svc', nowMs: 0 });
   assert.equal(body.code, 12);
   const manual = await Breaker.load(WASM, { manualClock: true });
-  assert.equal(manual.request({ type: "advance_clock", ms: 42 }, { nowMs: 999999 }).now_ms, 42);
+  assert.equal(manual.request({ type: 'advance_clock', ms: 42 }, { nowMs: 999999 }).now_ms, 42);
   const clock = systemClock();
   const a = clock();
   assert.ok(clock() >= a && a > 1_600_000_000_000);
   assert.ok((await Breaker.load(WASM)).snapshot().now_ms > 1_600_000_000_000);
 });
 
-test("bad use: wrong path", async () => {
-  await assert.rejects(Breaker.load("/nonexistent/breaker.wasm"), (e) => e instanceof BreakerLoadError && /cannot read the breaker module/.test(e.message));
+test('bad use: wrong path', async () => {
+  await assert.rejects(
+    Breaker.load('/nonexistent/breaker.wasm'),
+    (e) => e instanceof BreakerLoadError && /cannot read the breaker module/.test(e.message),
+  );
 });
 
-test("bad use: not WebAssembly", async () => {
-  await assert.rejects(Breaker.load(new TextEncoder().encode("not wasm")), (e) => e instanceof BreakerLoadError && /not a valid WebAssembly module/.test(e.message));
+test('bad use: not WebAssembly', async () => {
+  await assert.rejects(
+    Breaker.load(new TextEncoder().encode('not wasm')),
+    (e) => e instanceof BreakerLoadError && /not a valid WebAssembly module/.test(e.message),
+  );
 });
 
-test("bad use: wrong ABI version", async () => {
-  await assert.rejects(Breaker.load(WRONG_ABI), (e) => e instanceof AbiVersionError && e.version === 2 && /ABI version 2/.test(e.message));
+test('bad use: wrong ABI version', async () => {
+  await assert.rejects(
+    Breaker.load(WRONG_ABI),
+    (e) => e instanceof AbiVersionError && e.version === 2 && /ABI version 2/.test(e.message),
+  );
 });
 
-test("bad use: missing exports", async () => {
+test('bad use: missing exports', async () => {
   // (module (memory (export "memory") 1))
-  const memoryOnly = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 0, 1, 7, 10, 1, 6, 109, 101, 109, 111, 114, 121, 2, 0]);
-  await assert.rejects(Breaker.load(memoryOnly), (e) => e instanceof BreakerLoadError && /missing export/.test(e.message));
+  const memoryOnly = new Uint8Array([
+    0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 0, 1, 7, 10, 1, 6, 109, 101, 109, 111, 114, 121, 2, 0,
+  ]);
+  await assert.rejects(
+    Breaker.load(memoryOnly),
+    (e) => e instanceof BreakerLoadError && /missing export/.test(e.message),
+  );
 });
 
-test("bad use: invalid JSON is reported through diagnostics, and the node carries on", async () => {
+test('bad use: invalid JSON is reported through diagnostics, and the node carries on', async () => {
   const seen = [];
   const breaker = await Breaker.load(WASM, { onDiagnostics: (lines) => seen.push(...lines) });
-  assert.deepEqual(breaker.handle("{not json", 0), []);
+  assert.deepEqual(breaker.handle('{not json', 0), []);
   assert.equal(seen.length, 1);
   assert.match(seen[0], /^line 1/);
   assert.deepEqual(breaker.lastDiagnostics, seen);
-  const [reply] = breaker.handle({ src: "a", dest: "b", body: { type: "init", msg_id: 1 } }, 0);
-  assert.equal(reply.body.type, "init_ok");
+  const [reply] = breaker.handle({ src: 'a', dest: 'b', body: { type: 'init', msg_id: 1 } }, 0);
+  assert.equal(reply.body.type, 'init_ok');
   assert.deepEqual(breaker.lastDiagnostics, []);
 });
 
-test("bad use: a guest trap poisons the instance", async () => {
+test('bad use: a guest trap poisons the instance', async () => {
   const breaker = await Breaker.load(TRAPS);
-  const msg = { src: "a", dest: "b", body: { type: "init", msg_id: 1 } };
-  assert.throws(() => breaker.handle(msg, 0), (e) => e instanceof BreakerTrappedError && /trapped: wasm trap: unreachable/.test(e.message));
+  const msg = { src: 'a', dest: 'b', body: { type: 'init', msg_id: 1 } };
+  assert.throws(
+    () => breaker.handle(msg, 0),
+    (e) => e instanceof BreakerTrappedError && /trapped: wasm trap: unreachable/.test(e.message),
+  );
   assert.equal(breaker.trapped, true);
-  for (let i = 0; i < 2; i++) assert.throws(() => breaker.handle(msg, 0), (e) => e instanceof BreakerTrappedError && /unusable/.test(e.message));
-  await assert.rejects(breaker.guard("db", async () => 1), BreakerTrappedError);
+  for (let i = 0; i < 2; i++)
+    assert.throws(
+      () => breaker.handle(msg, 0),
+      (e) => e instanceof BreakerTrappedError && /unusable/.test(e.message),
+    );
+  await assert.rejects(
+    breaker.guard('db', async () => 1),
+    BreakerTrappedError,
+  );
 });
 
-test("guard takes the typed fast path and agrees with the JSON messages", async () => {
+test('guard takes the typed fast path and agrees with the JSON messages', async () => {
   const clock = fakeClock(1000);
   const breaker = await Breaker.load(WASM, { clock, onDiagnostics: () => {} });
-  assert.equal(breaker._fast, true, "the real module has breaker_acquire and breaker_record");
+  assert.equal(breaker._fast, true, 'the real module has breaker_acquire and breaker_record');
   breaker.configure({ failure_threshold: 2, open_timeout_ms: 3000, slow_call_ms: 50 });
   const slow = async () => {
     clock.now += 60; // the guard times the call with the breaker's clock
-    return "late";
+    return 'late';
   };
-  assert.equal(await breaker.guard("db", slow), "late");
-  assert.equal(breaker.status("db").counts.failures, 1, "a slow call counts as a failure (consecutive policy)");
-  await assert.rejects(breaker.guard("db", async () => { throw new Error("down"); }), /down/);
+  assert.equal(await breaker.guard('db', slow), 'late');
+  assert.equal(
+    breaker.status('db').counts.failures,
+    1,
+    'a slow call counts as a failure (consecutive policy)',
+  );
+  await assert.rejects(
+    breaker.guard('db', async () => {
+      throw new Error('down');
+    }),
+    /down/,
+  );
   // Open now: the fast path's rejection carries what a JSON acquire says.
-  const fast = await breaker.guard("db", async () => "never").catch((e) => e);
-  const json = (() => { try { breaker.acquire("db"); } catch (e) { return e; } })();
+  const fast = await breaker.guard('db', async () => 'never').catch((e) => e);
+  const json = (() => {
+    try {
+      breaker.acquire('db');
+    } catch (e) {
+      return e;
+    }
+  })();
   assert.ok(fast instanceof BreakerOpenError && json instanceof BreakerOpenError);
-  assert.equal(fast.text, "Circuit breaker OPEN");
+  assert.equal(fast.text, 'Circuit breaker OPEN');
   assert.equal(fast.retryAfterMs, 3000);
   assert.equal(fast.retryAfterMs, json.retryAfterMs);
   // Forced open: no time to give.
-  breaker.request({ type: "force", service: "db", mode: "open" });
-  const forced = await breaker.guard("db", async () => "never").catch((e) => e);
+  breaker.request({ type: 'force', service: 'db', mode: 'open' });
+  const forced = await breaker.guard('db', async () => 'never').catch((e) => e);
   assert.equal(forced.retryAfterMs, null);
   // A name that is not a service falls back to the JSON path, which says why.
-  await assert.rejects(breaker.guard("", async () => 1), ProtocolError);
-  const events = breaker.events(0, "db").map((e) => `${e.from}>${e.to}`);
-  assert.deepEqual(events, ["closed>open"]);
+  await assert.rejects(
+    breaker.guard('', async () => 1),
+    ProtocolError,
+  );
+  const events = breaker.events(0, 'db').map((e) => `${e.from}>${e.to}`);
+  assert.deepEqual(events, ['closed>open']);
 });

@@ -68,8 +68,16 @@ def test_the_tasks_three_examples_as_dicts(wasm_path: Path) -> None:
     env = {"src": "service-a", "dest": "service-b"}
     r1 = breaker.handle({**env, "body": {"type": "call", "msg_id": 1, "force_failures": 5}}, 0)
     r2 = breaker.handle({**env, "body": {"type": "call", "msg_id": 2, "state": "open"}}, 0)
-    r3 = breaker.handle({**env, "body": {"type": "call", "msg_id": 3, "state": "half_open", "force_success": True}}, 0)
-    assert r1[0]["body"] == {"type": "circuit_breaker_open", "in_reply_to": 1, "service": "service-b", "failures": 5}
+    r3 = breaker.handle(
+        {**env, "body": {"type": "call", "msg_id": 3, "state": "half_open", "force_success": True}},
+        0,
+    )
+    assert r1[0]["body"] == {
+        "type": "circuit_breaker_open",
+        "in_reply_to": 1,
+        "service": "service-b",
+        "failures": 5,
+    }
     assert r2[0]["body"]["error"] == "Circuit breaker OPEN"
     assert r3[0]["body"]["type"] == "circuit_breaker_closed"
     assert r1[0]["src"] == "service-b" and r1[0]["dest"] == "service-a"
@@ -268,7 +276,12 @@ def test_invalid_json_gives_diagnostics_as_warnings(wasm_path: Path) -> None:
         with pytest.raises(BreakerDiagnostic):
             breaker.handle('{"src":"a","dest":"b","body":{"type":"nope"}}', 0)
     # The instance carries on.
-    assert breaker.handle({"src": "a", "dest": "b", "body": {"type": "init", "msg_id": 1}}, 0)[0]["body"]["type"] == "init_ok"
+    assert (
+        breaker.handle({"src": "a", "dest": "b", "body": {"type": "init", "msg_id": 1}}, 0)[0][
+            "body"
+        ]["type"]
+        == "init_ok"
+    )
     assert breaker.last_diagnostics == []
 
 
