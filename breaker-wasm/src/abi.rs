@@ -84,15 +84,16 @@ pub extern "C" fn breaker_handle(ptr: i32, len: i32, now_ms: i64) -> i64 {
     pack(session().handle(bytes(ptr, len), now_ms as u64))
 }
 
-/// The typed fast path (see `fast::acquire`): a permit for the service named by the `len`
+/// The typed fast path (see `typed_abi::acquire`): a permit for the service named by the `len`
 /// bytes at `ptr`, or a rejection, at `now_ms`. Times and permits are whole numbers carried as
-/// f64 (exact up to 2^53, like the protocol's), which JavaScript passes without conversion.
+/// f64 (exact up to 2^53, like the protocol's), which JavaScript passes without conversion;
+/// times follow [`crate::millis_from_f64`].
 #[unsafe(no_mangle)]
 pub extern "C" fn breaker_acquire(ptr: i32, len: i32, now_ms: f64) -> i64 {
-    crate::fast::acquire(session(), bytes(ptr, len), whole(now_ms).unwrap_or(0))
+    crate::typed_abi::acquire(session(), bytes(ptr, len), crate::millis_from_f64(now_ms))
 }
 
-/// The typed fast path (see `fast::record`): the outcome of `permit` for the service named by
+/// The typed fast path (see `typed_abi::record`): the outcome of `permit` for the service named by
 /// the `len` bytes at `ptr`; `duration_ms` below 0 when unknown.
 #[unsafe(no_mangle)]
 pub extern "C" fn breaker_record(
@@ -106,18 +107,22 @@ pub extern "C" fn breaker_record(
     let Some(permit) = whole(permit) else {
         return -1;
     };
-    let duration = whole(duration_ms).map_or(-1, |d| d.min(i64::MAX as u64) as i64);
-    crate::fast::record(
+    let duration = if duration_ms >= 0.0 {
+        crate::millis_from_f64(duration_ms).min(i64::MAX as u64) as i64
+    } else {
+        -1
+    };
+    crate::typed_abi::record(
         session(),
         bytes(ptr, len),
         permit as i64,
         outcome,
         duration,
-        whole(now_ms).unwrap_or(0),
+        crate::millis_from_f64(now_ms),
     )
 }
 
-/// A non-negative whole number carried as f64.
+/// A non-negative whole number carried as f64 (a permit: an identifier, so never rounded).
 fn whole(x: f64) -> Option<u64> {
     (x >= 0.0 && x.fract() == 0.0 && x <= u64::MAX as f64).then_some(x as u64)
 }

@@ -1,19 +1,20 @@
 //! A node: many breakers by name, the defaults and per-service overrides, the event log, and the
 //! typed requests and replies of the protocol (no JSON here: see `wire`).
 
+mod admin;
 mod events;
 pub mod image;
 mod registry;
+mod request;
+mod traffic;
 
 use std::collections::BTreeMap;
 
-use crate::breaker::{
-    Attempts, Breaker, CallResult, Config, Field, ForceMode, Outcome, Patch, StateName, Transition,
-    Transitions, View,
-};
+use crate::breaker::{Breaker, Config, Patch, Transitions, View};
 pub use events::{Event, EventLog, MAX_EVENTS};
 pub use image::{Image, ImageError, SavedBreaker};
 use registry::Registry;
+pub use request::{CallFixture, ConfigChange, ErrorCode, Reply, Request, ServiceState};
 
 /// The longest service name, in bytes.
 pub const MAX_SERVICE_BYTES: usize = 256;
@@ -33,154 +34,6 @@ impl Default for Options {
         Options {
             manual_clock: false,
             fixtures: true,
-        }
-    }
-}
-
-/// The `call` fixture: how the simulated downstream behaves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CallFixture {
-    /// Put the breaker in this state first.
-    pub state: Option<StateName>,
-    pub attempts: Attempts,
-    /// How long the downstream took.
-    pub duration_ms: Option<u64>,
-    /// Whether any fixture field was given (refused when fixtures are off).
-    pub uses_fixtures: bool,
-}
-
-/// A change of config: fields set, and fields cleared back to the layer below (`null`).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ConfigChange {
-    pub set: Patch,
-    pub cleared: Vec<Field>,
-}
-
-/// One decoded request. Service names borrow from the input.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Request<'a> {
-    Init,
-    Call {
-        service: &'a str,
-        fixture: CallFixture,
-    },
-    Acquire {
-        service: &'a str,
-    },
-    Record {
-        service: &'a str,
-        permit: u64,
-        outcome: Outcome,
-        duration_ms: Option<u64>,
-    },
-    Status {
-        service: Option<&'a str>,
-    },
-    Reset {
-        service: Option<&'a str>,
-    },
-    Configure {
-        service: Option<&'a str>,
-        change: ConfigChange,
-    },
-    Force {
-        service: Option<&'a str>,
-        mode: ForceMode,
-    },
-    Events {
-        service: Option<&'a str>,
-        after: u64,
-    },
-    Snapshot,
-    Restore(Box<Image>),
-    AdvanceClock {
-        ms: u64,
-    },
-}
-
-/// The protocol's error codes (Maelstrom's numbering).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// Unknown type, or a message this host does not support.
-    NotSupported = 10,
-    /// `acquire` rejected by the breaker.
-    Rejected = 11,
-    /// Malformed request; the text names the field.
-    Malformed = 12,
-    /// The guest failed while handling the message.
-    Internal = 13,
-}
-
-/// One breaker's line in `status` without a service.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceState {
-    pub service: Box<str>,
-    pub state: StateName,
-}
-
-/// One reply, before encoding.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Reply<'a> {
-    InitOk,
-    Call {
-        service: &'a str,
-        result: CallResult,
-    },
-    Acquired {
-        service: &'a str,
-        state: StateName,
-        permit: u64,
-    },
-    AcquireRejected {
-        service: &'a str,
-        state: StateName,
-        retry_after_ms: Option<u64>,
-    },
-    Recorded {
-        service: &'a str,
-        state: StateName,
-        stale: bool,
-        transition: Option<Transition>,
-    },
-    Status {
-        service: &'a str,
-        view: View,
-        config: Config,
-    },
-    StatusAll {
-        services: Vec<ServiceState>,
-        evicted: u64,
-    },
-    ResetOk {
-        service: Option<&'a str>,
-    },
-    ConfigureOk {
-        service: Option<&'a str>,
-        config: Config,
-    },
-    ForceOk {
-        service: Option<(&'a str, StateName)>,
-        mode: ForceMode,
-    },
-    Events(Vec<Event>),
-    SnapshotOk(Box<Image>),
-    RestoreOk {
-        services: usize,
-    },
-    AdvanceClockOk {
-        now_ms: u64,
-    },
-    Error {
-        code: ErrorCode,
-        text: String,
-    },
-}
-
-impl Reply<'_> {
-    pub fn error(code: ErrorCode, text: impl Into<String>) -> Self {
-        Reply::Error {
-            code,
-            text: text.into(),
         }
     }
 }
@@ -269,60 +122,14 @@ impl Node {
         let now = self.now;
         match *request {
             Request::Init => Reply::InitOk,
-            Request::Call { service, fixture } => {
-                let result = self.traffic(service, |b, config, log| {
-                    if let Some(state) = fixture.state {
-                        b.set_state(config, state, now, log);
-                    }
-                    b.call(config, now, fixture.attempts, fixture.duration_ms, log)
-                });
-                Reply::Call { service, result }
-            }
-            Request::Acquire { service } => {
-                let permit = self.last_permit + 1;
-                match self.traffic(service, |b, config, log| {
-                    b.acquire(config, now, permit, log)
-                }) {
-                    Ok(state) => {
-                        self.last_permit = permit;
-                        Reply::Acquired {
-                            service,
-                            state,
-                            permit,
-                        }
-                    }
-                    Err(r) => Reply::AcquireRejected {
-                        service,
-                        state: r.state,
-                        retry_after_ms: r.retry_after_ms,
-                    },
-                }
-            }
+            Request::Call { service, fixture } => self.call(service, fixture),
+            Request::Acquire { service } => self.acquire(service),
             Request::Record {
                 service,
                 permit,
                 outcome,
                 duration_ms,
-            } => {
-                if self.breakers.find(service).is_none() {
-                    let state = self.view(service).state;
-                    return Reply::Recorded {
-                        service,
-                        state,
-                        stale: true,
-                        transition: None,
-                    };
-                }
-                let r = self.traffic(service, |b, config, log| {
-                    b.record(config, now, permit, outcome, duration_ms, log)
-                });
-                Reply::Recorded {
-                    service,
-                    state: r.state,
-                    stale: r.stale,
-                    transition: r.transition,
-                }
-            }
+            } => self.record(service, permit, outcome, duration_ms),
             Request::Status {
                 service: Some(service),
             } => Reply::Status {
@@ -366,183 +173,6 @@ impl Node {
                 Reply::AdvanceClockOk { now_ms: self.now }
             }
         }
-    }
-
-    /// Runs a traffic decision on `service`'s breaker, creating it if needed, and logs what it
-    /// changed.
-    fn traffic<T>(
-        &mut self,
-        service: &str,
-        decide: impl FnOnce(&mut Breaker, &Config, &mut Transitions) -> T,
-    ) -> T {
-        let config = self.config_for(service);
-        let id = self
-            .breakers
-            .find_or_insert(service, self.defaults.max_services, || {
-                Breaker::new(service)
-            });
-        let out = decide(self.breakers.breaker_mut(id), &config, &mut self.scratch);
-        self.breakers.touch(id);
-        self.log_transitions(service);
-        out
-    }
-
-    /// Runs an admin change on `service` (created if needed) or on every breaker.
-    fn each_breaker(
-        &mut self,
-        service: Option<&str>,
-        change: impl Fn(&mut Breaker, &Config, &mut Transitions),
-    ) {
-        match service {
-            Some(service) => self.traffic(service, change),
-            None => {
-                // In name order: the same in every node, restored or not.
-                let mut ids: Vec<u32> = self.breakers.ids().collect();
-                ids.sort_unstable_by(|&a, &b| {
-                    self.breakers.get(a).name.cmp(&self.breakers.get(b).name)
-                });
-                for id in ids {
-                    let name = self.breakers.get(id).name.clone();
-                    let config = self.config_for(&name);
-                    change(self.breakers.breaker_mut(id), &config, &mut self.scratch);
-                    self.log_transitions(&name);
-                }
-                self.breakers.refile_all();
-            }
-        }
-    }
-
-    fn log_transitions(&mut self, service: &str) {
-        for t in self.scratch.drain(..) {
-            self.events.push(service, t);
-        }
-    }
-
-    /// Applies every due timed transition, so the event log and snapshots are complete.
-    fn settle_all(&mut self) {
-        let now = self.now;
-        self.each_breaker(None, |b, config, log| b.settle(config, now, log));
-    }
-
-    fn status_all(&self) -> Reply<'static> {
-        let mut services: Vec<ServiceState> = self
-            .breakers
-            .ids()
-            .map(|id| {
-                let slot = self.breakers.get(id);
-                let state = slot
-                    .breaker
-                    .view(&self.config_for(&slot.name), self.now)
-                    .state;
-                ServiceState {
-                    service: slot.name.clone(),
-                    state,
-                }
-            })
-            .collect();
-        services.sort_unstable_by(|a, b| a.service.cmp(&b.service));
-        Reply::StatusAll {
-            services,
-            evicted: self.breakers.evicted,
-        }
-    }
-
-    fn configure<'a>(&mut self, service: Option<&'a str>, change: &ConfigChange) -> Reply<'a> {
-        // Deadlines that passed under the old numbers (an expired probe lease) happen first.
-        let now = self.now;
-        // A service that has no breaker has nothing to settle (and is not created for it).
-        if service.is_none_or(|s| self.breakers.find(s).is_some()) {
-            self.each_breaker(service, |b, config, log| b.settle(config, now, log));
-        }
-        let node_wide = change
-            .set
-            .fields()
-            .map(|(f, _)| f)
-            .chain(change.cleared.iter().copied())
-            .find(|f| f.node_wide());
-        match service {
-            Some(service) => {
-                if let Some(field) = node_wide {
-                    let text = format!(
-                        "config.{}: a node-wide setting; configure it without a service",
-                        field.name()
-                    );
-                    return Reply::error(ErrorCode::Malformed, text);
-                }
-                let patch = self
-                    .overrides
-                    .get(service)
-                    .copied()
-                    .unwrap_or_default()
-                    .merged(&change.set, &change.cleared);
-                if patch.is_empty() {
-                    self.overrides.remove(service);
-                } else {
-                    self.overrides.insert(service.into(), patch);
-                }
-                Reply::ConfigureOk {
-                    service: Some(service),
-                    config: self.config_for(service),
-                }
-            }
-            None => {
-                let merged = Patch::full(&self.defaults).merged(&change.set, &change.cleared);
-                self.defaults = merged.apply(&Config::default());
-                self.breakers.shrink_to(self.defaults.max_services);
-                Reply::ConfigureOk {
-                    service: None,
-                    config: self.defaults,
-                }
-            }
-        }
-    }
-
-    /// Everything needed to resume this node elsewhere.
-    pub fn snapshot(&self) -> Image {
-        let mut ids: Vec<u32> = self.breakers.ids().collect();
-        ids.sort_by_key(|&id| self.breakers.get(id).last_used);
-        let breakers = ids
-            .into_iter()
-            .map(|id| {
-                let slot = self.breakers.get(id);
-                SavedBreaker::of(&slot.name, &slot.breaker)
-            })
-            .collect();
-        Image {
-            now_ms: self.now,
-            defaults: self.defaults,
-            overrides: self
-                .overrides
-                .iter()
-                .map(|(k, v)| (k.clone(), *v))
-                .collect(),
-            breakers,
-            evicted: self.breakers.evicted,
-            last_permit: self.last_permit,
-            events: self.events.clone(),
-        }
-    }
-
-    /// Replaces this node's state with `image`, shifting its times back when the node's clock is
-    /// behind the one it was taken with. Nothing changes when the image is invalid.
-    pub fn restore(&mut self, image: &Image) -> Result<usize, ImageError> {
-        image.validate()?;
-        let delta = image.now_ms.saturating_sub(self.now);
-        self.defaults = image.defaults;
-        self.overrides = image.overrides.iter().cloned().collect();
-        self.breakers.clear();
-        for saved in &image.breakers {
-            let mut breaker = Breaker::from_parts(&saved.name, saved.parts.clone());
-            breaker.shift_back(delta);
-            let tick = self.breakers.clock + 1;
-            self.breakers
-                .insert(saved.name.clone(), breaker, Some(tick));
-        }
-        self.breakers.evicted = image.evicted;
-        self.last_permit = image.last_permit;
-        self.events = image.events.clone();
-        self.events.shift_back(delta);
-        Ok(image.breakers.len())
     }
 }
 

@@ -25,11 +25,7 @@ impl WebNode {
 
     /// Handles one or more JSON documents at `now_ms`; returns the replies, one per line.
     pub fn handle(&mut self, input: &str, now_ms: f64) -> String {
-        let now = if now_ms.is_finite() && now_ms > 0.0 {
-            now_ms as u64
-        } else {
-            0
-        };
+        let now = crate::millis_from_f64(now_ms);
         String::from_utf8_lossy(self.session.handle(input.as_bytes(), now)).into_owned()
     }
 

@@ -10,9 +10,6 @@ use wasmtime::{
 
 use crate::error::StartError;
 
-/// The ABI version this host speaks.
-pub const ABI_VERSION: i32 = 1;
-
 /// The module embedded at build time, and its precompiled form for this machine.
 static EMBEDDED_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/breaker.wasm"));
 static EMBEDDED_CWASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/breaker.cwasm"));
@@ -105,7 +102,7 @@ impl Program {
             .get_typed_func(&mut store, "breaker_abi_version")
             .map_err(fail)?;
         let found = version.call(&mut store, ()).map_err(fail)?;
-        if found != ABI_VERSION {
+        if found != breaker_wasm::ABI_VERSION {
             return Err(StartError::AbiVersion { found });
         }
         let memory = instance

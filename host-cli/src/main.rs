@@ -9,9 +9,9 @@ mod clock;
 mod engine_config;
 mod error;
 mod guest;
-mod node;
 mod serve;
 mod state_file;
+mod supervisor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

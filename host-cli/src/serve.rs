@@ -19,7 +19,7 @@ use crate::batch::{self, Batch};
 use crate::clock::{Clock, ClockKind};
 use crate::error::StartError;
 use crate::guest::{GuestOptions, Limits, Program};
-use crate::node::{Node, Setup};
+use crate::supervisor::{Setup, Supervisor};
 use crate::{Args, read_config, state_file};
 
 /// Hand the guest at most this much at once, and write replies at least this often.
@@ -77,7 +77,7 @@ pub fn run(args: &Args) -> Result<(), StartError> {
     let saved = saved
         .as_ref()
         .map(|(path, bytes)| (path.as_str(), bytes.as_slice()));
-    let node = Node::start(setup, saved, clock.now_ms())?;
+    let node = Supervisor::start(setup, saved, clock.now_ms())?;
     let inputs = spawn_inputs();
     let interval = Duration::from_millis(args.checkpoint_ms);
     let mut server = Server {
@@ -148,7 +148,7 @@ fn spawn_inputs() -> Receiver<Input> {
 }
 
 struct Server {
-    node: Node,
+    node: Supervisor,
     splitter: Splitter,
     clock: Clock,
     batch: Batch,

@@ -78,51 +78,7 @@ impl Image {
             }
         }
         for (i, saved) in self.breakers.iter().enumerate() {
-            let b = &saved.parts;
-            if !valid_service(&saved.name) {
-                return bad(format!(
-                    "breakers[{i}].service: expected 1 to {MAX_SERVICE_BYTES} bytes"
-                ));
-            }
-            let in_order = b
-                .leases
-                .windows(2)
-                .all(|w| w[0].permit < w[1].permit && w[0].at <= w[1].at);
-            let known = b
-                .leases
-                .iter()
-                .all(|l| l.permit >= 1 && l.permit <= self.last_permit);
-            if !in_order || !known {
-                return bad(format!(
-                    "breakers[{i}].leases: permits must be increasing and already issued"
-                ));
-            }
-            match b.state {
-                // A period ends after it starts, except at the end of time, where a deadline
-                // saturates just below the forced-open mark (u64::MAX).
-                State::Open { since, until }
-                    if (until < since && until != u64::MAX - 1)
-                        || (until == u64::MAX) != (b.forced == Some(Forced::Open)) =>
-                {
-                    return bad(format!("breakers[{i}].state: inconsistent open period"));
-                }
-                State::Open { .. } if !b.leases.is_empty() => {
-                    return bad(format!(
-                        "breakers[{i}].leases: an open breaker has no permits"
-                    ));
-                }
-                State::Closed | State::HalfOpen { .. } if b.forced == Some(Forced::Open) => {
-                    return bad(format!(
-                        "breakers[{i}].forced: a forced-open breaker is open"
-                    ));
-                }
-                State::Open { .. } | State::HalfOpen { .. } if b.forced == Some(Forced::Closed) => {
-                    return bad(format!(
-                        "breakers[{i}].forced: a forced-closed breaker is closed"
-                    ));
-                }
-                _ => {}
-            }
+            self.validate_breaker(i, saved)?;
         }
         if self.events.iter().len() > MAX_EVENTS {
             return bad(format!("events: at most {MAX_EVENTS}"));
@@ -137,6 +93,57 @@ impl Image {
             });
         if !seqs_ok || self.last_permit > MAX_SAFE || self.events.last_seq() > MAX_SAFE {
             return bad("events: sequence numbers must be increasing, from 1 to last_seq".into());
+        }
+        Ok(())
+    }
+
+    /// The checks of one saved breaker, the `i`-th.
+    fn validate_breaker(&self, i: usize, saved: &SavedBreaker) -> Result<(), ImageError> {
+        let bad = |what: String| Err(ImageError::Field(what));
+        let b = &saved.parts;
+        if !valid_service(&saved.name) {
+            return bad(format!(
+                "breakers[{i}].service: expected 1 to {MAX_SERVICE_BYTES} bytes"
+            ));
+        }
+        let in_order = b
+            .leases
+            .windows(2)
+            .all(|w| w[0].permit < w[1].permit && w[0].at <= w[1].at);
+        let known = b
+            .leases
+            .iter()
+            .all(|l| l.permit >= 1 && l.permit <= self.last_permit);
+        if !in_order || !known {
+            return bad(format!(
+                "breakers[{i}].leases: permits must be increasing and already issued"
+            ));
+        }
+        match b.state {
+            // A period ends after it starts, except at the end of time, where a deadline
+            // saturates just below the forced-open mark (u64::MAX).
+            State::Open { since, until }
+                if (until < since && until != u64::MAX - 1)
+                    || (until == u64::MAX) != (b.forced == Some(Forced::Open)) =>
+            {
+                return bad(format!("breakers[{i}].state: inconsistent open period"));
+            }
+            State::Open { .. } if !b.leases.is_empty() => {
+                return bad(format!(
+                    "breakers[{i}].leases: an open breaker has no permits"
+                ));
+            }
+            State::Closed | State::HalfOpen { .. } if b.forced == Some(Forced::Open) => {
+                return bad(format!(
+                    "breakers[{i}].forced: a forced-open breaker is open"
+                ));
+            }
+            State::Open { .. } | State::HalfOpen { .. } if b.forced == Some(Forced::Closed) => {
+                return bad(format!(
+                    "breakers[{i}].forced: a forced-closed breaker is closed"
+                ));
+            }
+            _ => {}
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
-//! The node as the host keeps it: one guest instance, its last checkpoint, and every call
-//! handled since, so that a failed instance can be rebuilt exactly where it stood.
+//! The guest's supervisor: one guest instance, its last checkpoint, and every call
+//! handled since, so that a failed instance can be rebuilt exactly where it stood. Nothing
+//! here decides anything for a breaker.
 //!
 //! A checkpoint is a `snapshot` taken through the guest. Rebuilding makes a fresh instance,
 //! restores the checkpoint at the time it was taken (so no time shifts), and replays the calls
@@ -36,7 +37,7 @@ struct Call {
     now_ms: u64,
 }
 
-pub struct Node {
+pub struct Supervisor {
     setup: Setup,
     guest: Guest,
     checkpoint: Checkpoint,
@@ -44,14 +45,14 @@ pub struct Node {
     since_bytes: usize,
 }
 
-impl Node {
+impl Supervisor {
     /// A node with the `--config` defaults, then the state of `saved` (a snapshot object read
     /// from `path`) when given.
     pub fn start(
         setup: Setup,
         saved: Option<(&str, &[u8])>,
         now_ms: u64,
-    ) -> Result<Node, StartError> {
+    ) -> Result<Supervisor, StartError> {
         let mut guest = fresh(&setup)?;
         if let Some((path, snapshot)) = saved {
             let refused = |reason: String| StartError::State {
@@ -61,7 +62,7 @@ impl Node {
             restore(&mut guest, snapshot, now_ms, None).map_err(refused)?;
         }
         let checkpoint = snapshot(&mut guest, now_ms).map_err(|t| StartError::Instantiate(t.0))?;
-        Ok(Node {
+        Ok(Supervisor {
             setup,
             guest,
             checkpoint,
@@ -71,7 +72,7 @@ impl Node {
     }
 
     /// Hands complete documents to the guest (see [`Guest::handle`]) and remembers them for a
-    /// rebuild. On a failure the instance is dead: call [`Node::rebuild`].
+    /// rebuild. On a failure the instance is dead: call [`Supervisor::rebuild`].
     pub fn handle(
         &mut self,
         input: &[u8],

@@ -1,0 +1,99 @@
+//! The states and what a transition carries: its names, its data, its reason.
+
+use super::Milli;
+
+/// The three states, without their data: what the wire shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StateName {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+/// The state with the data it needs. Times are milliseconds on the caller's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Calls flow; consecutive failures are counted in [`Breaker::failures`].
+    Closed,
+    /// Calls are rejected until `until`; the period began at `since`.
+    Open { since: u64, until: u64 },
+    /// Probes are admitted up to `half_open_max_calls` at once; `successes` so far.
+    HalfOpen { since: u64, successes: u64 },
+}
+
+impl State {
+    pub fn name(&self) -> StateName {
+        match self {
+            State::Closed => StateName::Closed,
+            State::Open { .. } => StateName::Open,
+            State::HalfOpen { .. } => StateName::HalfOpen,
+        }
+    }
+}
+
+/// An operator's override of the state machine (`force`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forced {
+    /// Rejects everything until released.
+    Open,
+    /// Admits everything and records nothing.
+    Closed,
+}
+
+/// What `force` asks for: one of the forced modes, or back to normal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForceMode {
+    Open,
+    Closed,
+    Auto,
+}
+
+/// The span of a rate window, for reasons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Span {
+    /// The last calls (a count window).
+    Calls,
+    /// The calls of the last this many milliseconds (a time window).
+    Millis(u64),
+}
+
+/// Why a breaker changed state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// `failures` consecutive failures reached `threshold`.
+    ConsecutiveFailures { failures: u64, threshold: u64 },
+    /// `bad` of `calls` calls in the window failed (or were slow, when `slow`), reaching the
+    /// `threshold` percentage.
+    Rate {
+        slow: bool,
+        span: Span,
+        bad: u64,
+        calls: u64,
+        threshold: Milli,
+    },
+    /// The open period of `ms` milliseconds ended.
+    OpenTimeoutElapsed { ms: u64 },
+    /// A probe failed in half_open.
+    ProbeFailed,
+    /// A probe succeeded but was slow, which a probe counts as a failure.
+    SlowProbe,
+    /// A probe lease went unrecorded for `ms` milliseconds.
+    ProbeLeaseExpired { ms: u64 },
+    /// `successes` probes succeeded, reaching `threshold`.
+    ProbesSucceeded { successes: u64, threshold: u64 },
+    /// The `state` fixture of a `call` put it there.
+    Fixture,
+    /// An operator's `force`.
+    Forced(ForceMode),
+    /// An operator's `reset`.
+    Reset,
+}
+
+/// One state change, dated on the caller's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub from: StateName,
+    pub to: StateName,
+    pub at: u64,
+    pub reason: Reason,
+}

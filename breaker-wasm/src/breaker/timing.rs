@@ -1,0 +1,118 @@
+//! Timed transitions: the lazy `settle` every decision calls first, the length of an open
+//! period (backoff and deterministic jitter), and when a refused caller may retry.
+
+use super::{Breaker, Config, Milli, Reason, State, Transitions};
+
+impl Breaker {
+    /// Applies every timed transition due at `now`, each dated at its own deadline.
+    pub fn settle(&mut self, config: &Config, now: u64, log: &mut Transitions) {
+        if self.forced.is_some() {
+            return;
+        }
+        loop {
+            match self.state {
+                State::Open { since, until } if now >= until => {
+                    let reason = Reason::OpenTimeoutElapsed {
+                        ms: until.saturating_sub(since),
+                    };
+                    self.enter(
+                        State::HalfOpen {
+                            since: until,
+                            successes: 0,
+                        },
+                        until,
+                        reason,
+                        log,
+                    );
+                }
+                State::HalfOpen { .. } => {
+                    let Some(oldest) = self.leases.front() else {
+                        break;
+                    };
+                    let deadline = oldest.at.saturating_add(config.probe_timeout_ms);
+                    if now < deadline {
+                        break;
+                    }
+                    self.failures += 1;
+                    self.counts.failures += 1;
+                    let reason = Reason::ProbeLeaseExpired {
+                        ms: config.probe_timeout_ms,
+                    };
+                    self.open(config, deadline, reason, log);
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// The length of the open period of trip number `trip`: `open_timeout_ms` grown by the
+    /// backoff multiplier once per re-open since the breaker last closed, capped, then spread by
+    /// a jitter that depends only on the service and the trip. Integer arithmetic throughout,
+    /// so every host computes the same number.
+    pub(super) fn open_period(&self, config: &Config, trip: u64) -> u64 {
+        let b = config.backoff;
+        if b.multiplier == Milli::ONE && b.jitter == Milli(0) {
+            return config.open_timeout_ms;
+        }
+        let cap = u128::from(b.max_open_ms);
+        let mut period = u128::from(config.open_timeout_ms).min(cap);
+        if b.multiplier > Milli::ONE {
+            // Each step grows it by at least 0.1 %, so the cap is reached in a bounded number of
+            // steps whatever the trip count.
+            for _ in 0..self.trips {
+                period = (period * u128::from(b.multiplier.0) / 1000).min(cap);
+                if period == cap {
+                    break;
+                }
+            }
+        }
+        if b.jitter.0 > 0 {
+            // A factor in [1 − jitter, 1 + jitter), in 2^-32 steps.
+            let unit = u128::from(splitmix64(self.seed ^ trip) >> 32);
+            let j = u128::from(b.jitter.0);
+            let factor = ((1000 - j) << 32) + 2 * j * unit;
+            period = (period * factor / (1000u128 << 32)).min(cap);
+        }
+        (period as u64).max(1)
+    }
+
+    /// When a permit could next be granted, for a breaker that is refusing them now.
+    pub(super) fn retry_after(&self, config: &Config, now: u64) -> Option<u64> {
+        if self.forced.is_some() {
+            return None;
+        }
+        match self.state {
+            State::Open { until, .. } => Some(until.saturating_sub(now)),
+            State::HalfOpen { .. } if self.slots_full(config) => {
+                let oldest = self.leases.front()?;
+                Some(
+                    oldest
+                        .at
+                        .saturating_add(config.probe_timeout_ms)
+                        .saturating_sub(now),
+                )
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `at + period`, saturating just below `u64::MAX`, which marks a forced-open breaker.
+pub(super) fn deadline(at: u64, period: u64) -> u64 {
+    at.saturating_add(period).min(u64::MAX - 1)
+}
+
+/// FNV-1a, 64 bits: a stable hash of a service name.
+pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// SplitMix64's finaliser: spreads a seed evenly over 64 bits.
+pub(super) fn splitmix64(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}

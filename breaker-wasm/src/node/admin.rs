@@ -1,0 +1,170 @@
+//! Admin: operations on one breaker or on all of them, status, configure, and the node's
+//! snapshot and restore.
+
+use crate::breaker::{Breaker, Config, Patch, Transitions};
+
+use super::{ConfigChange, ErrorCode, Image, ImageError, Node, Reply, SavedBreaker, ServiceState};
+
+impl Node {
+    /// Runs an admin change on `service` (created if needed) or on every breaker.
+    pub(super) fn each_breaker(
+        &mut self,
+        service: Option<&str>,
+        change: impl Fn(&mut Breaker, &Config, &mut Transitions),
+    ) {
+        match service {
+            Some(service) => self.traffic(service, change),
+            None => {
+                // In name order: the same in every node, restored or not.
+                let mut ids: Vec<u32> = self.breakers.ids().collect();
+                ids.sort_unstable_by(|&a, &b| {
+                    self.breakers.get(a).name.cmp(&self.breakers.get(b).name)
+                });
+                for id in ids {
+                    let name = self.breakers.get(id).name.clone();
+                    let config = self.config_for(&name);
+                    change(self.breakers.breaker_mut(id), &config, &mut self.scratch);
+                    self.log_transitions(&name);
+                }
+                self.breakers.refile_all();
+            }
+        }
+    }
+
+    pub(super) fn log_transitions(&mut self, service: &str) {
+        for t in self.scratch.drain(..) {
+            self.events.push(service, t);
+        }
+    }
+
+    /// Applies every due timed transition, so the event log and snapshots are complete.
+    pub(super) fn settle_all(&mut self) {
+        let now = self.now;
+        self.each_breaker(None, |b, config, log| b.settle(config, now, log));
+    }
+
+    pub(super) fn status_all(&self) -> Reply<'static> {
+        let mut services: Vec<ServiceState> = self
+            .breakers
+            .ids()
+            .map(|id| {
+                let slot = self.breakers.get(id);
+                let state = slot
+                    .breaker
+                    .view(&self.config_for(&slot.name), self.now)
+                    .state;
+                ServiceState {
+                    service: slot.name.clone(),
+                    state,
+                }
+            })
+            .collect();
+        services.sort_unstable_by(|a, b| a.service.cmp(&b.service));
+        Reply::StatusAll {
+            services,
+            evicted: self.breakers.evicted,
+        }
+    }
+
+    pub(super) fn configure<'a>(
+        &mut self,
+        service: Option<&'a str>,
+        change: &ConfigChange,
+    ) -> Reply<'a> {
+        // Deadlines that passed under the old numbers (an expired probe lease) happen first.
+        let now = self.now;
+        // A service that has no breaker has nothing to settle (and is not created for it).
+        if service.is_none_or(|s| self.breakers.find(s).is_some()) {
+            self.each_breaker(service, |b, config, log| b.settle(config, now, log));
+        }
+        let node_wide = change
+            .set
+            .fields()
+            .map(|(f, _)| f)
+            .chain(change.cleared.iter().copied())
+            .find(|f| f.node_wide());
+        match service {
+            Some(service) => {
+                if let Some(field) = node_wide {
+                    let text = format!(
+                        "config.{}: a node-wide setting; configure it without a service",
+                        field.name()
+                    );
+                    return Reply::error(ErrorCode::Malformed, text);
+                }
+                let patch = self
+                    .overrides
+                    .get(service)
+                    .copied()
+                    .unwrap_or_default()
+                    .merged(&change.set, &change.cleared);
+                if patch.is_empty() {
+                    self.overrides.remove(service);
+                } else {
+                    self.overrides.insert(service.into(), patch);
+                }
+                Reply::ConfigureOk {
+                    service: Some(service),
+                    config: self.config_for(service),
+                }
+            }
+            None => {
+                let merged = Patch::full(&self.defaults).merged(&change.set, &change.cleared);
+                self.defaults = merged.apply(&Config::default());
+                self.breakers.shrink_to(self.defaults.max_services);
+                Reply::ConfigureOk {
+                    service: None,
+                    config: self.defaults,
+                }
+            }
+        }
+    }
+
+    /// Everything needed to resume this node elsewhere.
+    pub fn snapshot(&self) -> Image {
+        let mut ids: Vec<u32> = self.breakers.ids().collect();
+        ids.sort_by_key(|&id| self.breakers.get(id).last_used);
+        let breakers = ids
+            .into_iter()
+            .map(|id| {
+                let slot = self.breakers.get(id);
+                SavedBreaker::of(&slot.name, &slot.breaker)
+            })
+            .collect();
+        Image {
+            now_ms: self.now,
+            defaults: self.defaults,
+            overrides: self
+                .overrides
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            breakers,
+            evicted: self.breakers.evicted,
+            last_permit: self.last_permit,
+            events: self.events.clone(),
+        }
+    }
+
+    /// Replaces this node's state with `image`, shifting its times back when the node's clock is
+    /// behind the one it was taken with. Nothing changes when the image is invalid.
+    pub fn restore(&mut self, image: &Image) -> Result<usize, ImageError> {
+        image.validate()?;
+        let delta = image.now_ms.saturating_sub(self.now);
+        self.defaults = image.defaults;
+        self.overrides = image.overrides.iter().cloned().collect();
+        self.breakers.clear();
+        for saved in &image.breakers {
+            let mut breaker = Breaker::from_parts(&saved.name, saved.parts.clone());
+            breaker.shift_back(delta);
+            let tick = self.breakers.clock + 1;
+            self.breakers
+                .insert(saved.name.clone(), breaker, Some(tick));
+        }
+        self.breakers.evicted = image.evicted;
+        self.last_permit = image.last_permit;
+        self.events = image.events.clone();
+        self.events.shift_back(delta);
+        Ok(image.breakers.len())
+    }
+}

@@ -1,0 +1,155 @@
+//! The typed requests and replies of the protocol: what `wire` decodes into and encodes from.
+
+use crate::breaker::{
+    Attempts, CallResult, Config, Field, ForceMode, Outcome, Patch, StateName, Transition, View,
+};
+
+use super::{Event, Image};
+
+/// The `call` fixture: how the simulated downstream behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallFixture {
+    /// Put the breaker in this state first.
+    pub state: Option<StateName>,
+    pub attempts: Attempts,
+    /// How long the downstream took.
+    pub duration_ms: Option<u64>,
+    /// Whether any fixture field was given (refused when fixtures are off).
+    pub uses_fixtures: bool,
+}
+
+/// A change of config: fields set, and fields cleared back to the layer below (`null`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConfigChange {
+    pub set: Patch,
+    pub cleared: Vec<Field>,
+}
+
+/// One decoded request. Service names borrow from the input.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Request<'a> {
+    Init,
+    Call {
+        service: &'a str,
+        fixture: CallFixture,
+    },
+    Acquire {
+        service: &'a str,
+    },
+    Record {
+        service: &'a str,
+        permit: u64,
+        outcome: Outcome,
+        duration_ms: Option<u64>,
+    },
+    Status {
+        service: Option<&'a str>,
+    },
+    Reset {
+        service: Option<&'a str>,
+    },
+    Configure {
+        service: Option<&'a str>,
+        change: ConfigChange,
+    },
+    Force {
+        service: Option<&'a str>,
+        mode: ForceMode,
+    },
+    Events {
+        service: Option<&'a str>,
+        after: u64,
+    },
+    Snapshot,
+    Restore(Box<Image>),
+    AdvanceClock {
+        ms: u64,
+    },
+}
+
+/// The protocol's error codes (Maelstrom's numbering).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// Unknown type, or a message this host does not support.
+    NotSupported = 10,
+    /// `acquire` rejected by the breaker.
+    Rejected = 11,
+    /// Malformed request; the text names the field.
+    Malformed = 12,
+    /// The guest failed while handling the message.
+    Internal = 13,
+}
+
+/// One breaker's line in `status` without a service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceState {
+    pub service: Box<str>,
+    pub state: StateName,
+}
+
+/// One reply, before encoding.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply<'a> {
+    InitOk,
+    Call {
+        service: &'a str,
+        result: CallResult,
+    },
+    Acquired {
+        service: &'a str,
+        state: StateName,
+        permit: u64,
+    },
+    AcquireRejected {
+        service: &'a str,
+        state: StateName,
+        retry_after_ms: Option<u64>,
+    },
+    Recorded {
+        service: &'a str,
+        state: StateName,
+        stale: bool,
+        transition: Option<Transition>,
+    },
+    Status {
+        service: &'a str,
+        view: View,
+        config: Config,
+    },
+    StatusAll {
+        services: Vec<ServiceState>,
+        evicted: u64,
+    },
+    ResetOk {
+        service: Option<&'a str>,
+    },
+    ConfigureOk {
+        service: Option<&'a str>,
+        config: Config,
+    },
+    ForceOk {
+        service: Option<(&'a str, StateName)>,
+        mode: ForceMode,
+    },
+    Events(Vec<Event>),
+    SnapshotOk(Box<Image>),
+    RestoreOk {
+        services: usize,
+    },
+    AdvanceClockOk {
+        now_ms: u64,
+    },
+    Error {
+        code: ErrorCode,
+        text: String,
+    },
+}
+
+impl Reply<'_> {
+    pub fn error(code: ErrorCode, text: impl Into<String>) -> Self {
+        Reply::Error {
+            code,
+            text: text.into(),
+        }
+    }
+}
