@@ -503,7 +503,11 @@ function buildUi(root) {
     {
       id: 'step-size',
       'data-testid': 'step-size',
-      onchange: () => ((sim.step = Number(ui.stepSize.value)), renderClock(), saveSoon()),
+      onchange: () => {
+        sim.step = Number(ui.stepSize.value);
+        renderClock();
+        saveSoon();
+      },
     },
     STEPS.map((s) => h('option', { value: s.ms }, `+${s.label}`)),
   );
@@ -512,7 +516,10 @@ function buildUi(root) {
     {
       id: 'speed',
       'data-testid': 'speed',
-      onchange: () => ((sim.speed = Number(ui.speed.value)), saveSoon()),
+      onchange: () => {
+        sim.speed = Number(ui.speed.value);
+        saveSoon();
+      },
     },
     SPEEDS.map((v) => h('option', { value: v }, `×${v}`)),
   );
@@ -828,14 +835,20 @@ function buildUi(root) {
     type: 'search',
     placeholder: 'Filter, e.g. circuit_breaker_open',
     'data-testid': 'log-filter',
-    oninput: () => ((log.dirty = true), renderConsole()),
+    oninput: () => {
+      log.dirty = true;
+      renderConsole();
+    },
   });
   ui.logDir = h(
     'select',
     {
       id: 'log-dir',
       'data-testid': 'log-dir',
-      onchange: () => ((log.dirty = true), renderConsole()),
+      onchange: () => {
+        log.dirty = true;
+        renderConsole();
+      },
     },
     h('option', { value: 'all' }, 'In and out'),
     h('option', { value: 'in' }, 'To the core'),
@@ -879,7 +892,11 @@ function buildUi(root) {
           type: 'button',
           class: 'btn ghost',
           'data-testid': 'log-clear',
-          onclick: () => ((log.entries = []), (log.dirty = true), renderConsole()),
+          onclick: () => {
+            log.entries = [];
+            log.dirty = true;
+            renderConsole();
+          },
         },
         'Clear',
       ),
@@ -959,7 +976,10 @@ function buildUi(root) {
           type: 'button',
           class: 'btn ghost',
           'data-testid': 'load-example',
-          onclick: () => ((ui.transcript.value = EXAMPLE), ui.transcript.focus()),
+          onclick: () => {
+            ui.transcript.value = EXAMPLE;
+            ui.transcript.focus();
+          },
         },
         'Task example',
       ),
@@ -1111,7 +1131,11 @@ function buildConfigForm() {
           type: 'button',
           class: 'btn ghost',
           'data-testid': 'config-revert',
-          onclick: () => (configForm.dirty.clear(), clearConfigErrors(), renderConfig(true)),
+          onclick: () => {
+            configForm.dirty.clear();
+            clearConfigErrors();
+            renderConfig(true);
+          },
         },
         'Revert',
       ),
@@ -1379,7 +1403,12 @@ function buildCard(svc) {
 function renderCards() {
   if (structureDirty) {
     const names = new Set(sim.services.map((s) => s.name));
-    for (const [n, els] of cardEls) if (!names.has(n)) els.root.remove(), cardEls.delete(n);
+    for (const [n, els] of cardEls) {
+      if (!names.has(n)) {
+        els.root.remove();
+        cardEls.delete(n);
+      }
+    }
     for (const svc of sim.services)
       if (!cardEls.has(svc.name)) cardEls.set(svc.name, buildCard(svc));
     ui.cards.replaceChildren(...sim.services.map((s) => cardEls.get(s.name).root));

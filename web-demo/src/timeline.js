@@ -23,7 +23,7 @@ export function createTimeline(container) {
   let range = [0, WINDOW_S];
 
   const bars = uPlot.paths.bars({ size: [0.78, 40], align: 0 });
-  const legendValue = (idx) => (u, v, si, i) =>
+  const legendValue = (idx) => (_u, _v, _si, i) =>
     i == null || raw[idx][i] == null ? '–' : raw[idx][i];
 
   const opts = {
@@ -34,14 +34,14 @@ export function createTimeline(container) {
     legend: { show: true, live: true },
     scales: {
       x: { time: false, range: () => range },
-      y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] },
+      y: { range: (_u, _min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] },
     },
     axes: [
       {
         stroke: '#94a3b8',
         grid: { stroke: 'rgba(148,163,184,0.12)' },
         ticks: { stroke: 'rgba(148,163,184,0.25)' },
-        values: (u, vals) => vals.map((v) => (v < 0 ? '' : fmtAxis(v))),
+        values: (_u, vals) => vals.map((v) => (v < 0 ? '' : fmtAxis(v))),
         space: 60,
       },
       {
@@ -56,7 +56,7 @@ export function createTimeline(container) {
       },
     ],
     series: [
-      { label: 'time', value: (u, v) => (v == null ? '–' : fmtAxis(v)) },
+      { label: 'time', value: (_u, v) => (v == null ? '–' : fmtAxis(v)) },
       {
         label: 'rejected',
         stroke: COLORS.rejected,

@@ -186,7 +186,7 @@ test('a config change through the form takes effect; an invalid value shows the 
 });
 
 test('replaying the task transcript shows exactly the task replies', async () => {
-  await page.fill(byId('transcript-input'), EXAMPLE_IN.join('\n') + '\n');
+  await page.fill(byId('transcript-input'), `${EXAMPLE_IN.join('\n')}\n`);
   await page.click(byId('replay-button'));
   const out = await page.textContent(byId('replay-output'));
   assert.deepEqual(out.split('\n').filter(Boolean), EXAMPLE_OUT);
