@@ -1,17 +1,7 @@
-// Browser tests: the built page (dist/) in headless Chromium, through playwright-core.
-import { test, before, after } from 'node:test';
+// Browser tests of the simulator: the built page (dist/) in headless Chromium.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { startServer } from './server.mjs';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const dist = path.join(here, '..', 'dist');
-const shots = path.resolve(here, '..', '..', 'target', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { after, before, test } from 'node:test';
+import { byId, startBrowser } from './browser.mjs';
 
 const EXAMPLE_IN = [
   '{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":1,"force_failures":5}}',
@@ -24,29 +14,10 @@ const EXAMPLE_OUT = [
   '{"src":"service-b","dest":"service-a","body":{"type":"circuit_breaker_closed","in_reply_to":3,"service":"service-b","state":"closed"}}',
 ];
 
-let server;
-let userDataDir;
-let context;
+let browser;
 let page;
-const problems = [];
-
-const byId = (id) => `[data-testid="${id}"]`;
-
-async function newPage(width = 1280, height = 900) {
-  const p = await context.newPage();
-  await p.setViewportSize({ width, height });
-  p.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-  });
-  p.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  p.on('requestfailed', (r) => problems.push(`requestfailed: ${r.url()}`));
-  return p;
-}
-
-async function open(p) {
-  await p.goto(server.url, { waitUntil: 'load' });
-  await p.waitForSelector('body[data-ready="true"]', { timeout: 15000 });
-}
+const open = (p) => browser.open(p);
+const shot = (p, name) => browser.shot(p, name);
 
 /** Stops the clock and the simulated traffic of `service`, so the test alone drives it. */
 async function quiet(p, service) {
@@ -57,45 +28,13 @@ async function quiet(p, service) {
   await p.fill(byId('health-failure'), '0');
 }
 
-async function shot(p, name) {
-  fs.mkdirSync(shots, { recursive: true });
-  await p.screenshot({ path: path.join(shots, name), fullPage: true });
-}
-
 before(async () => {
-  assert.ok(
-    fs.existsSync(path.join(dist, 'index.html')),
-    'dist/ is missing: run web-demo/build.sh',
-  );
-  server = await startServer(dist);
-  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'breaker-chromium-'));
-  // A persistent context is how playwright takes a fresh --user-data-dir of our own.
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    serviceWorkers: 'block',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
-  // Offline: nothing but the local server may be reached.
-  await context.route('**/*', (route) =>
-    route.request().url().startsWith(server.url) ? route.continue() : route.abort(),
-  );
-  page = await newPage();
+  browser = await startBrowser();
+  page = await browser.newPage();
 });
 
 after(async () => {
-  await context?.close();
-  await server?.close();
-  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+  await browser?.close();
 });
 
 test('the page loads with three services and no console errors', async () => {
@@ -106,7 +45,7 @@ test('the page loads with three services and no console errors', async () => {
   // Let the clock run a moment so traffic flows, then check again.
   await page.waitForTimeout(1200);
   assert.notEqual(await page.textContent(byId('sim-time')), '0:00.0');
-  assert.deepEqual(problems, []);
+  assert.deepEqual(browser.problems, []);
 });
 
 test('injecting 5 failures opens the card, with a countdown', async () => {
@@ -235,7 +174,7 @@ test('services can be added and removed', async () => {
 });
 
 test('phone width: no horizontal scrolling, and screenshots', async () => {
-  const p = await newPage(390, 844);
+  const p = await browser.newPage(390, 844);
   await open(p);
   await quiet(p, 'search');
   await p.fill(byId('inject-count'), '5');
@@ -281,5 +220,5 @@ test('keyboard: every control is reachable and focus is visible', async () => {
 });
 
 test('no console errors or failed requests during the whole run', () => {
-  assert.deepEqual(problems, []);
+  assert.deepEqual(browser.problems, []);
 });

@@ -1,6 +1,6 @@
 // The state machine of one breaker as an SVG: CLOSED → OPEN → HALF_OPEN → …, the current state lit
 // and the last transition drawn in the accent colour with its reason.
-import { s, STATE_LABEL } from './util.js';
+import { s, STATE_LABEL } from '../util.js';
 
 const W = 480;
 const H = 300;
