@@ -6,7 +6,7 @@ import { Connection } from './connection.js';
 import { loadCore } from './core.js';
 import { Simulator } from './simulator.js';
 import { createStore } from './store.js';
-import { fmtTime, h } from './util.js';
+import { fmtTime, h, setText } from './util.js';
 import { createConfigForm } from './views/config-form.js';
 import { createConsole } from './views/console.js';
 import { createControls } from './views/controls.js';
@@ -65,22 +65,35 @@ function buildViews(root, abiVersion) {
     { id: 'main', class: 'layout' },
     h(
       'div',
-      { class: 'stack' },
-      views.services.el,
-      h('div', { class: 'pair' }, views.diagram.el, views.timeline.el),
+      { class: 'col-main' },
+      h(
+        'div',
+        { class: 'stack' },
+        views.services.el,
+        h('div', { class: 'pair' }, views.diagram.el, views.timeline.el),
+      ),
+      views.console.el,
     ),
-    h('div', { class: 'side' }, views.controls.el, views.config.el),
-    views.console.el,
-    views.replay.el,
+    h(
+      'div',
+      { class: 'col-side' },
+      h('div', { class: 'side' }, views.controls.el, views.config.el),
+      views.replay.el,
+    ),
   );
-  const foot = h(
-    'footer',
-    { class: 'foot muted small' },
-    `Core ABI v${abiVersion} · everything runs locally; state is kept in this browser.`,
-  );
+  const foot = h('footer', { class: 'foot muted small' });
+  views.foot = { el: foot, abiVersion };
   root.replaceChildren(views.header.el, main, ...notices.els, foot);
   views.main = main;
   return views;
+}
+
+function footText(abiVersion) {
+  if (app.mode === 'connect') {
+    return `Watching ${connection.url || 'no node yet'}: what it reports through /status and /events.`;
+  }
+  const saved = simulator.savedText ? ` (${simulator.savedText.toLowerCase()})` : '';
+  return `Core ABI v${abiVersion} · everything runs locally; state is kept in this browser${saved}.`;
 }
 
 /** Renders every view from the current state; `force` skips the redraw-rate limits. */
@@ -92,6 +105,7 @@ function render({ force = false } = {}) {
   const vm = current().view();
   v.main.dataset.mode = app.mode;
   v.header.render(app.mode);
+  setText(v.foot.el, footText(v.foot.abiVersion));
   v.services.render(vm);
   v.diagram.render(vm);
   v.timeline.render(vm, { force });

@@ -17,7 +17,8 @@ export const byId = (id) => `[data-testid="${id}"]`;
 
 /**
  * Starts the page's server and a browser. `allow(url)` says which other URLs may be reached.
- * Returns { server, newPage(width, height), open(page), shot(page, name), problems, close() }.
+ * Returns { server, newPage(width, height), open(page), shot(page, name), shotPath(name),
+ * problems, close() }.
  */
 export async function startBrowser({ allow = () => false } = {}) {
   assert.ok(
@@ -65,9 +66,15 @@ export async function startBrowser({ allow = () => false } = {}) {
     await p.waitForSelector('body[data-ready="true"]', { timeout: 15000 });
   }
 
-  async function shot(p, name) {
+  /** Where a screenshot called `name` goes (target/screenshots/). */
+  function shotPath(name) {
     fs.mkdirSync(shots, { recursive: true });
-    await p.screenshot({ path: path.join(shots, name), fullPage: true });
+    return path.join(shots, name);
+  }
+
+  /** A full-page screenshot. */
+  async function shot(p, name) {
+    await p.screenshot({ path: shotPath(name), fullPage: true });
   }
 
   async function close() {
@@ -76,5 +83,5 @@ export async function startBrowser({ allow = () => false } = {}) {
     fs.rmSync(userDataDir, { recursive: true, force: true });
   }
 
-  return { server, newPage, open, shot, problems, close };
+  return { server, newPage, open, shot, shotPath, problems, close };
 }

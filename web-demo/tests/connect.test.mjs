@@ -79,6 +79,7 @@ test('each transition the node sends is on the page within a second', async () =
     els.map((e) => e.textContent),
   );
   assert.deepEqual(history, ['CLOSED', 'HALF-OPEN', 'OPEN']);
+  await page.waitForTimeout(300); // the diagram's colours fade over 0.2 s
   await browser.shot(page, 'connect-1280.png');
   await page.setViewportSize({ width: 390, height: 844 });
   await browser.shot(page, 'connect-390.png');

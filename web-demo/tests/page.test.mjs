@@ -173,10 +173,14 @@ test('services can be added and removed', async () => {
   assert.equal(await page.$(byId('service-card-shipping')), null);
 });
 
-test('phone width: no horizontal scrolling, and screenshots', async () => {
+test('phone width: no sideways scrolling, and an action’s result right under it', async () => {
   const p = await browser.newPage(390, 844);
   await open(p);
   await quiet(p, 'search');
+  // The user has scrolled to the actions.
+  await p.$eval(byId('send-call'), (el) =>
+    el.closest('section').scrollIntoView({ block: 'start' }),
+  );
   await p.fill(byId('inject-count'), '5');
   await p.click(byId('inject-button'));
   await p.waitForSelector(`${byId('service-card-search')}[data-state="open"]`);
@@ -184,6 +188,25 @@ test('phone width: no horizontal scrolling, and screenshots', async () => {
     () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
   );
   assert.ok(overflow <= 0, `page scrolls sideways by ${overflow}px`);
+  // The state diagram and the chart come before the config form, and the diagram is in view.
+  const box = (id) =>
+    p.$eval(byId(id), (el) => {
+      const r = el.getBoundingClientRect();
+      return { top: r.top, bottom: r.bottom };
+    });
+  const [diagram, chart, config] = [
+    await box('state-diagram'),
+    await box('timeline'),
+    await box('config-form'),
+  ];
+  await p.waitForTimeout(300); // the diagram's colours fade over 0.2 s
+  await p.screenshot({ path: browser.shotPath('open-search-390-view.png') });
+  assert.ok(diagram.bottom <= chart.top && chart.bottom <= config.top, 'config form comes first');
+  assert.ok(
+    diagram.top >= 0 && diagram.bottom <= 844,
+    `diagram at ${diagram.top}–${diagram.bottom}px`,
+  );
+  assert.equal(await p.getAttribute(byId('state-diagram'), 'data-current'), 'open');
   await shot(p, 'open-search-390.png');
   await p.close();
 });

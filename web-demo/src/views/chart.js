@@ -103,7 +103,7 @@ export function createChart(container, legend) {
   const opts = {
     width: Math.max(300, container.clientWidth),
     height: HEIGHT,
-    padding: [12, 12, 0, 4],
+    padding: [12, 24, 0, 4],
     cursor: { drag: { x: false, y: false }, points: { show: false } },
     legend: { show: false },
     scales: {
@@ -111,7 +111,7 @@ export function createChart(container, legend) {
       y: { range: (_u, _min, max) => [0, Math.max(4, Math.ceil(max * 1.15))] },
     },
     axes: [
-      axis({ values: (_u, vals) => vals.map((v) => (v < 0 ? '' : fmtAxis(v))), space: 60 }),
+      axis({ values: (_u, vals) => vals.map((v) => (v < 0 ? '' : fmtAxis(v))), space: 70 }),
       axis({
         size: 40,
         label: 'calls / s',

@@ -54,7 +54,7 @@ function edgeGeometry(from, to, bend) {
 
 export function createDiagram() {
   const svg = s('svg', {
-    viewBox: `0 0 ${W} ${H}`,
+    viewBox: `-16 0 ${W + 32} ${H}`,
     class: 'diagram',
     role: 'img',
     'aria-labelledby': 'diagram-title',

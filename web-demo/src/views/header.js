@@ -1,5 +1,5 @@
 // The top bar: the name, the mode switch (simulator or a real node), then the simulated clock or
-// the node's URL, and the saved state.
+// the node's URL.
 import { h, setAttr, setText } from '../util.js';
 import { createClock } from './clock.js';
 import { createConnectBar } from './connect-bar.js';
@@ -32,7 +32,6 @@ export function createHeader(app, sim, conn) {
       label,
     );
   const tabs = [tab('simulate', 'Simulator'), tab('connect', 'Connect')];
-  const saved = h('span', { class: 'muted small saved', 'data-testid': 'saved' });
   const reset = h(
     'button',
     {
@@ -44,7 +43,7 @@ export function createHeader(app, sim, conn) {
     },
     'Reset all',
   );
-  const end = h('div', { class: 'topbar-end' }, saved, reset);
+  const end = h('div', { class: 'topbar-end' }, reset);
   const subtitle = h('p', { class: 'muted small' });
   const el = h(
     'header',
@@ -63,12 +62,8 @@ export function createHeader(app, sim, conn) {
     clock.el.hidden = !simulate;
     end.hidden = !simulate;
     bar.el.hidden = simulate;
-    if (simulate) {
-      clock.render();
-      setText(saved, sim.savedText);
-    } else {
-      bar.render();
-    }
+    if (simulate) clock.render();
+    else bar.render();
   }
 
   return { el, render, focusUrl: () => bar.focus() };

@@ -29,6 +29,8 @@ export function createTimelinePanel() {
         'open',
         h('span', { class: 'swatch band-half_open' }),
         'half-open',
+        h('span', { class: 'swatch mark' }),
+        'transition',
       ),
     ),
     box,
