@@ -51,7 +51,8 @@ export class Connection {
     this.problem = '';
     this.watcher = watchNode(url, {
       phase: (p) => this.onPhase(p),
-      status: (services) => this.onStatus(services),
+      statusAsked: () => this.lastSeq(),
+      status: (services, asked) => this.onStatus(services, asked),
       event: (e) => this.onEvent(e),
       problem: (text) => {
         this.problem = text;
@@ -75,8 +76,21 @@ export class Connection {
     this.changed();
   }
 
-  onStatus(services) {
+  lastSeq() {
+    return this.events.length ? this.events[this.events.length - 1].seq : 0;
+  }
+
+  /**
+   * The node's status as of the request, with the events that arrived since it left (`asked` is
+   * the last seq then) applied on top: an answer that crossed a transition does not undo it.
+   */
+  onStatus(services, asked) {
     this.problem = '';
+    for (const e of this.events) {
+      if (e.seq > asked) {
+        services.set(e.service, { ...services.get(e.service), service: e.service, state: e.to });
+      }
+    }
     this.services = services;
     if (!services.has(this.selected)) this.selected = services.keys().next().value ?? null;
     this.changed();

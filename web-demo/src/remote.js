@@ -76,24 +76,26 @@ export function createNodeClock() {
 }
 
 /**
- * Watches the node at `url` until `stop()`: status on every (re)connection and every
- * `statusEveryMs`, each event as it comes. The browser's EventSource reconnects by itself and
- * sends `Last-Event-ID`; if it gives up (a refused first connection), a new one is opened after
- * a growing pause. `on.phase(name, detail)` with 'connecting', 'live', 'reconnecting'.
+ * Watches the node at `url` until `stop()`: status at the start, on every (re)connection and
+ * every `statusEveryMs`, each event as it comes. The browser's EventSource reconnects by itself
+ * and sends `Last-Event-ID`; if it gives up (an answer that is not an event stream), a new one is
+ * opened after a growing pause. Calls `on.phase(name)` with 'connecting', 'live' or
+ * 'reconnecting'; `on.statusAsked()` as a status request leaves, whose return value comes back
+ * as `on.status(services, asked)`; `on.event(e)`; `on.problem(text)`.
  */
 export function watchNode(url, on, { statusEveryMs = 2000 } = {}) {
   let source = null;
   let stopped = false;
   let retry = null;
   let retryMs = 500;
-  let poll = null;
 
   async function readStatus() {
+    const asked = on.statusAsked();
     try {
       const res = await fetch(`${url}/status`, { cache: 'no-store' });
       if (!res.ok) throw new Error(`GET /status answered ${res.status}`);
       const services = parseStatus(await res.json());
-      if (!stopped) on.status(services);
+      if (!stopped) on.status(services, asked);
     } catch (e) {
       if (!stopped) on.problem(`status: ${e.message}`);
     }
@@ -117,6 +119,7 @@ export function watchNode(url, on, { statusEveryMs = 2000 } = {}) {
       if (stopped || es !== source) return;
       on.phase('reconnecting');
       if (es.readyState === EventSource.CLOSED) {
+        on.problem('events: GET /events is not an event stream the page may read (CORS?)');
         clearTimeout(retry);
         retry = setTimeout(open, retryMs);
         retryMs = Math.min(10000, retryMs * 2);
@@ -125,7 +128,10 @@ export function watchNode(url, on, { statusEveryMs = 2000 } = {}) {
   }
 
   open();
-  poll = setInterval(() => source?.readyState === EventSource.OPEN && readStatus(), statusEveryMs);
+  readStatus();
+  const poll = setInterval(() => {
+    if (source?.readyState === EventSource.OPEN) readStatus();
+  }, statusEveryMs);
   return {
     stop() {
       stopped = true;
