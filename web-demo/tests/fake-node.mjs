@@ -4,6 +4,17 @@
 // one origin. Its breakers and events outlive stop() and start(), as a node's state file would.
 import http from 'node:http';
 
+/** One event as an SSE frame: its seq as the id, the event as JSON. */
+const frame = (e) => `id: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`;
+
+/** The all-services status_ok body, with a field the page does not know (it must ignore it). */
+function statusBody(states) {
+  const services = [...states.keys()]
+    .sort()
+    .map((service) => ({ service, state: states.get(service), window: { calls: 0 } }));
+  return JSON.stringify({ type: 'status_ok', services, evicted: 0 });
+}
+
 export function createFakeNode({ origin, services = {} }) {
   const states = new Map(Object.entries(services));
   const events = [];
@@ -16,17 +27,9 @@ export function createFakeNode({ origin, services = {} }) {
   const cors = (req) =>
     req.headers.origin === origin ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {};
 
-  const frame = (e) => `id: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`;
-
   function status(req, res) {
-    const list = [...states.keys()].sort().map((service) => ({
-      service,
-      state: states.get(service),
-      // A field the page does not know: it must be ignored.
-      window: { calls: 0 },
-    }));
     res.writeHead(200, { 'content-type': 'application/json', ...cors(req) });
-    res.end(JSON.stringify({ type: 'status_ok', services: list, evicted: 0 }));
+    res.end(statusBody(states));
   }
 
   function stream(req, res) {

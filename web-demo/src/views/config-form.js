@@ -62,17 +62,9 @@ function radio(value, label, onchange) {
   return { input, label: h('label', { for: `scope-${value}` }, label) };
 }
 
-/** `sim` is the Simulator (simulator.js). */
-export function createConfigForm(sim) {
-  const form = { scope: 'defaults', dirty: new Set(), fields: new Map(), shape: '' };
-  const defaults = radio('defaults', 'All services (defaults)', () => setScope('defaults'));
-  const service = radio('service', 'This service only', () => setScope('service'));
-  const fields = h('div', { class: 'config-fields' });
-  const status = h('p', { class: 'config-status', role: 'status', 'data-testid': 'config-status' });
-  const button = (cls, testid, label, onclick) =>
-    h('button', { type: 'button', class: `btn ${cls}`, 'data-testid': testid, onclick }, label);
-  const clear = button('ghost', 'config-clear', 'Clear overrides', clearOverrides);
-  const el = h(
+/** The panel around the fields: the scope, the buttons and the status line. */
+function panel({ scopes, fields, status, clear, apply, revert }) {
+  return h(
     'section',
     { class: 'panel config', 'aria-labelledby': 'config-h' },
     h('div', { class: 'panel-head' }, h('h2', { id: 'config-h' }, 'Config')),
@@ -91,8 +83,7 @@ export function createConfigForm(sim) {
         'fieldset',
         { class: 'scope' },
         h('legend', { class: 'sr-only' }, 'Apply to'),
-        h('span', { class: 'radio' }, defaults.input, defaults.label),
-        h('span', { class: 'radio' }, service.input, service.label),
+        scopes.map((r) => h('span', { class: 'radio' }, r.input, r.label)),
       ),
       fields,
       h(
@@ -103,12 +94,31 @@ export function createConfigForm(sim) {
           { type: 'submit', class: 'btn primary', 'data-testid': 'config-apply' },
           'Apply',
         ),
-        button('ghost', 'config-revert', 'Revert', () => revert()),
+        h(
+          'button',
+          { type: 'button', class: 'btn ghost', 'data-testid': 'config-revert', onclick: revert },
+          'Revert',
+        ),
         clear,
       ),
       status,
     ),
   );
+}
+
+/** `sim` is the Simulator (simulator.js). */
+export function createConfigForm(sim) {
+  const form = { scope: 'defaults', dirty: new Set(), fields: new Map(), shape: '' };
+  const defaults = radio('defaults', 'All services (defaults)', () => setScope('defaults'));
+  const service = radio('service', 'This service only', () => setScope('service'));
+  const fields = h('div', { class: 'config-fields' });
+  const status = h('p', { class: 'config-status', role: 'status', 'data-testid': 'config-status' });
+  const clear = h(
+    'button',
+    { type: 'button', class: 'btn ghost', 'data-testid': 'config-clear', onclick: clearOverrides },
+    'Clear overrides',
+  );
+  const el = panel({ scopes: [defaults, service], fields, status, clear, apply, revert });
 
   const scopeService = () => (form.scope === 'service' ? sim.sim.selected : null);
   const current = () =>

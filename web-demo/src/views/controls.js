@@ -6,9 +6,8 @@ function rangeInput(id, max, oninput) {
   return h('input', { id, type: 'range', min: 0, max, step: 1, 'data-testid': id, oninput });
 }
 
-/** `sim` is the Simulator (simulator.js). */
-export function createControls(sim) {
-  const title = h('h2', { id: 'controls-h' }, 'Actions');
+/** The downstream's health: failure probability, latency and traffic of the selected service. */
+function createHealth(sim) {
   const failPct = rangeInput('health-failure', 100, () =>
     sim.setHealth('failPct', Number(failPct.value)),
   );
@@ -25,6 +24,51 @@ export function createControls(sim) {
   });
   const rate = rangeInput('health-rate', 20, () => sim.setHealth('rate', Number(rate.value)));
   const rateOut = h('output', { for: 'health-rate', class: 'range-value' });
+  const el = h(
+    'div',
+    {},
+    h('h3', { class: 'sub' }, 'Downstream health'),
+    h(
+      'div',
+      { class: 'field' },
+      h('label', { for: 'health-failure' }, 'Failure probability'),
+      h('div', { class: 'range-row' }, failPct, failPctOut),
+    ),
+    h(
+      'div',
+      { class: 'grid-2' },
+      h('div', { class: 'field' }, h('label', { for: 'health-latency' }, 'Latency (ms)'), latency),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: 'health-rate' }, 'Traffic (calls/s)'),
+        h('div', { class: 'range-row' }, rate, rateOut),
+      ),
+    ),
+  );
+
+  function render(svc) {
+    for (const input of [failPct, latency, rate]) input.disabled = !svc;
+    if (!svc) return;
+    put(failPct, svc.failPct);
+    setText(failPctOut, `${svc.failPct}%`);
+    put(latency, svc.latency);
+    put(rate, svc.rate);
+    setText(rateOut, `${svc.rate}/s`);
+  }
+
+  return { el, render };
+}
+
+/** Sets an input's value, unless the user is in it. */
+function put(input, value) {
+  if (document.activeElement !== input && input.value !== String(value)) input.value = value;
+}
+
+/** `sim` is the Simulator (simulator.js). */
+export function createControls(sim) {
+  const title = h('h2', { id: 'controls-h' }, 'Actions');
+  const health = createHealth(sim);
   const injectCount = h('input', {
     id: 'inject-count',
     type: 'number',
@@ -77,44 +121,17 @@ export function createControls(sim) {
       button('ghost', 'reset-breaker', 'Reset breaker', () => sim.resetBreaker()),
     ),
     result,
-    h('h3', { class: 'sub' }, 'Downstream health'),
-    h(
-      'div',
-      { class: 'field' },
-      h('label', { for: 'health-failure' }, 'Failure probability'),
-      h('div', { class: 'range-row' }, failPct, failPctOut),
-    ),
-    h(
-      'div',
-      { class: 'grid-2' },
-      h('div', { class: 'field' }, h('label', { for: 'health-latency' }, 'Latency (ms)'), latency),
-      h(
-        'div',
-        { class: 'field' },
-        h('label', { for: 'health-rate' }, 'Traffic (calls/s)'),
-        h('div', { class: 'range-row' }, rate, rateOut),
-      ),
-    ),
+    health.el,
   );
-
-  /** Inputs the user is in are left alone. */
-  const put = (input, value) => {
-    if (document.activeElement !== input && input.value !== String(value)) input.value = value;
-  };
 
   function render() {
     const svc = sim.selected();
     setText(title, svc ? `Actions · ${svc.name}` : 'Actions');
-    for (const input of [failPct, latency, rate, injectCount, ...forceBtns]) input.disabled = !svc;
+    for (const input of [injectCount, ...forceBtns]) input.disabled = !svc;
     setText(result, sim.result.text);
     result.classList.toggle('error', sim.result.error);
-    if (!svc) return;
-    put(failPct, svc.failPct);
-    setText(failPctOut, `${svc.failPct}%`);
-    put(latency, svc.latency);
-    put(rate, svc.rate);
-    setText(rateOut, `${svc.rate}/s`);
-    const forced = sim.node.status.get(svc.name)?.forced ?? 'auto';
+    health.render(svc);
+    const forced = (svc && sim.node.status.get(svc.name)?.forced) ?? 'auto';
     for (const b of forceBtns) setAttr(b, 'aria-pressed', b.dataset.mode === forced);
   }
 

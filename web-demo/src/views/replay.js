@@ -17,6 +17,24 @@ function summary(result) {
   return `${replies} repl${replies === 1 ? 'y' : 'ies'}${diag} from the ${where}.`;
 }
 
+/** A file picker, visually hidden: keyboard users reach it with Tab and its label shows the focus. */
+function fileInput(loaded) {
+  const input = h('input', {
+    id: 'transcript-file',
+    type: 'file',
+    class: 'sr-only file-input',
+    accept: '.ndjson,.jsonl,.json,.txt,application/json,application/x-ndjson,text/plain',
+    'data-testid': 'transcript-file',
+    onchange: async () => {
+      const f = input.files?.[0];
+      if (!f) return;
+      loaded(f, await f.text());
+      input.value = '';
+    },
+  });
+  return input;
+}
+
 /** `sim` is the Simulator (simulator.js); its `replayResult` is what is shown. */
 export function createReplay(sim) {
   const transcript = h('textarea', {
@@ -27,20 +45,9 @@ export function createReplay(sim) {
     'data-testid': 'transcript-input',
   });
   const status = h('p', { class: 'muted small', role: 'status', 'data-testid': 'replay-status' });
-  const file = h('input', {
-    id: 'transcript-file',
-    type: 'file',
-    // Visually hidden; keyboard users reach it with Tab and its label shows the focus ring.
-    class: 'sr-only file-input',
-    accept: '.ndjson,.jsonl,.json,.txt,application/json,application/x-ndjson,text/plain',
-    'data-testid': 'transcript-file',
-    onchange: async () => {
-      const f = file.files?.[0];
-      if (!f) return;
-      transcript.value = await f.text();
-      status.textContent = `Loaded ${f.name} (${f.size} bytes).`;
-      file.value = '';
-    },
+  const file = fileInput((f, text) => {
+    transcript.value = text;
+    status.textContent = `Loaded ${f.name} (${f.size} bytes).`;
   });
   const mode = h(
     'select',
