@@ -117,6 +117,8 @@ export class Connection {
   /** The shared views' input, as Simulator.view() gives it. */
   view() {
     const names = [...this.services.keys()].sort();
+    const seen = new Map();
+    for (const e of this.events) seen.set(e.service, (seen.get(e.service) ?? 0) + 1);
     return {
       mode: 'connect',
       nowMs: this.clock.now(Date.now()),
@@ -124,7 +126,7 @@ export class Connection {
       services: names.map((name) => ({
         name,
         status: this.services.get(name),
-        health: `${this.events.filter((e) => e.service === name).length} transitions seen`,
+        health: `${seen.get(name) ?? 0} transitions seen`,
       })),
       events: this.events,
       last: this.selected ? lastTransition(this.events, this.selected) : null,

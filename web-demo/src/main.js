@@ -20,9 +20,13 @@ import { createTimelinePanel } from './views/timeline.js';
 const notices = createNotices();
 const app = { mode: 'simulate', views: null };
 const changed = () => render({ force: true });
-const simulator = new Simulator({ store: createStore(localStorage), ui: notices, changed });
 const connection = new Connection({ ui: notices, changed });
-simulator.saveExtra = () => ({ mode: app.mode, connectUrl: connection.url });
+const simulator = new Simulator({
+  store: createStore(localStorage),
+  ui: notices,
+  changed,
+  saveExtra: () => ({ mode: app.mode, connectUrl: connection.url }),
+});
 
 /** The mode's controller: where the shared views (cards, diagram, timeline) read and act. */
 const current = () => (app.mode === 'simulate' ? simulator : connection);

@@ -10,9 +10,13 @@ import { describeReply, fmtTime, STATE_LABEL } from './util.js';
 const SAVE_EVERY_MS = 2000;
 
 export class Simulator {
-  /** `store`: store.js over localStorage; `ui.toast(text)`, `ui.announce(text)`; `changed()`. */
-  constructor({ store, ui, changed }) {
+  /**
+   * `store`: store.js over localStorage; `ui.toast(text)`, `ui.announce(text)`; `changed()`;
+   * `saveExtra()` what the page adds to a save (the mode and the node URL).
+   */
+  constructor({ store, ui, changed, saveExtra = () => ({}) }) {
     this.store = store;
+    this.saveExtra = saveExtra;
     this.ui = ui;
     this.changed = changed;
     this.log = createLog();
@@ -70,11 +74,6 @@ export class Simulator {
     } catch (e) {
       this.savedText = `Not saved: ${e.message}`;
     }
-  }
-
-  /** What the page adds to a save (the mode and the node URL); main.js sets it. */
-  saveExtra() {
-    return {};
   }
 
   saveSoon() {

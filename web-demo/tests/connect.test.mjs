@@ -38,6 +38,9 @@ test('a URL the page cannot use is refused with a reason', async () => {
   // The simulator's panels are gone; the shared ones wait for a node.
   assert.equal(await page.isVisible(byId('inject-button')), false);
   assert.equal(await page.isVisible(byId('config-form')), false);
+  // Nothing is lit before there is a node to show.
+  assert.equal(await page.getAttribute(byId('state-diagram'), 'data-current'), '');
+  await browser.shot(page, 'connect-idle-1280.png');
   await page.fill(byId('connect-url'), 'ftp://127.0.0.1:1');
   await page.click(byId('connect-button'));
   assert.match(await page.textContent(byId('connect-problem')), /Only http and https/);

@@ -147,7 +147,7 @@ export function createDiagram() {
     'data-testid': 'diagram-reason',
   });
 
-  /** Lights `state` and highlights the edge of `last` ({from, to, reason}) if given. */
+  /** Lights `state` (none when null) and highlights the edge of `last` ({from, to, reason}). */
   function update(state, last) {
     for (const [name, g] of Object.entries(nodes)) g.classList.toggle('current', name === state);
     const key = last ? `${last.from}->${last.to}` : null;
@@ -159,13 +159,13 @@ export function createDiagram() {
       if (e.path.classList.contains('minor'))
         e.label.setAttribute('visibility', hot ? 'visible' : 'hidden');
     }
-    svg.setAttribute('data-current', state);
+    svg.setAttribute('data-current', state ?? '');
     reason.textContent = last
       ? `${STATE_LABEL[last.from]} → ${STATE_LABEL[last.to]}: ${last.reason}`
       : '';
     if (!reason.isConnected) svg.append(reason);
     title.textContent =
-      `Breaker state machine: now ${STATE_LABEL[state]}` +
+      (state ? `Breaker state machine: now ${STATE_LABEL[state]}` : 'Breaker state machine') +
       (last
         ? `; last transition ${STATE_LABEL[last.from]} to ${STATE_LABEL[last.to]}: ${last.reason}`
         : '');

@@ -5,9 +5,11 @@ import { fmtAt, h, STATE_LABEL, setText } from '../util.js';
 import { createDiagram } from './diagram-svg.js';
 import './diagram.css';
 
-function lastLine(last) {
-  if (!last)
+function lastLine(name, last) {
+  if (!name) return h('span', { class: 'muted' }, 'No service to show yet.');
+  if (!last) {
     return h('span', { class: 'muted' }, 'No transitions yet: the breaker has stayed CLOSED.');
+  }
   return h(
     'span',
     {},
@@ -51,14 +53,15 @@ export function createDiagramPanel() {
 
   function render(vm) {
     const name = vm.selected;
-    const state = vm.services.find((s) => s.name === name)?.status?.state ?? 'closed';
+    const status = vm.services.find((s) => s.name === name)?.status;
+    const state = name ? (status?.state ?? 'closed') : null;
     setText(title, name ? `State machine · ${name}` : 'State machine');
     const recent = name ? recentTransitions(vm.events, name, 6) : [];
     const key = `${name}|${state}|${recent.map((e) => e.seq).join(',')}`;
     if (key === shown) return;
     shown = key;
     diagram.update(state, vm.last);
-    last.replaceChildren(lastLine(vm.last));
+    last.replaceChildren(lastLine(name, vm.last));
     history.replaceChildren(...recent.map(historyItem));
     if (!recent.length) history.append(h('li', { class: 'muted' }, 'None yet.'));
   }
