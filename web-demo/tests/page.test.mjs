@@ -64,6 +64,19 @@ test('injecting 5 failures opens the card, with a countdown', async () => {
     /5 consecutive failures \(threshold 5\)/,
   );
   assert.equal(await page.getAttribute(byId('state-diagram'), 'data-current'), 'open');
+  // The chart's legend shows the minute's totals without hovering: the card's counts.
+  for (const [legend, count] of [
+    ['success', 'successes'],
+    ['failure', 'failed'],
+    ['rejected', 'rejected'],
+  ]) {
+    assert.equal(
+      await page.textContent(byId(`legend-${legend}`)),
+      await page.textContent(byId(`card-${count}-payments`)),
+      legend,
+    );
+  }
+  assert.ok(Number(await page.textContent(byId('legend-failure'))) >= 5);
   assert.equal(
     await page.textContent(byId('diagram-reason')),
     'CLOSED → OPEN: 5 consecutive failures (threshold 5)',
