@@ -28,8 +28,6 @@ export class Connection {
     this.events = [];
     this.selected = null;
     this.clock = createNodeClock();
-    /** How many times the event stream opened (1 on connect, then one more per reconnect). */
-    this.opens = 0;
   }
 
   get phaseText() {
@@ -71,7 +69,6 @@ export class Connection {
   }
 
   onPhase(phase) {
-    if (phase === 'live') this.opens++;
     this.phase = phase;
     this.changed();
   }

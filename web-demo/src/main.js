@@ -45,7 +45,8 @@ function removeService(name) {
   const next = document.querySelector(
     `[data-testid="select-${CSS.escape(simulator.sim.selected ?? '')}"]`,
   );
-  (next ?? app.views.services.el.querySelector('#add-name')).focus();
+  if (next) next.focus();
+  else app.views.services.focusAdd();
 }
 
 function buildViews(root, abiVersion) {

@@ -58,7 +58,7 @@ export class Simulator {
     return restored ? saved : null;
   }
 
-  save(extra = {}) {
+  save() {
     clearTimeout(this.saveTimer);
     const snapshot = this.node?.snapshot(this.sim.now);
     if (!snapshot) return;
@@ -68,7 +68,6 @@ export class Simulator {
         snapshot,
         msgId: this.node.nextId,
         ...this.saveExtra(),
-        ...extra,
       });
       this.savedText = `Saved at ${fmtTime(this.sim.now)}`;
     } catch (e) {
@@ -206,6 +205,7 @@ export class Simulator {
   reseed(seed) {
     simulation.reseed(this.sim, seed);
     this.ui.toast(`Downstream re-seeded with ${this.sim.seed}.`);
+    this.changed();
     this.saveSoon();
   }
 
@@ -306,8 +306,7 @@ export class Simulator {
       last: sim.selected ? lastTransition(node.events, sim.selected) : null,
       buckets: sim.buckets[sim.selected] ?? new Map(),
       removable: true,
+      emptyText: 'No services: add one above.',
     };
   }
 }
-
-export { NODE_DEST };
