@@ -1,6 +1,6 @@
 // Connect mode: a running node watched through its /status and /events (remote.js). Keeps what the
 // node last said (each service's status, the transitions) and gives the shared views their input.
-import { lastTransition, mergeEvents } from './history.js';
+import { isRepeat, lastTransition, mergeEvents } from './history.js';
 import { createNodeClock, normalizeUrl, watchNode } from './remote.js';
 import { STATE_LABEL } from './util.js';
 
@@ -93,9 +93,17 @@ export class Connection {
     this.changed();
   }
 
+  /**
+   * One transition from the stream. A seq the page has seen with another transition means the
+   * node started over (restarted without its state): its history and clock start over too.
+   */
   onEvent(e) {
-    const added = mergeEvents(this.events, [e]);
-    if (!added.length) return;
+    if (e.seq <= this.lastSeq()) {
+      if (isRepeat(this.events, e)) return;
+      this.events = [];
+      this.clock = createNodeClock();
+    }
+    mergeEvents(this.events, [e]);
     this.clock.observe(e.at_ms, Date.now());
     const known = this.services.get(e.service);
     this.services.set(e.service, { ...known, service: e.service, state: e.to });

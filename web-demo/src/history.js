@@ -18,6 +18,18 @@ export function mergeEvents(events, incoming, keep = EVENTS_KEEP) {
   return added;
 }
 
+/** Whether `e` is one of `events` sent again (same seq, same transition at the same time). */
+export function isRepeat(events, e) {
+  const known = events.find((x) => x.seq === e.seq);
+  return (
+    known !== undefined &&
+    known.at_ms === e.at_ms &&
+    known.service === e.service &&
+    known.from === e.from &&
+    known.to === e.to
+  );
+}
+
 export function lastTransition(events, service) {
   for (let i = events.length - 1; i >= 0; i--) if (events[i].service === service) return events[i];
   return null;

@@ -112,6 +112,27 @@ test('after the node restarts the page reconnects, resumes with Last-Event-ID, a
   await page.waitForSelector(card('payments', 'open'), { timeout: WITHIN_MS });
 });
 
+test('a node that restarts without its state starts the page over', async () => {
+  await node.stop();
+  await page.waitForSelector(phase('reconnecting'), { timeout: 5000 });
+  node.forget();
+  await node.start();
+  await page.waitForSelector(phase('live'), { timeout: 10000 });
+  // Its /status has no breakers yet; its first transition has seq 1 again.
+  await page.waitForFunction(
+    () => !document.querySelector('[data-testid="service-card-payments"]'),
+    null,
+    { timeout: WITHIN_MS },
+  );
+  node.transition('payments', 'open', '5 consecutive failures (threshold 5)');
+  await page.waitForSelector(card('payments', 'open'), { timeout: WITHIN_MS });
+  await page.click(byId('select-payments'));
+  const history = await page.$$eval(`${byId('transition-history')} .pill`, (els) =>
+    els.map((e) => e.textContent),
+  );
+  assert.deepEqual(history, ['OPEN']);
+});
+
 test('back to the simulator: its clock and services return', async () => {
   await page.click(byId('mode-simulate'));
   await page.waitForSelector(byId('service-card-inventory'));

@@ -81,6 +81,11 @@ export function createFakeNode({ origin, services = {} }) {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     },
+    /** Forgets every breaker and event, as a node restarted without its state file. */
+    forget() {
+      states.clear();
+      events.length = 0;
+    },
     /** Sets a state without an event (a breaker only /status reports). */
     setState(service, state) {
       states.set(service, state);

@@ -75,3 +75,19 @@ test('the timeline follows the node’s clock, not the page’s', () => {
   const now = conn.view().nowMs;
   assert.ok(now >= 5000 && now < 6000, `node time ${now}`);
 });
+
+test('a node that starts over (seq from 1 again) is followed, not ignored', () => {
+  const { conn } = connection();
+  conn.onEvent(ev(1, 'pay', 'closed', 'open'));
+  conn.onEvent(ev(2, 'pay', 'open', 'half_open'));
+  conn.onEvent(ev(2, 'pay', 'open', 'half_open')); // sent again: nothing changes
+  assert.equal(conn.events.length, 2);
+  // Restarted without its state file: its first transition is seq 1 again, another one.
+  conn.onEvent({ ...ev(1, 'search', 'closed', 'open'), at_ms: 100 });
+  assert.deepEqual(
+    conn.events.map((e) => [e.seq, e.service]),
+    [[1, 'search']],
+  );
+  assert.equal(conn.view().services.find((s) => s.name === 'search').status.state, 'open');
+  assert.ok(conn.view().nowMs < 1100, 'the clock follows the restarted node');
+});
