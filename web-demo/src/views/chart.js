@@ -43,13 +43,17 @@ function drawBands(u, bands, marks) {
     ctx.fillStyle = BAND[b.state];
     ctx.fillRect(x0, bbox.top, x1 - x0, bbox.height);
   }
-  // Transition markers: a line in the colour of the state entered, with a tab at the top.
+  // Transition markers: a line in the colour of the state entered, with a tab at the top; the tabs
+  // of transitions at the same moment (open → half_open → closed in one call) stack downwards.
+  const stacked = new Map();
   for (const m of marks) {
     const x = Math.round(u.valToPos(m.at, 'x', true));
     if (x < bbox.left || x > bbox.left + bbox.width) continue;
+    const n = stacked.get(x) ?? 0;
+    stacked.set(x, n + 1);
     ctx.fillStyle = MARK[m.to];
-    ctx.fillRect(x - px, bbox.top, 2 * px, bbox.height);
-    ctx.fillRect(x - 4 * px, bbox.top, 8 * px, 6 * px);
+    if (n === 0) ctx.fillRect(x - px, bbox.top, 2 * px, bbox.height);
+    ctx.fillRect(x - 4 * px, bbox.top + n * 8 * px, 8 * px, 6 * px);
   }
   ctx.restore();
 }
