@@ -108,7 +108,9 @@ function panel({ scopes, fields, status, clear, apply, revert }) {
 
 /** `sim` is the Simulator (simulator.js). */
 export function createConfigForm(sim) {
-  const form = { scope: 'defaults', dirty: new Set(), fields: new Map(), shape: '' };
+  // The fields the user has typed in (kept as typed until applied or reverted), and the shape of
+  // the form (scope, service, keys) its fields were built for.
+  const form = { scope: 'defaults', edited: new Set(), fields: new Map(), shape: '' };
   const defaults = radio('defaults', 'All services (defaults)', () => setScope('defaults'));
   const service = radio('service', 'This service only', () => setScope('service'));
   const fields = h('div', { class: 'config-fields' });
@@ -140,7 +142,7 @@ export function createConfigForm(sim) {
   }
 
   function revert() {
-    form.dirty.clear();
+    form.edited.clear();
     clearErrors();
     render({ force: true });
   }
@@ -163,7 +165,7 @@ export function createConfigForm(sim) {
   function apply() {
     clearErrors();
     const patch = {};
-    for (const key of form.dirty) {
+    for (const key of form.edited) {
       const f = form.fields.get(key);
       const parsed = parseValue(f.input.value);
       if (parsed.error) return showError(`config.${key}: ${parsed.error}`);
@@ -173,7 +175,7 @@ export function createConfigForm(sim) {
     const target = scopeService();
     const reply = sim.configure(target, patch);
     if (reply?.type !== 'configure_ok') return showError(reply?.text ?? 'No reply from the core.');
-    form.dirty.clear();
+    form.edited.clear();
     setStatus(`Applied to ${target ?? 'all services'}: ${Object.keys(patch).join(', ')}.`);
     render({ force: true });
   }
@@ -185,14 +187,14 @@ export function createConfigForm(sim) {
     if (!target || !cfg) return;
     const reply = sim.clearOverrides(target, Object.keys(cfg));
     if (reply?.type !== 'configure_ok') return showError(reply?.text ?? 'No reply from the core.');
-    form.dirty.clear();
+    form.edited.clear();
     setStatus(`${target} follows the defaults again.`);
     render({ force: true });
   }
 
   function onEdit(key) {
-    form.dirty.add(key);
-    form.fields.get(key).input.classList.add('dirty');
+    form.edited.add(key);
+    form.fields.get(key).input.classList.add('edited');
   }
 
   /** Rebuilds the fields when the scope, service or set of keys changes; fills untouched ones. */
@@ -207,17 +209,17 @@ export function createConfigForm(sim) {
     const shape = `${form.scope}|${selected}|${keys.join(',')}`;
     if (shape !== form.shape) {
       form.shape = shape;
-      form.dirty.clear();
+      form.edited.clear();
       form.fields = new Map(keys.map((k) => [k, buildField(k, cfg[k], onEdit)]));
       fields.replaceChildren(...[...form.fields.values()].map((f) => f.el));
       force = true;
     }
     for (const [key, f] of form.fields) {
-      if (form.dirty.has(key)) continue;
+      if (form.edited.has(key)) continue;
       if (!force && document.activeElement === f.input) continue;
       const v = showValue(cfg[key]);
       if (f.input.value !== v) f.input.value = v;
-      f.input.classList.remove('dirty');
+      f.input.classList.remove('edited');
     }
   }
 
