@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::json::Value;
-use super::write::quote;
+use super::values::quote;
 use crate::breaker::config::MAX_WINDOW_SIZE;
 use crate::breaker::{
     Attempts, Backoff, Field, ForceMode, MAX_SAFE, Milli, Outcome, Patch, Setting, StateName,

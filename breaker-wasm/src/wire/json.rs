@@ -219,7 +219,7 @@ impl<'a> Parser<'a> {
             if members.len() < 16 && members.iter().any(|(k, _)| *k == key) {
                 return Err(ParseError {
                     offset: key_at,
-                    message: format!("duplicate key {}", super::write::quote(&key)).into(),
+                    message: format!("duplicate key {}", super::values::quote(&key)).into(),
                 });
             }
             members.push((key, value));
@@ -239,7 +239,7 @@ impl<'a> Parser<'a> {
             if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
                 return Err(ParseError {
                     offset: start,
-                    message: format!("duplicate key {}", super::write::quote(w[0])).into(),
+                    message: format!("duplicate key {}", super::values::quote(w[0])).into(),
                 });
             }
         }

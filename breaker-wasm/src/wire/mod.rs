@@ -6,11 +6,12 @@
 //! ...`) counted within the input it was given.
 
 pub mod decode;
-pub mod encode;
 pub mod framing;
 pub mod json;
+mod reason;
+mod reply;
 pub mod snapshot;
-pub mod write;
+pub mod values;
 
 use decode::Refusal;
 use framing::{Frame, Splitter};
@@ -213,7 +214,7 @@ fn handle_value(
     };
     match (msg_id, reply) {
         (Some(id), reply) => {
-            encode::reply(out, envelope.dest, envelope.src, id, &reply);
+            reply::write(out, envelope.dest, envelope.src, id, &reply);
             Ok(())
         }
         (None, Reply::Error { text, .. }) => Err(format!("{text} (message without msg_id)")),
@@ -228,7 +229,7 @@ pub fn internal_error_reply(doc: &[u8], text: &str) -> Option<Vec<u8>> {
     let envelope = decode::envelope(&value).ok()?;
     let id = decode::msg_id(envelope.body).ok()??;
     let mut out = Vec::new();
-    encode::reply(
+    reply::write(
         &mut out,
         envelope.dest,
         envelope.src,

@@ -1,95 +1,120 @@
 //! The snapshot format (version 1): a node's [`Image`] as JSON, and back, strictly checked.
 
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
 use super::decode::{config_patch, setting as decode_setting};
-use super::encode::{config, event, mode_name, setting, state_name};
 use super::json::Value;
-use super::write::Writer;
+use super::reason::StructuredReason;
+use super::reply::CountsObject;
+use super::values::{self, ConfigObject, EventObject, PatchObject, forced_name};
 use crate::breaker::{
-    Counts, Field, ForceMode, Forced, Lease, MAX_SAFE, Mark, Milli, Parts, Reason, Setting, Span,
-    State, StateName, Tally, WindowState, config::FIELDS,
+    Counts, Field, ForceMode, Forced, Lease, MAX_SAFE, Mark, Milli, Parts, Patch, Reason, Setting,
+    Span, State, StateName, Tally, WindowState, config::FIELDS,
 };
 use crate::node::{Event, EventLog, Image, SavedBreaker};
 
 pub const VERSION: u64 = 1;
 
-pub fn encode(w: &mut Writer, image: &Image) {
-    w.open()
-        .field_u64("version", VERSION)
-        .field_u64("now_ms", image.now_ms)
-        .key("defaults");
-    config(w, &image.defaults);
-    w.key("overrides").open();
-    for (name, patch) in &image.overrides {
-        w.key_str(name).open();
-        for (field, value) in patch.fields() {
-            w.key(field.name());
-            setting(w, &value);
-        }
-        w.end();
+/// A node's [`Image`] as the snapshot object.
+pub struct SnapshotObject<'a>(pub &'a Image);
+
+impl Serialize for SnapshotObject<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let image = self.0;
+        let mut o = s.serialize_struct("Snapshot", 9)?;
+        o.serialize_field("version", &VERSION)?;
+        o.serialize_field("now_ms", &image.now_ms)?;
+        o.serialize_field("defaults", &ConfigObject(&image.defaults))?;
+        o.serialize_field("overrides", &Overrides(&image.overrides))?;
+        o.serialize_field("breakers", &Breakers(&image.breakers))?;
+        o.serialize_field("evicted", &image.evicted)?;
+        o.serialize_field("last_permit", &image.last_permit)?;
+        o.serialize_field("last_seq", &image.events.last_seq())?;
+        o.serialize_field("events", &Events(&image.events))?;
+        o.end()
     }
-    w.end().key("breakers").raw("[");
-    for (i, b) in image.breakers.iter().enumerate() {
-        if i > 0 {
-            w.raw(",");
-        }
-        breaker(w, b);
-    }
-    w.raw("]")
-        .field_u64("evicted", image.evicted)
-        .field_u64("last_permit", image.last_permit)
-        .field_u64("last_seq", image.events.last_seq())
-        .key("events")
-        .raw("[");
-    for (i, e) in image.events.iter().enumerate() {
-        if i > 0 {
-            w.raw(",");
-        }
-        event(w, e, reason);
-    }
-    w.raw("]").end();
 }
 
-fn breaker(w: &mut Writer, saved: &SavedBreaker) {
-    let b = &saved.parts;
-    w.open()
-        .field_str("service", &saved.name)
-        .field_str("state", state_name(b.state.name()));
-    match b.state {
-        State::Closed => {}
-        State::Open { since, until } => {
-            w.field_u64("since", since);
-            if b.forced != Some(Forced::Open) {
-                w.field_u64("until", until);
+/// The snapshot as one compact JSON document.
+pub fn to_json(image: &Image) -> Vec<u8> {
+    serde_json::to_vec(&SnapshotObject(image)).unwrap_or_default()
+}
+
+struct Overrides<'a>(&'a [(Box<str>, Patch)]);
+
+impl Serialize for Overrides<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            self.0
+                .iter()
+                .map(|(name, patch)| (&**name, PatchObject(patch))),
+        )
+    }
+}
+
+struct Breakers<'a>(&'a [SavedBreaker]);
+
+impl Serialize for Breakers<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(BreakerObject))
+    }
+}
+
+struct Events<'a>(&'a EventLog);
+
+impl Serialize for Events<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|event| EventObject {
+            event,
+            reason: StructuredReason(&event.reason),
+        }))
+    }
+}
+
+/// One saved breaker: only the fields its state has.
+struct BreakerObject<'a>(&'a SavedBreaker);
+
+impl Serialize for BreakerObject<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let b = &self.0.parts;
+        let mut o = s.serialize_struct("Breaker", 11)?;
+        o.serialize_field("service", &*self.0.name)?;
+        o.serialize_field("state", &values::State(b.state.name()))?;
+        match b.state {
+            State::Closed => {}
+            State::Open { since, until } => {
+                o.serialize_field("since", &since)?;
+                if b.forced != Some(Forced::Open) {
+                    o.serialize_field("until", &until)?;
+                }
+            }
+            State::HalfOpen { since, successes } => {
+                o.serialize_field("since", &since)?;
+                o.serialize_field("successes", &successes)?;
             }
         }
-        State::HalfOpen { since, successes } => {
-            w.field_u64("since", since)
-                .field_u64("successes", successes);
+        if let Some(f) = b.forced {
+            o.serialize_field("forced", forced_name(f))?;
         }
-    }
-    if let Some(f) = b.forced {
-        w.field_str("forced", if f == Forced::Open { "open" } else { "closed" });
-    }
-    w.field_u64("failures", b.failures)
-        .field_u64("trips", b.trips)
-        .key("counts")
-        .open();
-    w.field_u64("successes", b.counts.successes)
-        .field_u64("failures", b.counts.failures)
-        .field_u64("rejections", b.counts.rejections)
-        .field_u64("opened", b.counts.opened)
-        .end();
-    w.key("leases").raw("[");
-    for (i, l) in b.leases.iter().enumerate() {
-        if i > 0 {
-            w.raw(",");
+        o.serialize_field("failures", &b.failures)?;
+        o.serialize_field("trips", &b.trips)?;
+        o.serialize_field("counts", &CountsObject::from(b.counts))?;
+        let leases: Vec<[u64; 2]> = b.leases.iter().map(|l| [l.permit, l.at]).collect();
+        o.serialize_field("leases", &leases)?;
+        if let Some(window) = &b.window {
+            o.serialize_field("window", &WindowObject(window))?;
         }
-        w.raw("[").u64(l.permit).raw(",").u64(l.at).raw("]");
+        o.end()
     }
-    w.raw("]");
-    if let Some(window) = &b.window {
-        w.key("window").open().key("config");
-        setting(w, &Setting::Window(window.built_for));
+}
+
+/// A window's saved calls and buckets.
+struct WindowObject<'a>(&'a WindowState);
+
+impl Serialize for WindowObject<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let window = self.0;
         // A count window's calls, oldest first: o ok, f failed, s slow, b both.
         let calls: String = window
             .calls()
@@ -101,91 +126,17 @@ fn breaker(w: &mut Writer, saved: &SavedBreaker) {
                 (true, true) => 'b',
             })
             .collect();
-        w.field_str("calls", &calls).key("buckets").raw("[");
-        for (i, (start, t)) in window.buckets().iter().enumerate() {
-            if i > 0 {
-                w.raw(",");
-            }
-            w.raw("[")
-                .u64(*start)
-                .raw(",")
-                .u64(t.calls)
-                .raw(",")
-                .u64(t.failures)
-                .raw(",")
-                .u64(t.slow)
-                .raw("]");
-        }
-        w.raw("]").end();
+        let buckets: Vec<[u64; 4]> = window
+            .buckets()
+            .iter()
+            .map(|(start, t)| [*start, t.calls, t.failures, t.slow])
+            .collect();
+        let mut o = s.serialize_struct("Window", 3)?;
+        o.serialize_field("config", &values::WindowObject(window.built_for))?;
+        o.serialize_field("calls", &calls)?;
+        o.serialize_field("buckets", &buckets)?;
+        o.end()
     }
-    w.end();
-}
-
-fn reason(w: &mut Writer, r: &Reason) {
-    w.open();
-    match *r {
-        Reason::ConsecutiveFailures {
-            failures,
-            threshold,
-        } => {
-            w.field_str("kind", "consecutive_failures")
-                .field_u64("failures", failures)
-                .field_u64("threshold", threshold);
-        }
-        Reason::OpenTimeoutElapsed { ms } => {
-            w.field_str("kind", "open_timeout_elapsed")
-                .field_u64("ms", ms);
-        }
-        Reason::Rate {
-            slow,
-            span,
-            bad,
-            calls,
-            threshold,
-        } => {
-            w.field_str("kind", "rate")
-                .key("slow")
-                .bool(slow)
-                .key("span_ms");
-            match span {
-                Span::Calls => w.raw("null"),
-                Span::Millis(ms) => w.u64(ms),
-            };
-            w.field_u64("bad", bad)
-                .field_u64("calls", calls)
-                .key("threshold")
-                .milli(threshold.0);
-        }
-        Reason::ProbeFailed => {
-            w.field_str("kind", "probe_failed");
-        }
-        Reason::SlowProbe => {
-            w.field_str("kind", "slow_probe");
-        }
-        Reason::ProbeLeaseExpired { ms } => {
-            w.field_str("kind", "probe_lease_expired")
-                .field_u64("ms", ms);
-        }
-        Reason::ProbesSucceeded {
-            successes,
-            threshold,
-        } => {
-            w.field_str("kind", "probes_succeeded")
-                .field_u64("successes", successes)
-                .field_u64("threshold", threshold);
-        }
-        Reason::Fixture => {
-            w.field_str("kind", "fixture");
-        }
-        Reason::Forced(mode) => {
-            w.field_str("kind", "forced")
-                .field_str("mode", mode_name(mode));
-        }
-        Reason::Reset => {
-            w.field_str("kind", "reset");
-        }
-    }
-    w.end();
 }
 
 /// One object of the snapshot, read strictly: unknown keys are refused, every path is named.
