@@ -4,7 +4,7 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
 use super::decode::{config_patch, setting as decode_setting};
-use super::json::Value;
+use super::raw::{Members, Raw};
 use super::reason::StructuredReason;
 use super::reply::CountsObject;
 use super::values::{self, ConfigObject, EventObject, PatchObject, forced_name};
@@ -140,27 +140,27 @@ impl Serialize for WindowObject<'_> {
 }
 
 /// One object of the snapshot, read strictly: unknown keys are refused, every path is named.
-struct Obj<'v, 'a> {
-    members: &'v [(std::borrow::Cow<'a, str>, Value<'a>)],
+struct Obj<'a> {
+    members: Members<'a>,
     path: String,
 }
 
-impl<'v, 'a> Obj<'v, 'a> {
-    fn new(value: &'v Value<'a>, path: String, allowed: &[&str]) -> Result<Self, String> {
-        let Value::Object(members) = value else {
+impl<'a> Obj<'a> {
+    fn new(value: Raw<'a>, path: String, allowed: &[&str]) -> Result<Self, String> {
+        let Some(members) = value.members() else {
             return Err(format!("{path}: expected an object"));
         };
-        if let Some((key, _)) = members.iter().find(|(k, _)| !allowed.contains(&&**k)) {
+        if let Some((key, _)) = members.0.iter().find(|(k, _)| !allowed.contains(&&**k)) {
             return Err(format!("{path}.{key}: unknown field"));
         }
         Ok(Obj { members, path })
     }
 
-    fn opt(&self, key: &str) -> Option<&'v Value<'a>> {
-        self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    fn opt(&self, key: &str) -> Option<Raw<'a>> {
+        self.members.get(key)
     }
 
-    fn get(&self, key: &str) -> Result<&'v Value<'a>, String> {
+    fn get(&self, key: &str) -> Result<Raw<'a>, String> {
         self.opt(key)
             .ok_or_else(|| format!("{}.{key}: missing", self.path))
     }
@@ -171,14 +171,14 @@ impl<'v, 'a> Obj<'v, 'a> {
             .ok_or_else(|| format!("{}.{key}: expected an unsigned integer", self.path))
     }
 
-    fn str(&self, key: &str) -> Result<&'v str, String> {
+    fn str(&self, key: &str) -> Result<std::borrow::Cow<'a, str>, String> {
         self.get(key)?
             .as_str()
             .ok_or_else(|| format!("{}.{key}: expected a string", self.path))
     }
 
     fn state(&self, key: &str) -> Result<StateName, String> {
-        match self.str(key)? {
+        match &*self.str(key)? {
             "closed" => Ok(StateName::Closed),
             "open" => Ok(StateName::Open),
             "half_open" => Ok(StateName::HalfOpen),
@@ -186,16 +186,29 @@ impl<'v, 'a> Obj<'v, 'a> {
         }
     }
 
-    fn array(&self, key: &str) -> Result<&'v [Value<'a>], String> {
-        match self.get(key)? {
-            Value::Array(items) => Ok(items),
-            _ => Err(format!("{}.{key}: expected an array", self.path)),
+    fn array(&self, key: &str) -> Result<Vec<Raw<'a>>, String> {
+        self.get(key)?
+            .items()
+            .ok_or_else(|| format!("{}.{key}: expected an array", self.path))
+    }
+}
+
+/// Reads a snapshot object from its text (see [`decode`]).
+pub fn from_json(text: &str) -> Result<Image, String> {
+    match super::raw::document(text) {
+        Ok(super::raw::Node::Object(_)) => decode(super::raw::Raw::of(text.trim())),
+        Ok(super::raw::Node::Other(kind)) => {
+            Err(format!("snapshot: expected an object, found {kind}"))
         }
+        Err(e) => Err(format!(
+            "snapshot: {} at line {} column {}",
+            e.message, e.line, e.column
+        )),
     }
 }
 
 /// Reads a snapshot. The error names the part at fault, prefixed with `snapshot.`.
-pub fn decode(value: &Value) -> Result<Image, String> {
+pub fn decode(value: Raw) -> Result<Image, String> {
     let named = |e: String| {
         if e.starts_with(':') {
             format!("snapshot{e}")
@@ -209,7 +222,7 @@ pub fn decode(value: &Value) -> Result<Image, String> {
     })
 }
 
-fn decode_image(value: &Value) -> Result<Image, String> {
+fn decode_image(value: Raw) -> Result<Image, String> {
     let top = [
         "version",
         "now_ms",
@@ -233,13 +246,14 @@ fn decode_image(value: &Value) -> Result<Image, String> {
         return Err(format!("defaults.{}: missing", missing.name()));
     }
     let defaults = defaults.apply(&Default::default());
-    let Value::Object(overrides) = o.get("overrides").map_err(strip)? else {
+    let Some(overrides) = o.get("overrides").map_err(strip)?.members() else {
         return Err("overrides: expected an object".into());
     };
     let overrides = overrides
+        .0
         .iter()
         .map(|(name, v)| {
-            let patch = config_patch(v, &format!("overrides.{name}"))?;
+            let patch = config_patch(*v, &format!("overrides.{name}"))?;
             if patch.fields().any(|(f, _)| f.node_wide()) {
                 return Err(format!(
                     "overrides.{name}: a node-wide setting in a service override"
@@ -251,7 +265,7 @@ fn decode_image(value: &Value) -> Result<Image, String> {
     let breakers = o
         .array("breakers")
         .map_err(strip)?
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, v)| decode_breaker(v, format!("breakers[{i}]")))
         .collect::<Result<Vec<_>, _>>()
@@ -259,7 +273,7 @@ fn decode_image(value: &Value) -> Result<Image, String> {
     let events = o
         .array("events")
         .map_err(strip)?
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, v)| decode_event(v, format!("events[{i}]")))
         .collect::<Result<Vec<_>, _>>()
@@ -283,7 +297,7 @@ fn strip(e: String) -> String {
     }
 }
 
-fn decode_breaker(v: &Value, path: String) -> Result<SavedBreaker, String> {
+fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
     let allowed = [
         "service",
         "state",
@@ -298,10 +312,10 @@ fn decode_breaker(v: &Value, path: String) -> Result<SavedBreaker, String> {
         "window",
     ];
     let o = Obj::new(v, format!("snapshot.{path}"), &allowed)?;
-    let forced = match o.opt("forced") {
+    let forced = match o.opt("forced").map(|f| f.as_str()) {
         None => None,
-        Some(Value::String(s)) if s == "open" => Some(Forced::Open),
-        Some(Value::String(s)) if s == "closed" => Some(Forced::Closed),
+        Some(Some(s)) if s == "open" => Some(Forced::Open),
+        Some(Some(s)) if s == "closed" => Some(Forced::Closed),
         Some(_) => {
             return Err(format!(
                 "{}.forced: expected \"open\" or \"closed\"",
@@ -337,9 +351,9 @@ fn decode_breaker(v: &Value, path: String) -> Result<SavedBreaker, String> {
     };
     let leases = o
         .array("leases")?
-        .iter()
-        .map(|l| match l {
-            Value::Array(pair) if pair.len() == 2 => match (pair[0].as_u64(), pair[1].as_u64()) {
+        .into_iter()
+        .map(|l| match l.items() {
+            Some(pair) if pair.len() == 2 => match (pair[0].as_u64(), pair[1].as_u64()) {
                 (Some(permit), Some(at)) if permit <= MAX_SAFE => Ok(Lease { permit, at }),
                 _ => Err(()),
             },
@@ -361,12 +375,12 @@ fn decode_breaker(v: &Value, path: String) -> Result<SavedBreaker, String> {
         window,
     };
     Ok(SavedBreaker {
-        name: o.str("service")?.into(),
+        name: (&*o.str("service")?).into(),
         parts,
     })
 }
 
-fn decode_window(v: &Value, path: String) -> Result<WindowState, String> {
+fn decode_window(v: Raw, path: String) -> Result<WindowState, String> {
     let o = Obj::new(v, path, &["config", "calls", "buckets"])?;
     let bad = || format!("{}: does not fit its config", o.path);
     let Setting::Window(config) = decode_setting(
@@ -402,9 +416,9 @@ fn decode_window(v: &Value, path: String) -> Result<WindowState, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let buckets = o
         .array("buckets")?
-        .iter()
-        .map(|b| match b {
-            Value::Array(n) if n.len() == 4 => {
+        .into_iter()
+        .map(|b| match b.items() {
+            Some(n) if n.len() == 4 => {
                 match (n[0].as_u64(), n[1].as_u64(), n[2].as_u64(), n[3].as_u64()) {
                     (Some(start), Some(calls), Some(failures), Some(slow)) => Ok((
                         start,
@@ -429,14 +443,15 @@ fn decode_window(v: &Value, path: String) -> Result<WindowState, String> {
     WindowState::restore(config, &calls, &buckets).ok_or_else(bad)
 }
 
-fn decode_event(v: &Value, path: String) -> Result<Event, String> {
+fn decode_event(v: Raw, path: String) -> Result<Event, String> {
     let o = Obj::new(
         v,
         format!("snapshot.{path}"),
         &["seq", "at_ms", "service", "from", "to", "reason"],
     )?;
     let r = o.get("reason")?;
-    let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
+    let kind = r.members().and_then(|m| m.get("kind")?.as_str());
+    let kind = kind.as_deref().unwrap_or("");
     let reason_path = format!("{}.reason", o.path);
     let ro = |allowed: &[&str]| Obj::new(r, reason_path.clone(), allowed);
     let reason = match kind {
@@ -454,12 +469,12 @@ fn decode_event(v: &Value, path: String) -> Result<Event, String> {
         "slow_probe" => ro(&["kind"]).map(|_| Reason::SlowProbe)?,
         "rate" => {
             let r = ro(&["kind", "slow", "span_ms", "bad", "calls", "threshold"])?;
-            let slow = match r.get("slow")? {
-                Value::Bool(b) => *b,
-                _ => return Err(format!("{reason_path}.slow: expected a boolean")),
-            };
+            let slow = r
+                .get("slow")?
+                .as_bool()
+                .ok_or_else(|| format!("{reason_path}.slow: expected a boolean"))?;
             let span = match r.get("span_ms")? {
-                Value::Null => Span::Calls,
+                v if v.is_null() => Span::Calls,
                 v => Span::Millis(v.as_u64().ok_or_else(|| {
                     format!("{reason_path}.span_ms: expected an integer or null")
                 })?),
@@ -489,7 +504,7 @@ fn decode_event(v: &Value, path: String) -> Result<Event, String> {
         }
         "fixture" => ro(&["kind"]).map(|_| Reason::Fixture)?,
         "reset" => ro(&["kind"]).map(|_| Reason::Reset)?,
-        "forced" => Reason::Forced(match ro(&["kind", "mode"])?.str("mode")? {
+        "forced" => Reason::Forced(match &*ro(&["kind", "mode"])?.str("mode")? {
             "open" => ForceMode::Open,
             "closed" => ForceMode::Closed,
             "auto" => ForceMode::Auto,
@@ -500,7 +515,7 @@ fn decode_event(v: &Value, path: String) -> Result<Event, String> {
     Ok(Event {
         seq: o.u64("seq")?,
         at: o.u64("at_ms")?,
-        service: o.str("service")?.into(),
+        service: (&*o.str("service")?).into(),
         from: o.state("from")?,
         to: o.state("to")?,
         reason,
