@@ -5,12 +5,16 @@
 //! answer become one human-readable diagnostics line each, `line L: ...` (or `line L, column C:
 //! ...`) counted within the input it was given.
 
+mod common;
+mod config;
 pub mod decode;
 pub mod framing;
 pub mod raw;
 mod reason;
 mod reply;
+mod restore;
 pub mod snapshot;
+mod strict;
 pub mod values;
 
 use decode::Refusal;
@@ -77,8 +81,22 @@ impl Session {
             if pos == bytes.len() || bytes[pos] != b'{' {
                 return pos;
             }
-            let mut stream =
-                serde_json::Deserializer::from_str(&text[pos..]).into_iter::<raw::Node>();
+            let rest = &text[pos..];
+            let mut common =
+                serde_json::Deserializer::from_str(rest).into_iter::<common::Message>();
+            if let Some(Ok(message)) = common.next()
+                && let Some((msg_id, request)) = message.request()
+            {
+                let reply = self.node.handle(now_ms, &request);
+                let (src, dest) = (message.src, message.dest);
+                if let Err(text) = answer(&mut self.out, src, dest, msg_id, reply) {
+                    let (line, _) = lines.at(bytes, pos);
+                    diagnose(&mut self.diagnostics, line, None, &text);
+                }
+                pos += common.byte_offset();
+                continue;
+            }
+            let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<raw::Node>();
             let Some(Ok(doc)) = stream.next() else {
                 return pos;
             };
@@ -205,9 +223,21 @@ fn handle_value(
         Err(Refusal::Unknown(text)) => Reply::error(ErrorCode::NotSupported, text),
         Err(Refusal::Field(text)) => Reply::error(ErrorCode::Malformed, text),
     };
+    answer(out, &envelope.src, &envelope.dest, msg_id, reply)
+}
+
+/// Writes the reply to a message from `src` to `dest`, or, for a message without `msg_id`,
+/// `Err` with the text of an error nobody will read otherwise.
+fn answer(
+    out: &mut Vec<u8>,
+    src: &str,
+    dest: &str,
+    msg_id: Option<u64>,
+    reply: Reply,
+) -> Result<(), String> {
     match (msg_id, reply) {
         (Some(id), reply) => {
-            reply::write(out, &envelope.dest, &envelope.src, id, &reply);
+            reply::write(out, dest, src, id, &reply);
             Ok(())
         }
         (None, Reply::Error { text, .. }) => Err(format!("{text} (message without msg_id)")),

@@ -14,6 +14,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::strict::{check_value, key_place};
 use super::values::quote;
 
 /// Nesting deeper than this is refused (serde_json's own limit too).
@@ -25,16 +26,21 @@ pub struct Raw<'a>(&'a str);
 
 /// An object's members, in input order; keys are unique.
 #[derive(Clone, Debug, Default)]
-pub struct Members<'a>(pub Vec<(Cow<'a, str>, Raw<'a>)>);
+pub struct Members<'a> {
+    pub items: Vec<(Cow<'a, str>, Raw<'a>)>,
+    /// A message's `body`, read in the same pass as its envelope (documents only; it is then
+    /// not among `items`).
+    pub body: Option<Box<Node<'a>>>,
+}
 
 impl<'a> Members<'a> {
     pub fn get(&self, key: &str) -> Option<Raw<'a>> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+        self.items.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
     }
 }
 
 /// What a document or a body turned out to be: an object, or something else (named by kind).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Node<'a> {
     Object(Members<'a>),
     Other(&'static str),
@@ -52,7 +58,7 @@ pub struct Fault {
 pub fn document(text: &str) -> Result<Node<'_>, Fault> {
     let at = Cell::new(None);
     let mut de = serde_json::Deserializer::from_str(text);
-    let read = NodeSeed { depth: 1, at: &at }
+    let read = NodeSeed::document(&at)
         .deserialize(&mut de)
         .and_then(|node| de.end().map(|()| node));
     read.map_err(|e| {
@@ -87,11 +93,7 @@ pub fn line_and_column(before: &[u8]) -> (u64, u64) {
 impl<'de> serde::Deserialize<'de> for Node<'de> {
     /// A document: an object read into its members, or the kind of what it is instead.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        NodeSeed {
-            depth: 1,
-            at: &Cell::new(None),
-        }
-        .deserialize(d)
+        NodeSeed::document(&Cell::new(None)).deserialize(d)
     }
 }
 
@@ -145,7 +147,12 @@ impl<'a> Raw<'a> {
         }
         let mut de = serde_json::Deserializer::from_str(self.0);
         let at = Cell::new(None);
-        match (NodeSeed { depth: 1, at: &at }).deserialize(&mut de) {
+        let seed = NodeSeed {
+            depth: 1,
+            document: false,
+            at: &at,
+        };
+        match seed.deserialize(&mut de) {
             Ok(Node::Object(members)) => Some(members),
             _ => None,
         }
@@ -222,7 +229,7 @@ fn kind_of(text: &str) -> &'static str {
 
 /// An object key, borrowed from the input unless it holds escapes (serde's own `Cow<str>`
 /// always copies).
-struct Key<'de>(Cow<'de, str>);
+pub(super) struct Key<'de>(pub Cow<'de, str>);
 
 impl<'de> serde::Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -250,8 +257,20 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
 /// checked whole and named by its kind.
 struct NodeSeed<'s> {
     depth: usize,
+    /// A whole message: its `body` is read in place.
+    document: bool,
     /// The address of a fault found inside a value, for its position.
     at: &'s Cell<Option<usize>>,
+}
+
+impl<'s> NodeSeed<'s> {
+    fn document(at: &'s Cell<Option<usize>>) -> NodeSeed<'s> {
+        NodeSeed {
+            depth: 1,
+            document: true,
+            at,
+        }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
@@ -273,17 +292,30 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         if self.depth > MAX_DEPTH {
             return Err(de::Error::custom("nesting too deep"));
         }
-        let mut members: Vec<(Cow<'de, str>, Raw<'de>)> = Vec::with_capacity(8);
+        let mut members = Members {
+            items: Vec::with_capacity(8),
+            body: None,
+        };
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            if members.iter().any(|(k, _)| *k == key) {
+            let body = self.document && key == "body";
+            if members.items.iter().any(|(k, _)| *k == key) || (body && members.body.is_some()) {
                 key_place(self.at, &key);
                 return Err(de::Error::custom(format!("duplicate key {}", quote(&key))));
             }
+            if body {
+                let seed = NodeSeed {
+                    depth: self.depth + 1,
+                    document: false,
+                    at: self.at,
+                };
+                members.body = Some(Box::new(map.next_value_seed(seed)?));
+                continue;
+            }
             let raw: &'de RawValue = map.next_value()?;
             check_value(raw.get(), self.depth + 1, self.at).map_err(de::Error::custom)?;
-            members.push((key, Raw(raw.get())));
+            members.items.push((key, Raw(raw.get())));
         }
-        Ok(Node::Object(Members(members)))
+        Ok(Node::Object(members))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
@@ -318,105 +350,12 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     }
 }
 
-/// Checks a raw value at `depth`: duplicate keys and nesting in its objects and arrays, escapes
-/// in its strings. (serde_json checked the syntax when it read the raw value.) Each level is
-/// read again from its raw text, so a number is never converted: `1e400` is a number here, and
-/// only a field that wants an integer refuses it.
-fn check_value(text: &str, depth: usize, at: &Cell<Option<usize>>) -> Result<(), String> {
-    match text.as_bytes().first() {
-        Some(b'"') if text.contains('\\') => {
-            serde_json::from_str::<String>(text).map(drop).map_err(|e| {
-                let column = e.column().saturating_sub(1).min(text.len());
-                place_addr(at, text.as_ptr() as usize + column);
-                message_of(&e)
-            })
-        }
-        Some(b'{' | b'[') if depth > MAX_DEPTH => {
-            place(at, text);
-            Err("nesting too deep".into())
-        }
-        Some(b'{' | b'[') => {
-            // One level per reader: serde_json's own depth limit is never what stops it.
-            let mut de = serde_json::Deserializer::from_str(text);
-            de.deserialize_any(Check { depth, at })
-                .map_err(|e| message_of(&e))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Notes where a fault is, unless a deeper one was noted first. A key read with escapes is a
-/// copy, so it has no place; the reader's own position is used then.
-fn place(at: &Cell<Option<usize>>, piece: &str) {
-    place_addr(at, piece.as_ptr() as usize);
-}
-
-fn place_addr(at: &Cell<Option<usize>>, addr: usize) {
-    if at.get().is_none() {
-        at.set(Some(addr));
-    }
-}
-
-/// Places a fault at a key's opening quote.
-#[expect(
-    clippy::ptr_arg,
-    reason = "only a borrowed key has a place in the input"
-)]
-fn key_place(at: &Cell<Option<usize>>, key: &Cow<str>) {
-    if let Cow::Borrowed(k) = key {
-        place_addr(at, (k.as_ptr() as usize).saturating_sub(1));
-    }
-}
-
 /// serde_json's message without its position.
 pub fn message_of(e: &serde_json::Error) -> String {
     let text = e.to_string();
     match text.rfind(" at line ") {
         Some(at) if e.line() > 0 => text[..at].to_string(),
         _ => text,
-    }
-}
-
-/// One level of [`check_value`]: an object's keys, or an array's items.
-#[derive(Clone, Copy)]
-struct Check<'s> {
-    depth: usize,
-    at: &'s Cell<Option<usize>>,
-}
-
-impl<'de> Visitor<'de> for Check<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object or an array")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut keys: Vec<Cow<'de, str>> = Vec::new();
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            if keys.len() < 16 && keys.contains(&key) {
-                key_place(self.at, &key);
-                return Err(de::Error::custom(format!("duplicate key {}", quote(&key))));
-            }
-            keys.push(key);
-            let raw: &'de RawValue = map.next_value()?;
-            check_value(raw.get(), self.depth + 1, self.at).map_err(de::Error::custom)?;
-        }
-        if keys.len() > 16 {
-            keys.sort_unstable();
-            if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
-                key_place(self.at, &w[1]);
-                return Err(de::Error::custom(format!("duplicate key {}", quote(&w[0]))));
-            }
-        }
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
-            check_value(raw.get(), self.depth + 1, self.at).map_err(de::Error::custom)?;
-        }
-        Ok(())
     }
 }
 

@@ -225,40 +225,10 @@ impl<'a> Body<'a> {
         let id = in_reply_to;
         match reply {
             Reply::InitOk => Body::InitOk { in_reply_to: id },
-            Reply::Call { service, result } => call(id, service, *result),
-            &Reply::Acquired {
-                service,
-                state,
-                permit,
-            } => Body::AcquireOk {
-                in_reply_to: id,
-                service,
-                state: State(state),
-                permit,
-            },
-            &Reply::AcquireRejected {
-                service,
-                state,
-                retry_after_ms,
-            } => Body::AcquireRejected {
-                in_reply_to: id,
-                code: 11,
-                text: rejection(state),
-                service,
-                retry_after_ms,
-            },
-            Reply::Recorded {
-                service,
-                state,
-                stale,
-                transition,
-            } => Body::RecordOk {
-                in_reply_to: id,
-                service,
-                state: State(*state),
-                stale: *stale,
-                transition: transition.as_ref().map(TransitionObject),
-            },
+            Reply::Call { .. }
+            | Reply::Acquired { .. }
+            | Reply::AcquireRejected { .. }
+            | Reply::Recorded { .. } => traffic(id, reply),
             Reply::Status {
                 service,
                 view,
@@ -315,6 +285,51 @@ impl<'a> Body<'a> {
                 text,
             },
         }
+    }
+}
+
+/// The bodies of the traffic replies (`call`, `acquire`, `record`).
+fn traffic<'a>(id: u64, reply: &'a Reply<'a>) -> Body<'a> {
+    match reply {
+        Reply::Call { service, result } => call(id, service, *result),
+        &Reply::Acquired {
+            service,
+            state,
+            permit,
+        } => Body::AcquireOk {
+            in_reply_to: id,
+            service,
+            state: State(state),
+            permit,
+        },
+        &Reply::AcquireRejected {
+            service,
+            state,
+            retry_after_ms,
+        } => Body::AcquireRejected {
+            in_reply_to: id,
+            code: 11,
+            text: rejection(state),
+            service,
+            retry_after_ms,
+        },
+        Reply::Recorded {
+            service,
+            state,
+            stale,
+            transition,
+        } => Body::RecordOk {
+            in_reply_to: id,
+            service,
+            state: State(*state),
+            stale: *stale,
+            transition: transition.as_ref().map(TransitionObject),
+        },
+        _ => Body::Error {
+            in_reply_to: id,
+            code: 13,
+            text: "not a traffic reply",
+        },
     }
 }
 
