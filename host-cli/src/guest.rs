@@ -1,4 +1,5 @@
-//! One instance of the breaker module under wasmtime: the ABI of PROTOCOL §8 as a Rust type.
+//! One instance of the breaker module under wasmtime: the ABI of breaker-wasm/ABI.md as a
+//! Rust type.
 //!
 //! Engine → Module → Store → typed functions looked up once → calls. Bytes are copied in and out
 //! with `Memory::write`/`Memory::read`; no slice of guest memory is held across a call. The store

@@ -9,6 +9,7 @@ mod clock;
 mod engine_config;
 mod error;
 mod guest;
+mod messages;
 mod serve;
 mod state_file;
 mod supervisor;
@@ -92,19 +93,14 @@ fn read_config(path: &std::path::Path) -> Result<Vec<u8>, StartError> {
         what: name.clone(),
         source,
     })?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| StartError::Config {
-        path: name.clone(),
-        reason: "not UTF-8".into(),
-    })?;
-    match breaker_wasm::wire::json::parse(text) {
-        Ok(breaker_wasm::wire::json::Value::Object(_)) => Ok(bytes),
-        Ok(other) => Err(StartError::Config {
-            path: name,
-            reason: format!("expected a JSON object, found {}", other.kind()),
-        }),
+    match messages::object(&bytes) {
+        Ok(_) => Ok(bytes),
         Err(e) => Err(StartError::Config {
             path: name,
-            reason: e.to_string(),
+            reason: match e {
+                messages::NotObject::Kind(kind) => format!("expected a JSON object, found {kind}"),
+                messages::NotObject::Json(e) => e,
+            },
         }),
     }
 }

@@ -10,7 +10,7 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use breaker_wasm::wire::json::{self, Value};
+use crate::messages::{self, NotObject};
 
 /// Why a state file cannot be loaded. The host refuses to start and leaves the file as it is.
 #[derive(Debug, thiserror::Error)]
@@ -37,11 +37,11 @@ pub fn load(path: &Path) -> Result<Option<Vec<u8>>, LoadError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(LoadError::Read(e)),
     };
-    let text = std::str::from_utf8(&bytes).map_err(|e| LoadError::Utf8(e.valid_up_to()))?;
-    match json::parse(text) {
-        Ok(Value::Object(_)) => Ok(Some(bytes)),
-        Ok(other) => Err(LoadError::NotObject(other.kind())),
-        Err(e) => Err(LoadError::Json(e.to_string())),
+    std::str::from_utf8(&bytes).map_err(|e| LoadError::Utf8(e.valid_up_to()))?;
+    match messages::object(&bytes) {
+        Ok(_) => Ok(Some(bytes)),
+        Err(NotObject::Kind(kind)) => Err(LoadError::NotObject(kind)),
+        Err(NotObject::Json(e)) => Err(LoadError::Json(e)),
     }
 }
 

@@ -7,7 +7,7 @@
 //! good ones after it, and every bad line of an NDJSON stream is reported.
 //! A document larger than the limit is reported and skipped without being kept in memory.
 
-use super::json::MAX_DEPTH;
+use super::raw::MAX_DEPTH;
 
 /// What the splitter found next.
 #[derive(Debug, PartialEq, Eq)]
