@@ -90,7 +90,9 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
         None => (None, None),
     };
     let name = args.state_file.as_ref().map(|p| p.display().to_string());
-    let saved = saved.as_deref().map(|bytes| (name.as_deref().unwrap_or(""), bytes));
+    let saved = saved
+        .as_deref()
+        .map(|bytes| (name.as_deref().unwrap_or(""), bytes));
     let node = Supervisor::start(setup, saved, clock.now_ms())?;
     let inputs = spawn_inputs();
     let interval = Duration::from_millis(args.checkpoint_ms);
@@ -377,9 +379,10 @@ impl Server {
         let saved_at = self.node.checkpoint_ms();
         let failed = match self.node.checkpoint(now) {
             Ok(snapshot) => match &self.state_file {
-                Some(file) => file.write(snapshot).err().map(|e| {
-                    format!("cannot write the state file {}: {e}", file.path().display())
-                }),
+                Some(file) => file
+                    .write(snapshot)
+                    .err()
+                    .map(|e| format!("cannot write the state file {}: {e}", file.path().display())),
                 None => None,
             },
             Err(trap) => Some(format!("the module failed on a checkpoint ({trap})")),

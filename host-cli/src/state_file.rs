@@ -178,7 +178,10 @@ mod tests {
         let lock = dir.join(".state.json.lock");
         assert_eq!(
             second,
-            format!("another breaker-host is using it (it holds the lock {})", lock.display())
+            format!(
+                "another breaker-host is using it (it holds the lock {})",
+                lock.display()
+            )
         );
         drop(first);
         assert!(StateFile::open(&path, 1 << 20).is_ok(), "free again");
@@ -192,15 +195,26 @@ mod tests {
         let link = dir.join("link.json");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         let dangling = StateFile::open(&link, 1 << 20).unwrap_err().to_string();
-        assert!(dangling.starts_with("a symbolic link that leads to no file"), "{dangling}");
+        assert!(
+            dangling.starts_with("a symbolic link that leads to no file"),
+            "{dangling}"
+        );
         fs::write(&target, b"{}").unwrap();
         let (file, saved) = StateFile::open(&link, 1 << 20).unwrap();
         assert_eq!(saved.unwrap(), b"{}");
         file.write(b"{\"a\":1}").unwrap();
-        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(fs::read(&target).unwrap(), b"{\"a\":1}\n");
         let missing = StateFile::open(&dir.join("no/state.json"), 1 << 20).unwrap_err();
-        assert!(missing.to_string().ends_with("/no does not exist"), "{missing}");
+        assert!(
+            missing.to_string().ends_with("/no does not exist"),
+            "{missing}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 

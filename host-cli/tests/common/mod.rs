@@ -7,8 +7,12 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// The host under test: this build's, or the binary named by `BREAKER_HOST_BIN` (to run the
+/// same tests against another build, e.g. an older one).
 pub fn host(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_breaker-host"));
+    let bin = std::env::var_os("BREAKER_HOST_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_breaker-host").into());
+    let mut cmd = Command::new(bin);
     cmd.args(args);
     cmd
 }
