@@ -66,9 +66,7 @@ impl Program {
             Ok(module) => module,
             Err(e) => {
                 // Still correct, only slower to start: say so, so a slow start has a reason.
-                eprintln!(
-                    "breaker-host: the precompiled module does not fit this machine ({e}); compiling it now"
-                );
+                diag!("the precompiled module does not fit this machine ({e}); compiling it now");
                 Module::new(&engine, EMBEDDED_WASM)
                     .map_err(|e| StartError::module("the embedded module", e))?
             }
@@ -79,10 +77,12 @@ impl Program {
     /// Another build of the module (same ABI), compiled now.
     pub fn from_file(path: &std::path::Path) -> Result<Program, StartError> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| StartError::Read {
-            what: name.clone(),
-            source: e,
-        })?;
+        let bytes = crate::files::read_existing(path, crate::files::MAX_MODULE_BYTES).map_err(
+            |source| StartError::Read {
+                what: format!("the module {name}"),
+                source,
+            },
+        )?;
         let engine = Engine::new(&crate::engine_config::config()).map_err(StartError::engine)?;
         let module = Module::new(&engine, &bytes).map_err(|e| StartError::module(&name, e))?;
         Ok(Program { engine, module })

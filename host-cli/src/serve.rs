@@ -5,10 +5,11 @@
 //! there, hands it to the guest, and writes and flushes the replies before it waits again: an
 //! interactive client that waits for each reply never stalls, a streaming one gets batched writes.
 //! While it waits it wakes up for the next checkpoint (`recv_timeout`), and at the end (end of
-//! input, SIGTERM, SIGINT, a closed stdout) it flushes every reply, then writes the state file.
+//! input, SIGTERM, SIGINT, SIGHUP, SIGQUIT, a closed stdout) it flushes every reply, then writes
+//! the state file.
 
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -19,8 +20,9 @@ use crate::batch::{self, Batch};
 use crate::clock::{Clock, ClockKind};
 use crate::error::StartError;
 use crate::guest::{GuestOptions, Limits, Program};
+use crate::state_file::{LoadError, StateFile};
 use crate::supervisor::{Setup, Supervisor};
-use crate::{Args, read_config, state_file};
+use crate::{Args, read_config};
 
 /// Hand the guest at most this much at once, and write replies at least this often.
 const BATCH_BYTES: usize = 1 << 20;
@@ -36,11 +38,32 @@ enum Input {
     Data(Vec<u8>),
     /// End of input (or an unreadable stdin).
     End,
-    /// SIGTERM or SIGINT.
+    /// SIGTERM, SIGINT, SIGHUP or SIGQUIT.
     Stop,
 }
 
-pub fn run(args: &Args) -> Result<(), StartError> {
+/// The signals that end the node: each one flushes the replies and saves the state. SIGHUP
+/// (the terminal went away) and SIGQUIT end it like SIGTERM rather than kill it unsaved.
+const STOP_SIGNALS: [i32; 4] = [
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGHUP,
+    signal_hook::consts::SIGQUIT,
+];
+
+/// Set as soon as a stop signal arrives, for the loops that run long between two inputs (a batch
+/// handled again one document at a time).
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// How the node ended after serving.
+pub enum Ending {
+    /// Every reply flushed and the final state saved (or no state file).
+    Saved,
+    /// The latest state could not be saved: what was lost, in one line.
+    Lost(String),
+}
+
+pub fn run(args: &Args) -> Result<Ending, StartError> {
     let program = match &args.module {
         Some(path) => Program::from_file(path)?,
         None => Program::embedded()?,
@@ -62,21 +85,14 @@ pub fn run(args: &Args) -> Result<(), StartError> {
         },
     };
     let mut clock = Clock::new(args.clock);
-    let saved = match &args.state_file {
-        Some(path) => {
-            let refused = |e: state_file::LoadError| StartError::State {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            };
-            state_file::load(path)
-                .map_err(refused)?
-                .map(|bytes| (path.display().to_string(), bytes))
-        }
-        None => None,
+    let (state_file, saved) = match &args.state_file {
+        Some(path) => open_state_file(path, setup.limits.memory_bytes as u64)?,
+        None => (None, None),
     };
+    let name = args.state_file.as_ref().map(|p| p.display().to_string());
     let saved = saved
-        .as_ref()
-        .map(|(path, bytes)| (path.as_str(), bytes.as_slice()));
+        .as_deref()
+        .map(|bytes| (name.as_deref().unwrap_or(""), bytes));
     let node = Supervisor::start(setup, saved, clock.now_ms())?;
     let inputs = spawn_inputs();
     let interval = Duration::from_millis(args.checkpoint_ms);
@@ -87,7 +103,8 @@ pub fn run(args: &Args) -> Result<(), StartError> {
         batch: Batch::default(),
         replies: Vec::new(),
         diagnostics: Vec::new(),
-        state_file: args.state_file.clone(),
+        state_file,
+        unsaved: None,
         interval,
         next_checkpoint: Instant::now() + interval,
         closed: false,
@@ -102,9 +119,25 @@ pub fn run(args: &Args) -> Result<(), StartError> {
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    server.flush();
-    server.save();
-    Ok(())
+    Ok(server.finish())
+}
+
+/// The `--state-file`, locked, and the snapshot in it (at most `limit` bytes), if any.
+type Opened = (Option<StateFile>, Option<Vec<u8>>);
+
+fn open_state_file(path: &std::path::Path, limit: u64) -> Result<Opened, StartError> {
+    let e = match StateFile::open(path, limit) {
+        Ok((file, saved)) => return Ok((Some(file), saved)),
+        Err(e) => e,
+    };
+    let (path, reason) = (path.display().to_string(), e.to_string());
+    Err(match e {
+        // The file is there but holds no snapshot: it "cannot be restored".
+        LoadError::Utf8(_) | LoadError::Json(_) | LoadError::NotObject(_) => {
+            StartError::State { path, reason }
+        }
+        _ => StartError::StateFile { path, reason },
+    })
 }
 
 fn spawn_inputs() -> Receiver<Input> {
@@ -124,25 +157,23 @@ fn spawn_inputs() -> Receiver<Input> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    eprintln!("breaker-host: reading stdin: {e}");
+                    diag!("reading stdin: {e}");
                     break;
                 }
             }
         }
         let _ = tx.send(Input::End);
     });
-    match signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-    ]) {
+    match signal_hook::iterator::Signals::new(STOP_SIGNALS) {
         Ok(mut signals) => {
             thread::spawn(move || {
                 if signals.forever().next().is_some() {
+                    STOPPING.store(true, Ordering::SeqCst);
                     let _ = signals_tx.send(Input::Stop);
                 }
             });
         }
-        Err(e) => eprintln!("breaker-host: cannot watch SIGTERM/SIGINT: {e}"),
+        Err(e) => diag!("cannot watch SIGTERM/SIGINT/SIGHUP/SIGQUIT: {e}"),
     }
     rx
 }
@@ -154,10 +185,14 @@ struct Server {
     batch: Batch,
     replies: Vec<u8>,
     diagnostics: Vec<u8>,
-    state_file: Option<PathBuf>,
+    state_file: Option<StateFile>,
+    /// While the state file does not hold the node's latest checkpoint: the node time of the
+    /// one it holds, and why the newer ones failed.
+    unsaved: Option<(u64, String)>,
     interval: Duration,
     next_checkpoint: Instant,
-    /// The input ended, a signal came, or stdout is gone: nothing more will be served.
+    /// The input ended, a signal came, stdout is gone, or the node could not be kept whole:
+    /// nothing more will be served.
     closed: bool,
 }
 
@@ -186,16 +221,16 @@ impl Server {
     /// Splits new input into documents, handing full batches to the guest.
     fn take(&mut self, bytes: &[u8]) {
         self.splitter.push(bytes);
-        while let Some(frame) = self.splitter.next_frame() {
+        while !self.closed
+            && let Some(frame) = self.splitter.next_frame()
+        {
             match frame {
                 Frame::Doc { bytes, line } => self.batch.add(bytes, line),
                 Frame::Error {
                     line,
                     column,
                     message,
-                } => {
-                    eprintln!("breaker-host: stdin line {line}, column {column}: {message}");
-                }
+                } => diag!("stdin line {line}, column {column}: {message}"),
             }
             if self.batch.bytes.len() >= BATCH_BYTES {
                 self.run_batch();
@@ -214,15 +249,17 @@ impl Server {
             message,
         }) = self.splitter.finish()
         {
-            eprintln!("breaker-host: stdin line {line}, column {column}: {message}");
+            diag!("stdin line {line}, column {column}: {message}");
         }
     }
 
     /// Hands the waiting documents to the guest. If it fails, the node is rebuilt from its last
     /// checkpoint and the documents are handled again one at a time, so that only the one the
-    /// guest fails on answers code 13.
+    /// guest fails on answers code 13. A stop signal ends that re-run at the next document: the
+    /// documents not yet handled are dropped, unanswered.
     fn run_batch(&mut self) {
-        if self.batch.docs.is_empty() {
+        if self.batch.docs.is_empty() || self.node.lost().is_some() {
+            self.batch.clear();
             return;
         }
         let now = self.clock.now_ms();
@@ -242,11 +279,15 @@ impl Server {
             Err(trap) => {
                 self.replies.truncate(before);
                 let n = self.batch.docs.len();
-                eprintln!(
-                    "breaker-host: the module failed on a batch of {n} documents ({trap}); rebuilding it and handling them one at a time"
+                diag!(
+                    "the module failed on a batch of {n} documents ({trap}); rebuilding it and handling them one at a time"
                 );
                 self.node.rebuild();
                 for i in 0..n {
+                    if STOPPING.load(Ordering::SeqCst) || self.node.lost().is_some() {
+                        self.closed = true;
+                        break;
+                    }
                     self.run_one(i, now);
                 }
             }
@@ -254,6 +295,9 @@ impl Server {
         self.batch.clear();
         if self.node.replay_bytes() >= REPLAY_BYTES {
             self.checkpoint();
+        }
+        if self.node.lost().is_some() {
+            self.closed = true;
         }
     }
 
@@ -281,8 +325,8 @@ impl Server {
     /// Document `i` made the guest fail: code 13 when it asked for a reply, and a rebuilt node.
     fn failed(&mut self, i: usize, why: &str) {
         let line = self.batch.docs[i].stream_line;
-        eprintln!(
-            "breaker-host: stdin line {line}: the module failed on this document ({why}); answering code 13 and rebuilding it"
+        diag!(
+            "stdin line {line}: the module failed on this document ({why}); answering code 13 and rebuilding it"
         );
         let d = &self.batch.docs[i];
         if let Some(reply) = breaker_wasm::wire::internal_error_reply(
@@ -312,7 +356,7 @@ impl Server {
             // The reader went away: nothing more can be delivered.
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.closed = true,
             Err(e) => {
-                eprintln!("breaker-host: writing stdout: {e}");
+                diag!("writing stdout: {e}");
                 self.closed = true;
             }
         }
@@ -322,36 +366,76 @@ impl Server {
         if Instant::now() < self.next_checkpoint {
             return;
         }
-        if self.node.changed() {
+        if self.node.changed() || self.unsaved.is_some() {
             self.checkpoint();
         }
         self.next_checkpoint = Instant::now() + self.interval;
     }
 
-    /// Takes a checkpoint and writes it to the state file, if there is one.
+    /// Takes a checkpoint and writes it to the state file, if there is one. A failure is said on
+    /// stderr at once, with the time of the last checkpoint the file does hold.
     fn checkpoint(&mut self) {
         let now = self.clock.now_ms();
-        match self.node.checkpoint(now) {
-            Ok(snapshot) => {
-                if let Some(path) = &self.state_file
-                    && let Err(e) = state_file::write(path, snapshot)
-                {
-                    eprintln!(
-                        "breaker-host: cannot write the state file {}: {e}",
-                        path.display()
-                    );
-                }
+        let saved_at = self.node.checkpoint_ms();
+        let failed = match self.node.checkpoint(now) {
+            Ok(snapshot) => match &self.state_file {
+                Some(file) => file
+                    .write(snapshot)
+                    .err()
+                    .map(|e| format!("cannot write the state file {}: {e}", file.path().display())),
+                None => None,
+            },
+            Err(trap) => Some(format!("the module failed on a checkpoint ({trap})")),
+        };
+        match failed {
+            None => self.unsaved = None,
+            Some(why) => {
+                let since = self.unsaved.as_ref().map_or(saved_at, |(at, _)| *at);
+                diag!("{why}; the state file holds the state at {since} ms");
+                self.unsaved = Some((since, why));
             }
-            Err(trap) => eprintln!(
-                "breaker-host: the module failed on a checkpoint ({trap}); rebuilt from the previous one"
-            ),
+        }
+        if self.node.lost().is_some() {
+            self.closed = true;
         }
     }
 
-    /// The last checkpoint, at exit: the state file gets the final state.
-    fn save(&mut self) {
-        if self.state_file.is_some() {
-            self.checkpoint();
+    /// At exit: every reply out, then the final checkpoint into the state file.
+    fn finish(mut self) -> Ending {
+        if self.node.lost().is_none() {
+            self.flush();
+        } else {
+            self.write_replies();
+        }
+        if let Some(lost) = self.node.lost() {
+            return Ending::Lost(self.lost_line(lost));
+        }
+        if self.state_file.is_none() {
+            return Ending::Saved;
+        }
+        self.checkpoint();
+        match (self.node.lost(), &self.unsaved) {
+            (Some(lost), _) => Ending::Lost(self.lost_line(lost)),
+            (None, Some((at, why))) => Ending::Lost(format!(
+                "the final state was not saved ({why}); the state file holds the state at {at} ms"
+            )),
+            (None, None) => Ending::Saved,
+        }
+    }
+
+    /// What an exit after the node stopped lost, in one line.
+    fn lost_line(&self, lost: &str) -> String {
+        match (&self.state_file, &self.unsaved) {
+            (Some(file), None) => format!(
+                "{lost}; {} was left as it was, with the state at {} ms",
+                file.path().display(),
+                self.node.checkpoint_ms()
+            ),
+            (Some(file), Some((at, _))) => format!(
+                "{lost}; {} was left as it was, with the state at {at} ms",
+                file.path().display()
+            ),
+            (None, _) => format!("{lost}; no state file was given, so nothing was saved"),
         }
     }
 }

@@ -150,6 +150,14 @@ impl Node {
     /// behind the one it was taken with. Nothing changes when the image is invalid.
     pub fn restore(&mut self, image: &Image) -> Result<usize, ImageError> {
         image.validate()?;
+        #[cfg(feature = "test-trap")]
+        if image
+            .breakers
+            .iter()
+            .any(|b| &*b.name == "test-trap-restore")
+        {
+            panic!("test-trap-restore: a failure on restore (test-trap feature)");
+        }
         let delta = image.now_ms.saturating_sub(self.now);
         self.defaults = image.defaults;
         self.overrides = image.overrides.iter().cloned().collect();
