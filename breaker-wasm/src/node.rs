@@ -154,8 +154,14 @@ impl Node {
                 let service = service.map(|s| (s, self.view(s).state));
                 Reply::ForceOk { service, mode }
             }
-            Request::Events { service, after } => {
-                self.settle_all();
+            Request::Events {
+                service,
+                after,
+                settle,
+            } => {
+                if settle {
+                    self.settle_all();
+                }
                 Reply::Events(self.events.since(after, service).cloned().collect())
             }
             // A snapshot only reads: taking one changes nothing a later message sees.

@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 
 use breaker_wasm::Options;
 use breaker_wasm::breaker::{
-    Attempts, Backoff, Breaker, CallResult, Config, Counts, Field, ForceMode, Forced, Milli,
-    Outcome, Patch, Reason, Setting, Span, StateName, Transition, View, Window,
+    Attempts, Backoff, Breaker, CallResult, Config, Counts, Field, Figures, ForceMode, Forced,
+    Milli, Outcome, Patch, Reason, Setting, Span, StateName, Transition, View, Window,
 };
 use breaker_wasm::node::{
     CallFixture, ConfigChange, Event, Image, Node, Reply, Request, ServiceState,
@@ -563,6 +563,46 @@ impl MBreaker {
             } else {
                 None
             },
+            figures: self.figures(c, now),
+        }
+    }
+
+    /// What the deciding policy sees (PROTOCOL, `status`): the window's tally while closed, the
+    /// probes while half_open, the deadline while open.
+    fn figures(&self, c: &Config, now: u64) -> Figures {
+        match self.state {
+            MState::Open { until, .. } => Figures::Open {
+                until: (self.forced != Some(Forced::Open)).then_some(until),
+            },
+            MState::HalfOpen { successes } => Figures::HalfOpen {
+                in_flight: self.leases.len() as u64,
+                max_calls: c.half_open_max_calls,
+                successes,
+                threshold: c.success_threshold,
+            },
+            MState::Closed if c.window == Window::Consecutive => Figures::Consecutive {
+                failures: self.failures,
+                threshold: c.failure_threshold,
+            },
+            MState::Closed => {
+                let t = match &self.window {
+                    Some(w) if w.built_for == c.window => {
+                        let mut w = w.clone();
+                        w.prune(now);
+                        w.tally()
+                    }
+                    _ => Tally::default(),
+                };
+                Figures::Window {
+                    window: c.window,
+                    tally: breaker_wasm::breaker::Tally {
+                        calls: t.calls,
+                        failures: t.failures,
+                        slow: t.slow,
+                    },
+                    slow_call_rate: c.slow_call_rate,
+                }
+            }
         }
     }
 
@@ -1061,10 +1101,12 @@ impl Model {
                     .iter()
                     .map(|(&s, b)| {
                         let mut b = b.clone();
-                        b.settle(&self.config(s), now);
+                        let c = self.config(s);
+                        b.settle(&c, now);
                         ServiceState {
                             service: SERVICES[s].into(),
                             state: b.state.name(),
+                            figures: b.figures(&c, now),
                         }
                     })
                     .collect();
@@ -1237,6 +1279,7 @@ fn request(op: &Op, permit: u64) -> Request<'static> {
         Op::Events => Request::Events {
             service: None,
             after: 0,
+            settle: true,
         },
         Op::Advance(_) | Op::SnapshotRestore(_) => unreachable!(),
     }
@@ -1566,6 +1609,7 @@ fn events_of(node: &mut Node, now: u64) -> Vec<(StateName, StateName, u64, Reaso
         &Request::Events {
             service: None,
             after: 0,
+            settle: true,
         },
     ) else {
         panic!()

@@ -49,13 +49,11 @@ impl Node {
             .ids()
             .map(|id| {
                 let slot = self.breakers.get(id);
-                let state = slot
-                    .breaker
-                    .view(&self.config_for(&slot.name), self.now)
-                    .state;
+                let view = slot.breaker.view(&self.config_for(&slot.name), self.now);
                 ServiceState {
                     service: slot.name.clone(),
-                    state,
+                    state: view.state,
+                    figures: view.figures,
                 }
             })
             .collect();

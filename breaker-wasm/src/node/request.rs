@@ -1,7 +1,8 @@
 //! The typed requests and replies of the protocol: what `wire` decodes into and encodes from.
 
 use crate::breaker::{
-    Attempts, CallResult, Config, Field, ForceMode, Outcome, Patch, StateName, Transition, View,
+    Attempts, CallResult, Config, Field, Figures, ForceMode, Outcome, Patch, StateName, Transition,
+    View,
 };
 
 use super::{Event, Image};
@@ -62,6 +63,9 @@ pub enum Request<'a> {
     Events {
         service: Option<&'a str>,
         after: u64,
+        /// Settle every breaker first (the default). A watcher reads the log as it stands, so
+        /// that watching changes nothing a client sees.
+        settle: bool,
     },
     Snapshot,
     Restore(Box<Image>),
@@ -88,6 +92,8 @@ pub enum ErrorCode {
 pub struct ServiceState {
     pub service: Box<str>,
     pub state: StateName,
+    /// What the deciding policy sees.
+    pub figures: Figures,
 }
 
 /// One reply, before encoding.

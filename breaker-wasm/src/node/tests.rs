@@ -248,6 +248,7 @@ fn events_keep_the_last_thousand_in_order() {
         &Request::Events {
             service: None,
             after: 0,
+            settle: true,
         },
     ) else {
         panic!()
@@ -259,6 +260,7 @@ fn events_keep_the_last_thousand_in_order() {
         &Request::Events {
             service: None,
             after: 1198,
+            settle: true,
         },
     ) else {
         panic!()
@@ -272,6 +274,7 @@ fn events_keep_the_last_thousand_in_order() {
         &Request::Events {
             service: Some("other"),
             after: 0,
+            settle: true,
         },
     ) else {
         panic!()
@@ -288,6 +291,7 @@ fn events_show_timed_transitions_at_their_deadline() {
         &Request::Events {
             service: Some("db"),
             after: 0,
+            settle: true,
         },
     ) else {
         panic!()

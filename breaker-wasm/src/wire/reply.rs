@@ -3,6 +3,7 @@
 
 use serde::{Serialize, Serializer};
 
+use super::figures::PolicyObject;
 use super::reason::ReasonText;
 use super::snapshot::SnapshotObject;
 use super::values::{ConfigObject, EventObject, Mode, State, forced_name};
@@ -98,6 +99,7 @@ pub enum Body<'a> {
         config: ConfigObject<'a>,
         #[serde(skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+        policy: PolicyObject,
     },
     #[serde(rename = "status_ok")]
     StatusAll {
@@ -190,10 +192,12 @@ impl Serialize for Services<'_> {
         struct Line<'a> {
             service: &'a str,
             state: State,
+            policy: PolicyObject,
         }
         s.collect_seq(self.0.iter().map(|l| Line {
             service: &l.service,
             state: State(l.state),
+            policy: PolicyObject(l.figures),
         }))
     }
 }
@@ -242,6 +246,7 @@ impl<'a> Body<'a> {
                 counts: view.counts.into(),
                 config: ConfigObject(config),
                 retry_after_ms: view.retry_after_ms,
+                policy: PolicyObject(view.figures),
             },
             Reply::StatusAll { services, evicted } => Body::StatusAll {
                 in_reply_to: id,
