@@ -4,8 +4,10 @@
 mod admin;
 mod events;
 pub mod image;
+mod metrics;
 mod registry;
 mod request;
+mod tallies;
 mod traffic;
 
 use std::collections::BTreeMap;
@@ -15,6 +17,7 @@ pub use events::{Event, EventLog, MAX_EVENTS};
 pub use image::{Image, ImageError, SavedBreaker};
 use registry::Registry;
 pub use request::{CallFixture, ConfigChange, ErrorCode, Reply, Request, ServiceState};
+use tallies::Tallies;
 
 /// The longest service name, in bytes.
 pub const MAX_SERVICE_BYTES: usize = 256;
@@ -51,6 +54,8 @@ pub struct Node {
     /// The last permit handed out: permits are unique for the node's life.
     last_permit: u64,
     scratch: Transitions,
+    /// Slow and ignored calls and transitions by from/to, for metrics.
+    tallies: Tallies,
 }
 
 impl Node {
@@ -64,6 +69,7 @@ impl Node {
             events: EventLog::default(),
             last_permit: 0,
             scratch: Vec::new(),
+            tallies: Tallies::default(),
         }
     }
 
@@ -138,6 +144,7 @@ impl Node {
                 config: self.config_for(service),
             },
             Request::Status { service: None } => self.status_all(),
+            Request::Metrics => Reply::Metrics(self.metrics()),
             Request::Reset { service } => {
                 // Resetting a breaker that does not exist has nothing to do: don't create it.
                 if service.is_none_or(|s| self.breakers.find(s).is_some()) {

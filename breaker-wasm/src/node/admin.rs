@@ -3,6 +3,7 @@
 
 use crate::breaker::{Breaker, Config, Patch, Transitions};
 
+use super::tallies::{ServiceTallies, pair_index};
 use super::{ConfigChange, ErrorCode, Image, ImageError, Node, Reply, SavedBreaker, ServiceState};
 
 impl Node {
@@ -32,9 +33,22 @@ impl Node {
     }
 
     pub(super) fn log_transitions(&mut self, service: &str) {
-        for t in self.scratch.drain(..) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        for t in scratch.drain(..) {
+            if let Some(i) = pair_index(t.from, t.to) {
+                self.tallies_of(service).transitions[i] += 1;
+            }
             self.events.push(service, t);
         }
+        self.scratch = scratch;
+    }
+
+    /// `service`'s metrics tallies, bounded like the breakers (`max_services`).
+    pub(super) fn tallies_of(&mut self, service: &str) -> &mut ServiceTallies {
+        let breakers = &self.breakers;
+        let bound = self.defaults.max_services;
+        self.tallies
+            .entry(service, bound, |name| breakers.find(name).is_some())
     }
 
     /// Applies every due timed transition, so the event log and snapshots are complete.

@@ -68,6 +68,8 @@ pub enum Request<'a> {
         settle: bool,
     },
     Snapshot,
+    /// The node's metrics in the Prometheus (OpenMetrics) text format.
+    Metrics,
     Restore(Box<Image>),
     AdvanceClock {
         ms: u64,
@@ -141,6 +143,8 @@ pub enum Reply<'a> {
         mode: ForceMode,
     },
     Events(Vec<Event>),
+    /// OpenMetrics text, ending with `# EOF`.
+    Metrics(String),
     SnapshotOk(Box<Image>),
     RestoreOk {
         services: usize,

@@ -160,6 +160,7 @@ fn admin<'v>(
             settle: fields.flag("settle")?.unwrap_or(true),
         },
         "snapshot" => Request::Snapshot,
+        "metrics" => Request::Metrics,
         "restore" => match body.get("snapshot") {
             Some(v) => Request::Restore(Box::new(
                 super::snapshot::decode(v).map_err(Refusal::Field)?,

@@ -130,6 +130,10 @@ pub enum Body<'a> {
         in_reply_to: u64,
         events: Events<'a>,
     },
+    MetricsOk {
+        in_reply_to: u64,
+        text: &'a str,
+    },
     SnapshotOk {
         in_reply_to: u64,
         snapshot: SnapshotObject<'a>,
@@ -271,6 +275,10 @@ impl<'a> Body<'a> {
             Reply::Events(events) => Body::EventsOk {
                 in_reply_to: id,
                 events: Events(events),
+            },
+            Reply::Metrics(text) => Body::MetricsOk {
+                in_reply_to: id,
+                text,
             },
             Reply::SnapshotOk(image) => Body::SnapshotOk {
                 in_reply_to: id,
