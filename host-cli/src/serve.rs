@@ -10,7 +10,7 @@
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,7 @@ use crate::error::StartError;
 use crate::guest::{GuestOptions, Limits, Program};
 use crate::state_file::{LoadError, StateFile};
 use crate::supervisor::{Setup, Supervisor};
+use crate::watch::{HostCounts, Watch};
 use crate::{Args, read_config};
 
 /// Hand the guest at most this much at once, and write replies at least this often.
@@ -40,6 +41,8 @@ enum Input {
     End,
     /// SIGTERM, SIGINT, SIGHUP or SIGQUIT.
     Stop,
+    /// An HTTP client waits for fresh status and metrics (`--listen`).
+    Poll,
 }
 
 /// The signals that end the node: each one flushes the replies and saves the state. SIGHUP
@@ -93,8 +96,15 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
     let saved = saved
         .as_deref()
         .map(|bytes| (name.as_deref().unwrap_or(""), bytes));
-    let node = Supervisor::start(setup, saved, clock.now_ms())?;
-    let inputs = spawn_inputs();
+    let mut node = Supervisor::start(setup, saved, clock.now_ms())?;
+    let (inputs, poke) = spawn_inputs();
+    let poke = Box::new(move || {
+        // A full channel means the loop is busy and will look soon anyway.
+        let _ = poke.try_send(Input::Poll);
+    });
+    let mut watch = Watch::start(args.log_format, args.clock, args.listen.as_deref(), poke)?;
+    watch.prime(&mut node, clock.now_ms());
+    watch.checkpointed();
     let interval = Duration::from_millis(args.checkpoint_ms);
     let mut server = Server {
         node,
@@ -108,6 +118,7 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
         interval,
         next_checkpoint: Instant::now() + interval,
         closed: false,
+        watch,
     };
     while !server.closed {
         let wait = server
@@ -140,9 +151,10 @@ fn open_state_file(path: &std::path::Path, limit: u64) -> Result<Opened, StartEr
     })
 }
 
-fn spawn_inputs() -> Receiver<Input> {
+fn spawn_inputs() -> (Receiver<Input>, SyncSender<Input>) {
     let (tx, rx) = sync_channel(64);
     let signals_tx = tx.clone();
+    let poke = tx.clone();
     thread::spawn(move || {
         let mut stdin = io::stdin().lock();
         loop {
@@ -175,7 +187,7 @@ fn spawn_inputs() -> Receiver<Input> {
         }
         Err(e) => diag!("cannot watch SIGTERM/SIGINT/SIGHUP/SIGQUIT: {e}"),
     }
-    rx
+    (rx, poke)
 }
 
 struct Server {
@@ -194,6 +206,8 @@ struct Server {
     /// The input ended, a signal came, stdout is gone, or the node could not be kept whole:
     /// nothing more will be served.
     closed: bool,
+    /// Transitions on stderr, and the `--listen` side.
+    watch: Watch,
 }
 
 impl Server {
@@ -208,6 +222,7 @@ impl Server {
                     self.closed = true;
                 }
                 Input::Stop => self.closed = true,
+                Input::Poll => {}
             }
             if self.closed {
                 return;
@@ -215,6 +230,8 @@ impl Server {
             next = inputs.try_recv().ok();
         }
         self.flush();
+        let now = self.clock.now_ms();
+        self.watch.refresh_if_wanted(&mut self.node, now);
         self.checkpoint_if_due();
     }
 
@@ -230,7 +247,10 @@ impl Server {
                     line,
                     column,
                     message,
-                } => diag!("stdin line {line}, column {column}: {message}"),
+                } => {
+                    HostCounts::add(&self.watch.counts().bad_documents, 1);
+                    diag!("stdin line {line}, column {column}: {message}");
+                }
             }
             if self.batch.bytes.len() >= BATCH_BYTES {
                 self.run_batch();
@@ -265,18 +285,21 @@ impl Server {
         let now = self.clock.now_ms();
         let before = self.replies.len();
         self.diagnostics.clear();
+        let counts = self.watch.counts();
+        HostCounts::add(&counts.messages_in, self.batch.docs.len() as u64);
         match self.node.handle(
             &self.batch.bytes,
             now,
             &mut self.replies,
             &mut self.diagnostics,
         ) {
-            Ok(()) => batch::report(&self.diagnostics, |n| self.batch.stream_line(n)),
+            Ok(()) => self.report(|n| self.batch.stream_line(n)),
             Err(trap) if self.batch.docs.len() == 1 => {
                 self.replies.truncate(before);
                 self.failed(0, &trap.0);
             }
             Err(trap) => {
+                HostCounts::add(&self.watch.counts().guest_traps, 1);
                 self.replies.truncate(before);
                 let n = self.batch.docs.len();
                 diag!(
@@ -293,6 +316,7 @@ impl Server {
             }
         }
         self.batch.clear();
+        self.watch.after_batch(&mut self.node, now);
         if self.node.replay_bytes() >= REPLAY_BYTES {
             self.checkpoint();
         }
@@ -313,7 +337,7 @@ impl Server {
         ) {
             Ok(()) => {
                 let first = self.batch.docs[i].stream_line;
-                batch::report(&self.diagnostics, |n| first + n.saturating_sub(1));
+                self.report(|n| first + n.saturating_sub(1));
             }
             Err(trap) => {
                 self.replies.truncate(before);
@@ -322,8 +346,16 @@ impl Server {
         }
     }
 
+    /// Writes the guest's diagnostics on stderr (each a document it could not answer).
+    fn report(&self, stream_line: impl Fn(u64) -> u64) {
+        let lines = self.diagnostics.iter().filter(|&&b| b == b'\n').count();
+        HostCounts::add(&self.watch.counts().bad_documents, lines as u64);
+        batch::report(&self.diagnostics, stream_line);
+    }
+
     /// Document `i` made the guest fail: code 13 when it asked for a reply, and a rebuilt node.
     fn failed(&mut self, i: usize, why: &str) {
+        HostCounts::add(&self.watch.counts().guest_traps, 1);
         let line = self.batch.docs[i].stream_line;
         diag!(
             "stdin line {line}: the module failed on this document ({why}); answering code 13 and rebuilding it"
@@ -348,6 +380,8 @@ impl Server {
         if self.replies.is_empty() {
             return;
         }
+        let lines = self.replies.iter().filter(|&&b| b == b'\n').count();
+        HostCounts::add(&self.watch.counts().replies_out, lines as u64);
         let mut out = io::stdout().lock();
         let written = out.write_all(&self.replies).and_then(|()| out.flush());
         self.replies.clear();
@@ -378,13 +412,15 @@ impl Server {
         let now = self.clock.now_ms();
         let saved_at = self.node.checkpoint_ms();
         let failed = match self.node.checkpoint(now) {
-            Ok(snapshot) => match &self.state_file {
-                Some(file) => file
-                    .write(snapshot)
-                    .err()
-                    .map(|e| format!("cannot write the state file {}: {e}", file.path().display())),
-                None => None,
-            },
+            Ok(snapshot) => {
+                self.watch.checkpointed();
+                match &self.state_file {
+                    Some(file) => file.write(snapshot).err().map(|e| {
+                        format!("cannot write the state file {}: {e}", file.path().display())
+                    }),
+                    None => None,
+                }
+            }
             Err(trap) => Some(format!("the module failed on a checkpoint ({trap})")),
         };
         match failed {

@@ -108,6 +108,20 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Sends one of the host's read-only messages (status, metrics, events), which change
+    /// nothing a client sees and so are not kept for a replay; returns the reply line. If the
+    /// guest fails on it, the node is rebuilt.
+    pub fn read(&mut self, ask: &Ask, now_ms: u64) -> Result<Vec<u8>, Trap> {
+        if let Some(lost) = &self.lost {
+            return Err(Trap(lost.clone()));
+        }
+        let reply = send(&mut self.guest, ask, now_ms);
+        if reply.is_err() {
+            self.rebuild();
+        }
+        reply
+    }
+
     /// Whether anything was handled since the last checkpoint.
     pub fn changed(&self) -> bool {
         !self.since.is_empty()

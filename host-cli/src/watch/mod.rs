@@ -1,0 +1,157 @@
+//! Watching a running node: transitions on stderr, and with `--listen` an HTTP side serving
+//! `/metrics`, `/events` and `/status`.
+//!
+//! The serving loop asks the guest with the host's own read-only messages (`events` after the
+//! last seq seen, without settling; `status`; `metrics`), in calls of their own, so nothing a
+//! client sends or gets changes. It learns of transitions after every batch and refreshes status
+//! and metrics only when an HTTP client asks for them.
+
+mod host_metrics;
+mod http;
+pub mod log;
+mod shared;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::clock::ClockKind;
+use crate::error::StartError;
+use crate::messages::Ask;
+use crate::supervisor::Supervisor;
+use log::{LogFormat, Transition};
+pub use shared::{HostCounts, Shared};
+
+/// Wakes the serving loop so it sees a client's wish for fresh status and metrics.
+pub type Poke = Box<dyn Fn() + Send + Sync>;
+
+/// The serving loop's side of the watch.
+pub struct Watch {
+    shared: Arc<Shared>,
+    /// The seq of the last transition read from the module.
+    last_seq: u64,
+    log: LogFormat,
+    clock: ClockKind,
+    /// Said once when the module's answers cannot be read, rather than on every batch.
+    complained: bool,
+}
+
+#[derive(Deserialize)]
+struct Envelope<B> {
+    body: B,
+}
+
+#[derive(Deserialize)]
+struct EventsBody {
+    events: Vec<Transition>,
+}
+
+#[derive(Deserialize)]
+struct MetricsBody {
+    text: String,
+}
+
+impl Watch {
+    /// A watch writing transitions as `log` says and, with `listen`, serving HTTP there.
+    pub fn start(
+        log: LogFormat,
+        clock: ClockKind,
+        listen: Option<&str>,
+        poke: Poke,
+    ) -> Result<Watch, StartError> {
+        let shared = Arc::new(Shared::new());
+        if let Some(addr) = listen {
+            http::spawn(addr, Arc::clone(&shared), poke)?;
+        }
+        Ok(Watch {
+            shared,
+            last_seq: 0,
+            log,
+            clock,
+            complained: false,
+        })
+    }
+
+    pub fn counts(&self) -> &HostCounts {
+        &self.shared.counts
+    }
+
+    /// Notes that a checkpoint was just taken.
+    pub fn checkpointed(&self) {
+        let ms = self.shared.started.elapsed().as_millis() as u64;
+        self.counts().checkpoint_at_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Takes the transitions already in the module's log (a restored node's) for clients that
+    /// resume, without writing them on stderr.
+    pub fn prime(&mut self, node: &mut Supervisor, now_ms: u64) {
+        self.read_events(node, now_ms, false);
+    }
+
+    /// After a batch: the transitions it caused, on stderr and to the event stream.
+    pub fn after_batch(&mut self, node: &mut Supervisor, now_ms: u64) {
+        self.read_events(node, now_ms, true);
+    }
+
+    fn read_events(&mut self, node: &mut Supervisor, now_ms: u64, write: bool) {
+        let ask = Ask::Events {
+            msg_id: 0,
+            after: self.last_seq,
+            settle: false,
+        };
+        let Some(body) = self.read::<EventsBody>(node, &ask, now_ms) else {
+            return;
+        };
+        let Some(last) = body.events.last() else {
+            return;
+        };
+        self.last_seq = last.seq;
+        let mut events = Vec::with_capacity(body.events.len());
+        for t in body.events {
+            if write {
+                log::write(self.log, self.clock, &t);
+            }
+            let json = serde_json::to_string(&t).expect("strings and numbers");
+            events.push(shared::Event { seq: t.seq, json });
+        }
+        self.shared.push_events(events);
+    }
+
+    /// Fresh status and metrics, when an HTTP client waits for them.
+    pub fn refresh_if_wanted(&mut self, node: &mut Supervisor, now_ms: u64) {
+        if !self.shared.take_wanted() {
+            return;
+        }
+        let status = self.read::<Box<RawValue>>(node, &Ask::Status { msg_id: 0 }, now_ms);
+        let metrics = self.read::<MetricsBody>(node, &Ask::Metrics { msg_id: 0 }, now_ms);
+        if let (Some(status), Some(metrics)) = (status, metrics) {
+            self.shared.publish(status.get().to_string(), metrics.text);
+        }
+    }
+
+    /// The body of the module's reply to `ask`, read as `B`.
+    fn read<B: for<'de> Deserialize<'de>>(
+        &mut self,
+        node: &mut Supervisor,
+        ask: &Ask,
+        now_ms: u64,
+    ) -> Option<B> {
+        let failed = match node.read(ask, now_ms) {
+            Ok(reply) => match serde_json::from_slice::<Envelope<B>>(&reply) {
+                Ok(envelope) => return Some(envelope.body),
+                Err(e) => format!("an answer it cannot read ({e})"),
+            },
+            Err(trap) => {
+                HostCounts::add(&self.counts().guest_traps, 1);
+                format!("the module failed ({trap})")
+            }
+        };
+        if !self.complained {
+            diag!("watching the node: {failed}");
+            self.complained = true;
+        }
+        None
+    }
+}
