@@ -22,7 +22,7 @@ use crate::error::StartError;
 use crate::guest::{GuestOptions, Limits, Program};
 use crate::state_file::{LoadError, StateFile};
 use crate::supervisor::{Setup, Supervisor};
-use crate::watch::{HostCounts, Watch};
+use crate::watch::{Watch, lines};
 use crate::{Args, read_config};
 
 /// Hand the guest at most this much at once, and write replies at least this often.
@@ -98,13 +98,9 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
         .map(|bytes| (name.as_deref().unwrap_or(""), bytes));
     let mut node = Supervisor::start(setup, saved, clock.now_ms())?;
     let (inputs, poke) = spawn_inputs();
-    let poke = Box::new(move || {
-        // A full channel means the loop is busy and will look soon anyway.
-        let _ = poke.try_send(Input::Poll);
-    });
-    let mut watch = Watch::start(args.log_format, args.clock, args.listen.as_deref(), poke)?;
-    watch.prime(&mut node, clock.now_ms());
-    watch.checkpointed();
+    // A full channel means the loop is busy and will look soon anyway.
+    let poke = Box::new(move || drop(poke.try_send(Input::Poll)));
+    let watch = Watch::start(args, poke, &mut node, clock.now_ms())?;
     let interval = Duration::from_millis(args.checkpoint_ms);
     let mut server = Server {
         node,
@@ -248,7 +244,7 @@ impl Server {
                     column,
                     message,
                 } => {
-                    HostCounts::add(&self.watch.counts().bad_documents, 1);
+                    self.watch.bad_documents(1);
                     diag!("stdin line {line}, column {column}: {message}");
                 }
             }
@@ -285,8 +281,7 @@ impl Server {
         let now = self.clock.now_ms();
         let before = self.replies.len();
         self.diagnostics.clear();
-        let counts = self.watch.counts();
-        HostCounts::add(&counts.messages_in, self.batch.docs.len() as u64);
+        self.watch.handing(self.batch.docs.len());
         match self.node.handle(
             &self.batch.bytes,
             now,
@@ -299,7 +294,7 @@ impl Server {
                 self.failed(0, &trap.0);
             }
             Err(trap) => {
-                HostCounts::add(&self.watch.counts().guest_traps, 1);
+                self.watch.trapped();
                 self.replies.truncate(before);
                 let n = self.batch.docs.len();
                 diag!(
@@ -348,14 +343,13 @@ impl Server {
 
     /// Writes the guest's diagnostics on stderr (each a document it could not answer).
     fn report(&self, stream_line: impl Fn(u64) -> u64) {
-        let lines = self.diagnostics.iter().filter(|&&b| b == b'\n').count();
-        HostCounts::add(&self.watch.counts().bad_documents, lines as u64);
+        self.watch.bad_documents(lines(&self.diagnostics));
         batch::report(&self.diagnostics, stream_line);
     }
 
     /// Document `i` made the guest fail: code 13 when it asked for a reply, and a rebuilt node.
     fn failed(&mut self, i: usize, why: &str) {
-        HostCounts::add(&self.watch.counts().guest_traps, 1);
+        self.watch.trapped();
         let line = self.batch.docs[i].stream_line;
         diag!(
             "stdin line {line}: the module failed on this document ({why}); answering code 13 and rebuilding it"
@@ -380,8 +374,7 @@ impl Server {
         if self.replies.is_empty() {
             return;
         }
-        let lines = self.replies.iter().filter(|&&b| b == b'\n').count();
-        HostCounts::add(&self.watch.counts().replies_out, lines as u64);
+        self.watch.replies(lines(&self.replies));
         let mut out = io::stdout().lock();
         let written = out.write_all(&self.replies).and_then(|()| out.flush());
         self.replies.clear();

@@ -17,12 +17,18 @@ use std::sync::atomic::Ordering;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::Args;
 use crate::clock::ClockKind;
 use crate::error::StartError;
 use crate::messages::Ask;
 use crate::supervisor::Supervisor;
 use log::{LogFormat, Transition};
 pub use shared::{HostCounts, Shared};
+
+/// How many lines `bytes` holds (each ends with a newline).
+pub fn lines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
 
 /// Wakes the serving loop so it sees a client's wish for fresh status and metrics.
 pub type Poke = Box<dyn Fn() + Send + Sync>;
@@ -54,40 +60,59 @@ struct MetricsBody {
 }
 
 impl Watch {
-    /// A watch writing transitions as `log` says and, with `listen`, serving HTTP there.
+    /// The watch of `node`, writing transitions as `--log-format` says and, with `--listen`,
+    /// serving HTTP there (`poke` wakes the serving loop). The transitions already in the
+    /// module's log (a restored node's) are kept for clients that resume, not written again.
     pub fn start(
-        log: LogFormat,
-        clock: ClockKind,
-        listen: Option<&str>,
+        args: &Args,
         poke: Poke,
+        node: &mut Supervisor,
+        now_ms: u64,
     ) -> Result<Watch, StartError> {
         let shared = Arc::new(Shared::new());
-        if let Some(addr) = listen {
+        if let Some(addr) = &args.listen {
             http::spawn(addr, Arc::clone(&shared), poke)?;
         }
-        Ok(Watch {
+        let mut watch = Watch {
             shared,
             last_seq: 0,
-            log,
-            clock,
+            log: args.log_format,
+            clock: args.clock,
             complained: false,
-        })
+        };
+        watch.read_events(node, now_ms, false);
+        watch.checkpointed();
+        Ok(watch)
     }
 
-    pub fn counts(&self) -> &HostCounts {
+    fn counts(&self) -> &HostCounts {
         &self.shared.counts
+    }
+
+    /// `n` documents go to the module.
+    pub fn handing(&self, n: usize) {
+        HostCounts::add(&self.counts().messages_in, n as u64);
+    }
+
+    /// `n` reply lines go to stdout.
+    pub fn replies(&self, n: usize) {
+        HostCounts::add(&self.counts().replies_out, n as u64);
+    }
+
+    /// `n` documents were refused (a stderr line each).
+    pub fn bad_documents(&self, n: usize) {
+        HostCounts::add(&self.counts().bad_documents, n as u64);
+    }
+
+    /// The module failed on a call.
+    pub fn trapped(&self) {
+        HostCounts::add(&self.counts().guest_traps, 1);
     }
 
     /// Notes that a checkpoint was just taken.
     pub fn checkpointed(&self) {
         let ms = self.shared.started.elapsed().as_millis() as u64;
         self.counts().checkpoint_at_ms.store(ms, Ordering::Relaxed);
-    }
-
-    /// Takes the transitions already in the module's log (a restored node's) for clients that
-    /// resume, without writing them on stderr.
-    pub fn prime(&mut self, node: &mut Supervisor, now_ms: u64) {
-        self.read_events(node, now_ms, false);
     }
 
     /// After a batch: the transitions it caused, on stderr and to the event stream.
@@ -144,7 +169,7 @@ impl Watch {
                 Err(e) => format!("an answer it cannot read ({e})"),
             },
             Err(trap) => {
-                HostCounts::add(&self.counts().guest_traps, 1);
+                self.trapped();
                 format!("the module failed ({trap})")
             }
         };

@@ -42,8 +42,13 @@ pub fn lines(out: &Output) -> Vec<String> {
         .collect()
 }
 
+/// stderr without the lines of transitions, which every node writes (`tests/watch.rs` checks
+/// them).
 pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    String::from_utf8_lossy(&out.stderr)
+        .split_inclusive('\n')
+        .filter(|line| !line.contains(" → "))
+        .collect()
 }
 
 pub fn workspace() -> PathBuf {
