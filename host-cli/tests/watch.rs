@@ -303,3 +303,196 @@ fn metrics_are_valid_openmetrics_and_match_status() {
     assert_eq!(get(port, "/nothing").0, 404);
     live.finish();
 }
+
+/// Opens and closes breakers `rounds` times: three transitions a round (closed → open by the
+/// fixture, then open → half_open → closed by a successful probe).
+fn flapping(first_id: u64, rounds: u64) -> Vec<String> {
+    (0..rounds)
+        .flat_map(|i| {
+            let id = first_id + 2 * i;
+            [
+                json!({"type": "call", "msg_id": id, "service": format!("s{}", i % 3), "state": "open"}),
+                json!({"type": "call", "msg_id": id + 1, "service": format!("s{}", i % 3), "state": "half_open", "force_success": true}),
+            ]
+        })
+        .map(|body| msg(&body.to_string()))
+        .collect()
+}
+
+#[test]
+fn events_come_in_order_and_resume_after_last_event_id_without_loss_or_repeat() {
+    let (mut live, port) = listening(&["--clock", "manual"], Stdio::null());
+    let mut early = Stream::open(port, None);
+    live.send(&flapping(1, 10), 20);
+    let logged = ask(&mut live, json!({"type": "events", "msg_id": 99}))["events"].clone();
+    let logged = logged.as_array().unwrap();
+    assert_eq!(logged.len(), 30);
+    let got = early.events(30);
+    for (i, ((id, data), want)) in got.iter().zip(logged).enumerate() {
+        assert_eq!(*id, i as u64 + 1, "ids are the module's seq, in order");
+        assert_eq!(data, want, "the same transition as `events` gives");
+    }
+    // A client that saw up to 25 reconnects: 26 onwards, then the new ones as they happen.
+    drop(early);
+    let mut resumed = Stream::open(port, Some(25));
+    let again = resumed.events(5);
+    assert_eq!(
+        again.iter().map(|e| e.0).collect::<Vec<_>>(),
+        (26..=30).collect::<Vec<_>>()
+    );
+    live.send(&flapping(100, 1), 2);
+    let live_ones = resumed.events(3);
+    assert_eq!(
+        live_ones.iter().map(|e| e.0).collect::<Vec<_>>(),
+        [31, 32, 33]
+    );
+    assert_eq!(live_ones[2].1["to"], "closed");
+    // A stream without Last-Event-ID starts with every transition kept.
+    assert_eq!(Stream::open(port, None).events(33)[32].0, 33);
+    live.finish();
+}
+
+#[test]
+fn a_client_that_never_reads_does_not_hold_up_the_node() {
+    let (mut live, port) = listening(&["--clock", "manual"], Stdio::null());
+    // Connected, and never read again: its socket fills up at once.
+    let stuck = Stream::open(port, None);
+    let docs = flapping(1, 50_000);
+    let mut stdin = live.take_stdin();
+    let writer = std::thread::spawn(move || {
+        stdin
+            .write_all((docs.join("\n") + "\n").as_bytes())
+            .unwrap();
+        stdin
+    });
+    let mut line = String::new();
+    for _ in 0..100_000 {
+        line.clear();
+        assert!(live.read_line(&mut line) > 0, "the node stopped answering");
+    }
+    let stdin = writer.join().unwrap();
+    // The HTTP side still answers, and counted every message.
+    let (code, text) = get(port, "/metrics");
+    assert_eq!(code, 200);
+    assert!(
+        text.contains("breaker_host_messages_received_total 100000\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("breaker_host_event_stream_clients 1\n"),
+        "{text}"
+    );
+    drop((stuck, stdin));
+    let (status, _) = live.finish();
+    assert!(status.success());
+}
+
+#[test]
+fn the_transcripts_are_the_same_bytes_while_clients_watch() {
+    let root = workspace();
+    for name in ["walkthrough", "policies"] {
+        let input = std::fs::read(root.join(format!("host-cli/examples/{name}.ndjson"))).unwrap();
+        let expected =
+            std::fs::read_to_string(root.join(format!("host-cli/examples/{name}.expected")))
+                .unwrap();
+        assert_eq!(watched(&input), expected, "{name}");
+    }
+    // The conformance transcript, its times given by advancing the manual clock (with messages
+    // of our own, whose replies are left out). Its one advance_clock line shows a node on the
+    // system clock refusing it, which a manual-clock host does not do: it is left out.
+    let text = std::fs::read_to_string(root.join("breaker-wasm/embed/conformance.jsonl")).unwrap();
+    let (mut input, mut expected, mut now) = (String::new(), String::new(), 0);
+    for line in text.lines() {
+        let case: Value = serde_json::from_str(line).unwrap();
+        if case["send"]["body"]["type"] == "advance_clock" {
+            continue;
+        }
+        let at = case["now_ms"].as_u64().unwrap();
+        if at > now {
+            let tick = json!({"src": "clock", "dest": "clock", "body": {"type": "advance_clock", "ms": at - now}});
+            input += &format!("{tick}\n");
+            now = at;
+        }
+        input += &format!("{}\n", case["send"]);
+        for reply in case["expect"].as_array().unwrap() {
+            expected += &format!("{}\n", reply.as_str().unwrap());
+        }
+    }
+    assert_eq!(watched(input.as_bytes()), expected, "conformance");
+}
+
+/// stdout of a manual-clock host given `input`, with `--listen` on and clients polling
+/// `/metrics` and `/status` and holding an event stream all along.
+fn watched(input: &[u8]) -> String {
+    let (mut live, port) = listening(&["--clock", "manual"], Stdio::null());
+    let _stream = Stream::open(port, None);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut polls = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                assert_eq!(get(port, "/metrics").0, 200);
+                assert_eq!(get(port, "/status").0, 200);
+                polls += 1;
+            }
+            polls
+        })
+    };
+    let mut stdin = live.take_stdin();
+    // One document at a time, so polls fall between them.
+    for line in input.split_inclusive(|&b| b == b'\n') {
+        stdin.write_all(line).unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(poller.join().unwrap() > 0);
+    drop(stdin);
+    let (mut out, mut line) = (String::new(), String::new());
+    while live.read_line(&mut line) > 0 {
+        out.push_str(&line);
+        line.clear();
+    }
+    assert!(live.child.wait().unwrap().success());
+    out
+}
+
+#[test]
+fn each_transition_is_one_stderr_line_in_text_or_json() {
+    let input = std::fs::read(workspace().join("host-cli/examples/walkthrough.ndjson")).unwrap();
+    let out = common::run(&["--clock", "manual"], &input);
+    let text = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            "0 ms service-b closed → open: 5 consecutive failures (threshold 5)",
+            "0 ms service-b open → half_open: set by the call's state fixture",
+            "0 ms service-b half_open → closed: 1 successful probe (threshold 1)",
+            "0 ms payments closed → open: 5 consecutive failures (threshold 5)",
+            "5000 ms payments open → half_open: open timeout of 5000 ms elapsed",
+            "5000 ms payments half_open → closed: 1 successful probe (threshold 1)",
+        ]
+    );
+    let out = common::run(&["--log-format", "json"], &input);
+    let lines: Vec<Value> = String::from_utf8(out.stderr)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Under the system clock the walkthrough's clock moves are refused: payments stays open.
+    assert_eq!(lines.len(), 4);
+    let first = &lines[0];
+    assert_eq!(first["seq"], 1);
+    assert_eq!(first["service"], "service-b");
+    assert_eq!(
+        (&first["from"], &first["to"]),
+        (&json!("closed"), &json!("open"))
+    );
+    assert_eq!(first["reason"], "5 consecutive failures (threshold 5)");
+    let time = first["time"].as_str().unwrap();
+    let at = first["at_ms"].as_u64().unwrap();
+    assert!(time.ends_with('Z') && time.len() == 24, "{time}");
+    assert_eq!(&time[20..23], format!("{:03}", at % 1000), "{time} is {at}");
+}

@@ -122,6 +122,11 @@ impl Live {
             .collect()
     }
 
+    /// stdin, to write on from another thread; [`Live::finish`] then closes nothing.
+    pub fn take_stdin(&mut self) -> ChildStdin {
+        self.stdin.take().unwrap()
+    }
+
     /// Reads one line of stdout into `line` (0 at its end).
     pub fn read_line(&mut self, line: &mut String) -> usize {
         self.stdout.read_line(line).unwrap()
