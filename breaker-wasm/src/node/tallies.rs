@@ -44,8 +44,9 @@ impl Tallies {
         self.map.get(service).copied().unwrap_or_default()
     }
 
-    /// `service`'s tallies to change. When a new one would pass `bound`, the tallies of the
-    /// services `tracked` no longer holds are dropped first.
+    /// `service`'s tallies to change. When a new one would make twice `bound`, the tallies of
+    /// the services `tracked` no longer holds are dropped first, which leaves at most `bound`
+    /// (the breakers tracked): a sweep at most every `bound` new services.
     pub fn entry(
         &mut self,
         service: &str,
@@ -53,7 +54,7 @@ impl Tallies {
         tracked: impl Fn(&str) -> bool,
     ) -> &mut ServiceTallies {
         if !self.map.contains_key(service) {
-            if self.map.len() as u64 >= bound {
+            if self.map.len() as u64 >= bound.saturating_mul(2) {
                 self.map.retain(|name, _| tracked(name));
             }
             self.map.insert(service.into(), ServiceTallies::default());
@@ -73,9 +74,9 @@ mod tests {
         }
         assert_eq!(pair_index(StateName::Open, StateName::Open), None);
         let mut t = Tallies::default();
-        t.entry("a", 2, |_| true).slow += 1;
-        t.entry("b", 2, |_| true).ignored += 1;
-        t.entry("c", 2, |name| name == "b").slow += 1;
+        t.entry("a", 1, |_| true).slow += 1;
+        t.entry("b", 1, |_| true).ignored += 1;
+        t.entry("c", 1, |name| name == "b").slow += 1;
         assert_eq!(t.get("a"), ServiceTallies::default());
         assert_eq!(t.get("b").ignored, 1);
         assert_eq!(t.get("c").slow, 1);

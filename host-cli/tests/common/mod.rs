@@ -45,7 +45,12 @@ pub fn lines(out: &Output) -> Vec<String> {
 /// stderr without the lines of transitions, which every node writes (`tests/watch.rs` checks
 /// them).
 pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr)
+    without_transitions(&out.stderr)
+}
+
+/// `stderr` without the lines of transitions.
+pub fn without_transitions(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
         .split_inclusive('\n')
         .filter(|line| !line.contains(" → "))
         .collect()
@@ -144,10 +149,7 @@ impl Live {
     pub fn finish(mut self) -> (std::process::ExitStatus, String) {
         drop(self.stdin.take());
         let out = self.child.wait_with_output().unwrap();
-        (
-            out.status,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        (out.status, without_transitions(&out.stderr))
     }
 
     /// Waits (polling, at most 10 s) for the exit after a signal.
