@@ -91,7 +91,7 @@ fn handle(request: Request, shared: &Shared, poke: &Poke, streams: &AtomicUsize)
                 .with_header(header("Access-Control-Allow-Headers", "Last-Event-ID"));
             let _ = request.respond(response);
         }
-        (Method::Get, "/metrics") => match shared.fresh(|| poke(), FRESH_WAIT).1 {
+        (Method::Get, "/metrics") => match shared.fresh(poke, FRESH_WAIT).1 {
             Some(text) => {
                 let clients = streams.load(Ordering::Relaxed) as i64;
                 let text = host_metrics::exposition(&text, shared, clients);
@@ -99,7 +99,7 @@ fn handle(request: Request, shared: &Shared, poke: &Poke, streams: &AtomicUsize)
             }
             None => unavailable(request),
         },
-        (Method::Get, "/status") => match shared.fresh(|| poke(), FRESH_WAIT).0 {
+        (Method::Get, "/status") => match shared.fresh(poke, FRESH_WAIT).0 {
             Some(json) => reply(request, 200, "application/json", json),
             None => unavailable(request),
         },
