@@ -115,8 +115,6 @@ export class Breaker {
   status(service?: string): ReplyBody;
   configure(config: Record<string, unknown>, service?: string): ReplyBody;
   events(after?: number, service?: string): TransitionEvent[];
-  /** The node's metrics as OpenMetrics text (what Prometheus scrapes), ending in `# EOF`. */
-  metrics(): string;
   snapshot(): Record<string, unknown>;
   restore(snapshot: Record<string, unknown>): number;
 }

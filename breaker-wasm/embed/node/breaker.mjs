@@ -424,10 +424,6 @@ export class Breaker {
     ).events;
   }
 
-  metrics() {
-    return this._checked({ type: 'metrics' }).text;
-  }
-
   snapshot() {
     return this._checked({ type: 'snapshot' }).snapshot;
   }

@@ -474,10 +474,6 @@ class Breaker:
             body["service"] = service
         return list(self._checked(body)["events"])
 
-    def metrics(self) -> str:
-        """The node's metrics as OpenMetrics text (what Prometheus scrapes), ending in ``# EOF``."""
-        return str(self._checked({"type": "metrics"})["text"])
-
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to resume this node (the ``snapshot`` object)."""
         return cast("dict[str, Any]", self._checked({"type": "snapshot"})["snapshot"])

@@ -145,16 +145,6 @@ test("the task's three examples as objects", async () => {
   assert.equal(r3.body.type, 'circuit_breaker_closed');
 });
 
-test('metrics: the module\'s OpenMetrics text', async () => {
-  const breaker = await Breaker.load(WASM, { clock: fakeClock(1000) });
-  breaker.handle({ src: 'a', dest: 'db', body: { type: 'call', force_failures: 5 } });
-  const text = breaker.metrics();
-  assert.ok(text.includes('breaker_state{service="db",state="open"} 1\n'), text);
-  assert.ok(text.includes('breaker_calls_total{service="db",outcome="failure"} 5\n'), text);
-  assert.ok(text.includes('breaker_until_probe_seconds{service="db"} 5.0\n'), text);
-  assert.ok(text.endsWith('# EOF\n'));
-});
-
 test('guard: opens, fails fast with retryAfterMs, probes and closes', async () => {
   const clock = fakeClock(1000);
   const breaker = await Breaker.load(WASM, { clock });

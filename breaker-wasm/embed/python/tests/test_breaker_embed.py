@@ -92,18 +92,6 @@ def test_handle_takes_text_with_several_documents_and_lists(wasm_path: Path) -> 
     assert breaker.handle({"src": "a", "dest": "b", "body": {"type": "init"}}, 0) == []
 
 
-def test_metrics_are_the_modules_openmetrics_text(wasm_path: Path) -> None:
-    breaker = Breaker(wasm_path, clock=FakeClock(1_000))
-    breaker.handle({"src": "a", "dest": "db", "body": {"type": "call", "force_failures": 5}})
-    text = breaker.metrics()
-    assert 'breaker_state{service="db",state="open"} 1\n' in text
-    assert 'breaker_calls_total{service="db",outcome="failure"} 5\n' in text
-    assert 'breaker_transitions_total{service="db",from="closed",to="open"} 1\n' in text
-    assert 'breaker_until_probe_seconds{service="db"} 5.0\n' in text
-    assert text.endswith("# EOF\n")
-    assert "breaker_host" not in text  # the host's own series are the CLI's
-
-
 # -- guard, acquire/record, clock ------------------------------------------------------------
 
 
