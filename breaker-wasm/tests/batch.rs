@@ -1,0 +1,259 @@
+//! The batch path against one `acquire` and one `record` message per call: a wrapper that
+//! spends grants and reports late must leave the node exactly as the messages do, and every
+//! transition must be in the log by the time the call that caused it returns.
+
+use breaker_wasm::Options;
+use breaker_wasm::batch::{Batch, OP_ACQUIRE, OP_WORDS, SYNC_MISMATCH};
+use breaker_wasm::node::grant::MAX_GRANT;
+use breaker_wasm::wire::Session;
+
+/// A tiny fixed-seed PRNG (xorshift64*), so the sequence is the same every run.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) % n
+    }
+}
+
+/// What a wrapper keeps per service.
+#[derive(Clone, Copy, Default)]
+struct Local {
+    granted: bool,
+    outcomes: u64,
+    failures: u64,
+}
+
+/// The wrapper's side of the batch path, as the Python and Node wrappers implement it.
+struct Wrapper {
+    session: Session,
+    batch: Batch,
+    log: Vec<f64>,
+    local: Vec<Local>,
+    last_permit: u64,
+}
+
+impl Wrapper {
+    fn new() -> Wrapper {
+        Wrapper {
+            session: Session::new(Options::default()),
+            batch: Batch::default(),
+            log: Vec::new(),
+            local: Vec::new(),
+            last_permit: 0,
+        }
+    }
+
+    fn slot(&mut self, name: &str) -> usize {
+        let slot = self.batch.slot(name.as_bytes()) as usize;
+        if self.local.len() <= slot {
+            self.local.resize(slot + 1, Local::default());
+        }
+        slot
+    }
+
+    fn flush(&mut self) -> i64 {
+        let result = self.batch.sync(&mut self.session, &self.log);
+        assert!(
+            result > SYNC_MISMATCH + 1_000_000,
+            "the node disagreed: {result}"
+        );
+        self.log.clear();
+        result
+    }
+
+    fn regrant(&mut self, slot: usize) {
+        let g = self.batch.grant(&self.session, slot as i32) as u64;
+        self.local[slot] = Local {
+            granted: true,
+            outcomes: g & MAX_GRANT,
+            failures: g >> 24,
+        };
+    }
+
+    fn acquire(&mut self, name: &str, now: u64) -> i64 {
+        let slot = self.slot(name);
+        let local = self.local[slot];
+        if local.granted && (local.outcomes > 0 || local.failures > 0) {
+            self.last_permit += 1;
+            let p = self.last_permit as f64;
+            self.log
+                .extend([OP_ACQUIRE, slot as f64, p, -1.0, now as f64]);
+            return p as i64;
+        }
+        self.log
+            .extend([OP_ACQUIRE, slot as f64, 0.0, -1.0, now as f64]);
+        let r = self.flush();
+        if r > 0 {
+            self.last_permit = r as u64;
+            self.regrant(slot);
+        }
+        r
+    }
+
+    fn record(&mut self, name: &str, permit: u64, code: i32, duration: u64, now: u64) {
+        let slot = self.slot(name);
+        self.log.extend([
+            f64::from(code),
+            slot as f64,
+            permit as f64,
+            duration as f64,
+            now as f64,
+        ]);
+        let l = &mut self.local[slot];
+        let bad = code == 1;
+        if l.granted && l.outcomes > 0 && (!bad || l.failures > 0) {
+            l.outcomes -= 1;
+            l.failures -= u64::from(bad);
+            if self.log.len() < 64 * OP_WORDS {
+                return;
+            }
+            self.flush();
+            return;
+        }
+        self.flush();
+        self.regrant(slot);
+    }
+
+    /// A JSON message: everything pending first, and every grant is void afterwards.
+    fn message(&mut self, doc: &str, now: u64) -> String {
+        self.flush();
+        let out = String::from_utf8(self.session.handle(doc.as_bytes(), now).to_vec()).unwrap();
+        self.local.iter_mut().for_each(|l| *l = Local::default());
+        self.last_permit = self.session.node().last_permit();
+        out
+    }
+}
+
+const CONFIGS: [&str; 5] = [
+    r#"{"failure_threshold":3}"#,
+    r#"{"failure_threshold":5,"slow_call_ms":40}"#,
+    r#"{"window":{"kind":"count","size":10,"minimum_calls":4,"failure_rate":50}}"#,
+    r#"{"window":{"kind":"count","size":8,"minimum_calls":20,"failure_rate":30},"slow_call_ms":30,"slow_call_rate":50}"#,
+    r#"{"window":{"kind":"time","size_ms":500,"minimum_calls":5,"failure_rate":40},"open_timeout_ms":300}"#,
+];
+
+fn run(seed: u64, steps: usize) {
+    let mut rng = Rng(seed);
+    let mut fast = Wrapper::new();
+    let mut json = Session::new(Options::default());
+    let services = ["a", "b", "c"];
+    let mut outstanding: Vec<(usize, u64)> = Vec::new();
+    let mut now = 1_000;
+    let mut id = 0;
+    for _ in 0..steps {
+        id += 1;
+        match rng.below(100) {
+            0..=44 => {
+                let s = rng.below(3) as usize;
+                let r = fast.acquire(services[s], now);
+                let doc = format!(
+                    r#"{{"src":"c","dest":"{}","body":{{"type":"acquire","msg_id":{id}}}}}"#,
+                    services[s]
+                );
+                let reply = String::from_utf8(json.handle(doc.as_bytes(), now).to_vec()).unwrap();
+                if r > 0 {
+                    assert!(reply.contains(&format!(r#""permit":{r}}}"#)), "{reply}");
+                    outstanding.push((s, r as u64));
+                } else {
+                    assert!(reply.contains(r#""code":11"#), "{reply} vs {r}");
+                }
+            }
+            45..=84 if !outstanding.is_empty() => {
+                let (s, permit) = outstanding.remove(rng.below(outstanding.len() as u64) as usize);
+                let code = [0, 0, 0, 1, 1, 2][rng.below(6) as usize];
+                let duration = rng.below(60);
+                fast.record(services[s], permit, code, duration, now);
+                let outcome = ["success", "failure", "ignored"][code as usize];
+                let doc = format!(
+                    r#"{{"src":"c","dest":"{}","body":{{"type":"record","permit":{permit},"outcome":"{outcome}","duration_ms":{duration}}}}}"#,
+                    services[s]
+                );
+                json.handle(doc.as_bytes(), now);
+            }
+            85..=94 => now += rng.below(400),
+            95..=97 => {
+                let config = CONFIGS[rng.below(CONFIGS.len() as u64) as usize];
+                let target = match rng.below(2) {
+                    0 => String::new(),
+                    _ => format!(r#","service":"{}""#, services[rng.below(3) as usize]),
+                };
+                let doc = format!(
+                    r#"{{"src":"c","dest":"x","body":{{"type":"configure","msg_id":{id}{target},"config":{config}}}}}"#
+                );
+                let a = fast.message(&doc, now);
+                let b = String::from_utf8(json.handle(doc.as_bytes(), now).to_vec()).unwrap();
+                assert_eq!(a, b);
+            }
+            _ => {
+                let doc = format!(
+                    r#"{{"src":"c","dest":"x","body":{{"type":"status","msg_id":{id},"service":"{}"}}}}"#,
+                    services[rng.below(3) as usize]
+                );
+                let a = fast.message(&doc, now);
+                let b = String::from_utf8(json.handle(doc.as_bytes(), now).to_vec()).unwrap();
+                assert_eq!(a, b, "status differs (seed {seed})");
+            }
+        }
+        // Every transition the messages caused is already logged on the batch path.
+        assert_eq!(
+            fast.session.node().last_event_seq(),
+            json.node().last_event_seq(),
+            "a transition was late (seed {seed})"
+        );
+    }
+    fast.flush();
+    assert_eq!(fast.session.node().snapshot(), json.node().snapshot());
+    assert_eq!(
+        fast.session.node().events_after(0),
+        json.node().events_after(0)
+    );
+}
+
+#[test]
+fn the_batch_path_and_the_messages_agree() {
+    for seed in 1..=40 {
+        run(seed * 7919, 3000);
+    }
+}
+
+#[test]
+fn a_local_admission_the_node_refuses_is_reported() {
+    let mut s = Session::new(Options::default());
+    let mut b = Batch::default();
+    assert_eq!(b.slot(b"db"), 0);
+    assert_eq!(b.slot(b"db"), 0);
+    assert_eq!(b.slot(b""), -1);
+    s.handle(
+        br#"{"src":"c","dest":"db","body":{"type":"force","service":"db","mode":"open"}}"#,
+        0,
+    );
+    assert_eq!(b.grant(&s, 0), 0.0, "no grant while forced");
+    let ops = [OP_ACQUIRE, 0.0, 1.0, -1.0, 5.0, 9.0, 0.0, 1.0, -1.0, 5.0];
+    assert_eq!(b.sync(&mut s, &ops), SYNC_MISMATCH);
+    assert_eq!(b.grant(&s, 7), -1.0);
+}
+
+#[test]
+fn the_default_grant_allows_four_failures() {
+    let s = Session::new(Options::default());
+    let mut b = Batch::default();
+    let slot = b.slot(b"db");
+    let g = b.grant(&s, slot) as u64;
+    assert_eq!((g >> 24, g & MAX_GRANT), (4, MAX_GRANT));
+}
+
+#[test]
+fn the_fifth_failure_trips_before_its_call_returns() {
+    let mut fast = Wrapper::new();
+    for i in 0..5 {
+        let p = fast.acquire("db", 10 + i);
+        assert_eq!(p, i as i64 + 1);
+        fast.record("db", p as u64, 1, 1, 10 + i);
+        assert_eq!(fast.session.node().last_event_seq(), u64::from(i == 4));
+    }
+    assert_eq!(fast.session.node().last_event_seq(), 1);
+}
