@@ -21,6 +21,9 @@ use crate::wire::{Session, encode};
 pub const OP_WORDS: usize = 5;
 /// `op` of an acquire; 0, 1, 2 are the outcomes of a record (success, failure, ignored).
 pub const OP_ACQUIRE: f64 = 3.0;
+/// `op` of a whole call, plus its outcome (4, 5, 6): the acquire of `permit` at
+/// `now_ms − duration_ms`, then its record at `now_ms`. Saves an entry in the common case.
+pub const OP_CALL: u64 = 4;
 /// What [`Batch::sync`] returns when an entry was malformed or the node disagreed with a local
 /// admission: this plus the index of the first such entry.
 pub const SYNC_MISMATCH: i64 = i64::MIN;
@@ -88,12 +91,24 @@ impl Batch {
         let permit = whole(op[2])?;
         let now = crate::millis_from_f64(op[4]);
         let node = session.node_mut();
-        if op[0] == OP_ACQUIRE {
-            let result = acquire_result(node.handle(now, &Request::Acquire { service }));
-            return (permit == 0 || result == permit as i64).then_some(result);
-        }
-        let outcome: Outcome = outcome_of(whole(op[0])?.try_into().ok()?)?;
         let duration_ms = (op[3] >= 0.0).then(|| crate::millis_from_f64(op[3]));
+        let code = whole(op[0])?;
+        if code == OP_ACQUIRE as u64 || code >= OP_CALL {
+            // A call's acquire is dated `duration_ms` before its record.
+            let at = match code {
+                OP_CALL.. if permit > 0 => now.checked_sub(duration_ms?)?,
+                OP_CALL.. => return None,
+                _ => now,
+            };
+            let result = acquire_result(node.handle(at, &Request::Acquire { service }));
+            if permit != 0 && result != permit as i64 {
+                return None;
+            }
+            if code < OP_CALL {
+                return Some(result);
+            }
+        }
+        let outcome: Outcome = outcome_of((code % OP_CALL).try_into().ok()?)?;
         let request = Request::Record {
             service,
             permit,

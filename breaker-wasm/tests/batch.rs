@@ -3,7 +3,7 @@
 //! transition must be in the log by the time the call that caused it returns.
 
 use breaker_wasm::Options;
-use breaker_wasm::batch::{Batch, OP_ACQUIRE, OP_WORDS, SYNC_MISMATCH};
+use breaker_wasm::batch::{Batch, OP_ACQUIRE, OP_CALL, OP_WORDS, SYNC_MISMATCH};
 use breaker_wasm::node::grant::MAX_GRANT;
 use breaker_wasm::wire::Session;
 
@@ -34,6 +34,8 @@ struct Wrapper {
     log: Vec<f64>,
     local: Vec<Local>,
     last_permit: u64,
+    /// Whole-call entries written.
+    calls: u64,
 }
 
 impl Wrapper {
@@ -44,6 +46,7 @@ impl Wrapper {
             log: Vec::new(),
             local: Vec::new(),
             last_permit: 0,
+            calls: 0,
         }
     }
 
@@ -96,13 +99,25 @@ impl Wrapper {
 
     fn record(&mut self, name: &str, permit: u64, code: i32, duration: u64, now: u64) {
         let slot = self.slot(name);
-        self.log.extend([
-            f64::from(code),
-            slot as f64,
-            permit as f64,
-            duration as f64,
-            now as f64,
-        ]);
+        let n = self.log.len();
+        let acquired_here = n >= OP_WORDS
+            && self.log[n - 5..n - 2] == [OP_ACQUIRE, slot as f64, permit as f64]
+            && self.log[n - 1] + duration as f64 == now as f64;
+        if acquired_here {
+            // Its acquire is the last entry: one entry for the whole call.
+            self.log[n - 5] = (OP_CALL + code as u64) as f64;
+            self.log[n - 2] = duration as f64;
+            self.log[n - 1] = now as f64;
+            self.calls += 1;
+        } else {
+            self.log.extend([
+                f64::from(code),
+                slot as f64,
+                permit as f64,
+                duration as f64,
+                now as f64,
+            ]);
+        }
         let l = &mut self.local[slot];
         let bad = code == 1;
         if l.granted && l.outcomes > 0 && (!bad || l.failures > 0) {
@@ -141,10 +156,10 @@ fn run(seed: u64, steps: usize) {
     let mut fast = Wrapper::new();
     let mut json = Session::new(Options::default());
     let services = ["a", "b", "c"];
-    let mut outstanding: Vec<(usize, u64)> = Vec::new();
+    let mut outstanding: Vec<(usize, u64, u64)> = Vec::new();
     let mut now = 1_000;
     let mut id = 0;
-    for _ in 0..steps {
+    for step in 0..steps {
         id += 1;
         match rng.below(100) {
             0..=44 => {
@@ -156,16 +171,27 @@ fn run(seed: u64, steps: usize) {
                 );
                 let reply = String::from_utf8(json.handle(doc.as_bytes(), now).to_vec()).unwrap();
                 if r > 0 {
-                    assert!(reply.contains(&format!(r#""permit":{r}}}"#)), "{reply}");
-                    outstanding.push((s, r as u64));
+                    assert!(
+                        reply.contains(&format!(r#""permit":{r}}}"#)),
+                        "{reply} (seed {seed}, step {step})"
+                    );
+                    outstanding.push((s, r as u64, now));
                 } else {
                     assert!(reply.contains(r#""code":11"#), "{reply} vs {r}");
                 }
             }
             45..=84 if !outstanding.is_empty() => {
-                let (s, permit) = outstanding.remove(rng.below(outstanding.len() as u64) as usize);
+                // Mostly the call just acquired, as a guard records it.
+                let pick = match rng.below(2) {
+                    0 => outstanding.len() - 1,
+                    _ => rng.below(outstanding.len() as u64) as usize,
+                };
+                let (s, permit, at) = outstanding.remove(pick);
                 let code = [0, 0, 0, 1, 1, 2][rng.below(6) as usize];
-                let duration = rng.below(60);
+                let duration = match rng.below(2) {
+                    0 => now - at,
+                    _ => rng.below(60),
+                };
                 fast.record(services[s], permit, code, duration, now);
                 let outcome = ["success", "failure", "ignored"][code as usize];
                 let doc = format!(
@@ -206,6 +232,11 @@ fn run(seed: u64, steps: usize) {
         );
     }
     fast.flush();
+    assert!(
+        fast.calls > 20,
+        "whole-call entries were exercised: {}",
+        fast.calls
+    );
     assert_eq!(fast.session.node().snapshot(), json.node().snapshot());
     assert_eq!(
         fast.session.node().events_after(0),
