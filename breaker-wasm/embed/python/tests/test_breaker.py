@@ -1,4 +1,4 @@
-"""Tests of the Python embedding, on the real module and on tiny hand-written ones."""
+"""Tests of the installed Python package, on the real module and on tiny hand-written ones."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from breaker_embed import (
+from breaker_wasm import (
     AbiVersionError,
     Breaker,
     BreakerDiagnostic,
@@ -20,15 +20,7 @@ from breaker_embed import (
     ProtocolError,
     SystemClock,
 )
-from conftest import TRANSCRIPT
-
-
-class FakeClock:
-    def __init__(self, now: int = 0) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
+from conftest import TRANSCRIPT, FakeClock
 
 
 def tiny_module(version: int = 1, handle: str = "i64.const 0") -> bytes:
@@ -127,7 +119,8 @@ def test_guard_opens_fails_fast_probes_and_closes(wasm_path: Path) -> None:
 
 
 def test_guard_records_duration_and_ignored_exceptions(wasm_path: Path) -> None:
-    breaker = Breaker(wasm_path, clock=FakeClock(0))
+    clock = FakeClock(0)
+    breaker = Breaker(wasm_path, clock=clock)
     breaker.configure({"failure_threshold": 1})
 
     class NotFound(Exception):
@@ -139,6 +132,18 @@ def test_guard_records_duration_and_ignored_exceptions(wasm_path: Path) -> None:
     assert breaker.status("users")["state"] == "closed"
     status = breaker.status("users")
     assert status["counts"]["failures"] == 0
+
+    # The duration is measured with the breaker's clock: 49 ms is fast, 50 ms is slow, and a
+    # slow success counts as a failure under the consecutive policy.
+    breaker.configure({"slow_call_ms": 50}, service="search")
+    with breaker.guard("search"):
+        clock.now += 49
+    assert breaker.status("search")["state"] == "closed"
+    with breaker.guard("search"):
+        clock.now += 50
+    status = breaker.status("search")
+    assert status["state"] == "open"
+    assert breaker.events(service="search")[0]["reason"] == "1 consecutive failure (threshold 1)"
 
 
 def test_guard_as_decorator_sync_and_async(wasm_path: Path) -> None:
@@ -302,10 +307,10 @@ def test_bad_now_ms(wasm_path: Path) -> None:
         Breaker(wasm_path).handle_raw("", -1)
 
 
-def test_guard_takes_the_typed_fast_path_and_agrees_with_the_json_messages(wasm_path: Path) -> None:
+def test_guard_takes_the_batch_path_and_agrees_with_the_json_messages(wasm_path: Path) -> None:
     clock = FakeClock(1_000)
     breaker = Breaker(wasm_path, clock=clock)
-    assert breaker._fast is not None, "the real module exports breaker_acquire and breaker_record"
+    assert breaker._batch is not None, "the real module exports the batch path"
     breaker.configure({"failure_threshold": 2, "open_timeout_ms": 3_000})
     guard = breaker.guard("db")
     with guard:
@@ -324,6 +329,7 @@ def test_guard_takes_the_typed_fast_path_and_agrees_with_the_json_messages(wasm_
         breaker.acquire("db")
     assert fast.value.retry_after_ms == json_path.value.retry_after_ms == 3_000
     assert fast.value.text == "Circuit breaker OPEN"
+    assert fast.value.reply == {**json_path.value.reply, "in_reply_to": 0}
     breaker.request({"type": "force", "service": "db", "mode": "open"})
     with pytest.raises(BreakerOpen) as forced:
         with guard:
