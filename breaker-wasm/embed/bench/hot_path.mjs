@@ -15,7 +15,7 @@
 import { fileURLToPath } from 'node:url';
 import CircuitBreaker from 'opossum';
 import { ConsecutiveBreaker, circuitBreaker, handleAll } from 'cockatiel';
-import { Breaker } from '../node/breaker.mjs';
+import { Breaker } from 'breaker-wasm';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const wasmPath = process.argv[2] ?? `${root}/target/breaker.wasm`;

@@ -1,10 +1,9 @@
-// node --test: the Node embedding on the real module and on tiny hand-written ones.
+// node --test: the installed package on the real module and on tiny hand-written ones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import {
   Breaker,
@@ -14,12 +13,11 @@ import {
   BreakerTrappedError,
   ProtocolError,
   systemClock,
-} from '../breaker.mjs';
+} from 'breaker-wasm';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const WASM =
-  process.env.BREAKER_WASM ?? join(HERE, '..', '..', '..', '..', 'target', 'breaker.wasm');
-const TRANSCRIPT = join(HERE, '..', '..', 'conformance.jsonl');
+import { EMBED, WASM } from './paths.mjs';
+
+const TRANSCRIPT = join(EMBED, 'conformance.jsonl');
 
 // Tiny modules with the breaker's exports, assembled from this WAT (wat2wasm), V being the
 // version and H the body of breaker_handle:
@@ -317,10 +315,10 @@ test('bad use: a guest trap poisons the instance', async () => {
   );
 });
 
-test('guard takes the typed fast path and agrees with the JSON messages', async () => {
+test('guard takes the batch path and agrees with the JSON messages', async () => {
   const clock = fakeClock(1000);
   const breaker = await Breaker.load(WASM, { clock, onDiagnostics: () => {} });
-  assert.equal(breaker._fast, true, 'the real module has breaker_acquire and breaker_record');
+  assert.notEqual(breaker._batch, null, 'the real module has the batch path');
   breaker.configure({ failure_threshold: 2, open_timeout_ms: 3000, slow_call_ms: 50 });
   const slow = async () => {
     clock.now += 60; // the guard times the call with the breaker's clock
@@ -351,6 +349,7 @@ test('guard takes the typed fast path and agrees with the JSON messages', async 
   assert.equal(fast.text, 'Circuit breaker OPEN');
   assert.equal(fast.retryAfterMs, 3000);
   assert.equal(fast.retryAfterMs, json.retryAfterMs);
+  assert.deepEqual(fast.reply, { ...json.reply, in_reply_to: 0 });
   // Forced open: no time to give.
   breaker.request({ type: 'force', service: 'db', mode: 'open' });
   const forced = await breaker.guard('db', async () => 'never').catch((e) => e);
