@@ -16,7 +16,7 @@ const SERVICE = 'inventory';
 
 let failing = false;
 let hits = 0;
-const server = createServer((req, res) => {
+const server = createServer((_req, res) => {
   hits++;
   if (failing) res.writeHead(503).end('unavailable\n');
   else res.writeHead(200).end('42 widgets\n');

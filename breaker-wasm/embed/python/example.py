@@ -54,15 +54,15 @@ def main() -> None:
     @breaker.guard(SERVICE)
     def get_stock() -> str:
         with urllib.request.urlopen(url, timeout=2) as response:
-            return response.read().decode().strip()
+            body: bytes = response.read()
+        return body.decode().strip()
 
     def attempt(label: str) -> None:
         try:
             print(f"{label}: ok, {get_stock()}")
         except BreakerOpen as e:
-            print(
-                f"{label}: failed fast, breaker open (retry after {e.retry_after_ms} ms; downstream not called)"
-            )
+            after = f"retry after {e.retry_after_ms} ms; downstream not called"
+            print(f"{label}: failed fast, breaker open ({after})")
         except urllib.error.HTTPError as e:
             print(f"{label}: downstream error HTTP {e.code}")
 

@@ -3,9 +3,12 @@
 // traps (ABI.md).
 const { readFile } = require('node:fs/promises');
 const { join } = require('node:path');
-const { AbiVersionError, BreakerError, BreakerLoadError, BreakerTrappedError } = require(
-  './errors.cjs',
-);
+const {
+  AbiVersionError,
+  BreakerError,
+  BreakerLoadError,
+  BreakerTrappedError,
+} = require('./errors.cjs');
 
 /** The ABI version this package speaks (breaker_abi_version()). */
 const ABI_VERSION = 1;

@@ -19,7 +19,10 @@ test('the packaged module needs no path, sync or async', async () => {
   assert.equal(sync.status('db').config.failure_threshold, 2);
   const loaded = await Breaker.load({ openTimeoutMs: 1234 });
   assert.equal(loaded.status('db').config.open_timeout_ms, 1234);
-  assert.throws(() => new Breaker({ failureTreshold: 2 }), /unknown Breaker option: failureTreshold/);
+  assert.throws(
+    () => new Breaker({ failureTreshold: 2 }),
+    /unknown Breaker option: failureTreshold/,
+  );
 });
 
 test('require and import give the same classes', () => {
@@ -85,7 +88,10 @@ test('an aborted call counts as a failure unless told otherwise', async () => {
   const lenient = new Breaker({ failureThreshold: 1 });
   const signal = AbortSignal.abort();
   const options = { signal, cancellation: 'ignored' };
-  await assert.rejects(lenient.guard('db', async () => 1, options), { name: 'AbortError' });
+  await assert.rejects(
+    lenient.guard('db', async () => 1, options),
+    { name: 'AbortError' },
+  );
   assert.equal(lenient.status('db').state, 'closed');
 });
 

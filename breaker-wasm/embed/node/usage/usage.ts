@@ -1,5 +1,5 @@
 // A typed use of the package, checked with tsc --strict by embed/test.sh.
-import { Breaker, BreakerOpenError, type Transition } from 'breaker-wasm';
+import { Breaker, type BreakerOpenError, type Transition } from 'breaker-wasm';
 
 const breaker = new Breaker({ failureThreshold: 3, openTimeoutMs: 1000 });
 breaker.on('open', (t: Transition) => console.log(t.service, t.reason, t.atMs));

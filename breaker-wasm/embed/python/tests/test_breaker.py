@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-
 from breaker_wasm import (
     AbiVersionError,
     Breaker,
@@ -25,8 +24,9 @@ from conftest import TRANSCRIPT, FakeClock
 
 def tiny_module(version: int = 1, handle: str = "i64.const 0") -> bytes:
     """A module with the breaker's exports whose breaker_handle runs `handle`."""
-    return wasmtime.wat2wasm(
-        f"""
+    return bytes(
+        wasmtime.wat2wasm(
+            f"""
         (module
           (memory (export "memory") 1)
           (func (export "breaker_abi_version") (result i32) i32.const {version})
@@ -35,6 +35,7 @@ def tiny_module(version: int = 1, handle: str = "i64.const 0") -> bytes:
           (func (export "breaker_handle") (param i32 i32 i64) (result i64) {handle})
           (func (export "breaker_diagnostics") (result i64) i64.const 0))
         """
+        )
     )
 
 
@@ -77,7 +78,10 @@ def test_the_tasks_three_examples_as_dicts(wasm_path: Path) -> None:
 
 def test_handle_takes_text_with_several_documents_and_lists(wasm_path: Path) -> None:
     breaker = Breaker(wasm_path)
-    text = '{"src":"a","dest":"b","body":{"type":"init","msg_id":1}}\n{\n "src": "a", "dest": "b",\n "body": {"type": "init", "msg_id": 2}\n}'
+    text = (
+        '{"src":"a","dest":"b","body":{"type":"init","msg_id":1}}\n'
+        '{\n "src": "a", "dest": "b",\n "body": {"type": "init", "msg_id": 2}\n}'
+    )
     assert [r["body"]["in_reply_to"] for r in breaker.handle(text, 0)] == [1, 2]
     msgs = [{"src": "a", "dest": "b", "body": {"type": "init", "msg_id": i}} for i in (3, 4)]
     assert [r["body"]["in_reply_to"] for r in breaker.handle(msgs, 0)] == [3, 4]
@@ -92,19 +96,17 @@ def test_guard_opens_fails_fast_probes_and_closes(wasm_path: Path) -> None:
     breaker = Breaker(wasm_path, clock=clock)
     breaker.configure({"failure_threshold": 2, "open_timeout_ms": 500}, service="db")
     guard = breaker.guard("db")
-    ran = []
+    ran: list[object] = []
 
     for _ in range(2):
-        with pytest.raises(ConnectionError):
-            with guard:
-                ran.append(1)
-                raise ConnectionError("down")
+        with pytest.raises(ConnectionError), guard:
+            ran.append(1)
+            raise ConnectionError("down")
     assert breaker.status("db")["state"] == "open"
 
     clock.now += 100
-    with pytest.raises(BreakerOpen) as info:
-        with guard:
-            ran.append("must not run")
+    with pytest.raises(BreakerOpen) as info, guard:
+        ran.append("must not run")
     assert info.value.retry_after_ms == 400
     assert info.value.service == "db"
     assert "retry after 400 ms" in str(info.value)
@@ -126,9 +128,8 @@ def test_guard_records_duration_and_ignored_exceptions(wasm_path: Path) -> None:
     class NotFound(Exception):
         pass
 
-    with pytest.raises(NotFound):
-        with breaker.guard("users", ignore=(NotFound,)):
-            raise NotFound()
+    with pytest.raises(NotFound), breaker.guard("users", ignore=(NotFound,)):
+        raise NotFound()
     assert breaker.status("users")["state"] == "closed"
     status = breaker.status("users")
     assert status["counts"]["failures"] == 0
@@ -218,9 +219,8 @@ def test_snapshot_to_a_file_and_back(wasm_path: Path, tmp_path: Path) -> None:
     clock = FakeClock(10_000)
     first = Breaker(wasm_path, clock=clock)
     first.configure({"failure_threshold": 1, "open_timeout_ms": 3000})
-    with pytest.raises(OSError):
-        with first.guard("db"):
-            raise OSError("down")
+    with pytest.raises(OSError), first.guard("db"):
+        raise OSError("down")
     path = tmp_path / "state.json"
     first.save(path)
     assert json.loads(path.read_text())["version"] == 1
@@ -316,26 +316,22 @@ def test_guard_takes_the_batch_path_and_agrees_with_the_json_messages(wasm_path:
     with guard:
         pass
     for _ in range(2):
-        with pytest.raises(ConnectionError):
-            with guard:
-                raise ConnectionError("down")
+        with pytest.raises(ConnectionError), guard:
+            raise ConnectionError("down")
     status = breaker.status("db")
     assert status["state"] == "open"
     assert status["counts"] == {"successes": 1, "failures": 2, "rejections": 0, "opened": 1}
-    with pytest.raises(BreakerOpen) as fast:
-        with guard:
-            pass
+    with pytest.raises(BreakerOpen) as fast, guard:
+        pass
     with pytest.raises(BreakerOpen) as json_path:
         breaker.acquire("db")
     assert fast.value.retry_after_ms == json_path.value.retry_after_ms == 3_000
     assert fast.value.text == "Circuit breaker OPEN"
     assert fast.value.reply == {**json_path.value.reply, "in_reply_to": 0}
     breaker.request({"type": "force", "service": "db", "mode": "open"})
-    with pytest.raises(BreakerOpen) as forced:
-        with guard:
-            pass
+    with pytest.raises(BreakerOpen) as forced, guard:
+        pass
     assert forced.value.retry_after_ms is None
     # A name that is not a service goes the JSON way, which says why.
-    with pytest.raises(ProtocolError):
-        with breaker.guard(""):
-            pass
+    with pytest.raises(ProtocolError), breaker.guard(""):
+        pass

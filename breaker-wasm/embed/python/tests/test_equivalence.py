@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from breaker_wasm import Breaker, Transition
 from conftest import FakeClock
 
@@ -93,8 +92,8 @@ def run(seed: int, steps: int) -> None:
             clocks[1].now += step_ms
         elif roll < 0.95:
             config = rng.choice(CONFIGS)
-            service = rng.choice([None, *SERVICES])
-            assert same(fast.configure(config, service), slow.configure(config, service))
+            target = rng.choice([None, *SERVICES])
+            assert same(fast.configure(config, target), slow.configure(config, target))
         else:
             service = rng.choice(SERVICES)
             assert same(fast.status(service), slow.status(service)), f"seed {seed}, step {step}"

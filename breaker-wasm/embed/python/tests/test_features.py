@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 import breaker_wasm
+import pytest
 from breaker_wasm import Breaker, BreakerOpen, Transition
 from conftest import FakeClock
 
@@ -33,9 +32,8 @@ def test_listeners_see_open_half_open_closed_with_reasons() -> None:
     only_db = breaker.add_listener(lambda t: returned.append(len(seen)), service="db")
     guard = breaker.guard("db")
     for _ in range(2):
-        with pytest.raises(ConnectionError):
-            with guard:
-                raise ConnectionError()
+        with pytest.raises(ConnectionError), guard:
+            raise ConnectionError()
     # The transition reached the listener before the guarded call that caused it returned.
     assert [(t.from_state, t.to_state) for t in seen] == [("closed", "open")]
     assert seen[0].reason == "2 consecutive failures (threshold 2)"

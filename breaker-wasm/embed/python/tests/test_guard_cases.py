@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from breaker_wasm import Breaker, BreakerOpen
+from breaker_wasm import Breaker, BreakerOpen, Guard
 from conftest import GUARD_CASES
 
 CASES: list[dict[str, Any]] = json.loads(GUARD_CASES.read_text(encoding="utf-8"))["cases"]
@@ -30,7 +29,7 @@ def counts_after(breaker: Breaker, service: str) -> str | None:
     return None if counts["rejections"] else "ignored"
 
 
-def make_guard(breaker: Breaker, case: dict[str, Any], by_predicate: bool) -> Any:
+def make_guard(breaker: Breaker, case: dict[str, Any], by_predicate: bool) -> Guard:
     if case.get("state") == "open":
         breaker.request({"type": "force", "service": "svc", "mode": "open"})
     timeout = case.get("timeout_ms")
@@ -44,7 +43,7 @@ def make_guard(breaker: Breaker, case: dict[str, Any], by_predicate: bool) -> An
     )
 
 
-async def run_async(guard: Any, case: dict[str, Any], ran: list[str]) -> str:
+async def run_async(guard: Guard, case: dict[str, Any], ran: list[str]) -> str:
     @guard
     async def body() -> str:
         ran.append(case["body"])

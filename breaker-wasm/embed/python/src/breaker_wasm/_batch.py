@@ -138,4 +138,6 @@ class Batch:
             if s is not None:
                 s.outcomes = s.failures = 0
         self.last_permit = int(self._instance.call("breaker_last_permit"))
+
+
 _FLUSH_WORDS = FLUSH_AT * _WORDS

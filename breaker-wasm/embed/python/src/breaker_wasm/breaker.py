@@ -249,7 +249,9 @@ class Breaker:
 
     def status(self, service: str | None = None) -> Reply:
         """The ``status_ok`` body for ``service``, or for every breaker."""
-        return self._checked({"type": "status", **({} if service is None else {"service": service})})
+        return self._checked(
+            {"type": "status", **({} if service is None else {"service": service})}
+        )
 
     def configure(self, config: Mapping[str, Any], service: str | None = None) -> Reply:
         """Changes the defaults, or ``service``'s override; returns the ``configure_ok`` body."""
@@ -321,7 +323,9 @@ class Breaker:
         seq = int(self._instance.call("breaker_event_seq"))
         if seq <= self._seen_seq:
             return
-        doc = json.loads(self._instance.read(self._instance.call("breaker_events_after", float(self._seen_seq))))
+        doc = json.loads(
+            self._instance.read(self._instance.call("breaker_events_after", float(self._seen_seq)))
+        )
         self._seen_seq = seq
         for e in doc["body"]["events"]:
             t = Transition(e["seq"], e["at_ms"], e["service"], e["from"], e["to"], e["reason"])

@@ -76,6 +76,7 @@ class Guard:
         self._breaker = breaker
         self._service = service
         self._ignore = ignore
+        self._ignored_types = ignore + _NOT_A_RESULT
         self._exclude = exclude
         self._timeout = timeout
         self._fallback = fallback
@@ -148,7 +149,7 @@ class Guard:
             return _SUCCESS
         if isinstance(exc, asyncio.CancelledError):
             return _IGNORED if self._cancel_ignored else _FAILURE
-        if isinstance(exc, self._ignore) or isinstance(exc, _NOT_A_RESULT):
+        if isinstance(exc, self._ignored_types):
             return _IGNORED
         if self._exclude is not None and self._exclude(exc):
             return _IGNORED
