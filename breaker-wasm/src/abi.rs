@@ -165,9 +165,10 @@ pub extern "C" fn breaker_slot(ptr: i32, len: i32) -> i32 {
     batch().slot(bytes(ptr, len))
 }
 
-/// The batch path: the grant of the service in `slot`, `failures · 2^24 + outcomes`, or −1.
+/// The batch path: the grant of the service in `slot`, `outcomes | failures << 21 |
+/// rearm << 42`, or −1.
 #[unsafe(no_mangle)]
-pub extern "C" fn breaker_grant(slot: i32) -> f64 {
+pub extern "C" fn breaker_grant(slot: i32) -> i64 {
     batch().grant(session(), slot)
 }
 

@@ -12,7 +12,6 @@
 use std::collections::HashMap;
 
 use crate::breaker::Outcome;
-use crate::node::grant::MAX_GRANT;
 use crate::node::{Reply, Request};
 use crate::typed_abi::{acquire_result, outcome_of, service};
 use crate::wire::{Session, encode};
@@ -54,14 +53,13 @@ impl Batch {
         slot
     }
 
-    /// The grant of the service in `slot`, packed as `failures · 2^24 + outcomes` (exact as an
-    /// f64); −1 for an unknown slot.
-    pub fn grant(&self, session: &Session, slot: i32) -> f64 {
-        let Some(name) = self.name(slot) else {
-            return -1.0;
-        };
-        let g = session.node().grant(name);
-        (g.failures * (MAX_GRANT + 1) + g.outcomes) as f64
+    /// The grant of the service in `slot`, packed as `outcomes | failures << 21 | rearm << 42`
+    /// (see `node::grant::Grant`); −1 for an unknown slot.
+    pub fn grant(&self, session: &Session, slot: i32) -> i64 {
+        match self.name(slot) {
+            Some(name) => session.node().grant(name).packed(),
+            None => -1,
+        }
     }
 
     /// Replays the log `ops` ([`OP_WORDS`] numbers per entry) in order. Returns the result of

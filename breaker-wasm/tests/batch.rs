@@ -25,6 +25,9 @@ struct Local {
     granted: bool,
     outcomes: u64,
     failures: u64,
+    rearm: u64,
+    /// The service's latest permit since its grant (0: none).
+    last: u64,
 }
 
 /// The wrapper's side of the batch path, as the Python and Node wrappers implement it.
@@ -36,6 +39,8 @@ struct Wrapper {
     last_permit: u64,
     /// Whole-call entries written.
     calls: u64,
+    /// Successes that re-armed a grant.
+    rearmed: u64,
 }
 
 impl Wrapper {
@@ -47,6 +52,7 @@ impl Wrapper {
             local: Vec::new(),
             last_permit: 0,
             calls: 0,
+            rearmed: 0,
         }
     }
 
@@ -73,7 +79,9 @@ impl Wrapper {
         self.local[slot] = Local {
             granted: true,
             outcomes: g & MAX_GRANT,
-            failures: g >> 24,
+            failures: (g >> 21) & MAX_GRANT,
+            rearm: g >> 42,
+            last: 0,
         };
     }
 
@@ -82,6 +90,7 @@ impl Wrapper {
         let local = self.local[slot];
         if local.granted && (local.outcomes > 0 || local.failures > 0) {
             self.last_permit += 1;
+            self.local[slot].last = self.last_permit;
             let p = self.last_permit as f64;
             self.log
                 .extend([OP_ACQUIRE, slot as f64, p, -1.0, now as f64]);
@@ -93,6 +102,7 @@ impl Wrapper {
         if r > 0 {
             self.last_permit = r as u64;
             self.regrant(slot);
+            self.local[slot].last = r as u64;
         }
         r
     }
@@ -123,6 +133,11 @@ impl Wrapper {
         if l.granted && l.outcomes > 0 && (!bad || l.failures > 0) {
             l.outcomes -= 1;
             l.failures -= u64::from(bad);
+            if code == 0 && permit == l.last && l.rearm > 0 {
+                // The newest permit since the grant: its success sets the count back to 0.
+                l.failures = l.rearm;
+                self.rearmed += 1;
+            }
             if self.log.len() < 64 * OP_WORDS {
                 return;
             }
@@ -262,10 +277,10 @@ fn a_local_admission_the_node_refuses_is_reported() {
         br#"{"src":"c","dest":"db","body":{"type":"force","service":"db","mode":"open"}}"#,
         0,
     );
-    assert_eq!(b.grant(&s, 0), 0.0, "no grant while forced");
+    assert_eq!(b.grant(&s, 0), 0, "no grant while forced");
     let ops = [OP_ACQUIRE, 0.0, 1.0, -1.0, 5.0, 9.0, 0.0, 1.0, -1.0, 5.0];
     assert_eq!(b.sync(&mut s, &ops), SYNC_MISMATCH);
-    assert_eq!(b.grant(&s, 7), -1.0);
+    assert_eq!(b.grant(&s, 7), -1);
 }
 
 #[test]
@@ -274,7 +289,10 @@ fn the_default_grant_allows_four_failures() {
     let mut b = Batch::default();
     let slot = b.slot(b"db");
     let g = b.grant(&s, slot) as u64;
-    assert_eq!((g >> 24, g & MAX_GRANT), (4, MAX_GRANT));
+    assert_eq!(
+        (g & MAX_GRANT, (g >> 21) & MAX_GRANT, g >> 42),
+        (MAX_GRANT, 4, 4)
+    );
 }
 
 #[test]
@@ -287,4 +305,28 @@ fn the_fifth_failure_trips_before_its_call_returns() {
         assert_eq!(fast.session.node().last_event_seq(), u64::from(i == 4));
     }
     assert_eq!(fast.session.node().last_event_seq(), 1);
+}
+
+#[test]
+fn only_the_newest_permit_since_the_grant_rearms_it() {
+    let mut fast = Wrapper::new();
+    let configure = r#"{"src":"c","dest":"x","body":{"type":"configure","msg_id":1,"config":{"failure_threshold":3}}}"#;
+    fast.message(configure, 0);
+    let old = fast.acquire("db", 1) as u64;
+    // A new generation: `old` is stale from now on, and its success must not count.
+    let reset = r#"{"src":"c","dest":"x","body":{"type":"reset","msg_id":2,"service":"db"}}"#;
+    fast.message(reset, 2);
+    let before = fast.session.node().last_event_seq();
+    let p = fast.acquire("db", 3) as u64;
+    fast.record("db", p, 1, 0, 3);
+    fast.record("db", old, 0, 0, 4);
+    for t in 5..7 {
+        let p = fast.acquire("db", t) as u64;
+        fast.record("db", p, 1, 0, t);
+    }
+    assert_eq!(
+        fast.session.node().last_event_seq(),
+        before + 1,
+        "the third failure in a row opened it before its call returned"
+    );
 }

@@ -13,7 +13,7 @@ use crate::breaker::{Breaker, Config, State, Tally, Window};
 use super::{Event, Node};
 
 /// The largest number a grant hands out: the wrapper flushes long before it anyway.
-pub const MAX_GRANT: u64 = (1 << 24) - 1;
+pub const MAX_GRANT: u64 = (1 << 21) - 1;
 
 /// What a wrapper may do locally for one service (both zero: nothing; every call crosses).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,19 +22,30 @@ pub struct Grant {
     pub outcomes: u64,
     /// Of those, failures (or, when slow calls count, any outcome at all) that may.
     pub failures: u64,
+    /// What `failures` becomes after a success that counts (a permit of this grant still
+    /// outstanding): under the consecutive policy a success sets the count back to 0. 0 when
+    /// a success restores nothing.
+    pub rearm: u64,
 }
 
 impl Grant {
     const NONE: Grant = Grant {
         outcomes: 0,
         failures: 0,
+        rearm: 0,
     };
 
     fn of(outcomes: u64, failures: u64) -> Grant {
         Grant {
             outcomes: outcomes.min(MAX_GRANT),
             failures: failures.min(outcomes).min(MAX_GRANT),
+            rearm: 0,
         }
+    }
+
+    /// Packed for the ABI: `outcomes | failures << 21 | rearm << 42`.
+    pub fn packed(self) -> i64 {
+        (self.outcomes | self.failures << 21 | self.rearm.min(MAX_GRANT) << 42) as i64
     }
 }
 
@@ -82,7 +93,10 @@ pub fn grant_for(b: &Breaker, config: &Config) -> Grant {
             if slow {
                 Grant::of(room, room)
             } else {
-                Grant::of(MAX_GRANT, room)
+                Grant {
+                    rearm: config.failure_threshold - 1,
+                    ..Grant::of(MAX_GRANT, room)
+                }
             }
         }
         Window::Count {

@@ -16,8 +16,8 @@ const ACQUIRE = 3;
 /** Plus the outcome: an acquire at now - duration of permit and its record at now. */
 const CALL = 4;
 const FAILURE = 1;
-/** A grant is packed as failures * 2^24 + outcomes. */
-const SHIFT = 2 ** 24;
+/** A grant is packed as outcomes | failures << 21 | rearm << 42. */
+const MASK = (1n << 21n) - 1n;
 /** breaker_sync results at or below this say an entry was refused (i64::MIN + index). */
 const MISMATCH = -(2n ** 63n) + 2n ** 32n;
 /** Entries kept before a flush even when the grants allow more: bounds the log's memory. */
@@ -48,7 +48,9 @@ class Batch {
       slot = this._instance.call('breaker_slot', ptr, bytes.length);
       this._instance.call('breaker_free', ptr, bytes.length);
     }
-    s = slot >= 0 ? { name, slot, outcomes: 0, failures: 0 } : null;
+    // What the grant still allows: outcomes, failures among them, and what failures becomes
+    // after the success of last, the newest permit since the grant.
+    s = slot >= 0 ? { name, slot, outcomes: 0, failures: 0, rearm: 0, last: 0 } : null;
     this._services.set(name, s);
     return s;
   }
@@ -69,6 +71,7 @@ class Batch {
   acquire(s, now) {
     if (s.outcomes > 0) {
       const permit = ++this.lastPermit;
+      s.last = permit;
       this._push(ACQUIRE, s.slot, permit, -1, now);
       return permit;
     }
@@ -77,6 +80,7 @@ class Batch {
     if (result <= 0) throw rejection(s.name, result);
     this.lastPermit = result;
     this._regrant(s);
+    s.last = result;
     return result;
   }
 
@@ -85,6 +89,7 @@ class Batch {
     if (s.outcomes > 0 && (code !== FAILURE || s.failures > 0)) {
       s.outcomes--;
       if (code === FAILURE) s.failures--;
+      else if (code === 0 && permit === s.last) s.failures = s.rearm; // the grant's rule (ABI.md)
       const log = this._log;
       const n = this._n;
       if (n > 0 && log[n - 5] === ACQUIRE && log[n - 3] === permit && log[n - 4] === s.slot) {
@@ -106,8 +111,10 @@ class Batch {
 
   _regrant(s) {
     const packed = this._instance.call('breaker_grant', s.slot);
-    s.outcomes = packed % SHIFT;
-    s.failures = Math.floor(packed / SHIFT);
+    s.outcomes = Number(packed & MASK);
+    s.failures = Number((packed >> 21n) & MASK);
+    s.rearm = Number(packed >> 42n);
+    s.last = 0;
   }
 
   /** Replays the log in the module; the last entry's result (0 when the log is empty). */
@@ -143,6 +150,8 @@ class Batch {
       if (s !== null) {
         s.outcomes = 0;
         s.failures = 0;
+        s.rearm = 0;
+        s.last = 0;
       }
     }
     this.lastPermit = this._instance.call('breaker_last_permit');

@@ -22,8 +22,9 @@ _WORDS = 5
 _ACQUIRE = 3.0
 #: Plus the outcome: an acquire at ``now - duration`` of ``permit`` and its record at ``now``.
 _CALL = 4
-#: A grant is packed as failures * 2^24 + outcomes.
-_SHIFT = 1 << 24
+#: A grant is packed as outcomes | failures << 21 | rearm << 42.
+_BITS = 21
+_MASK = (1 << _BITS) - 1
 #: ``breaker_sync`` results at or below this say an entry was refused (i64::MIN + index).
 _MISMATCH = -(1 << 63) + (1 << 32)
 #: Entries kept before a flush even when the grants allow more: bounds the log's memory.
@@ -35,13 +36,17 @@ OUTCOME_CODES = {"success": 0, "failure": 1, "ignored": 2}
 class Service:
     """What the wrapper may still do locally for one service."""
 
-    __slots__ = ("failures", "name", "outcomes", "slot")
+    __slots__ = ("failures", "last", "name", "outcomes", "rearm", "slot")
 
     def __init__(self, name: str, slot: int) -> None:
         self.name = name
         self.slot = slot
+        #: What the grant still allows: outcomes, failures among them, and what ``failures``
+        #: becomes after the success of ``last``, the newest permit since the grant.
         self.outcomes = 0
         self.failures = 0
+        self.rearm = 0
+        self.last = 0
 
 
 class Batch:
@@ -77,7 +82,7 @@ class Batch:
         :raises BreakerOpen: when the module rejects the call.
         """
         if s.outcomes > 0:
-            self.last_permit = permit = self.last_permit + 1
+            self.last_permit = s.last = permit = self.last_permit + 1
             self._log += (_ACQUIRE, s.slot, permit, -1.0, now)
             return permit
         self._log += (_ACQUIRE, s.slot, 0.0, -1.0, now)
@@ -86,6 +91,7 @@ class Batch:
             raise rejection(s.name, result)
         self.last_permit = result
         self._regrant(s)
+        s.last = result
         return result
 
     def record(self, s: Service, permit: int, outcome: int, duration_ms: int, now: int) -> None:
@@ -97,6 +103,8 @@ class Batch:
             s.outcomes -= 1
             if outcome == 1:
                 s.failures -= 1
+            elif outcome == 0 and permit == s.last:
+                s.failures = s.rearm  # the grant's rule for a success (ABI.md)
             if len(self._log) >= FLUSH_AT * _WORDS:
                 self.flush()
             return
@@ -104,8 +112,9 @@ class Batch:
         self._regrant(s)
 
     def _regrant(self, s: Service) -> None:
-        packed = int(self._instance.call("breaker_grant", s.slot))
-        s.outcomes, s.failures = packed % _SHIFT, packed // _SHIFT
+        packed = self._instance.call("breaker_grant", s.slot)
+        s.outcomes, s.failures = packed & _MASK, (packed >> _BITS) & _MASK
+        s.rearm, s.last = packed >> 2 * _BITS, 0
 
     def flush(self) -> int:
         """Replays the log in the module; returns the last entry's result (0 when empty)."""
@@ -136,7 +145,7 @@ class Batch:
         """After anything else crossed (a message): every grant is void, permits re-read."""
         for s in self._services.values():
             if s is not None:
-                s.outcomes = s.failures = 0
+                s.outcomes = s.failures = s.rearm = s.last = 0
         self.last_permit = int(self._instance.call("breaker_last_permit"))
 
 

@@ -98,7 +98,7 @@ class Guard:
             now = self._clock()
             if s.outcomes > 0:
                 batch = self._batch
-                batch.last_permit = permit = batch.last_permit + 1
+                batch.last_permit = s.last = permit = batch.last_permit + 1
                 batch._log += (_ACQUIRE, s.slot, permit, -1.0, now)
                 return permit, now, s
             if s is _UNRESOLVED:
@@ -119,6 +119,8 @@ class Guard:
                 s.outcomes -= 1
                 if code == _FAILURE:
                     s.failures -= 1
+                elif code == _SUCCESS and permit == s.last:
+                    s.failures = s.rearm  # the grant's rule for a success (ABI.md)
                 log = self._batch._log
                 if log[-5:-2] == [_ACQUIRE, s.slot, permit] and now >= started:
                     # Its acquire is the last entry: one entry for both (ABI.md, op 4 + outcome).
