@@ -125,6 +125,35 @@ test('the shared conformance transcript, byte for byte', async () => {
   });
 });
 
+test("guard rejections carry the transcript's replies", async () => {
+  // Every rejected acquire of the transcript, made through a guard instead: the error's reply is
+  // the transcript's reply with in_reply_to 0 (ABI.md), and the node ends as the JSON-only one.
+  const clock = fakeClock(0);
+  const jsonOnly = await Breaker.load(WASM, { ...quiet, clock });
+  const guarded = await Breaker.load(WASM, { ...quiet, clock });
+  let checked = 0;
+  for (const line of readFileSync(TRANSCRIPT, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const step = JSON.parse(line);
+    const send = JSON.stringify(step.send);
+    jsonOnly.handleRaw(send, step.now_ms);
+    const rejected = step.expect.filter((e) => e.includes('"code":11')).map((e) => JSON.parse(e));
+    if (step.send.body?.type !== 'acquire' || rejected.length === 0) {
+      guarded.handleRaw(send, step.now_ms);
+      continue;
+    }
+    clock.now = step.now_ms;
+    const error = await guarded
+      .guard(rejected[0].body.service, () => assert.fail('a rejected call must not run'))
+      .catch((e) => e);
+    assert.ok(error instanceof BreakerOpenError);
+    assert.deepEqual(error.reply, { ...rejected[0].body, in_reply_to: 0 });
+    checked++;
+  }
+  assert.ok(checked >= 3);
+  assert.deepEqual(guarded.snapshot(), jsonOnly.snapshot());
+});
+
 test("the task's three examples as objects", async () => {
   const breaker = await Breaker.load(WASM);
   const env = { src: 'service-a', dest: 'service-b' };

@@ -56,6 +56,33 @@ def test_conformance_transcript_byte_for_byte(wasm_path: Path) -> None:
         assert out == want, f"conformance.jsonl line {n}: {send}"
 
 
+def test_guard_rejections_carry_the_transcripts_replies(wasm_path: Path) -> None:
+    """Every rejected ``acquire`` of the transcript, made through a guard instead: the error's
+    reply is the transcript's reply with ``in_reply_to`` 0 (ABI.md, "The typed fast path"), and
+    the node ends as the JSON-only one does."""
+    clock = FakeClock()
+    json_only, guarded = Breaker(wasm_path, clock=clock), Breaker(wasm_path, clock=clock)
+    checked = 0
+    for line in TRANSCRIPT.read_text(encoding="utf-8").splitlines():
+        step = json.loads(line)
+        send = json.dumps(step["send"], separators=(",", ":"), ensure_ascii=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BreakerDiagnostic)
+            json_only.handle_raw(send, step["now_ms"])
+            body = step["send"].get("body")
+            rejected = [json.loads(e)["body"] for e in step["expect"] if '"code":11' in e]
+            if not (isinstance(body, dict) and body.get("type") == "acquire" and rejected):
+                guarded.handle_raw(send, step["now_ms"])
+                continue
+        clock.now = step["now_ms"]
+        with pytest.raises(BreakerOpen) as info, guarded.guard(rejected[0]["service"]):
+            pytest.fail("a rejected call must not run")
+        assert info.value.reply == {**rejected[0], "in_reply_to": 0}
+        checked += 1
+    assert checked >= 3
+    assert guarded.snapshot() == json_only.snapshot()
+
+
 def test_the_tasks_three_examples_as_dicts(wasm_path: Path) -> None:
     breaker = Breaker(wasm_path)
     env = {"src": "service-a", "dest": "service-b"}

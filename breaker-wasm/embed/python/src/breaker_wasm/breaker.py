@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -105,8 +106,11 @@ class Breaker:
             raise TypeError(f"unknown config field(s): {', '.join(unknown)}")
         self._clock: Callable[[], int] = clock if clock is not None else system_now
         self._src = src
-        self._lock = threading.RLock()
-        self._msg_id = 0
+        # Not re-entrant (cheaper, and every guarded call takes it twice): nothing holding it
+        # calls back into the breaker, and listeners run after it is released.
+        self._lock = threading.Lock()
+        self._msg_ids = itertools.count(1)
+        self._pending: list[Transition] = []
         self._listeners: list[tuple[Listener, str | None]] = []
         self._seen_seq = 0
         #: Diagnostics lines of the last message handled (empty when none).
@@ -116,7 +120,7 @@ class Breaker:
             (OPTION_MANUAL_CLOCK if manual_clock else 0) | (0 if fixtures else OPTION_NO_FIXTURES)
         )
         self._batch = (
-            Batch(self._instance, self._dispatch) if self._instance.has(*BATCH_EXPORTS) else None
+            Batch(self._instance, self._collect) if self._instance.has(*BATCH_EXPORTS) else None
         )
         if config:
             self.configure(config)
@@ -147,9 +151,11 @@ class Breaker:
             finally:
                 if self._batch is not None and not self.trapped:
                     self._batch.invalidate()
-            self.last_diagnostics = diagnostics.splitlines()
-            self._dispatch()
-            return out, list(self.last_diagnostics)
+            self.last_diagnostics = lines = diagnostics.splitlines()
+            self._collect()
+        if self._pending:
+            self._deliver()
+        return out, list(lines)
 
     def handle(
         self, message: Message | Iterable[Mapping[str, Any]], now_ms: int | None = None
@@ -177,11 +183,9 @@ class Breaker:
         self, body: Mapping[str, Any], *, dest: str = "breaker", now_ms: int | None = None
     ) -> Reply:
         """Sends one body (a fresh ``msg_id`` is added) and returns the reply's body."""
-        with self._lock:
-            self._msg_id += 1
-            msg_id = self._msg_id
-            envelope = {"src": self._src, "dest": dest, "body": {**body, "msg_id": msg_id}}
-            replies = self.handle(envelope, now_ms)
+        msg_id = next(self._msg_ids)
+        envelope = {"src": self._src, "dest": dest, "body": {**body, "msg_id": msg_id}}
+        replies = self.handle(envelope, now_ms)
         for reply in replies:
             if reply.get("body", {}).get("in_reply_to") == msg_id:
                 return cast(Reply, reply["body"])
@@ -316,20 +320,27 @@ class Breaker:
 
         return remove
 
-    def _dispatch(self) -> None:
-        """Hands the transitions logged since the last look to the listeners."""
+    def _collect(self) -> None:
+        """Queues the transitions logged since the last look (the lock is held)."""
         if not self._listeners or self._batch is None:
             return
         seq = int(self._instance.call("breaker_event_seq"))
         if seq <= self._seen_seq:
             return
-        doc = json.loads(
-            self._instance.read(self._instance.call("breaker_events_after", float(self._seen_seq)))
-        )
+        packed = self._instance.call("breaker_events_after", float(self._seen_seq))
         self._seen_seq = seq
-        for e in doc["body"]["events"]:
+        for e in json.loads(self._instance.read(packed))["body"]["events"]:
             t = Transition(e["seq"], e["at_ms"], e["service"], e["from"], e["to"], e["reason"])
-            for listener, service in list(self._listeners):
+            self._pending.append(t)
+
+    def _deliver(self) -> None:
+        """Hands the queued transitions to the listeners, in order, outside the lock (so a
+        listener may use the breaker)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            listeners = list(self._listeners)
+        for t in pending:
+            for listener, service in listeners:
                 if service is None or service == t.service:
                     listener(t)
 

@@ -103,10 +103,20 @@ class Guard:
                 return permit, now, s
             if s is _UNRESOLVED:
                 self._handle = s = self._resolve()
+            rejected: BreakerOpen | None = None
             if s is not _NO_BATCH:
-                return self._batch.acquire(s, now), now, s
-        # Not a service name, or no batch path: the message says why, or decides.
-        return self._breaker.acquire(self._service, now), now, _NO_BATCH
+                try:
+                    permit = self._batch.acquire(s, now)
+                except BreakerOpen as e:
+                    rejected = e
+        if self._breaker._pending:
+            self._breaker._deliver()  # before the caller hears of the call (ABI.md)
+        if s is _NO_BATCH:
+            # Not a service name, or no batch path: the message says why, or decides.
+            return self._breaker.acquire(self._service, now), now, _NO_BATCH
+        if rejected is not None:
+            raise rejected
+        return permit, now, s
 
     def _end(self, held: _Held, code: int) -> None:
         """Records the outcome ``code`` of ``held``; within the grant, one append to the log
@@ -122,20 +132,24 @@ class Guard:
                 elif code == _SUCCESS and permit == s.last:
                     s.failures = s.rearm  # the grant's rule for a success (ABI.md)
                 log = self._batch._log
-                if log[-5:-2] == [_ACQUIRE, s.slot, permit] and now >= started:
+                # Permits are unique, so an entry with this permit at [-3] is its acquire or
+                # nothing else.
+                if log and log[-3] == permit and log[-5] == _ACQUIRE and now >= started:
                     # Its acquire is the last entry: one entry for both (ABI.md, op 4 + outcome).
                     log[-5] = _CALL + code
                     log[-2] = duration
                     log[-1] = now
                 else:
                     log += (code, s.slot, permit, duration, now)
-                if len(log) >= _FLUSH_WORDS:
-                    self._batch.flush()
-                return
-            if s is not _NO_BATCH:
+                if len(log) < _FLUSH_WORDS:
+                    return
+                self._batch.flush()
+            elif s is not _NO_BATCH:
                 self._batch.record(s, permit, code, duration, now)
-                return
-        self._breaker.record(self._service, permit, _OUTCOMES[code], duration, now)
+        if s is _NO_BATCH:
+            self._breaker.record(self._service, permit, _OUTCOMES[code], duration, now)
+        elif self._breaker._pending:
+            self._breaker._deliver()
 
     def _resolve(self) -> Service:
         batch = self._breaker._batch
@@ -226,20 +240,49 @@ class Guard:
 
             return cast(F, async_wrapper)
 
+        return cast(F, self._sync_wrapper(fn))
+
+    def _sync_wrapper(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        lock, clock = self._lock, self._clock
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                held = self._begin()
-            except BreakerOpen as e:
-                if self._fallback is None:
-                    raise
-                return self._fallback(e)
+            # _begin and a success's _end written out once more for the common case (a grant in
+            # hand, the record right after its acquire): this is every decorated call's cost.
+            s = self._handle
+            with lock:
+                if s.outcomes > 0:
+                    started = clock()
+                    batch = self._batch
+                    batch.last_permit = s.last = permit = batch.last_permit + 1
+                    batch._log += (_ACQUIRE, s.slot, permit, -1.0, started)
+                else:
+                    s = _UNRESOLVED
+            if s is _UNRESOLVED:
+                try:
+                    permit, started, s = self._begin()
+                except BreakerOpen as e:
+                    if self._fallback is None:
+                        raise
+                    return self._fallback(e)
             try:
                 result = fn(*args, **kwargs)
             except BaseException as e:
-                self._end(held, self._code(e))
+                self._end((permit, started, s), self._code(e))
                 raise
-            self._end(held, _SUCCESS)
+            with lock:
+                log = self._batch._log if s.outcomes > 0 else None
+                if log and log[-3] == permit and log[-5] == _ACQUIRE:
+                    now = clock()
+                    if now >= started:
+                        s.outcomes -= 1
+                        if permit == s.last:
+                            s.failures = s.rearm
+                        log[-5] = _CALL + _SUCCESS
+                        log[-2] = now - started
+                        log[-1] = now
+                        return result
+            self._end((permit, started, s), _SUCCESS)
             return result
 
-        return cast(F, wrapper)
+        return wrapper
