@@ -9,6 +9,7 @@ guarded call that caused it returns.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from pathlib import Path
 from typing import Any
@@ -42,16 +43,24 @@ class Skipped(Exception):
     """Excluded by the guard: recorded as ignored."""
 
 
-def guarded_call(breaker: Breaker, clock: FakeClock, service: str, kind: str, ms: int) -> None:
-    try:
-        with breaker.guard(service, ignore=(Skipped,)):
-            clock.now += ms
-            if kind == "failure":
-                raise Down()
-            if kind == "ignored":
-                raise Skipped()
-    except Exception:
-        pass
+def guarded_call(
+    breaker: Breaker, clock: FakeClock, service: str, kind: str, ms: int, decorated: bool
+) -> None:
+    guard = breaker.guard(service, ignore=(Skipped,))
+
+    def downstream() -> None:
+        clock.now += ms
+        if kind == "failure":
+            raise Down()
+        if kind == "ignored":
+            raise Skipped()
+
+    with contextlib.suppress(Exception):
+        if decorated:
+            guard(downstream)()
+        else:
+            with guard:
+                downstream()
 
 
 def two_step_call(breaker: Breaker, clock: FakeClock, service: str, kind: str, ms: int) -> None:
@@ -82,7 +91,7 @@ def run(seed: int, steps: int) -> None:
             service = rng.choice(SERVICES)
             kind = rng.choice(["success", "success", "success", "failure", "failure", "ignored"])
             ms = rng.choice([0, 1, 5, 35, 60])
-            guarded_call(fast, clocks[0], service, kind, ms)
+            guarded_call(fast, clocks[0], service, kind, ms, decorated=rng.random() < 0.5)
             two_step_call(slow, clocks[1], service, kind, ms)
             # Before the guarded call returned, its transitions reached the listeners.
             assert seen[0] == seen[1], f"seed {seed}, step {step}"
