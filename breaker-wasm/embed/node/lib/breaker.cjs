@@ -8,7 +8,7 @@ const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { Batch } = require('./batch.cjs');
 const { BreakerError, BreakerOpenError, ProtocolError } = require('./errors.cjs');
-const { SUCCESS, OUTCOMES, checkOptions, outcomeOf, bounded } = require('./guard.cjs');
+const { SUCCESS, IGNORED, OUTCOMES, checkOptions, outcomeOf, bounded } = require('./guard.cjs');
 const { BATCH_EXPORTS, Instance, compile } = require('./instance.cjs');
 
 const OPTION_MANUAL_CLOCK = 1;
@@ -88,6 +88,7 @@ class Breaker extends EventEmitter {
     this._onDiagnostics = options.onDiagnostics ?? defaultDiagnostics;
     this._msgId = 0;
     this._seenSeq = -1; // not watching until a transition listener is added
+    this._pending = []; // transitions logged, not yet emitted
     /** Diagnostics lines of the last message handled. */
     this.lastDiagnostics = [];
     this._instance.setOptions(
@@ -95,7 +96,7 @@ class Breaker extends EventEmitter {
         (options.fixtures === false ? OPTION_NO_FIXTURES : 0),
     );
     this._batch = this._instance.has(BATCH_EXPORTS)
-      ? new Batch(this._instance, () => this._dispatch())
+      ? new Batch(this._instance, () => this._collect())
       : null;
     this.on('newListener', (name) => {
       if (this._seenSeq < 0 && WATCHED.has(name) && this._batch !== null)
@@ -130,7 +131,8 @@ class Breaker extends EventEmitter {
       .decode(result.diagnostics)
       .split('\n')
       .filter((l) => l.length > 0);
-    this._dispatch();
+    this._collect();
+    this._emitPending();
     return { replies: result.out, diagnostics: [...this.lastDiagnostics] };
   }
 
@@ -199,8 +201,20 @@ class Breaker extends EventEmitter {
     try {
       permit = s !== null ? batch.acquire(s, started) : this.acquire(service, started);
     } catch (e) {
+      this._emitPending(); // before the caller hears of the rejection
       if (options.fallback != null && e instanceof BreakerOpenError) return options.fallback(e);
       throw e;
+    }
+    if (this._pending.length > 0) {
+      // What this acquire caused (a probe's half_open) reaches the listeners before fn runs; if
+      // a listener throws, fn does not run and the permit is released.
+      try {
+        this._emitPending();
+      } catch (e) {
+        if (s !== null) batch.record(s, permit, IGNORED, 0, started);
+        else this.record(service, permit, 'ignored', 0, started);
+        throw e;
+      }
     }
     let code = SUCCESS;
     let value;
@@ -216,6 +230,8 @@ class Breaker extends EventEmitter {
     const duration = now > started ? now - started : 0;
     if (s !== null) batch.record(s, permit, code, duration, now);
     else this.record(service, permit, OUTCOMES[code], duration, now);
+    // The transitions of this call (its acquire's too) reach the listeners before it returns.
+    if (this._pending.length > 0) this._emitPending();
     if (code !== SUCCESS) throw error;
     return value;
   }
@@ -250,25 +266,47 @@ class Breaker extends EventEmitter {
     return this._checked({ type: 'restore', snapshot }).services;
   }
 
-  /** Emits the transitions logged since the last look, when anyone listens. */
-  _dispatch() {
+  /** Queues the transitions logged since the last look, when anyone listens. */
+  _collect() {
     if (this._seenSeq < 0) return;
     const seq = this._instance.call('breaker_event_seq');
     if (seq <= this._seenSeq) return;
     const doc = this._instance.read(this._instance.call('breaker_events_after', this._seenSeq));
     this._seenSeq = seq;
     for (const e of JSON.parse(decoder.decode(doc)).body.events) {
-      const transition = {
+      this._pending.push({
         seq: e.seq,
         atMs: e.at_ms,
         service: e.service,
         from: e.from,
         to: e.to,
         reason: e.reason,
-      };
-      this.emit('transition', transition);
-      this.emit(EVENT_NAMES[e.to], transition);
+      });
     }
+  }
+
+  /**
+   * Emits the queued transitions, in order, once the breaker's own bookkeeping is done. A
+   * listener that throws does not keep the others from hearing: the first error is thrown once
+   * every transition has been emitted.
+   */
+  _emitPending() {
+    const pending = this._pending;
+    if (pending.length === 0) return;
+    this._pending = [];
+    let failed = null;
+    for (const transition of pending) {
+      for (const name of ['transition', EVENT_NAMES[transition.to]]) {
+        for (const listener of this.rawListeners(name)) {
+          try {
+            listener.call(this, transition);
+          } catch (e) {
+            failed ??= { error: e };
+          }
+        }
+      }
+    }
+    if (failed !== null) throw failed.error;
   }
 }
 

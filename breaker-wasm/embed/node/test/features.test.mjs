@@ -108,3 +108,20 @@ test('fallback when rejected, and bad options are refused', async () => {
   await assert.rejects(breaker.guard('db', run, { timeoutMs: 0 }), /timeoutMs/);
   await assert.rejects(breaker.guard('db', run, { cancellation: 'maybe' }), /cancellation/);
 });
+
+test('a listener that throws loses nothing: the outcome counts, the others hear', async () => {
+  const breaker = new Breaker({ failureThreshold: 1 });
+  const heard = [];
+  breaker.on('open', () => {
+    throw new Error('listener bug');
+  });
+  breaker.on('open', (t) => heard.push(t.to));
+  breaker.once('transition', (t) => heard.push(`once ${t.to}`));
+  const down = async () => {
+    throw new Error('down');
+  };
+  await assert.rejects(breaker.guard('db', down), /listener bug/);
+  assert.deepEqual(heard, ['once open', 'open']);
+  assert.equal(breaker.status('db').counts.failures, 1);
+  assert.equal(breaker.listenerCount('transition'), 0, 'once listeners are removed');
+});

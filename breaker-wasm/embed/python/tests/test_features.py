@@ -134,3 +134,18 @@ def test_bad_guard_options_are_refused() -> None:
         breaker.guard("db", cancellation="maybe")
     with pytest.raises(ValueError, match="timeout"):
         breaker.guard("db", timeout=0)
+
+
+def test_a_listener_that_raises_loses_nothing() -> None:
+    breaker = Breaker(failure_threshold=1)
+    heard: list[str] = []
+
+    def buggy(t: Transition) -> None:
+        raise RuntimeError("listener bug")
+
+    breaker.add_listener(buggy)
+    breaker.add_listener(lambda t: heard.append(t.to_state))
+    with pytest.raises(RuntimeError, match="listener bug"), breaker.guard("db"):
+        raise ConnectionError()
+    assert heard == ["open"]
+    assert breaker.status("db")["counts"]["failures"] == 1

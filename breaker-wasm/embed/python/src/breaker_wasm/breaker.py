@@ -335,14 +335,21 @@ class Breaker:
 
     def _deliver(self) -> None:
         """Hands the queued transitions to the listeners, in order, outside the lock (so a
-        listener may use the breaker)."""
+        listener may use the breaker). A listener that raises does not keep the others from
+        hearing: the first error is raised once all have been called."""
         with self._lock:
             pending, self._pending = self._pending, []
             listeners = list(self._listeners)
+        failed: BaseException | None = None
         for t in pending:
             for listener, service in listeners:
                 if service is None or service == t.service:
-                    listener(t)
+                    try:
+                        listener(t)
+                    except Exception as e:  # every listener still hears of every transition
+                        failed = failed or e
+        if failed is not None:
+            raise failed
 
 
 def _dumps(value: Any) -> str:

@@ -109,11 +109,18 @@ class Guard:
                     permit = self._batch.acquire(s, now)
                 except BreakerOpen as e:
                     rejected = e
-        if self._breaker._pending:
-            self._breaker._deliver()  # before the caller hears of the call (ABI.md)
         if s is _NO_BATCH:
             # Not a service name, or no batch path: the message says why, or decides.
             return self._breaker.acquire(self._service, now), now, _NO_BATCH
+        if self._breaker._pending:
+            # What this acquire caused (a probe's half_open) reaches the listeners before the
+            # call runs; if a listener raises, the call does not run and its permit is released.
+            try:
+                self._breaker._deliver()
+            except BaseException:
+                if rejected is None:
+                    self._end((permit, now, s), _IGNORED)
+                raise
         if rejected is not None:
             raise rejected
         return permit, now, s
@@ -270,6 +277,7 @@ class Guard:
             except BaseException as e:
                 self._end((permit, started, s), self._code(e))
                 raise
+            done = False
             with lock:
                 log = self._batch._log if s.outcomes > 0 else None
                 if log and log[-3] == permit and log[-5] == _ACQUIRE:
@@ -281,7 +289,11 @@ class Guard:
                         log[-5] = _CALL + _SUCCESS
                         log[-2] = now - started
                         log[-1] = now
-                        return result
+                        done = True
+            if done:
+                if self._breaker._pending:
+                    self._breaker._deliver()
+                return result
             self._end((permit, started, s), _SUCCESS)
             return result
 
