@@ -134,7 +134,13 @@ class Batch {
       this._log.subarray(0, this._n),
     );
     this._n = 0;
-    const result = this._instance.call('breaker_sync', ptr, count);
+    let result;
+    try {
+      result = this._instance.call('breaker_sync', ptr, count);
+    } catch (e) {
+      this.void(); // no call is admitted here by an instance that is gone
+      throw e;
+    }
     this._afterSync();
     if (result <= MISMATCH) {
       throw new BreakerError(
@@ -146,6 +152,12 @@ class Batch {
 
   /** After anything else crossed (a message): every grant is void, permits re-read. */
   invalidate() {
+    this.void();
+    this.lastPermit = this._instance.call('breaker_last_permit');
+  }
+
+  /** Every grant is void: the next call of every service crosses into the module. */
+  void() {
     for (const s of this._services.values()) {
       if (s !== null) {
         s.outcomes = 0;
@@ -154,7 +166,6 @@ class Batch {
         s.last = 0;
       }
     }
-    this.lastPermit = this._instance.call('breaker_last_permit');
   }
 }
 

@@ -125,7 +125,10 @@ class Breaker extends EventEmitter {
     try {
       result = this._instance.handle(bytes, now);
     } finally {
-      if (this._batch !== null && !this.trapped) this._batch.invalidate();
+      if (this._batch !== null) {
+        if (this.trapped) this._batch.void();
+        else this._batch.invalidate();
+      }
     }
     this.lastDiagnostics = decoder
       .decode(result.diagnostics)

@@ -329,6 +329,46 @@ def test_a_guest_trap_poisons_the_instance() -> None:
         breaker.acquire("db")
 
 
+def test_a_trap_in_a_batch_stops_local_admissions() -> None:
+    """A module whose second breaker_sync traps: guarded calls admitted within the grant must
+    stop once the instance is gone, not carry on locally."""
+    wasm = wasmtime.wat2wasm(
+        """
+        (module
+          (memory (export "memory") 1)
+          (global $synced (mut i32) (i32.const 0))
+          (func (export "breaker_abi_version") (result i32) i32.const 1)
+          (func (export "breaker_alloc") (param i32) (result i32) i32.const 1024)
+          (func (export "breaker_free") (param i32 i32))
+          (func (export "breaker_handle") (param i32 i32 i64) (result i64) i64.const 0)
+          (func (export "breaker_diagnostics") (result i64) i64.const 0)
+          (func (export "breaker_slot") (param i32 i32) (result i32) i32.const 0)
+          (func (export "breaker_grant") (param i32) (result i64) i64.const 1000)
+          (func (export "breaker_sync") (param i32 i32) (result i64)
+            global.get $synced
+            if unreachable end
+            i32.const 1
+            global.set $synced
+            i64.const 1)
+          (func (export "breaker_last_permit") (result f64) f64.const 0)
+          (func (export "breaker_event_seq") (result f64) f64.const 0)
+          (func (export "breaker_events_after") (param f64) (result i64) i64.const 0))
+        """
+    )
+    breaker = Breaker(bytes(wasm), clock=FakeClock(0))
+    guard = breaker.guard("db")
+    with guard:  # crosses once for the permit and the grant
+        pass
+    with guard:  # within the grant: no crossing
+        pass
+    with pytest.raises(BreakerTrapped, match="trapped"):
+        breaker.handle_raw("", 0)  # reports the two calls first: the module traps
+    ran: list[int] = []
+    with pytest.raises(BreakerTrapped, match="unusable"), guard:
+        ran.append(1)
+    assert ran == [], "a dead instance admits nothing"
+
+
 def test_bad_now_ms(wasm_path: Path) -> None:
     with pytest.raises(ValueError):
         Breaker(wasm_path).handle_raw("", -1)

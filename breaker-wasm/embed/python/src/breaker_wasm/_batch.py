@@ -15,7 +15,7 @@ from array import array
 from collections.abc import Callable
 
 from ._instance import Instance
-from .errors import BreakerError, rejection
+from .errors import BreakerError, BreakerTrapped, rejection
 
 #: f64 numbers per log entry: op, slot, permit, duration_ms, now_ms.
 _WORDS = 5
@@ -132,7 +132,11 @@ class Batch:
             ptr = (raw + 7) & ~7
             self._buffer = (raw, ptr, capacity)
         self._instance.write(data, ptr)
-        result = self._instance.call("breaker_sync", ptr, count)
+        try:
+            result = self._instance.call("breaker_sync", ptr, count)
+        except BreakerTrapped:
+            self.void()  # no call is admitted here by an instance that is gone
+            raise
         self._after_sync()
         if result <= _MISMATCH:
             raise BreakerError(
@@ -143,10 +147,14 @@ class Batch:
 
     def invalidate(self) -> None:
         """After anything else crossed (a message): every grant is void, permits re-read."""
+        self.void()
+        self.last_permit = int(self._instance.call("breaker_last_permit"))
+
+    def void(self) -> None:
+        """Every grant is void: the next call of every service crosses into the module."""
         for s in self._services.values():
             if s is not None:
                 s.outcomes = s.failures = s.rearm = s.last = 0
-        self.last_permit = int(self._instance.call("breaker_last_permit"))
 
 
 _FLUSH_WORDS = FLUSH_AT * _WORDS

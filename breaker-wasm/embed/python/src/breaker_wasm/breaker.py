@@ -149,7 +149,9 @@ class Breaker:
             try:
                 out, diagnostics = self._instance.handle(raw, now)
             finally:
-                if self._batch is not None and not self.trapped:
+                if self._batch is not None and self.trapped:
+                    self._batch.void()
+                elif self._batch is not None:
                     self._batch.invalidate()
             self.last_diagnostics = lines = diagnostics.splitlines()
             self._collect()
