@@ -56,7 +56,9 @@ class Guard:
       it returns an awaitable) instead of raising :class:`BreakerOpen`.
 
     One ``Guard`` may be shared: each ``with`` (per thread) and each ``async with`` (per task)
-    holds its own permit.
+    holds its own permit. In a coroutine that awaits inside the block, use ``async with``: a
+    plain ``with`` keeps its permits per thread, and tasks of one thread would pair them up
+    wrongly.
     """
 
     def __init__(
