@@ -158,7 +158,9 @@ impl Wrapper {
     }
 }
 
-const CONFIGS: [&str; 5] = [
+const CONFIGS: [&str; 6] = [
+    // Few breakers: one is forgotten for another, and its window starts again empty.
+    r#"{"window":{"kind":"count","size":40,"minimum_calls":3,"failure_rate":60},"max_services":2}"#,
     r#"{"failure_threshold":3}"#,
     r#"{"failure_threshold":5,"slow_call_ms":40}"#,
     r#"{"window":{"kind":"count","size":10,"minimum_calls":4,"failure_rate":50}}"#,
@@ -328,5 +330,29 @@ fn only_the_newest_permit_since_the_grant_rearms_it() {
         fast.session.node().last_event_seq(),
         before + 1,
         "the third failure in a row opened it before its call returned"
+    );
+}
+
+#[test]
+fn a_forgotten_breaker_starts_an_empty_window_and_the_grant_allows_for_it() {
+    let mut fast = Wrapper::new();
+    let configure = r#"{"src":"c","dest":"x","body":{"type":"configure","msg_id":1,"config":{"window":{"kind":"count","size":100,"minimum_calls":10,"failure_rate":50},"max_services":1}}}"#;
+    fast.message(configure, 0);
+    for t in 1..=20 {
+        let p = fast.acquire("a", t) as u64;
+        fast.record("a", p, 0, 0, t);
+    }
+    // A second service pushes `a` out: it comes back with an empty window.
+    let p = fast.acquire("b", 30) as u64;
+    fast.record("b", p, 0, 0, 30);
+    let before = fast.session.node().last_event_seq();
+    for t in 31..41 {
+        let p = fast.acquire("a", t) as u64;
+        fast.record("a", p, 1, 0, t);
+    }
+    assert_eq!(
+        fast.session.node().last_event_seq(),
+        before + 1,
+        "ten failures in a fresh window of ten opened it before the tenth call returned"
     );
 }

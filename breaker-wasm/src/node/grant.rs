@@ -120,7 +120,9 @@ pub fn grant_for(b: &Breaker, config: &Config) -> Grant {
             let k = (1..=MAX_GRANT.min(4096))
                 .take_while(|&j| tally.calls + j < minimum || rate_ok(j))
                 .count() as u64;
-            Grant::of(k, k)
+            // The bound on tracked breakers may forget this one between two replayed calls;
+            // it comes back with an empty window, where `minimum` failures in a row open it.
+            Grant::of(k.min(minimum - 1), k.min(minimum - 1))
         }
         Window::Time { minimum_calls, .. } => {
             // Buckets leave with time, which can raise a rate: only the minimum is safe.
