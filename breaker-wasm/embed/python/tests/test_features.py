@@ -149,3 +149,25 @@ def test_a_listener_that_raises_loses_nothing() -> None:
         raise ConnectionError()
     assert heard == ["open"]
     assert breaker.status("db")["counts"]["failures"] == 1
+
+
+def test_the_log_of_unreported_calls_stays_bounded() -> None:
+    breaker = Breaker()
+    guard = breaker.guard("db")
+
+    @guard
+    def decorated() -> None:
+        pass
+
+    log = breaker._batch._log if breaker._batch is not None else []
+    for use in ("decorated", "with"):
+        longest = 0
+        for _ in range(10_000):
+            if use == "decorated":
+                decorated()
+            else:
+                with guard:
+                    pass
+            longest = max(longest, len(log))
+        assert 0 < longest <= 4096 * 5, use
+    assert breaker.status("db")["counts"]["successes"] == 20_000

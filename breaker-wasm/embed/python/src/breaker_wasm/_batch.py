@@ -82,6 +82,8 @@ class Batch:
         :raises BreakerOpen: when the module rejects the call.
         """
         if s.outcomes > 0:
+            if len(self._log) >= FLUSH_AT * _WORDS:
+                self.flush()
             self.last_permit = s.last = permit = self.last_permit + 1
             self._log += (_ACQUIRE, s.slot, permit, -1.0, now)
             return permit

@@ -100,6 +100,8 @@ class Guard:
             now = self._clock()
             if s.outcomes > 0:
                 batch = self._batch
+                if len(batch._log) >= _FLUSH_WORDS:
+                    batch.flush()
                 batch.last_permit = s.last = permit = batch.last_permit + 1
                 batch._log += (_ACQUIRE, s.slot, permit, -1.0, now)
                 return permit, now, s
@@ -260,13 +262,13 @@ class Guard:
             # hand, the record right after its acquire): this is every decorated call's cost.
             s = self._handle
             with lock:
-                if s.outcomes > 0:
+                if s.outcomes > 0 and len(self._batch._log) < _FLUSH_WORDS:
                     started = clock()
                     batch = self._batch
                     batch.last_permit = s.last = permit = batch.last_permit + 1
                     batch._log += (_ACQUIRE, s.slot, permit, -1.0, started)
                 else:
-                    s = _UNRESOLVED
+                    s = _UNRESOLVED  # the general path, which also flushes a long log
             if s is _UNRESOLVED:
                 try:
                     permit, started, s = self._begin()
