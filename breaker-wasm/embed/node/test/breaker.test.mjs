@@ -391,3 +391,36 @@ test('guard takes the batch path and agrees with the JSON messages', async () =>
   const events = breaker.events(0, 'db').map((e) => `${e.from}>${e.to}`);
   assert.deepEqual(events, ['closed>open']);
 });
+
+// A module with the batch exports whose second breaker_sync traps (wat2wasm of):
+//   (module (memory (export "memory") 1) (global $synced (mut i32) (i32.const 0))
+//     breaker_abi_version: 1, breaker_alloc: 1024, breaker_slot: 0, breaker_grant: 1000,
+//     breaker_sync: (if synced: unreachable) synced = 1, return 1;
+//     breaker_last_permit, breaker_event_seq: 0.0; breaker_events_after, handle, diagnostics: 0)
+const SECOND_SYNC_TRAPS = Buffer.from(
+  [
+    'AGFzbQEAAAABNApgAAF/YAF/AX9gAn9/AGADf39+AX5gAAF+YAJ/fwF/YAF/AX5gAn9/AX5gAAF8YAF8',
+    'AX4DDAsAAQIDBAUGBwgICQUDAQABBgYBfwFBAAsH1QEMBm1lbW9yeQIAE2JyZWFrZXJfYWJpX3ZlcnNp',
+    'b24AAA1icmVha2VyX2FsbG9jAAEMYnJlYWtlcl9mcmVlAAIOYnJlYWtlcl9oYW5kbGUAAxNicmVha2Vy',
+    'X2RpYWdub3N0aWNzAAQMYnJlYWtlcl9zbG90AAUNYnJlYWtlcl9ncmFudAAGDGJyZWFrZXJfc3luYwAH',
+    'E2JyZWFrZXJfbGFzdF9wZXJtaXQACBFicmVha2VyX2V2ZW50X3NlcQAJFGJyZWFrZXJfZXZlbnRzX2Fm',
+    'dGVyAAoKUAsEAEEBCwUAQYAICwIACwQAQgALBABCAAsEAEEACwUAQugHCw4AIwAEQAALQQEkAEIBCwsA',
+    'RAAAAAAAAAAACwsARAAAAAAAAAAACwQAQgALABAEbmFtZQcJAQAGc3luY2Vk',
+  ].join(''),
+  'base64',
+);
+
+test('bad use: a trap while reporting a batch stops local admissions', async () => {
+  const breaker = await Breaker.load(new Uint8Array(SECOND_SYNC_TRAPS), { clock: fakeClock(0) });
+  await breaker.guard('db', () => 1); // crosses once for the permit and the grant
+  await breaker.guard('db', () => 2); // within the grant: no crossing
+  assert.throws(() => breaker.handleRaw('', 0), /trapped/); // reports both calls: it traps
+  let ran = false;
+  await assert.rejects(
+    breaker.guard('db', () => {
+      ran = true;
+    }),
+    (e) => e instanceof BreakerTrappedError && /unusable/.test(e.message),
+  );
+  assert.equal(ran, false, 'a dead instance admits nothing');
+});
