@@ -12,7 +12,7 @@ mod figures;
 pub mod framing;
 pub mod raw;
 mod reason;
-mod reply;
+pub mod reply;
 mod restore;
 pub mod snapshot;
 mod strict;
