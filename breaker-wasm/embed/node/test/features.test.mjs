@@ -126,7 +126,7 @@ test('a listener that throws loses nothing: the outcome counts, the others hear'
   assert.equal(breaker.listenerCount('transition'), 0, 'once listeners are removed');
 });
 
-test('metrics: the module\'s OpenMetrics text; status shows the policy', () => {
+test("metrics: the module's OpenMetrics text; status shows the policy", () => {
   const breaker = new Breaker({ clock: fakeClock(1000) });
   breaker.handle({ src: 'a', dest: 'db', body: { type: 'call', force_failures: 5 } });
   const text = breaker.metrics();
