@@ -496,3 +496,27 @@ fn each_transition_is_one_stderr_line_in_text_or_json() {
     assert!(time.ends_with('Z') && time.len() == 24, "{time}");
     assert_eq!(&time[20..23], format!("{:03}", at % 1000), "{time} is {at}");
 }
+
+#[test]
+fn a_restored_older_log_starts_the_stream_over() {
+    let (mut live, port) = listening(&["--clock", "manual"], Stdio::null());
+    let snapshot = ask(&mut live, json!({"type": "snapshot", "msg_id": 1}))["snapshot"].clone();
+    let mut stream = Stream::open(port, None);
+    live.send(&flapping(10, 1), 2);
+    let first: Vec<u64> = stream.events(3).iter().map(|e| e.0).collect();
+    assert_eq!(first, [1, 2, 3]);
+    // The node's log goes back to empty; its next transitions are numbered from 1 again.
+    ask(
+        &mut live,
+        json!({"type": "restore", "msg_id": 2, "snapshot": snapshot}),
+    );
+    ask(
+        &mut live,
+        json!({"type": "advance_clock", "msg_id": 3, "ms": 1000}),
+    );
+    live.send(&flapping(20, 1), 2);
+    let again = stream.events(3);
+    assert_eq!(again.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(again[0].1["at_ms"], 1000);
+    live.finish();
+}

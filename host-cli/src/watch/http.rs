@@ -141,8 +141,10 @@ fn stream(request: Request, shared: &Shared, streams: &AtomicUsize) {
 fn send_events(w: &mut dyn Write, shared: &Shared, mut after: u64) -> io::Result<()> {
     w.write_all(STREAM_HEAD)?;
     w.flush()?;
+    let mut epoch = shared.epoch();
     loop {
-        let events = shared.events_after(after, HEARTBEAT);
+        let (events, now) = shared.events_after(after, epoch, HEARTBEAT);
+        epoch = now;
         let mut out = String::new();
         for e in &events {
             out.push_str(&format!("id: {}\ndata: {}\n\n", e.seq, e.json));

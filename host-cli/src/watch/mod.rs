@@ -25,6 +25,11 @@ use crate::supervisor::Supervisor;
 use log::{LogFormat, Transition};
 pub use shared::{HostCounts, Shared};
 
+/// A transition as the `data:` of an event.
+fn json(t: &Transition) -> String {
+    serde_json::to_string(t).expect("strings and numbers")
+}
+
 /// How many lines `bytes` holds (each ends with a newline).
 pub fn lines(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&b| b == b'\n').count()
@@ -36,8 +41,9 @@ pub type Poke = Box<dyn Fn() + Send + Sync>;
 /// The serving loop's side of the watch.
 pub struct Watch {
     shared: Arc<Shared>,
-    /// The seq of the last transition read from the module.
+    /// The seq of the last transition read from the module, and the transition.
     last_seq: u64,
+    last: String,
     log: LogFormat,
     clock: ClockKind,
     /// Said once when the module's answers cannot be read, rather than on every batch.
@@ -76,6 +82,7 @@ impl Watch {
         let mut watch = Watch {
             shared,
             last_seq: 0,
+            last: String::new(),
             log: args.log_format,
             clock: args.clock,
             complained: false,
@@ -120,26 +127,45 @@ impl Watch {
         self.read_events(node, now_ms, true);
     }
 
+    /// Reads the transitions after the last one seen. The last one seen is asked for again:
+    /// when the module's log no longer has it or anything after it, the log started over (a
+    /// client restored an older snapshot), and it is read again from its start.
     fn read_events(&mut self, node: &mut Supervisor, now_ms: u64, write: bool) {
         let ask = Ask::Events {
             msg_id: 0,
-            after: self.last_seq,
+            after: self.last_seq.saturating_sub(1),
             settle: false,
         };
-        let Some(body) = self.read::<EventsBody>(node, &ask, now_ms) else {
+        let Some(mut body) = self.read::<EventsBody>(node, &ask, now_ms) else {
             return;
         };
+        if self.last_seq > 0 {
+            match body.events.first() {
+                Some(first) if first.seq == self.last_seq && self.last == json(first) => {
+                    drop(body.events.remove(0));
+                }
+                Some(first) if first.seq > self.last_seq => {}
+                _ => {
+                    self.last_seq = 0;
+                    self.shared.start_over();
+                    return self.read_events(node, now_ms, write);
+                }
+            }
+        }
         let Some(last) = body.events.last() else {
             return;
         };
         self.last_seq = last.seq;
+        self.last = json(last);
         let mut events = Vec::with_capacity(body.events.len());
         for t in body.events {
             if write {
                 log::write(self.log, self.clock, &t);
             }
-            let json = serde_json::to_string(&t).expect("strings and numbers");
-            events.push(shared::Event { seq: t.seq, json });
+            events.push(shared::Event {
+                seq: t.seq,
+                json: json(&t),
+            });
         }
         self.shared.push_events(events);
     }

@@ -41,6 +41,8 @@ struct Inner {
     /// The body of the latest `status` reply (all services) and the latest metrics text.
     status: Option<String>,
     metrics: Option<String>,
+    /// Counts the times the module's log started over: a stream then starts over too.
+    epoch: u64,
     /// Counts refreshes of `status` and `metrics`.
     generation: u64,
     /// An HTTP client is waiting for a refresh.
@@ -82,24 +84,41 @@ impl Shared {
         self.changed.notify_all();
     }
 
-    /// The transitions after `seq`, waiting up to `wait` for one when there is none yet.
-    pub fn events_after(&self, seq: u64, wait: Duration) -> Vec<Event> {
-        let newer = |inner: &Inner| -> Vec<Event> {
+    /// The module's log started over: the transitions kept are dropped, and every stream
+    /// starts over with the new ones.
+    pub fn start_over(&self) {
+        let mut inner = self.lock();
+        inner.events.clear();
+        inner.epoch += 1;
+        drop(inner);
+        self.changed.notify_all();
+    }
+
+    /// The transitions after `seq` in `epoch`, waiting up to `wait` for one when there is none
+    /// yet, and the epoch they belong to (after a change of epoch, all of them).
+    pub fn events_after(&self, seq: u64, epoch: u64, wait: Duration) -> (Vec<Event>, u64) {
+        let newer = |inner: &Inner| -> (Vec<Event>, u64) {
+            let seq = if inner.epoch == epoch { seq } else { 0 };
             let start = inner.events.partition_point(|e| e.seq <= seq);
-            inner.events.range(start..).cloned().collect()
+            (inner.events.range(start..).cloned().collect(), inner.epoch)
         };
         let inner = self.lock();
         let found = newer(&inner);
-        if !found.is_empty() {
+        if !found.0.is_empty() || found.1 != epoch {
             return found;
         }
         let (inner, _) = self
             .changed
             .wait_timeout_while(inner, wait, |inner| {
-                inner.events.back().is_none_or(|e| e.seq <= seq)
+                inner.epoch == epoch && inner.events.back().is_none_or(|e| e.seq <= seq)
             })
             .unwrap_or_else(|e| e.into_inner());
         newer(&inner)
+    }
+
+    /// The current epoch (see [`Shared::events_after`]).
+    pub fn epoch(&self) -> u64 {
+        self.lock().epoch
     }
 
     /// Whether a client waits for fresh status and metrics (and clears the wish).
