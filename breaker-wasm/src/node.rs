@@ -2,6 +2,7 @@
 //! typed requests and replies of the protocol (no JSON here: see `wire`).
 
 mod admin;
+pub mod budget;
 mod events;
 pub mod image;
 mod registry;
@@ -14,7 +15,7 @@ use crate::breaker::{Breaker, Config, Patch, Transitions, View};
 pub use events::{Event, EventLog, MAX_EVENTS};
 pub use image::{Image, ImageError, SavedBreaker};
 use registry::Registry;
-pub use request::{CallFixture, ConfigChange, ErrorCode, Reply, Request, ServiceState};
+pub use request::{CallFixture, ConfigChange, ErrorCode, MemoryUse, Reply, Request, ServiceState};
 
 /// The longest service name, in bytes.
 pub const MAX_SERVICE_BYTES: usize = 256;
@@ -50,6 +51,10 @@ pub struct Node {
     events: EventLog,
     /// The last permit handed out: permits are unique for the node's life.
     last_permit: u64,
+    /// The guest memory limit the budget is half of (see `budget`).
+    memory_limit: u64,
+    /// The overrides' charges against the budget.
+    overrides_charged: u64,
     scratch: Transitions,
 }
 
@@ -63,8 +68,39 @@ impl Node {
             breakers: Registry::default(),
             events: EventLog::default(),
             last_permit: 0,
+            memory_limit: budget::DEFAULT_MEMORY_LIMIT,
+            overrides_charged: 0,
             scratch: Vec::new(),
         }
+    }
+
+    /// Tells the node how much memory its host lets it grow to (default
+    /// [`budget::DEFAULT_MEMORY_LIMIT`]); half of it is the budget of breakers and overrides.
+    /// Breakers past a smaller budget are forgotten at once, least recently used first.
+    pub fn set_memory_limit(&mut self, bytes: u64) {
+        self.memory_limit = bytes;
+        self.enforce_budget();
+    }
+
+    /// The budget and what is charged against it.
+    pub fn memory(&self) -> MemoryUse {
+        let budget = budget::budget(self.memory_limit);
+        let used = self.breakers.charged() + self.overrides_charged;
+        MemoryUse {
+            used,
+            left: budget.saturating_sub(used),
+        }
+    }
+
+    /// What the breakers may be charged: the budget less the overrides.
+    fn breaker_budget(&self) -> u64 {
+        budget::budget(self.memory_limit).saturating_sub(self.overrides_charged)
+    }
+
+    /// Forgets breakers (least recently used closed ones first) until the bounds hold.
+    fn enforce_budget(&mut self) {
+        let bytes = self.breaker_budget();
+        self.breakers.shrink_to(self.defaults.max_services, bytes);
     }
 
     pub fn options(&self) -> Options {
@@ -138,6 +174,14 @@ impl Node {
                 config: self.config_for(service),
             },
             Request::Status { service: None } => self.status_all(),
+            Request::StatusWithMemory => match self.status_all() {
+                Reply::StatusAll { services, evicted } => Reply::StatusAllWithMemory {
+                    services,
+                    evicted,
+                    memory: self.memory(),
+                },
+                other => other,
+            },
             Request::Reset { service } => {
                 // Resetting a breaker that does not exist has nothing to do: don't create it.
                 if service.is_none_or(|s| self.breakers.find(s).is_some()) {

@@ -120,6 +120,18 @@ impl Program {
                 "breaker_set_options refused the options".into(),
             ));
         }
+        // The node keeps its state within a budget of half this limit. A build without the
+        // export (an older module) keeps its default budget.
+        if let Ok(set_limit) =
+            instance.get_typed_func::<i32, i32>(&mut store, "breaker_set_memory_limit")
+        {
+            let mib = (limits.memory_bytes >> 20).clamp(1, 4096) as i32;
+            if set_limit.call(&mut store, mib).map_err(fail)? != 0 {
+                return Err(StartError::Instantiate(
+                    "breaker_set_memory_limit refused the limit".into(),
+                ));
+            }
+        }
         Ok(Guest {
             alloc: instance
                 .get_typed_func(&mut store, "breaker_alloc")

@@ -45,6 +45,8 @@ pub enum Request<'a> {
     Status {
         service: Option<&'a str>,
     },
+    /// `status` of every breaker with `"memory":true`: the memory budget too.
+    StatusWithMemory,
     Reset {
         service: Option<&'a str>,
     },
@@ -120,6 +122,11 @@ pub enum Reply<'a> {
         services: Vec<ServiceState>,
         evicted: u64,
     },
+    StatusAllWithMemory {
+        services: Vec<ServiceState>,
+        evicted: u64,
+        memory: MemoryUse,
+    },
     ResetOk {
         service: Option<&'a str>,
     },
@@ -152,4 +159,11 @@ impl Reply<'_> {
             text: text.into(),
         }
     }
+}
+
+/// The memory budget in bytes: what is charged against it, and what is left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryUse {
+    pub used: u64,
+    pub left: u64,
 }

@@ -1,7 +1,7 @@
 //! The node: breakers by name, config layers, snapshots, the bound. Typed requests, fake clock.
 
 use super::*;
-use crate::breaker::{ForceMode, View};
+use crate::breaker::{Attempts, CallResult, Field, ForceMode, StateName, View};
 
 fn call<'a>(service: &'a str, failures: u64) -> Request<'a> {
     let attempts = if failures == 0 {

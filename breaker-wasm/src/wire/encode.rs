@@ -5,7 +5,7 @@ use crate::breaker::{
     CallResult, Config, ForceMode, Forced, Milli, Reason, Setting, Span, StateName, Transition,
     Window, config::FIELDS,
 };
-use crate::node::{Event, Reply};
+use crate::node::{Event, Reply, ServiceState};
 
 pub fn state_name(s: StateName) -> &'static str {
     match s {
@@ -91,6 +91,22 @@ pub fn reply(out: &mut Vec<u8>, src: &str, dest: &str, in_reply_to: u64, reply: 
     body(&mut w, in_reply_to, reply);
     w.end().end();
     w.out.push(b'\n');
+}
+
+/// `status_ok` of every breaker: names and states sorted by name, then `evicted`.
+fn status_all(w: &mut Writer, id: u64, services: &[ServiceState], evicted: u64) {
+    head(w, "status_ok", id);
+    w.key("services").raw("[");
+    for (i, s) in services.iter().enumerate() {
+        if i > 0 {
+            w.raw(",");
+        }
+        w.open()
+            .field_str("service", &s.service)
+            .field_str("state", state_name(s.state))
+            .end();
+    }
+    w.raw("]").field_u64("evicted", evicted);
 }
 
 fn head(w: &mut Writer, kind: &str, in_reply_to: u64) {
@@ -211,19 +227,18 @@ fn body(w: &mut Writer, id: u64, reply: &Reply) {
                 w.field_u64("retry_after_ms", ms);
             }
         }
-        Reply::StatusAll { services, evicted } => {
-            head(w, "status_ok", id);
-            w.key("services").raw("[");
-            for (i, s) in services.iter().enumerate() {
-                if i > 0 {
-                    w.raw(",");
-                }
-                w.open()
-                    .field_str("service", &s.service)
-                    .field_str("state", state_name(s.state))
-                    .end();
-            }
-            w.raw("]").field_u64("evicted", *evicted);
+        Reply::StatusAll { services, evicted } => status_all(w, id, services, *evicted),
+        Reply::StatusAllWithMemory {
+            services,
+            evicted,
+            memory,
+        } => {
+            status_all(w, id, services, *evicted);
+            w.key("memory")
+                .open()
+                .field_u64("used", memory.used)
+                .field_u64("left", memory.left)
+                .end();
         }
         Reply::ResetOk { service } => {
             head(w, "reset_ok", id);
