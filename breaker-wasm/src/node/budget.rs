@@ -167,4 +167,101 @@ mod tests {
         };
         assert_eq!(check(&fitted, budget, "window"), Ok(()));
     }
+
+    use crate::{Options, Session};
+
+    /// Sends `body` (a message body) and returns the reply's body text.
+    fn send(session: &mut Session, body: &str) -> String {
+        let doc = format!(r#"{{"src":"c","dest":"db","body":{body}}}"#);
+        let out = String::from_utf8(session.handle(doc.as_bytes(), 0).to_vec()).unwrap();
+        let start = out.find(r#""body":"#).expect("a reply") + 7;
+        out[start..out.len() - 2].to_string()
+    }
+
+    /// A node with a small memory limit (1 MiB: a budget of 512 KiB), filled to its budget with
+    /// breakers that hold count windows of 10,000 calls, and one open breaker.
+    fn full_node() -> Session {
+        let mut session = Session::new(Options::default());
+        session.node_mut().set_memory_limit(1 << 20);
+        let window = r#"{"kind":"count","size":10000,"minimum_calls":10000,"failure_rate":50}"#;
+        let reply = send(
+            &mut session,
+            &format!(
+                r#"{{"type":"configure","msg_id":1,"config":{{"max_services":100,"window":{window}}}}}"#
+            ),
+        );
+        assert!(reply.contains("configure_ok"), "{reply}");
+        send(&mut session, r#"{"type":"call","msg_id":2,"state":"open"}"#);
+        for i in 0..200 {
+            let reply = send(
+                &mut session,
+                &format!(r#"{{"type":"call","msg_id":3,"service":"s{i}","duration_ms":1}}"#),
+            );
+            assert!(reply.starts_with(r#"{"type":"call_ok""#), "{reply}");
+        }
+        session
+    }
+
+    #[test]
+    fn a_full_node_stays_within_its_budget_and_keeps_its_open_breaker() {
+        let mut session = full_node();
+        let memory = session.node().memory();
+        assert!(memory.used <= budget(1 << 20), "{memory:?}");
+        // Each window is charged 25,064 bytes: the budget holds about 20 such breakers.
+        assert!(session.node().len() < 25, "{}", session.node().len());
+        assert_eq!(
+            session.node().view("db").state,
+            crate::breaker::StateName::Open
+        );
+        let status = send(
+            &mut session,
+            r#"{"type":"status","msg_id":4,"memory":true}"#,
+        );
+        let tail = format!(
+            r#""memory":{{"used":{},"left":{}}}}}"#,
+            memory.used, memory.left
+        );
+        assert!(status.ends_with(&tail), "{status}");
+        let plain = send(&mut session, r#"{"type":"status","msg_id":5}"#);
+        assert!(!plain.contains("memory"), "only when asked: {plain}");
+    }
+
+    #[test]
+    fn operators_can_always_recover_a_node_at_its_budget() {
+        let mut session = full_node();
+        for (body, expect) in [
+            (
+                r#"{"type":"status","msg_id":10,"service":"s199"}"#,
+                "status_ok",
+            ),
+            (r#"{"type":"status","msg_id":11}"#, "status_ok"),
+            (r#"{"type":"snapshot","msg_id":12}"#, "snapshot_ok"),
+            (r#"{"type":"events","msg_id":13}"#, "events_ok"),
+            (
+                r#"{"type":"force","msg_id":14,"service":"s199","mode":"open"}"#,
+                "force_ok",
+            ),
+            (r#"{"type":"reset","msg_id":15}"#, "reset_ok"),
+            (
+                r#"{"type":"configure","msg_id":16,"config":{"window":{"kind":"count","size":10}}}"#,
+                "configure_ok",
+            ),
+        ] {
+            let reply = send(&mut session, body);
+            assert!(
+                reply.starts_with(&format!(r#"{{"type":"{expect}""#)),
+                "{body}: {reply}"
+            );
+        }
+        // With small windows, many more breakers fit again.
+        let before = session.node().memory().left;
+        for i in 0..50 {
+            send(
+                &mut session,
+                &format!(r#"{{"type":"call","msg_id":3,"service":"t{i}","duration_ms":1}}"#),
+            );
+        }
+        assert!(session.node().len() >= 50);
+        assert!(session.node().memory().left < before);
+    }
 }
