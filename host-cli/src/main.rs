@@ -19,6 +19,7 @@ mod engine_config;
 mod error;
 mod files;
 mod guest;
+mod inputs;
 mod serve;
 mod state_file;
 mod supervisor;

@@ -8,10 +8,9 @@
 //! input, SIGTERM, SIGINT, SIGHUP, SIGQUIT, a closed stdout) it flushes every reply, then writes
 //! the state file.
 
-use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
-use std::thread;
+use std::io::{self, Write};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use breaker_wasm::wire::framing::{Frame, Splitter};
@@ -20,7 +19,8 @@ use crate::batch::{self, Batch};
 use crate::clock::{Clock, ClockKind};
 use crate::error::StartError;
 use crate::guest::{GuestOptions, Limits, Program};
-use crate::state_file::{LoadError, StateFile};
+use crate::inputs::{Input, STOPPING, spawn_inputs};
+use crate::state_file::{StateFile, open_state_file};
 use crate::supervisor::{Setup, Supervisor};
 use crate::{Args, read_config};
 
@@ -33,27 +33,6 @@ const REPLAY_BYTES: usize = 16 << 20;
 
 /// The text of a code-13 reply.
 const INTERNAL_ERROR: &str = "internal error: the module failed while handling this message";
-
-enum Input {
-    Data(Vec<u8>),
-    /// End of input (or an unreadable stdin).
-    End,
-    /// SIGTERM, SIGINT, SIGHUP or SIGQUIT.
-    Stop,
-}
-
-/// The signals that end the node: each one flushes the replies and saves the state. SIGHUP
-/// (the terminal went away) and SIGQUIT end it like SIGTERM rather than kill it unsaved.
-const STOP_SIGNALS: [i32; 4] = [
-    signal_hook::consts::SIGTERM,
-    signal_hook::consts::SIGINT,
-    signal_hook::consts::SIGHUP,
-    signal_hook::consts::SIGQUIT,
-];
-
-/// Set as soon as a stop signal arrives, for the loops that run long between two inputs (a batch
-/// handled again one document at a time).
-static STOPPING: AtomicBool = AtomicBool::new(false);
 
 /// How the node ended after serving.
 pub enum Ending {
@@ -120,62 +99,6 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
         }
     }
     Ok(server.finish())
-}
-
-/// The `--state-file`, locked, and the snapshot in it (at most `limit` bytes), if any.
-type Opened = (Option<StateFile>, Option<Vec<u8>>);
-
-fn open_state_file(path: &std::path::Path, limit: u64) -> Result<Opened, StartError> {
-    let e = match StateFile::open(path, limit) {
-        Ok((file, saved)) => return Ok((Some(file), saved)),
-        Err(e) => e,
-    };
-    let (path, reason) = (path.display().to_string(), e.to_string());
-    Err(match e {
-        // The file is there but holds no snapshot: it "cannot be restored".
-        LoadError::Utf8(_) | LoadError::Json(_) | LoadError::NotObject(_) => {
-            StartError::State { path, reason }
-        }
-        _ => StartError::StateFile { path, reason },
-    })
-}
-
-fn spawn_inputs() -> Receiver<Input> {
-    let (tx, rx) = sync_channel(64);
-    let signals_tx = tx.clone();
-    thread::spawn(move || {
-        let mut stdin = io::stdin().lock();
-        loop {
-            let mut buf = vec![0; 64 * 1024];
-            match stdin.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    buf.truncate(n);
-                    if tx.send(Input::Data(buf)).is_err() {
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    diag!("reading stdin: {e}");
-                    break;
-                }
-            }
-        }
-        let _ = tx.send(Input::End);
-    });
-    match signal_hook::iterator::Signals::new(STOP_SIGNALS) {
-        Ok(mut signals) => {
-            thread::spawn(move || {
-                if signals.forever().next().is_some() {
-                    STOPPING.store(true, Ordering::SeqCst);
-                    let _ = signals_tx.send(Input::Stop);
-                }
-            });
-        }
-        Err(e) => diag!("cannot watch SIGTERM/SIGINT/SIGHUP/SIGQUIT: {e}"),
-    }
-    rx
 }
 
 struct Server {
