@@ -126,3 +126,43 @@ fn number_after(line: &str, key: &str) -> u64 {
         .collect();
     digits.parse().unwrap()
 }
+
+#[test]
+fn an_override_flood_is_refused_past_its_bound_and_never_empties_the_node() {
+    let dir = scratch("budget-overrides");
+    let state = dir.join("state.json");
+    let state = state.to_str().unwrap();
+    let mut docs = vec![
+        msg(r#"{"type":"configure","msg_id":1,"config":{"open_timeout_ms":3600000}}"#),
+        msg(r#"{"type":"call","msg_id":2,"force_failures":5}"#),
+    ];
+    for i in 0..400_000 {
+        docs.push(msg(&format!(
+            r#"{{"type":"configure","msg_id":{},"service":"flood-{i}","config":{{"failure_threshold":3}}}}"#,
+            10 + i
+        )));
+    }
+    let out = run(
+        &["--state-file", state, "--checkpoint-ms", "100"],
+        docs.join("\n").as_bytes(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "no failure, no rebuild");
+    let got = lines(&out);
+    assert_eq!(got.len(), 400_002);
+    let refused = got.iter().filter(|l| l.contains(r#""code":12"#)).count();
+    assert_eq!(refused, 300_000);
+    assert!(got.iter().all(|l| !l.contains(r#""code":13"#)));
+    let out = run(
+        &["--state-file", state],
+        msg(r#"{"type":"call","msg_id":3}"#).as_bytes(),
+    );
+    assert_eq!(
+        lines(&out),
+        [reply(
+            r#"{"type":"error","in_reply_to":3,"error":"Circuit breaker OPEN","service":"db"}"#
+        )],
+        "{}",
+        stderr(&out)
+    );
+}
