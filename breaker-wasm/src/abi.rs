@@ -90,6 +90,18 @@ pub extern "C" fn breaker_set_memory_limit(mib: i32) -> i32 {
     0
 }
 
+/// For hosts that checkpoint the node: the node time of the last state saved, and how many
+/// checkpoints failed since. `status` with `"memory":true` reports them.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_report_checkpoints(last_good_ms: i64, failures_since: i32) {
+    session()
+        .node_mut()
+        .report_checkpoints(crate::node::Checkpoints {
+            last_good_ms: last_good_ms as u64,
+            failures_since: failures_since.max(0) as u64,
+        });
+}
+
 /// Handles the complete documents at `ptr..ptr+len` at time `now_ms`; returns
 /// `(out_ptr << 32) | out_len` of the replies (0 when none).
 #[unsafe(no_mangle)]

@@ -15,7 +15,9 @@ use crate::breaker::{Breaker, Config, Patch, Transitions, View};
 pub use events::{Event, EventLog, MAX_EVENTS};
 pub use image::{Image, ImageError, SavedBreaker};
 use registry::Registry;
-pub use request::{CallFixture, ConfigChange, ErrorCode, MemoryUse, Reply, Request, ServiceState};
+pub use request::{
+    CallFixture, Checkpoints, ConfigChange, ErrorCode, MemoryUse, Reply, Request, ServiceState,
+};
 
 /// The longest service name, in bytes.
 pub const MAX_SERVICE_BYTES: usize = 256;
@@ -55,6 +57,8 @@ pub struct Node {
     memory_limit: u64,
     /// The overrides' charges against the budget.
     overrides_charged: u64,
+    /// What the host reported of its checkpoints, if it keeps any.
+    checkpoints: Option<Checkpoints>,
     scratch: Transitions,
 }
 
@@ -70,6 +74,7 @@ impl Node {
             last_permit: 0,
             memory_limit: budget::DEFAULT_MEMORY_LIMIT,
             overrides_charged: 0,
+            checkpoints: None,
             scratch: Vec::new(),
         }
     }
@@ -80,6 +85,12 @@ impl Node {
     pub fn set_memory_limit(&mut self, bytes: u64) {
         self.memory_limit = bytes;
         self.enforce_budget();
+    }
+
+    /// Records what the host says of its checkpoints (the node keeps none itself), for
+    /// `status` with `"memory":true`.
+    pub fn report_checkpoints(&mut self, report: Checkpoints) {
+        self.checkpoints = Some(report);
     }
 
     /// The budget and what is charged against it.
@@ -179,6 +190,7 @@ impl Node {
                     services,
                     evicted,
                     memory: self.memory(),
+                    checkpoints: self.checkpoints,
                 },
                 other => other,
             },

@@ -132,7 +132,11 @@ impl Program {
                 ));
             }
         }
+        let report = instance
+            .get_typed_func(&mut store, "breaker_report_checkpoints")
+            .ok();
         Ok(Guest {
+            report,
             alloc: instance
                 .get_typed_func(&mut store, "breaker_alloc")
                 .map_err(fail)?,
@@ -162,6 +166,8 @@ pub struct Guest {
     free: TypedFunc<(i32, i32), ()>,
     handle: TypedFunc<(i32, i32, i64), i64>,
     diagnostics: TypedFunc<(), i64>,
+    /// `breaker_report_checkpoints`, when the module has it.
+    report: Option<TypedFunc<(i64, i32), ()>>,
     /// The input buffer in guest memory, kept between calls: (pointer, capacity).
     input: Option<(i32, usize)>,
 }
@@ -212,6 +218,17 @@ impl Guest {
             .fuel_for(input.len())
             .saturating_add(HOST_CALL_FUEL);
         self.call(input, now_ms, fuel, replies, diagnostics)
+    }
+
+    /// Tells the node how the host's checkpoints went (for `status`), when the module can hear
+    /// it.
+    pub fn report_checkpoints(&mut self, last_good_ms: u64, failures: u64) -> Result<(), Trap> {
+        if let Some(report) = &self.report {
+            self.store.set_fuel(self.limits.fuel_per_call)?;
+            let failures = failures.min(i32::MAX as u64) as i32;
+            report.call(&mut self.store, (last_good_ms as i64, failures))?;
+        }
+        Ok(())
     }
 
     fn call(

@@ -90,6 +90,7 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
         diagnostics: Vec::new(),
         state_file,
         unsaved: None,
+        failures_since: 0,
         interval,
         next_checkpoint: Instant::now() + interval,
         earliest_checkpoint: Instant::now(),
@@ -119,6 +120,8 @@ struct Server {
     /// While the state file does not hold the node's latest checkpoint: the node time of the
     /// one it holds, and why the newer ones failed.
     unsaved: Option<(u64, String)>,
+    /// Checkpoints that failed since the last good one.
+    failures_since: u64,
     interval: Duration,
     next_checkpoint: Instant,
     /// No checkpoint for replay's sake before this (see [`CHECKPOINT_GAP_FACTOR`]).
@@ -324,13 +327,22 @@ impl Server {
             Err(trap) => Some(format!("the module failed on a checkpoint ({trap})")),
         };
         self.earliest_checkpoint = Instant::now() + started.elapsed() * CHECKPOINT_GAP_FACTOR;
-        match failed {
-            None => self.unsaved = None,
+        let last_good = match failed {
+            None => {
+                self.unsaved = None;
+                self.failures_since = 0;
+                self.node.checkpoint_ms()
+            }
             Some(why) => {
                 let since = self.unsaved.as_ref().map_or(saved_at, |(at, _)| *at);
                 diag!("{why}; the state file holds the state at {since} ms");
                 self.unsaved = Some((since, why));
+                self.failures_since += 1;
+                since
             }
+        };
+        if self.state_file.is_some() {
+            self.node.report_checkpoints(last_good, self.failures_since);
         }
         if self.node.lost().is_some() {
             self.closed = true;

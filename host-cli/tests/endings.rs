@@ -131,6 +131,14 @@ fn a_full_disk_keeps_the_old_file_and_the_exit_code_says_the_state_was_not_saved
         )],
         "still serving"
     );
+    // status reports the failures since the last good checkpoint.
+    let got = live.send(&[msg(r#"{"type":"status","msg_id":4,"memory":true}"#)], 1);
+    let at = got[0]
+        .find(r#""checkpoints":{"last_good_ms":"#)
+        .expect(&got[0]);
+    let failures = got[0][at..].split(r#""failures_since":"#).nth(1).unwrap();
+    let failures: u64 = failures.trim_end_matches('}').parse().unwrap();
+    assert!(failures >= 1, "{}", &got[0][at..]);
     let (status, err) = live.finish();
     assert_eq!(status.code(), Some(3), "{err}");
     assert!(

@@ -126,6 +126,7 @@ pub enum Reply<'a> {
         services: Vec<ServiceState>,
         evicted: u64,
         memory: MemoryUse,
+        checkpoints: Option<Checkpoints>,
     },
     ResetOk {
         service: Option<&'a str>,
@@ -166,4 +167,13 @@ impl Reply<'_> {
 pub struct MemoryUse {
     pub used: u64,
     pub left: u64,
+}
+
+/// What the host reported of its checkpoints (see `Node::report_checkpoints`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpoints {
+    /// The node time of the last state the host saved.
+    pub last_good_ms: u64,
+    /// Checkpoints that failed since.
+    pub failures_since: u64,
 }

@@ -232,6 +232,7 @@ fn body(w: &mut Writer, id: u64, reply: &Reply) {
             services,
             evicted,
             memory,
+            checkpoints,
         } => {
             status_all(w, id, services, *evicted);
             w.key("memory")
@@ -239,6 +240,13 @@ fn body(w: &mut Writer, id: u64, reply: &Reply) {
                 .field_u64("used", memory.used)
                 .field_u64("left", memory.left)
                 .end();
+            if let Some(c) = checkpoints {
+                w.key("checkpoints")
+                    .open()
+                    .field_u64("last_good_ms", c.last_good_ms)
+                    .field_u64("failures_since", c.failures_since)
+                    .end();
+            }
         }
         Reply::ResetOk { service } => {
             head(w, "reset_ok", id);
