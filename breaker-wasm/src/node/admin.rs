@@ -173,6 +173,10 @@ impl Node {
 
     /// Everything needed to resume this node elsewhere.
     pub fn snapshot(&self) -> Image {
+        #[cfg(feature = "test-trap")]
+        if self.breakers.find("test-trap-snapshot").is_some() {
+            panic!("test-trap-snapshot: a failure on snapshot (test-trap feature)");
+        }
         let mut ids: Vec<u32> = self.breakers.ids().collect();
         ids.sort_by_key(|&id| self.breakers.get(id).last_used);
         let breakers = ids
