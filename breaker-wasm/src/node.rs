@@ -100,6 +100,7 @@ impl Node {
         MemoryUse {
             used,
             left: budget.saturating_sub(used),
+            checkpoints: self.checkpoints,
         }
     }
 
@@ -190,7 +191,6 @@ impl Node {
                     services,
                     evicted,
                     memory: self.memory(),
-                    checkpoints: self.checkpoints,
                 },
                 other => other,
             },

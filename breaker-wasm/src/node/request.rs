@@ -126,7 +126,6 @@ pub enum Reply<'a> {
         services: Vec<ServiceState>,
         evicted: u64,
         memory: MemoryUse,
-        checkpoints: Option<Checkpoints>,
     },
     ResetOk {
         service: Option<&'a str>,
@@ -162,11 +161,14 @@ impl Reply<'_> {
     }
 }
 
-/// The memory budget in bytes: what is charged against it, and what is left.
+/// The memory budget in bytes (what is charged against it, and what is left), and the host's
+/// checkpoints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryUse {
     pub used: u64,
     pub left: u64,
+    /// What the host reported of its checkpoints, if it keeps any.
+    pub checkpoints: Option<Checkpoints>,
 }
 
 /// What the host reported of its checkpoints (see `Node::report_checkpoints`).
