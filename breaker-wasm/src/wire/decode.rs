@@ -119,8 +119,9 @@ pub fn request<'v>(body: &'v Value<'_>, dest: &'v str) -> Result<Request<'v>, Re
                 duration_ms: fields.duration()?,
             }
         }
-        "status" => Request::Status {
-            service: fields.admin_service()?,
+        "status" => match (fields.admin_service()?, fields.0.get("memory")) {
+            (None, Some(Value::Bool(true))) => Request::StatusWithMemory,
+            (service, _) => Request::Status { service },
         },
         "reset" => Request::Reset {
             service: fields.admin_service()?,

@@ -5,7 +5,7 @@ use crate::breaker::{
     CallResult, Config, ForceMode, Forced, Milli, Reason, Setting, Span, StateName, Transition,
     Window, config::FIELDS,
 };
-use crate::node::{Event, Reply};
+use crate::node::{Event, MemoryUse, Reply, ServiceState};
 
 pub fn state_name(s: StateName) -> &'static str {
     match s {
@@ -91,6 +91,41 @@ pub fn reply(out: &mut Vec<u8>, src: &str, dest: &str, in_reply_to: u64, reply: 
     body(&mut w, in_reply_to, reply);
     w.end().end();
     w.out.push(b'\n');
+}
+
+/// `status_ok` of every breaker; with `"memory":true`, the budget and checkpoints too.
+fn status_all(
+    w: &mut Writer,
+    id: u64,
+    services: &[ServiceState],
+    evicted: u64,
+    memory: Option<&MemoryUse>,
+) {
+    head(w, "status_ok", id);
+    w.key("services").raw("[");
+    for (i, s) in services.iter().enumerate() {
+        if i > 0 {
+            w.raw(",");
+        }
+        w.open()
+            .field_str("service", &s.service)
+            .field_str("state", state_name(s.state))
+            .end();
+    }
+    w.raw("]").field_u64("evicted", evicted);
+    let Some(memory) = memory else { return };
+    w.key("memory")
+        .open()
+        .field_u64("used", memory.used)
+        .field_u64("left", memory.left)
+        .end();
+    if let Some(c) = memory.checkpoints {
+        w.key("checkpoints")
+            .open()
+            .field_u64("last_good_ms", c.last_good_ms)
+            .field_u64("failures_since", c.failures_since)
+            .end();
+    }
 }
 
 fn head(w: &mut Writer, kind: &str, in_reply_to: u64) {
@@ -211,20 +246,12 @@ fn body(w: &mut Writer, id: u64, reply: &Reply) {
                 w.field_u64("retry_after_ms", ms);
             }
         }
-        Reply::StatusAll { services, evicted } => {
-            head(w, "status_ok", id);
-            w.key("services").raw("[");
-            for (i, s) in services.iter().enumerate() {
-                if i > 0 {
-                    w.raw(",");
-                }
-                w.open()
-                    .field_str("service", &s.service)
-                    .field_str("state", state_name(s.state))
-                    .end();
-            }
-            w.raw("]").field_u64("evicted", *evicted);
-        }
+        Reply::StatusAll { services, evicted } => status_all(w, id, services, *evicted, None),
+        Reply::StatusAllWithMemory {
+            services,
+            evicted,
+            memory,
+        } => status_all(w, id, services, *evicted, Some(memory)),
         Reply::ResetOk { service } => {
             head(w, "reset_ok", id);
             if let Some(s) = service {
