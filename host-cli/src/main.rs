@@ -19,6 +19,7 @@ mod engine_config;
 mod error;
 mod files;
 mod guest;
+mod inputs;
 mod messages;
 mod serve;
 mod state_file;
@@ -61,7 +62,9 @@ pub struct Args {
 
     /// Keep the node's state in this file: restored at start when it exists (a corrupt file
     /// stops start-up and is left as it is), rewritten atomically every `--checkpoint-ms` and at
-    /// exit. It holds the `snapshot` object of a `snapshot` reply.
+    /// exit. It holds the `snapshot` object of a `snapshot` reply. Its directory must exist and
+    /// be writable; `.FILE.lock` beside it keeps a second node off it; a symbolic link is
+    /// resolved once, at start.
     #[arg(long, value_name = "FILE")]
     state_file: Option<PathBuf>,
 
@@ -69,8 +72,9 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     checkpoint_ms: u64,
 
-    /// The most memory the module may grow to, in MiB. A call that needs more fails with
-    /// code 13 and the node carries on from its last good state.
+    /// The most memory the module may grow to, in MiB. The node keeps its breakers within half
+    /// of it (the memory budget); a call that needs more fails with code 13 and the node carries
+    /// on from its last good state.
     #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=4096))]
     max_guest_memory_mib: u64,
 

@@ -8,10 +8,9 @@
 //! input, SIGTERM, SIGINT, SIGHUP, SIGQUIT, a closed stdout) it flushes every reply, then writes
 //! the state file.
 
-use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
-use std::thread;
+use std::io::{self, Write};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use breaker_wasm::wire::framing::{Frame, Splitter};
@@ -20,7 +19,8 @@ use crate::batch::{self, Batch};
 use crate::clock::{Clock, ClockKind};
 use crate::error::StartError;
 use crate::guest::{GuestOptions, Limits, Program};
-use crate::state_file::{LoadError, StateFile};
+use crate::inputs::{Input, STOPPING, spawn_inputs};
+use crate::state_file::{StateFile, open_state_file};
 use crate::supervisor::{Setup, Supervisor};
 use crate::watch::{Watch, lines};
 use crate::{Args, read_config};
@@ -32,31 +32,14 @@ const BATCH_BYTES: usize = 1 << 20;
 /// bounds both the memory kept for a rebuild and the time a rebuild takes.
 const REPLAY_BYTES: usize = 16 << 20;
 
+/// Checkpoints take at most about this share of the time (1/10): after one that took `t`, the
+/// next waits at least `9t`. A checkpoint costs time in proportion to the whole node (about
+/// 0.9 s at a million breakers), so a large node is checkpointed less often than every
+/// `--checkpoint-ms` rather than spend most of its time checkpointing.
+const CHECKPOINT_GAP_FACTOR: u32 = 9;
+
 /// The text of a code-13 reply.
 const INTERNAL_ERROR: &str = "internal error: the module failed while handling this message";
-
-enum Input {
-    Data(Vec<u8>),
-    /// End of input (or an unreadable stdin).
-    End,
-    /// SIGTERM, SIGINT, SIGHUP or SIGQUIT.
-    Stop,
-    /// An HTTP client waits for fresh status and metrics (`--listen`).
-    Poll,
-}
-
-/// The signals that end the node: each one flushes the replies and saves the state. SIGHUP
-/// (the terminal went away) and SIGQUIT end it like SIGTERM rather than kill it unsaved.
-const STOP_SIGNALS: [i32; 4] = [
-    signal_hook::consts::SIGTERM,
-    signal_hook::consts::SIGINT,
-    signal_hook::consts::SIGHUP,
-    signal_hook::consts::SIGQUIT,
-];
-
-/// Set as soon as a stop signal arrives, for the loops that run long between two inputs (a batch
-/// handled again one document at a time).
-static STOPPING: AtomicBool = AtomicBool::new(false);
 
 /// How the node ended after serving.
 pub enum Ending {
@@ -111,8 +94,10 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
         diagnostics: Vec::new(),
         state_file,
         unsaved: None,
+        failures_since: 0,
         interval,
         next_checkpoint: Instant::now() + interval,
+        earliest_checkpoint: Instant::now(),
         closed: false,
         watch,
     };
@@ -129,63 +114,6 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
     Ok(server.finish())
 }
 
-/// The `--state-file`, locked, and the snapshot in it (at most `limit` bytes), if any.
-type Opened = (Option<StateFile>, Option<Vec<u8>>);
-
-fn open_state_file(path: &std::path::Path, limit: u64) -> Result<Opened, StartError> {
-    let e = match StateFile::open(path, limit) {
-        Ok((file, saved)) => return Ok((Some(file), saved)),
-        Err(e) => e,
-    };
-    let (path, reason) = (path.display().to_string(), e.to_string());
-    Err(match e {
-        // The file is there but holds no snapshot: it "cannot be restored".
-        LoadError::Utf8(_) | LoadError::Json(_) | LoadError::NotObject(_) => {
-            StartError::State { path, reason }
-        }
-        _ => StartError::StateFile { path, reason },
-    })
-}
-
-fn spawn_inputs() -> (Receiver<Input>, SyncSender<Input>) {
-    let (tx, rx) = sync_channel(64);
-    let signals_tx = tx.clone();
-    let poke = tx.clone();
-    thread::spawn(move || {
-        let mut stdin = io::stdin().lock();
-        loop {
-            let mut buf = vec![0; 64 * 1024];
-            match stdin.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    buf.truncate(n);
-                    if tx.send(Input::Data(buf)).is_err() {
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    diag!("reading stdin: {e}");
-                    break;
-                }
-            }
-        }
-        let _ = tx.send(Input::End);
-    });
-    match signal_hook::iterator::Signals::new(STOP_SIGNALS) {
-        Ok(mut signals) => {
-            thread::spawn(move || {
-                if signals.forever().next().is_some() {
-                    STOPPING.store(true, Ordering::SeqCst);
-                    let _ = signals_tx.send(Input::Stop);
-                }
-            });
-        }
-        Err(e) => diag!("cannot watch SIGTERM/SIGINT/SIGHUP/SIGQUIT: {e}"),
-    }
-    (rx, poke)
-}
-
 struct Server {
     node: Supervisor,
     splitter: Splitter,
@@ -197,8 +125,12 @@ struct Server {
     /// While the state file does not hold the node's latest checkpoint: the node time of the
     /// one it holds, and why the newer ones failed.
     unsaved: Option<(u64, String)>,
+    /// Checkpoints that failed since the last good one.
+    failures_since: u64,
     interval: Duration,
     next_checkpoint: Instant,
+    /// No checkpoint for replay's sake before this (see [`CHECKPOINT_GAP_FACTOR`]).
+    earliest_checkpoint: Instant,
     /// The input ended, a signal came, stdout is gone, or the node could not be kept whole:
     /// nothing more will be served.
     closed: bool,
@@ -312,7 +244,10 @@ impl Server {
         }
         self.batch.clear();
         self.watch.after_batch(&mut self.node, now);
-        if self.node.replay_bytes() >= REPLAY_BYTES {
+        let replay = self.node.replay_bytes();
+        if replay >= 2 * REPLAY_BYTES
+            || (replay >= REPLAY_BYTES && Instant::now() >= self.earliest_checkpoint)
+        {
             self.checkpoint();
         }
         if self.node.lost().is_some() {
@@ -396,12 +331,13 @@ impl Server {
         if self.node.changed() || self.unsaved.is_some() {
             self.checkpoint();
         }
-        self.next_checkpoint = Instant::now() + self.interval;
+        self.next_checkpoint = self.earliest_checkpoint.max(Instant::now() + self.interval);
     }
 
     /// Takes a checkpoint and writes it to the state file, if there is one. A failure is said on
     /// stderr at once, with the time of the last checkpoint the file does hold.
     fn checkpoint(&mut self) {
+        let started = Instant::now();
         let now = self.clock.now_ms();
         let saved_at = self.node.checkpoint_ms();
         let failed = match self.node.checkpoint(now) {
@@ -416,13 +352,23 @@ impl Server {
             }
             Err(trap) => Some(format!("the module failed on a checkpoint ({trap})")),
         };
-        match failed {
-            None => self.unsaved = None,
+        self.earliest_checkpoint = Instant::now() + started.elapsed() * CHECKPOINT_GAP_FACTOR;
+        let last_good = match failed {
+            None => {
+                self.unsaved = None;
+                self.failures_since = 0;
+                self.node.checkpoint_ms()
+            }
             Some(why) => {
                 let since = self.unsaved.as_ref().map_or(saved_at, |(at, _)| *at);
                 diag!("{why}; the state file holds the state at {since} ms");
                 self.unsaved = Some((since, why));
+                self.failures_since += 1;
+                since
             }
+        };
+        if self.state_file.is_some() {
+            self.node.report_checkpoints(last_good, self.failures_since);
         }
         if self.node.lost().is_some() {
             self.closed = true;

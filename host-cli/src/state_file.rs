@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::messages::{self, NotObject};
 
+use crate::error::StartError;
 use crate::files;
 
 /// Why the state file cannot be used. The host refuses to start and leaves the file as it is.
@@ -85,6 +86,24 @@ impl StateFile {
     pub fn write(&self, contents: &[u8]) -> io::Result<()> {
         write(&self.path, contents)
     }
+}
+
+/// The `--state-file`, locked, and the snapshot in it (at most `limit` bytes), if any.
+type Opened = (Option<StateFile>, Option<Vec<u8>>);
+
+pub fn open_state_file(path: &Path, limit: u64) -> Result<Opened, StartError> {
+    let e = match StateFile::open(path, limit) {
+        Ok((file, saved)) => return Ok((Some(file), saved)),
+        Err(e) => e,
+    };
+    let (path, reason) = (path.display().to_string(), e.to_string());
+    Err(match e {
+        // The file is there but holds no snapshot: it "cannot be restored".
+        LoadError::Utf8(_) | LoadError::Json(_) | LoadError::NotObject(_) => {
+            StartError::State { path, reason }
+        }
+        _ => StartError::StateFile { path, reason },
+    })
 }
 
 /// Takes the advisory lock `.NAME.lock` in `dir`, creating it if needed. A lock on the state

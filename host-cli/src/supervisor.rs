@@ -82,6 +82,13 @@ impl Supervisor {
         self.lost.as_deref()
     }
 
+    /// Tells the node how the checkpoints went, for `status` (a failure here only loses that).
+    pub fn report_checkpoints(&mut self, last_good_ms: u64, failures: u64) {
+        if self.lost.is_none() {
+            let _ = self.guest.report_checkpoints(last_good_ms, failures);
+        }
+    }
+
     /// The node time of the last checkpoint taken.
     pub fn checkpoint_ms(&self) -> u64 {
         self.checkpoint.now_ms

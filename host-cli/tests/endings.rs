@@ -131,6 +131,14 @@ fn a_full_disk_keeps_the_old_file_and_the_exit_code_says_the_state_was_not_saved
         )],
         "still serving"
     );
+    // status reports the failures since the last good checkpoint.
+    let got = live.send(&[msg(r#"{"type":"status","msg_id":4,"memory":true}"#)], 1);
+    let at = got[0]
+        .find(r#""checkpoints":{"last_good_ms":"#)
+        .expect(&got[0]);
+    let failures = got[0][at..].split(r#""failures_since":"#).nth(1).unwrap();
+    let failures: u64 = failures.trim_end_matches('}').parse().unwrap();
+    assert!(failures >= 1, "{}", &got[0][at..]);
     let (status, err) = live.finish();
     assert_eq!(status.code(), Some(3), "{err}");
     assert!(
@@ -260,4 +268,51 @@ fn wait_at_most(mut child: std::process::Child, limit: Duration) -> std::process
         std::thread::sleep(Duration::from_millis(10));
     }
     child.wait_with_output().unwrap()
+}
+
+#[test]
+fn while_checkpoints_fail_the_replay_log_stays_bounded() {
+    let dir = scratch("endings-replay");
+    let state = dir.join("state.json");
+    let state = state.to_str().unwrap();
+    let module = trap_module();
+    let args = [
+        "--module",
+        module.to_str().unwrap(),
+        "--state-file",
+        state,
+        "--checkpoint-ms",
+        "20",
+    ];
+    let mut cmd = host(&args);
+    cmd.stderr(Stdio::piped());
+    let mut live = Live::spawn(cmd);
+    live.send(&open_db(), 2);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(state).is_ok_and(|s| s.contains("\"db\"")) {
+        assert!(Instant::now() < deadline, "no checkpoint");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let saved = std::fs::read(state).unwrap();
+    // From here on every snapshot fails in the guest: the input since the last good checkpoint
+    // piles up, until the node stops at 64 MiB of it.
+    let mut docs = vec![msg(r#"{"type":"call","service":"test-trap-snapshot"}"#)];
+    let call = msg(r#"{"type":"call","service":"busy","duration_ms":1}"#);
+    docs.extend(std::iter::repeat_n(call, (80 << 20) / 80));
+    let (status, err) = live.send_until_exit(&docs.join("\n"));
+    assert_eq!(status.code(), Some(3), "{err}");
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.starts_with("breaker-host: checkpoints keep failing (")
+            && last.contains(&format!(
+                "MiB of input since the last one would have to be replayed; stopped; {state} was left as it was"
+            )),
+        "{last}"
+    );
+    assert_eq!(
+        std::fs::read(state).unwrap(),
+        saved,
+        "the state file was not touched"
+    );
+    assert!(db_is_open(state));
 }

@@ -1,10 +1,25 @@
-//! The `policy` object of `status`: what the deciding policy sees, by state.
+//! The objects `status` adds to a breaker's state: `policy`, what the deciding policy sees, by
+//! state; and with `"memory":true`, the memory budget and the host's checkpoints.
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use super::values::Decimal;
 use crate::breaker::{Figures, Milli, Window};
+
+/// The guest memory budget in `status` with `"memory":true`.
+#[derive(Serialize)]
+pub struct MemoryObject {
+    pub used: u64,
+    pub left: u64,
+}
+
+/// What the host reported of its checkpoints, in `status` with `"memory":true`.
+#[derive(Serialize)]
+pub struct CheckpointsObject {
+    pub last_good_ms: u64,
+    pub failures_since: u64,
+}
 
 /// `figures` as the `policy` object of a `status` reply (one service, or a line of all).
 pub struct PolicyObject(pub Figures);

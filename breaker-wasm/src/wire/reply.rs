@@ -3,7 +3,7 @@
 
 use serde::{Serialize, Serializer};
 
-use super::figures::PolicyObject;
+use super::figures::{CheckpointsObject, MemoryObject, PolicyObject};
 use super::reason::ReasonText;
 use super::snapshot::SnapshotObject;
 use super::values::{ConfigObject, EventObject, Mode, State, forced_name};
@@ -106,6 +106,16 @@ pub enum Body<'a> {
         in_reply_to: u64,
         services: Services<'a>,
         evicted: u64,
+    },
+    /// `status` with `"memory":true`: the budget and the host's checkpoints too.
+    #[serde(rename = "status_ok")]
+    StatusAllWithMemory {
+        in_reply_to: u64,
+        services: Services<'a>,
+        evicted: u64,
+        memory: MemoryObject,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        checkpoints: Option<CheckpointsObject>,
     },
     ResetOk {
         in_reply_to: u64,
@@ -256,6 +266,23 @@ impl<'a> Body<'a> {
                 in_reply_to: id,
                 services: Services(services),
                 evicted: *evicted,
+            },
+            Reply::StatusAllWithMemory {
+                services,
+                evicted,
+                memory,
+            } => Body::StatusAllWithMemory {
+                in_reply_to: id,
+                services: Services(services),
+                evicted: *evicted,
+                memory: MemoryObject {
+                    used: memory.used,
+                    left: memory.left,
+                },
+                checkpoints: memory.checkpoints.map(|c| CheckpointsObject {
+                    last_good_ms: c.last_good_ms,
+                    failures_since: c.failures_since,
+                }),
             },
             Reply::ResetOk { service } => Body::ResetOk {
                 in_reply_to: id,

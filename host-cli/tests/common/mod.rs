@@ -132,6 +132,15 @@ impl Live {
         self.stdin.take().unwrap()
     }
 
+    /// Writes `input` (ignoring a closed stdin: the host may stop first) and waits for the exit,
+    /// returning stderr.
+    pub fn send_until_exit(mut self, input: &str) -> (std::process::ExitStatus, String) {
+        let mut stdin = self.stdin.take().unwrap();
+        let _ = stdin.write_all(input.as_bytes());
+        drop(stdin);
+        self.finish()
+    }
+
     /// Reads one line of stdout into `line` (0 at its end).
     pub fn read_line(&mut self, line: &mut String) -> usize {
         self.stdout.read_line(line).unwrap()
