@@ -194,14 +194,7 @@ impl Node {
             },
             Request::Status { service: None } => self.status_all(),
             Request::Metrics => Reply::Metrics(self.metrics()),
-            Request::StatusWithMemory => match self.status_all() {
-                Reply::StatusAll { services, evicted } => Reply::StatusAllWithMemory {
-                    services,
-                    evicted,
-                    memory: self.memory(),
-                },
-                other => other,
-            },
+            Request::StatusWithMemory => self.status_with_memory(),
             Request::Reset { service } => {
                 // Resetting a breaker that does not exist has nothing to do: don't create it.
                 if service.is_none_or(|s| self.breakers.find(s).is_some()) {

@@ -13,8 +13,6 @@ pub enum Input {
     End,
     /// SIGTERM, SIGINT, SIGHUP or SIGQUIT.
     Stop,
-    /// An HTTP client waits for fresh status and metrics (`--listen`).
-    Poll,
 }
 
 /// The signals that end the node: each one flushes the replies and saves the state. SIGHUP
@@ -30,7 +28,7 @@ const STOP_SIGNALS: [i32; 4] = [
 /// handled again one document at a time).
 pub static STOPPING: AtomicBool = AtomicBool::new(false);
 
-/// The inputs, and a sender for the `Poll`s of the HTTP side.
+/// The inputs, and a sender for the HTTP side's wake-ups (empty `Data`).
 pub fn spawn_inputs() -> (Receiver<Input>, SyncSender<Input>) {
     let (tx, rx) = sync_channel(64);
     let signals_tx = tx.clone();

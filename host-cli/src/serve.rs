@@ -81,8 +81,6 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
         .map(|bytes| (name.as_deref().unwrap_or(""), bytes));
     let mut node = Supervisor::start(setup, saved, clock.now_ms())?;
     let (inputs, poke) = spawn_inputs();
-    // A full channel means the loop is busy and will look soon anyway.
-    let poke = Box::new(move || drop(poke.try_send(Input::Poll)));
     let watch = Watch::start(args, poke, &mut node, clock.now_ms())?;
     let interval = Duration::from_millis(args.checkpoint_ms);
     let mut server = Server {
@@ -134,7 +132,6 @@ struct Server {
     /// The input ended, a signal came, stdout is gone, or the node could not be kept whole:
     /// nothing more will be served.
     closed: bool,
-    /// Transitions on stderr, and the `--listen` side.
     watch: Watch,
 }
 
@@ -150,7 +147,6 @@ impl Server {
                     self.closed = true;
                 }
                 Input::Stop => self.closed = true,
-                Input::Poll => {}
             }
             if self.closed {
                 return;
@@ -158,8 +154,7 @@ impl Server {
             next = inputs.try_recv().ok();
         }
         self.flush();
-        let now = self.clock.now_ms();
-        self.watch.refresh_if_wanted(&mut self.node, now);
+        self.watch.refresh(&mut self.node, self.clock.now_ms());
         self.checkpoint_if_due();
     }
 
@@ -175,10 +170,7 @@ impl Server {
                     line,
                     column,
                     message,
-                } => {
-                    self.watch.bad_documents(1);
-                    diag!("stdin line {line}, column {column}: {message}");
-                }
+                } => self.watch.refused(line, column, &message),
             }
             if self.batch.bytes.len() >= BATCH_BYTES {
                 self.run_batch();
@@ -213,14 +205,14 @@ impl Server {
         let now = self.clock.now_ms();
         let before = self.replies.len();
         self.diagnostics.clear();
-        self.watch.handing(self.batch.docs.len());
+        let at = |n| self.batch.stream_line(n);
         match self.node.handle(
             &self.batch.bytes,
             now,
             &mut self.replies,
             &mut self.diagnostics,
         ) {
-            Ok(()) => self.report(|n| self.batch.stream_line(n)),
+            Ok(()) => batch::report(&self.diagnostics, &self.watch, at),
             Err(trap) if self.batch.docs.len() == 1 => {
                 self.replies.truncate(before);
                 self.failed(0, &trap.0);
@@ -242,8 +234,8 @@ impl Server {
                 }
             }
         }
+        self.watch.batch(&mut self.node, now, self.batch.docs.len());
         self.batch.clear();
-        self.watch.after_batch(&mut self.node, now);
         let replay = self.node.replay_bytes();
         if replay >= 2 * REPLAY_BYTES
             || (replay >= REPLAY_BYTES && Instant::now() >= self.earliest_checkpoint)
@@ -266,20 +258,14 @@ impl Server {
             &mut self.diagnostics,
         ) {
             Ok(()) => {
-                let first = self.batch.docs[i].stream_line;
-                self.report(|n| first + n.saturating_sub(1));
+                let at = |n: u64| self.batch.docs[i].stream_line + n.saturating_sub(1);
+                batch::report(&self.diagnostics, &self.watch, at);
             }
             Err(trap) => {
                 self.replies.truncate(before);
                 self.failed(i, &trap.0);
             }
         }
-    }
-
-    /// Writes the guest's diagnostics on stderr (each a document it could not answer).
-    fn report(&self, stream_line: impl Fn(u64) -> u64) {
-        self.watch.bad_documents(lines(&self.diagnostics));
-        batch::report(&self.diagnostics, stream_line);
     }
 
     /// Document `i` made the guest fail: code 13 when it asked for a reply, and a rebuilt node.
@@ -341,15 +327,13 @@ impl Server {
         let now = self.clock.now_ms();
         let saved_at = self.node.checkpoint_ms();
         let failed = match self.node.checkpoint(now) {
-            Ok(snapshot) => {
-                self.watch.checkpointed();
-                match &self.state_file {
-                    Some(file) => file.write(snapshot).err().map(|e| {
-                        format!("cannot write the state file {}: {e}", file.path().display())
-                    }),
-                    None => None,
-                }
-            }
+            Ok(snapshot) => match &self.state_file {
+                Some(file) => file
+                    .write(snapshot)
+                    .err()
+                    .map(|e| format!("cannot write the state file {}: {e}", file.path().display())),
+                None => None,
+            },
             Err(trap) => Some(format!("the module failed on a checkpoint ({trap})")),
         };
         self.earliest_checkpoint = Instant::now() + started.elapsed() * CHECKPOINT_GAP_FACTOR;

@@ -26,6 +26,7 @@ pub struct Setup {
 struct Checkpoint {
     snapshot: Box<RawValue>,
     now_ms: u64,
+    taken: std::time::Instant,
 }
 
 /// One call the guest handled since the checkpoint.
@@ -87,6 +88,11 @@ impl Supervisor {
         if self.lost.is_none() {
             let _ = self.guest.report_checkpoints(last_good_ms, failures);
         }
+    }
+
+    /// How long ago the last checkpoint was taken.
+    pub fn checkpoint_age(&self) -> std::time::Duration {
+        self.checkpoint.taken.elapsed()
     }
 
     /// The node time of the last checkpoint taken.
@@ -288,5 +294,6 @@ fn snapshot(guest: &mut Guest, now_ms: u64) -> Result<Checkpoint, Trap> {
     Ok(Checkpoint {
         now_ms: messages::snapshot_time(snapshot).map_err(Trap)?,
         snapshot: snapshot.to_owned(),
+        taken: std::time::Instant::now(),
     })
 }

@@ -79,6 +79,18 @@ impl Node {
         }
     }
 
+    /// `status` of every breaker with `"memory":true`: the budget and checkpoints too.
+    pub(super) fn status_with_memory(&self) -> Reply<'static> {
+        match self.status_all() {
+            Reply::StatusAll { services, evicted } => Reply::StatusAllWithMemory {
+                services,
+                evicted,
+                memory: self.memory(),
+            },
+            other => other,
+        }
+    }
+
     pub(super) fn configure<'a>(
         &mut self,
         service: Option<&'a str>,

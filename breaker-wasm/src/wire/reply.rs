@@ -3,12 +3,12 @@
 
 use serde::{Serialize, Serializer};
 
-use super::figures::{CheckpointsObject, MemoryObject, PolicyObject};
+use super::figures::{CheckpointsObject, MemoryObject, PolicyObject, Services, with_memory};
 use super::reason::ReasonText;
 use super::snapshot::SnapshotObject;
 use super::values::{ConfigObject, EventObject, Mode, State, forced_name};
 use crate::breaker::{CallResult, Counts, StateName, Transition};
-use crate::node::{Event, Reply, ServiceState};
+use crate::node::{Event, Reply};
 
 /// `{"src":..,"dest":..,"body":{..}}`: one reply document.
 #[derive(Serialize)]
@@ -197,25 +197,6 @@ impl From<Counts> for CountsObject {
     }
 }
 
-/// The `services` list of `status_ok` without a service.
-pub struct Services<'a>(&'a [ServiceState]);
-
-impl Serialize for Services<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Line<'a> {
-            service: &'a str,
-            state: State,
-            policy: PolicyObject,
-        }
-        s.collect_seq(self.0.iter().map(|l| Line {
-            service: &l.service,
-            state: State(l.state),
-            policy: PolicyObject(l.figures),
-        }))
-    }
-}
-
 /// The `events` list of `events_ok`, reasons as text.
 pub struct Events<'a>(&'a [Event]);
 
@@ -271,19 +252,7 @@ impl<'a> Body<'a> {
                 services,
                 evicted,
                 memory,
-            } => Body::StatusAllWithMemory {
-                in_reply_to: id,
-                services: Services(services),
-                evicted: *evicted,
-                memory: MemoryObject {
-                    used: memory.used,
-                    left: memory.left,
-                },
-                checkpoints: memory.checkpoints.map(|c| CheckpointsObject {
-                    last_good_ms: c.last_good_ms,
-                    failures_since: c.failures_since,
-                }),
-            },
+            } => with_memory(id, services, *evicted, memory),
             Reply::ResetOk { service } => Body::ResetOk {
                 in_reply_to: id,
                 service: *service,

@@ -39,8 +39,7 @@ pub fn exposition(module: &str, shared: &Shared, clients: i64) -> String {
     for (name, help, n) in counters {
         r.register(name, help, ConstCounter::new(n.load(Ordering::Relaxed)));
     }
-    let now = shared.started.elapsed().as_millis() as u64;
-    let age = now.saturating_sub(c.checkpoint_at_ms.load(Ordering::Relaxed));
+    let age = c.checkpoint_age_ms.load(Ordering::Relaxed);
     let help = "Time since the node's last checkpoint";
     r.register_with_unit(
         "checkpoint_age",

@@ -17,9 +17,12 @@ use std::sync::atomic::Ordering;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use std::sync::mpsc::SyncSender;
+
 use crate::Args;
 use crate::clock::ClockKind;
 use crate::error::StartError;
+use crate::inputs::Input;
 use crate::messages::Ask;
 use crate::supervisor::Supervisor;
 use log::{LogFormat, Transition};
@@ -71,10 +74,13 @@ impl Watch {
     /// module's log (a restored node's) are kept for clients that resume, not written again.
     pub fn start(
         args: &Args,
-        poke: Poke,
+        poke: SyncSender<Input>,
         node: &mut Supervisor,
         now_ms: u64,
     ) -> Result<Watch, StartError> {
+        // Empty data wakes the loop, which then looks at `wanted`; a full channel means it is
+        // busy and will look soon anyway.
+        let poke: Poke = Box::new(move || drop(poke.try_send(Input::Data(Vec::new()))));
         let shared = Arc::new(Shared::new());
         if let Some(addr) = &args.listen {
             http::spawn(addr, Arc::clone(&shared), poke)?;
@@ -88,17 +94,11 @@ impl Watch {
             complained: false,
         };
         watch.read_events(node, now_ms, false);
-        watch.checkpointed();
         Ok(watch)
     }
 
     fn counts(&self) -> &HostCounts {
         &self.shared.counts
-    }
-
-    /// `n` documents go to the module.
-    pub fn handing(&self, n: usize) {
-        HostCounts::add(&self.counts().messages_in, n as u64);
     }
 
     /// `n` reply lines go to stdout.
@@ -111,19 +111,21 @@ impl Watch {
         HostCounts::add(&self.counts().bad_documents, n as u64);
     }
 
+    /// A document refused before it reached the module: counted, and said on stderr.
+    pub fn refused(&self, line: u64, column: u64, message: &str) {
+        self.bad_documents(1);
+        diag!("stdin line {line}, column {column}: {message}");
+    }
+
     /// The module failed on a call.
     pub fn trapped(&self) {
         HostCounts::add(&self.counts().guest_traps, 1);
     }
 
-    /// Notes that a checkpoint was just taken.
-    pub fn checkpointed(&self) {
-        let ms = self.shared.started.elapsed().as_millis() as u64;
-        self.counts().checkpoint_at_ms.store(ms, Ordering::Relaxed);
-    }
-
-    /// After a batch: the transitions it caused, on stderr and to the event stream.
-    pub fn after_batch(&mut self, node: &mut Supervisor, now_ms: u64) {
+    /// After a batch of `docs` documents: the transitions it caused, on stderr and to the event
+    /// stream.
+    pub fn batch(&mut self, node: &mut Supervisor, now_ms: u64, docs: usize) {
+        HostCounts::add(&self.counts().messages_in, docs as u64);
         self.read_events(node, now_ms, true);
     }
 
@@ -171,10 +173,14 @@ impl Watch {
     }
 
     /// Fresh status and metrics, when an HTTP client waits for them.
-    pub fn refresh_if_wanted(&mut self, node: &mut Supervisor, now_ms: u64) {
+    pub fn refresh(&mut self, node: &mut Supervisor, now_ms: u64) {
         if !self.shared.take_wanted() {
             return;
         }
+        let age = node.checkpoint_age().as_millis() as u64;
+        self.counts()
+            .checkpoint_age_ms
+            .store(age, Ordering::Relaxed);
         let status = self.read::<Box<RawValue>>(node, &Ask::Status { msg_id: 0 }, now_ms);
         let metrics = self.read::<MetricsBody>(node, &Ask::Metrics { msg_id: 0 }, now_ms);
         if let (Some(status), Some(metrics)) = (status, metrics) {

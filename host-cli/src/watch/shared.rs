@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How many transitions are kept for clients that resume: as many as the module's own log.
 pub const KEPT_EVENTS: usize = 1000;
@@ -25,8 +25,8 @@ pub struct HostCounts {
     pub replies_out: AtomicU64,
     pub bad_documents: AtomicU64,
     pub guest_traps: AtomicU64,
-    /// Milliseconds since `started` of the last checkpoint taken.
-    pub checkpoint_at_ms: AtomicU64,
+    /// How old the node's last checkpoint was at the last refresh, in milliseconds.
+    pub checkpoint_age_ms: AtomicU64,
 }
 
 impl HostCounts {
@@ -54,7 +54,6 @@ pub struct Shared {
     inner: Mutex<Inner>,
     changed: Condvar,
     pub counts: HostCounts,
-    pub started: Instant,
 }
 
 impl Shared {
@@ -63,7 +62,6 @@ impl Shared {
             inner: Mutex::default(),
             changed: Condvar::new(),
             counts: HostCounts::default(),
-            started: Instant::now(),
         }
     }
 
