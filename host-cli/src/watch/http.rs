@@ -144,7 +144,10 @@ fn send_events(w: &mut dyn Write, shared: &Shared, mut after: u64) -> io::Result
     let mut epoch = shared.epoch();
     loop {
         let (events, now) = shared.events_after(after, epoch, HEARTBEAT);
-        epoch = now;
+        if now != epoch {
+            // The module's log started over: so does the stream.
+            (after, epoch) = (0, now);
+        }
         let mut out = String::new();
         for e in &events {
             out.push_str(&format!("id: {}\ndata: {}\n\n", e.seq, e.json));

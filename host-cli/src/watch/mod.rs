@@ -13,11 +13,10 @@ mod shared;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::SyncSender;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-
-use std::sync::mpsc::SyncSender;
 
 use crate::Args;
 use crate::clock::ClockKind;
@@ -26,7 +25,7 @@ use crate::inputs::Input;
 use crate::messages::Ask;
 use crate::supervisor::Supervisor;
 use log::{LogFormat, Transition};
-pub use shared::{HostCounts, Shared};
+use shared::{HostCounts, Shared};
 
 /// A transition as the `data:` of an event.
 fn json(t: &Transition) -> String {
