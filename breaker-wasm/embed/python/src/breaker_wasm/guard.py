@@ -10,6 +10,7 @@ import asyncio
 import functools
 import inspect
 import threading
+from time import time_ns
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -72,9 +73,13 @@ class Guard:
         cancellation: str = "failure",
     ) -> None:
         if cancellation not in CANCELLATION_CHOICES:
-            raise ValueError(f"cancellation must be 'failure' or 'ignored', not {cancellation!r}")
+            raise ValueError(
+                f"cancellation must be 'failure' or 'ignored', not {cancellation!r}"
+            )
         if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+            raise ValueError(
+                f"timeout must be a positive number of seconds, not {timeout!r}"
+            )
         self._breaker = breaker
         self._service = service
         self._ignore = ignore
@@ -96,7 +101,8 @@ class Guard:
         """Acquires a permit. Within the grant this is one append to the log, written out here
         because it is every guarded call's cost (see ``Batch.acquire`` for the rule)."""
         s = self._handle
-        with self._lock:
+        self._lock.acquire()
+        try:
             now = self._clock()
             if s.outcomes > 0:
                 batch = self._batch
@@ -113,6 +119,8 @@ class Guard:
                     permit = self._batch.acquire(s, now)
                 except BreakerOpen as e:
                     rejected = e
+        finally:
+            self._lock.release()
         if s is _NO_BATCH:
             # Not a service name, or no batch path: the message says why, or decides.
             return self._breaker.acquire(self._service, now), now, _NO_BATCH
@@ -133,7 +141,8 @@ class Guard:
         """Records the outcome ``code`` of ``held``; within the grant, one append to the log
         (see ``Batch.record`` for the rule)."""
         permit, started, s = held
-        with self._lock:
+        self._lock.acquire()
+        try:
             now = self._clock()
             duration = now - started if now > started else 0
             if s.outcomes > 0 and (code != _FAILURE or s.failures > 0):
@@ -157,6 +166,8 @@ class Guard:
                 self._batch.flush()
             elif s is not _NO_BATCH:
                 self._batch.record(s, permit, code, duration, now)
+        finally:
+            self._lock.release()
         if s is _NO_BATCH:
             self._breaker.record(self._service, permit, _OUTCOMES[code], duration, now)
         elif self._breaker._pending:
@@ -220,7 +231,9 @@ class Guard:
         if not self._tasks[task]:
             del self._tasks[task]
         try:
-            await limit.__aexit__(kind, exc, tb)  # turns its own cancellation into TimeoutError
+            await limit.__aexit__(
+                kind, exc, tb
+            )  # turns its own cancellation into TimeoutError
         except BaseException as raised:
             self._end(held, self._code(raised))
             raise
@@ -254,21 +267,28 @@ class Guard:
         return cast(F, self._sync_wrapper(fn))
 
     def _sync_wrapper(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        lock, clock = self._lock, self._clock
+        acquire, release = self._lock.acquire, self._lock.release
+        clock, breaker, batch = self._clock, self._breaker, self._batch
+        # The same objects for the breaker's life (the log is cleared, never replaced), held
+        # here so that the common case below looks nothing up; the default clock inlined.
+        log: list[float] = [] if batch is None else batch._log
+        system_clock = breaker._system_clock
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             # _begin and a success's _end written out once more for the common case (a grant in
             # hand, the record right after its acquire): this is every decorated call's cost.
             s = self._handle
-            with lock:
-                if s.outcomes > 0 and len(self._batch._log) < _FLUSH_WORDS:
-                    started = clock()
-                    batch = self._batch
+            acquire()
+            try:
+                if s.outcomes > 0 and len(log) < _FLUSH_WORDS:
+                    started = time_ns() // 1_000_000 if system_clock else clock()
                     batch.last_permit = s.last = permit = batch.last_permit + 1
-                    batch._log += (_ACQUIRE, s.slot, permit, -1.0, started)
+                    log.extend((_ACQUIRE, s.slot, permit, -1.0, started))
                 else:
                     s = _UNRESOLVED  # the general path, which also flushes a long log
+            finally:
+                release()
             if s is _UNRESOLVED:
                 try:
                     permit, started, s = self._begin()
@@ -281,11 +301,16 @@ class Guard:
             except BaseException as e:
                 self._end((permit, started, s), self._code(e))
                 raise
-            done = False
-            with lock:
-                log = self._batch._log if s.outcomes > 0 else None
-                if log and log[-3] == permit and log[-5] == _ACQUIRE:
-                    now = clock()
+            acquire()
+            try:
+                done = (
+                    s.outcomes > 0
+                    and len(log) > 0
+                    and log[-3] == permit
+                    and log[-5] == _ACQUIRE
+                )
+                if done:
+                    now = time_ns() // 1_000_000 if system_clock else clock()
                     if now >= started:
                         s.outcomes -= 1
                         if permit == s.last:
@@ -293,10 +318,13 @@ class Guard:
                         log[-5] = _CALL + _SUCCESS
                         log[-2] = now - started
                         log[-1] = now
-                        done = True
+                    else:
+                        done = False
+            finally:
+                release()
             if done:
-                if self._breaker._pending:
-                    self._breaker._deliver()
+                if breaker._pending:
+                    breaker._deliver()
                 return result
             self._end((permit, started, s), _SUCCESS)
             return result
