@@ -26,7 +26,14 @@ const CONFIG_FIELDS = {
   backoff: 'backoff',
   maxServices: 'max_services',
 };
-const HOST_OPTIONS = new Set(['clock', 'manualClock', 'fixtures', 'src', 'onDiagnostics', 'service']);
+const HOST_OPTIONS = new Set([
+  'clock',
+  'manualClock',
+  'fixtures',
+  'src',
+  'onDiagnostics',
+  'service',
+]);
 const EVENT_NAMES = { open: 'open', half_open: 'halfOpen', closed: 'close' };
 const WATCHED = new Set(['transition', 'open', 'halfOpen', 'close']);
 

@@ -234,7 +234,7 @@ test('guard: sync functions, ignored errors, wrap', async () => {
   await assert.rejects(fetchUser(8), BreakerOpenError);
 });
 
-test('wrap(fn): the breaker\'s service, else the function\'s name', async () => {
+test("wrap(fn): the breaker's service, else the function's name", async () => {
   const named = await Breaker.load(WASM, { clock: fakeClock(0), service: 'users' });
   named.configure({ failure_threshold: 1 }, 'users');
   const fetchUser = named.wrap(async (id) => ({ id }));

@@ -10,8 +10,8 @@ import asyncio
 import functools
 import inspect
 import threading
-from time import time_ns
 from collections.abc import Awaitable, Callable
+from time import time_ns
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -73,13 +73,9 @@ class Guard:
         cancellation: str = "failure",
     ) -> None:
         if cancellation not in CANCELLATION_CHOICES:
-            raise ValueError(
-                f"cancellation must be 'failure' or 'ignored', not {cancellation!r}"
-            )
+            raise ValueError(f"cancellation must be 'failure' or 'ignored', not {cancellation!r}")
         if timeout is not None and not timeout > 0:
-            raise ValueError(
-                f"timeout must be a positive number of seconds, not {timeout!r}"
-            )
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         self._breaker = breaker
         self._service = service
         self._ignore = ignore
@@ -231,9 +227,7 @@ class Guard:
         if not self._tasks[task]:
             del self._tasks[task]
         try:
-            await limit.__aexit__(
-                kind, exc, tb
-            )  # turns its own cancellation into TimeoutError
+            await limit.__aexit__(kind, exc, tb)  # turns its own cancellation into TimeoutError
         except BaseException as raised:
             self._end(held, self._code(raised))
             raise
@@ -303,12 +297,7 @@ class Guard:
                 raise
             acquire()
             try:
-                done = (
-                    s.outcomes > 0
-                    and len(log) > 0
-                    and log[-3] == permit
-                    and log[-5] == _ACQUIRE
-                )
+                done = s.outcomes > 0 and len(log) > 0 and log[-3] == permit and log[-5] == _ACQUIRE
                 if done:
                     now = time_ns() // 1_000_000 if system_clock else clock()
                     if now >= started:
