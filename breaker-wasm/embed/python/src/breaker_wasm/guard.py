@@ -88,6 +88,7 @@ class Guard:
         self._handle = _UNRESOLVED
         self._lock = breaker._lock
         self._clock = breaker._clock
+        self._system_clock = breaker._system_clock  # the default clock, inlined below
         self._batch = cast("Batch", breaker._batch)
         self._tasks: dict[asyncio.Task[Any] | None, list[tuple[_Held, Any]]] = {}
 
@@ -99,7 +100,7 @@ class Guard:
         s = self._handle
         self._lock.acquire()
         try:
-            now = self._clock()
+            now = time_ns() // 1_000_000 if self._system_clock else self._clock()
             if s.outcomes > 0:
                 batch = self._batch
                 if len(batch._log) >= _FLUSH_WORDS:
@@ -139,7 +140,7 @@ class Guard:
         permit, started, s = held
         self._lock.acquire()
         try:
-            now = self._clock()
+            now = time_ns() // 1_000_000 if self._system_clock else self._clock()
             duration = now - started if now > started else 0
             if s.outcomes > 0 and (code != _FAILURE or s.failures > 0):
                 s.outcomes -= 1
