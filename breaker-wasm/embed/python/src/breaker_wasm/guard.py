@@ -29,7 +29,7 @@ _NOT_A_RESULT = (GeneratorExit, KeyboardInterrupt, SystemExit)
 CANCELLATION_CHOICES = ("failure", "ignored")
 
 #: A permit in hand: (permit, acquired at ms, the batch-path handle or None for messages).
-_Held = tuple[int, int, Service]
+_Held = tuple[int, float, Service]
 
 _SUCCESS, _FAILURE, _IGNORED = 0, 1, 2
 _OUTCOMES = ("success", "failure", "ignored")
@@ -166,7 +166,7 @@ class Guard:
         finally:
             self._lock.release()
         if s is _NO_BATCH:
-            self._breaker.record(self._service, permit, _OUTCOMES[code], duration, now)
+            self._breaker.record(self._service, permit, _OUTCOMES[code], int(duration), now)
         elif self._breaker._pending:
             self._breaker._deliver()
 
@@ -277,7 +277,7 @@ class Guard:
             acquire()
             try:
                 if s.outcomes > 0 and len(log) < _FLUSH_WORDS:
-                    started = time_ns() // 1_000_000 if system_clock else clock()
+                    started = float(time_ns() // 1_000_000) if system_clock else clock()
                     batch.last_permit = s.last = permit = batch.last_permit + 1
                     log.extend((_ACQUIRE, s.slot, permit, -1.0, started))
                 else:
@@ -300,7 +300,7 @@ class Guard:
             try:
                 done = s.outcomes > 0 and len(log) > 0 and log[-3] == permit and log[-5] == _ACQUIRE
                 if done:
-                    now = time_ns() // 1_000_000 if system_clock else clock()
+                    now = float(time_ns() // 1_000_000) if system_clock else clock()
                     if now >= started:
                         s.outcomes -= 1
                         if permit == s.last:
