@@ -193,7 +193,24 @@ class Guard:
     # -- with ------------------------------------------------------------------------------------
 
     def __enter__(self) -> Guard:
-        held = self._begin()
+        # The common case of _begin written out (a grant in hand, room in the log), as the
+        # decorated call does: every `with` pays for it.
+        s = self._handle
+        held: _Held | None = None
+        if s.outcomes > 0:
+            batch = self._batch
+            log = batch._log
+            self._lock.acquire()
+            try:
+                if s.outcomes > 0 and len(log) < _FLUSH_WORDS:
+                    now = float(time_ns() // 1_000_000) if self._system_clock else self._clock()
+                    batch.last_permit = s.last = permit = batch.last_permit + 1
+                    log.extend((_ACQUIRE, s.slot, permit, -1.0, now))
+                    held = (permit, now, s)
+            finally:
+                self._lock.release()
+        if held is None:
+            held = self._begin()
         try:
             self._local.stack.append(held)
         except AttributeError:
@@ -206,7 +223,36 @@ class Guard:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._end(self._local.stack.pop(), _SUCCESS if exc is None else self._code(exc))
+        held = self._local.stack.pop()
+        if exc is None and self._merged(held):
+            return
+        self._end(held, _SUCCESS if exc is None else self._code(exc))
+
+    def _merged(self, held: _Held) -> bool:
+        """A success whose acquire is still the log's last entry, within the grant, recorded in
+        that entry (the common case of _end, written out); False when _end must do it."""
+        permit, started, s = held
+        if s.outcomes <= 0:
+            return False
+        log = self._batch._log
+        done = False
+        self._lock.acquire()
+        try:
+            if len(log) > 0 and log[-3] == permit and log[-5] == _ACQUIRE and s.outcomes > 0:
+                now = float(time_ns() // 1_000_000) if self._system_clock else self._clock()
+                if now >= started:
+                    s.outcomes -= 1
+                    if permit == s.last:
+                        s.failures = s.rearm
+                    log[-5] = _CALL + _SUCCESS
+                    log[-2] = now - started
+                    log[-1] = now
+                    done = True
+        finally:
+            self._lock.release()
+        if done and self._breaker._pending:
+            self._breaker._deliver()
+        return done
 
     # -- async with ------------------------------------------------------------------------------
 
