@@ -435,6 +435,43 @@ mod tests {
         assert!(document(r#"{"a":{"b":"\ud83d\ude00"}}"#).is_ok());
     }
 
+    /// The verdict of the `json_validity` fuzz target, on inputs picked by hand.
+    #[test]
+    fn agrees_with_serde_json_on_validity() {
+        let deep =
+            |open: &str, close: &str, n: usize| format!("{}{}", open.repeat(n), close.repeat(n));
+        let cases = [
+            r#"{"a":1}"#.to_string(),
+            r#"{"a":"\ud800"}"#.to_string(),
+            r#"{"a":"\ud83d\ude00"}"#.to_string(),
+            r#"{"a":1e400,"b":-0.0,"c":[1e-400]}"#.to_string(),
+            r#"{"a":1,}"#.to_string(),
+            r#"{"a":01}"#.to_string(),
+            "{\"a\":\"\u{1}\"}".to_string(),
+            r#"{"a":{"b":1,"b":2}}"#.to_string(),
+            format!("{{\"a\":{}}}", deep("[", "]", 126)),
+            format!("{{\"a\":{}}}", deep("[", "]", 127)),
+            format!("{{\"a\":{}}}", deep("[", "]", 128)),
+            deep("[", "]", 128),
+            deep("[", "]", 129),
+            " {} ".to_string(),
+            "{} x".to_string(),
+        ];
+        for text in cases {
+            let ours = document(&text);
+            let theirs = serde_json::from_str::<serde_json::Value>(&text);
+            match (&ours, &theirs) {
+                (Err(f), Ok(_)) => assert!(f.message.starts_with("duplicate key"), "{text}: {f:?}"),
+                (Ok(_), Err(e)) => assert!(
+                    e.to_string().starts_with("number out of range")
+                        || e.to_string().starts_with("recursion limit exceeded"),
+                    "{text}: {e}"
+                ),
+                _ => {}
+            }
+        }
+    }
+
     #[test]
     fn names_other_kinds() {
         assert!(matches!(document("[1]"), Ok(Node::Other("an array"))));
