@@ -1,13 +1,15 @@
 //! Replies on the wire: the core's [`Reply`] as a serde type whose fields are declared in the
 //! protocol's key order, written compact by serde_json.
 
+use std::borrow::Cow;
+
 use serde::{Serialize, Serializer};
 
 use super::reason::ReasonText;
 use super::snapshot::SnapshotObject;
 use super::values::{ConfigObject, EventObject, Mode, State, forced_name};
 use crate::breaker::{CallResult, Counts, StateName, Transition};
-use crate::node::{Event, Reply, ServiceState};
+use crate::node::{ErrorCode, Event, Refused, Reply, ServiceState};
 
 /// `{"src":..,"dest":..,"body":{..}}`: one reply document.
 #[derive(Serialize)]
@@ -143,7 +145,7 @@ pub enum Body<'a> {
     Error {
         in_reply_to: u64,
         code: u64,
-        text: &'a str,
+        text: Cow<'a, str>,
     },
 }
 
@@ -207,6 +209,29 @@ impl Serialize for Events<'_> {
             event,
             reason: ReasonText(&event.reason),
         }))
+    }
+}
+
+/// The code and text of a refusal. The flags named are `breaker-host`'s; the other hosts have
+/// an option of the same meaning (ABI.md, `breaker_set_options`).
+pub fn refusal(refused: &Refused) -> (ErrorCode, String) {
+    match *refused {
+        Refused::FixturesDisabled(what) => (
+            ErrorCode::Malformed,
+            format!("{what}: test fixtures are disabled on this node (--no-fixtures)"),
+        ),
+        Refused::SystemClock => (
+            ErrorCode::NotSupported,
+            "advance_clock: this node runs on the system clock (start it with --clock manual)"
+                .to_string(),
+        ),
+        Refused::NodeWide(field) => (
+            ErrorCode::Malformed,
+            format!(
+                "config.{}: a node-wide setting; configure it without a service",
+                field.name()
+            ),
+        ),
     }
 }
 
@@ -282,8 +307,16 @@ impl<'a> Body<'a> {
             Reply::Error { code, text } => Body::Error {
                 in_reply_to: id,
                 code: *code as u64,
-                text,
+                text: Cow::Borrowed(text),
             },
+            Reply::Refused(refused) => {
+                let (code, text) = refusal(refused);
+                Body::Error {
+                    in_reply_to: id,
+                    code: code as u64,
+                    text: Cow::Owned(text),
+                }
+            }
         }
     }
 }
@@ -328,7 +361,7 @@ fn traffic<'a>(id: u64, reply: &'a Reply<'a>) -> Body<'a> {
         _ => Body::Error {
             in_reply_to: id,
             code: 13,
-            text: "not a traffic reply",
+            text: Cow::Borrowed("not a traffic reply"),
         },
     }
 }
