@@ -240,25 +240,31 @@ impl Splitter {
                         }
                     }
                     Step::Error(message) => {
-                        let error = self.error(message);
-                        self.resync_after_broken_document();
-                        // Resuming inside a broken pretty-printed document can start a
-                        // "document" at an inner line that breaks at the very same byte: that
-                        // fault was reported already.
-                        let at = match &error {
-                            Frame::Error { line, column, .. } => Some((*line, *column)),
-                            Frame::Doc { .. } => None,
-                        };
-                        if at.is_some() && at == self.last_error {
-                            continue;
+                        if let Some(error) = self.broken(message) {
+                            return Some(error);
                         }
-                        self.last_error = at;
-                        return Some(error);
                     }
                 },
             }
         }
         None
+    }
+
+    /// A broken document: the error to report, unless it was reported already. Resuming
+    /// inside a broken pretty-printed document can start a "document" at an inner line that
+    /// breaks at the very same byte.
+    fn broken(&mut self, message: &'static str) -> Option<Frame<'static>> {
+        let error = self.error(message);
+        self.resync_after_broken_document();
+        let at = match &error {
+            Frame::Error { line, column, .. } => Some((*line, *column)),
+            Frame::Doc { .. } => None,
+        };
+        if at.is_some() && at == self.last_error {
+            return None;
+        }
+        self.last_error = at;
+        Some(error)
     }
 
     /// Forgets everything: the next input starts a new stream at `line` and `column` (1-based).

@@ -242,7 +242,7 @@ fn answer(
         }
         (None, Reply::Error { text, .. }) => Err(format!("{text} (message without msg_id)")),
         (None, Reply::Refused(refused)) => {
-            let (_, text) = reply::refusal(&refused);
+            let (_, text) = values::refusal(&refused);
             Err(format!("{text} (message without msg_id)"))
         }
         (None, _) => Ok(()),

@@ -9,7 +9,7 @@ use super::reason::ReasonText;
 use super::snapshot::SnapshotObject;
 use super::values::{ConfigObject, EventObject, Mode, State, forced_name};
 use crate::breaker::{CallResult, Counts, StateName, Transition};
-use crate::node::{ErrorCode, Event, Refused, Reply, ServiceState};
+use crate::node::{Event, Reply, ServiceState};
 
 /// `{"src":..,"dest":..,"body":{..}}`: one reply document.
 #[derive(Serialize)]
@@ -212,29 +212,6 @@ impl Serialize for Events<'_> {
     }
 }
 
-/// The code and text of a refusal. The flags named are `breaker-host`'s; the other hosts have
-/// an option of the same meaning (ABI.md, `breaker_set_options`).
-pub fn refusal(refused: &Refused) -> (ErrorCode, String) {
-    match *refused {
-        Refused::FixturesDisabled(what) => (
-            ErrorCode::Malformed,
-            format!("{what}: test fixtures are disabled on this node (--no-fixtures)"),
-        ),
-        Refused::SystemClock => (
-            ErrorCode::NotSupported,
-            "advance_clock: this node runs on the system clock (start it with --clock manual)"
-                .to_string(),
-        ),
-        Refused::NodeWide(field) => (
-            ErrorCode::Malformed,
-            format!(
-                "config.{}: a node-wide setting; configure it without a service",
-                field.name()
-            ),
-        ),
-    }
-}
-
 /// The rejection text of a breaker in `state`.
 fn rejection(state: StateName) -> &'static str {
     if state == StateName::HalfOpen {
@@ -310,7 +287,7 @@ impl<'a> Body<'a> {
                 text: Cow::Borrowed(text),
             },
             Reply::Refused(refused) => {
-                let (code, text) = refusal(refused);
+                let (code, text) = super::values::refusal(refused);
                 Body::Error {
                     in_reply_to: id,
                     code: code as u64,

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use crate::breaker::{
     Backoff, Config, ForceMode, Forced, Milli, Patch, Setting, StateName, Window, config::FIELDS,
 };
-use crate::node::Event;
+use crate::node::{ErrorCode, Event, Refused};
 
 pub fn state_name(s: StateName) -> &'static str {
     match s {
@@ -37,6 +37,29 @@ pub fn forced_name(f: Forced) -> &'static str {
 /// `s` in double quotes, JSON-escaped: for names inside messages.
 pub fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
+}
+
+/// The code and text of a refusal. The flags named are `breaker-host`'s; the other hosts have
+/// an option of the same meaning (ABI.md, `breaker_set_options`).
+pub fn refusal(refused: &Refused) -> (ErrorCode, String) {
+    match *refused {
+        Refused::FixturesDisabled(what) => (
+            ErrorCode::Malformed,
+            format!("{what}: test fixtures are disabled on this node (--no-fixtures)"),
+        ),
+        Refused::SystemClock => (
+            ErrorCode::NotSupported,
+            "advance_clock: this node runs on the system clock (start it with --clock manual)"
+                .to_string(),
+        ),
+        Refused::NodeWide(field) => (
+            ErrorCode::Malformed,
+            format!(
+                "config.{}: a node-wide setting; configure it without a service",
+                field.name()
+            ),
+        ),
+    }
 }
 
 /// A state, as its name.
