@@ -77,6 +77,31 @@ pub extern "C" fn breaker_set_options(flags: i32) -> i32 {
     0
 }
 
+/// Tells the node how much memory this instance may grow to, in MiB (its host's limit), after
+/// `breaker_set_options`: the node keeps its breakers and overrides within half of it (the
+/// memory budget). Without it the node assumes 256 MiB. Returns 0, or -1 for a limit outside
+/// 1 to 4096 MiB (nothing changes then).
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_set_memory_limit(mib: i32) -> i32 {
+    if !(1..=4096).contains(&mib) {
+        return -1;
+    }
+    session().node_mut().set_memory_limit((mib as u64) << 20);
+    0
+}
+
+/// For hosts that checkpoint the node: the node time of the last state saved, and how many
+/// checkpoints failed since. `status` with `"memory":true` reports them.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_report_checkpoints(last_good_ms: i64, failures_since: i32) {
+    session()
+        .node_mut()
+        .report_checkpoints(crate::node::Checkpoints {
+            last_good_ms: last_good_ms as u64,
+            failures_since: failures_since.max(0) as u64,
+        });
+}
+
 /// Handles the complete documents at `ptr..ptr+len` at time `now_ms`; returns
 /// `(out_ptr << 32) | out_len` of the replies (0 when none).
 #[unsafe(no_mangle)]
@@ -142,4 +167,64 @@ fn bytes(ptr: i32, len: i32) -> &'static [u8] {
 #[unsafe(no_mangle)]
 pub extern "C" fn breaker_diagnostics() -> i64 {
     pack(session().diagnostics())
+}
+
+/// The batch path's own state (see `batch`): service slots and an output buffer.
+struct BatchGlobal(UnsafeCell<Option<crate::batch::Batch>>);
+
+// SAFETY: as for `Global`, one thread.
+unsafe impl Sync for BatchGlobal {}
+
+static BATCH: BatchGlobal = BatchGlobal(UnsafeCell::new(None));
+
+fn batch() -> &'static mut crate::batch::Batch {
+    // SAFETY: one thread, and no export holds the reference across a call.
+    let slot = unsafe { &mut *BATCH.0.get() };
+    slot.get_or_insert_with(Default::default)
+}
+
+/// The batch path: the slot of the service named by the `len` bytes at `ptr`, −1 when they are
+/// not a service name.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_slot(ptr: i32, len: i32) -> i32 {
+    batch().slot(bytes(ptr, len))
+}
+
+/// The batch path: the grant of the service in `slot`, `outcomes | failures << 21 |
+/// rearm << 42`, or −1.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_grant(slot: i32) -> i64 {
+    batch().grant(session(), slot)
+}
+
+/// The batch path: replays `count` log entries of five f64 each at `ptr` (8-byte aligned);
+/// returns the last entry's result, or `i64::MIN` plus the index of the first bad entry.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_sync(ptr: i32, count: i32) -> i64 {
+    let words = usize::try_from(count).unwrap_or(0) * crate::batch::OP_WORDS;
+    if words == 0 || ptr == 0 || ptr % 8 != 0 {
+        return 0;
+    }
+    // SAFETY: the caller wrote `count` entries at `ptr` (from `breaker_alloc`), 8-byte aligned.
+    let ops = unsafe { std::slice::from_raw_parts(ptr as u32 as usize as *const f64, words) };
+    batch().sync(session(), ops)
+}
+
+/// The last permit handed out (0 before the first).
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_last_permit() -> f64 {
+    session().node().last_permit() as f64
+}
+
+/// The `seq` of the last logged transition.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_event_seq() -> f64 {
+    session().node().last_event_seq() as f64
+}
+
+/// `(ptr << 32) | len` of an `events_ok` document with the transitions after `seq`, read
+/// without settling anything; valid until the next call.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_events_after(seq: f64) -> i64 {
+    pack(batch().events_after(session(), seq))
 }

@@ -26,6 +26,9 @@ pub struct ConfigChange {
 }
 
 /// One decoded request. Service names borrow from the input.
+// A request is decoded once per message and handled by reference, never copied or stored: the
+// size of `Configure` costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Request<'a> {
     Init,
@@ -45,6 +48,8 @@ pub enum Request<'a> {
     Status {
         service: Option<&'a str>,
     },
+    /// `status` of every breaker with `"memory":true`: the memory budget too.
+    StatusWithMemory,
     Reset {
         service: Option<&'a str>,
     },
@@ -132,6 +137,11 @@ pub enum Reply<'a> {
         services: Vec<ServiceState>,
         evicted: u64,
     },
+    StatusAllWithMemory {
+        services: Vec<ServiceState>,
+        evicted: u64,
+        memory: MemoryUse,
+    },
     ResetOk {
         service: Option<&'a str>,
     },
@@ -165,4 +175,23 @@ impl Reply<'_> {
             text: text.into(),
         }
     }
+}
+
+/// The memory budget in bytes (what is charged against it, and what is left), and the host's
+/// checkpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryUse {
+    pub used: u64,
+    pub left: u64,
+    /// What the host reported of its checkpoints, if it keeps any.
+    pub checkpoints: Option<Checkpoints>,
+}
+
+/// What the host reported of its checkpoints (see `Node::report_checkpoints`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpoints {
+    /// The node time of the last state the host saved.
+    pub last_good_ms: u64,
+    /// Checkpoints that failed since.
+    pub failures_since: u64,
 }

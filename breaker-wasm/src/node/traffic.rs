@@ -78,14 +78,15 @@ impl Node {
         decide: impl FnOnce(&mut Breaker, &Config, &mut Transitions) -> T,
     ) -> T {
         let config = self.config_for(service);
+        let (max, bytes) = (self.defaults.max_services, self.breaker_budget());
         let id = self
             .breakers
-            .find_or_insert(service, self.defaults.max_services, || {
-                Breaker::new(service)
-            });
+            .find_or_insert(service, max, bytes, || Breaker::new(service));
         let out = decide(self.breakers.breaker_mut(id), &config, &mut self.scratch);
+        // Filing it again brings its charge up to date (a new window, permits).
         self.breakers.touch(id);
         self.log_transitions(service);
+        self.enforce_budget();
         out
     }
 }
