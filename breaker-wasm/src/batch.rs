@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use crate::breaker::Outcome;
 use crate::node::{Reply, Request};
 use crate::typed_abi::{acquire_result, outcome_of, service};
-use crate::wire::{Session, encode};
+use crate::wire::{Session, reply};
 
 /// `f64`s per log entry: `[op, slot, permit, duration_ms, now_ms]`.
 pub const OP_WORDS: usize = 5;
@@ -131,7 +131,7 @@ impl Batch {
     pub fn events_after(&mut self, session: &Session, seq: f64) -> &[u8] {
         let events = session.node().events_after(crate::millis_from_f64(seq));
         self.out.clear();
-        encode::reply(&mut self.out, "breaker", "embed", 0, &Reply::Events(events));
+        reply::write(&mut self.out, "breaker", "embed", 0, &Reply::Events(events));
         &self.out
     }
 

@@ -20,6 +20,7 @@ mod error;
 mod files;
 mod guest;
 mod inputs;
+mod messages;
 mod serve;
 mod state_file;
 mod supervisor;
@@ -140,19 +141,18 @@ fn read_config(path: &std::path::Path) -> Result<Vec<u8>, StartError> {
             what: format!("the config file {name}"),
             source,
         })?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| StartError::Config {
+    std::str::from_utf8(&bytes).map_err(|_| StartError::Config {
         path: name.clone(),
         reason: "not UTF-8".into(),
     })?;
-    match breaker_wasm::wire::json::parse(text) {
-        Ok(breaker_wasm::wire::json::Value::Object(_)) => Ok(bytes),
-        Ok(other) => Err(StartError::Config {
-            path: name,
-            reason: format!("expected a JSON object, found {}", other.kind()),
-        }),
+    match messages::object(&bytes) {
+        Ok(_) => Ok(bytes),
         Err(e) => Err(StartError::Config {
             path: name,
-            reason: e.to_string(),
+            reason: match e {
+                messages::NotObject::Kind(kind) => format!("expected a JSON object, found {kind}"),
+                messages::NotObject::Json(e) => e,
+            },
         }),
     }
 }

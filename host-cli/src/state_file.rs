@@ -10,10 +10,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use breaker_wasm::wire::json::{self, Value};
-
 use crate::error::StartError;
 use crate::files;
+use crate::messages::{self, NotObject};
 
 /// Why the state file cannot be used. The host refuses to start and leaves the file as it is.
 #[derive(Debug, thiserror::Error)]
@@ -144,11 +143,11 @@ fn split(path: &Path) -> io::Result<(PathBuf, std::ffi::OsString)> {
 
 /// `bytes`, checked to be one JSON object.
 fn check(bytes: Vec<u8>) -> Result<Vec<u8>, LoadError> {
-    let text = std::str::from_utf8(&bytes).map_err(|e| LoadError::Utf8(e.valid_up_to()))?;
-    match json::parse(text) {
-        Ok(Value::Object(_)) => Ok(bytes),
-        Ok(other) => Err(LoadError::NotObject(other.kind())),
-        Err(e) => Err(LoadError::Json(e.to_string())),
+    std::str::from_utf8(&bytes).map_err(|e| LoadError::Utf8(e.valid_up_to()))?;
+    match messages::object(&bytes) {
+        Ok(_) => Ok(bytes),
+        Err(NotObject::Kind(kind)) => Err(LoadError::NotObject(kind)),
+        Err(NotObject::Json(e)) => Err(LoadError::Json(e)),
     }
 }
 

@@ -7,14 +7,11 @@
 //! handled since with their own times, replies discarded. Fuel makes that replay deterministic:
 //! a call that fitted its budget once fits it again.
 
-use breaker_wasm::wire::json;
+use serde_json::value::RawValue;
 
 use crate::error::StartError;
 use crate::guest::{Guest, GuestOptions, Limits, Program, Trap};
-
-/// The envelope of the host's own messages. They go to the guest in calls of their own and
-/// their replies to a buffer of their own, so they can never mix with a client's.
-const HOST_ENVELOPE: &str = r#"{"src":"breaker-host","dest":"breaker-host","body":"#;
+use crate::messages::{self, Ask, Reply};
 
 /// Everything needed to make a fresh instance like the first.
 pub struct Setup {
@@ -27,7 +24,7 @@ pub struct Setup {
 
 /// A snapshot object and the node time it was taken at.
 struct Checkpoint {
-    snapshot: Vec<u8>,
+    snapshot: Box<RawValue>,
     now_ms: u64,
 }
 
@@ -66,6 +63,7 @@ impl Supervisor {
                 path: path.to_string(),
                 reason,
             };
+            let snapshot = messages::object(snapshot).map_err(|e| refused(e.to_string()))?;
             restore(&mut guest, snapshot, now_ms, None).map_err(refused)?;
         }
         let checkpoint = snapshot(&mut guest, now_ms).map_err(|t| StartError::Instantiate(t.0))?;
@@ -139,7 +137,7 @@ impl Supervisor {
                 self.checkpoint = checkpoint;
                 self.since.clear();
                 self.since_bytes = 0;
-                Ok(&self.checkpoint.snapshot)
+                Ok(self.checkpoint.snapshot.get().as_bytes())
             }
             Err(trap) => {
                 self.rebuild();
@@ -219,109 +217,62 @@ fn fresh(setup: &Setup) -> Result<Guest, StartError> {
             path: path.clone(),
             reason,
         };
-        let reply = ask(
-            &mut guest,
-            &[
-                r#"{"type":"configure","msg_id":0,"config":"#.as_bytes(),
-                config,
-                b"}",
-            ],
-            0,
-        )
-        .map_err(|t| bad(t.0))?;
-        if !reply.starts_with(
-            br#"{"src":"breaker-host","dest":"breaker-host","body":{"type":"configure_ok""#,
-        ) {
-            return Err(bad(refusal(&reply)));
+        let config = messages::object(config).map_err(|e| bad(e.to_string()))?;
+        let ask = Ask::Configure { msg_id: 0, config };
+        let reply = send(&mut guest, &ask, 0).map_err(|t| bad(t.0))?;
+        match messages::reply(&reply, "configure_ok").map_err(&bad)? {
+            Reply::Refused(text) => return Err(bad(text)),
+            Reply::Done | Reply::Snapshot(_) => {}
         }
     }
     Ok(guest)
 }
 
-/// Sends the host's own message (a body in `parts`) and returns the reply line, diagnostics
-/// included when there is no reply.
-fn ask(guest: &mut Guest, parts: &[&[u8]], now_ms: u64) -> Result<Vec<u8>, Trap> {
-    let mut message = HOST_ENVELOPE.as_bytes().to_vec();
-    for part in parts {
-        message.extend_from_slice(part);
-    }
-    message.push(b'}');
+/// Sends one of the host's own messages; returns the reply line, or the diagnostics when
+/// nothing answered.
+fn send(guest: &mut Guest, ask: &Ask, now_ms: u64) -> Result<Vec<u8>, Trap> {
     let (mut reply, mut diagnostics) = (Vec::new(), Vec::new());
-    guest.handle_own(&message, now_ms, &mut reply, &mut diagnostics)?;
-    reply.extend_from_slice(&diagnostics);
+    guest.handle_own(&ask.to_document(), now_ms, &mut reply, &mut diagnostics)?;
+    if reply.is_empty() {
+        return Ok(diagnostics);
+    }
     Ok(reply)
 }
 
-/// The `text` of an error reply, or the whole reply when it has none.
-fn refusal(reply: &[u8]) -> String {
-    let text = String::from_utf8_lossy(reply);
-    let value = json::parse(text.trim()).ok();
-    value
-        .as_ref()
-        .and_then(|v| v.get("body")?.get("text")?.as_str().map(str::to_string))
-        .unwrap_or_else(|| text.trim().replace('\n', " "))
-}
-
-/// Restores `snapshot` (one JSON object, already checked) at `now_ms`, first moving a manual
-/// clock to `clock` when given.
+/// Restores `snapshot` (one JSON object) at `now_ms`, first moving a manual clock to `clock`
+/// when given.
 fn restore(
     guest: &mut Guest,
-    snapshot: &[u8],
+    snapshot: &RawValue,
     now_ms: u64,
     clock: Option<u64>,
 ) -> Result<(), String> {
     if let Some(ms) = clock {
-        let body = format!(r#"{{"type":"advance_clock","msg_id":0,"ms":{ms}}}"#);
-        ask(guest, &[body.as_bytes()], now_ms).map_err(|t| t.0)?;
+        let reply = send(guest, &Ask::AdvanceClock { msg_id: 0, ms }, now_ms).map_err(|t| t.0)?;
+        if let Reply::Refused(text) = messages::reply(&reply, "advance_clock_ok")? {
+            return Err(text);
+        }
     }
-    let reply = ask(
-        guest,
-        &[
-            br#"{"type":"restore","msg_id":0,"snapshot":"#,
-            snapshot,
-            b"}",
-        ],
-        now_ms,
-    )
-    .map_err(|t| t.0)?;
-    if reply
-        .starts_with(br#"{"src":"breaker-host","dest":"breaker-host","body":{"type":"restore_ok""#)
-    {
-        Ok(())
-    } else {
-        Err(refusal(&reply))
+    let ask = Ask::Restore {
+        msg_id: 0,
+        snapshot,
+    };
+    let reply = send(guest, &ask, now_ms).map_err(|t| t.0)?;
+    match messages::reply(&reply, "restore_ok")? {
+        Reply::Refused(text) => Err(text),
+        _ => Ok(()),
     }
 }
 
-/// A checkpoint: the guest's `snapshot` object, cut out of its reply.
+/// A checkpoint: the guest's `snapshot` object, read from its reply.
 fn snapshot(guest: &mut Guest, now_ms: u64) -> Result<Checkpoint, Trap> {
-    const HEAD: &[u8] = br#"{"src":"breaker-host","dest":"breaker-host","body":{"type":"snapshot_ok","in_reply_to":0,"snapshot":"#;
-    let reply = ask(guest, &[br#"{"type":"snapshot","msg_id":0}"#], now_ms)?;
-    let snapshot = reply
-        .strip_prefix(HEAD)
-        .and_then(|rest| rest.strip_suffix(b"}}\n"))
-        .ok_or_else(|| {
-            Trap(format!(
-                "unexpected answer to a snapshot: {}",
-                String::from_utf8_lossy(&reply[..reply.len().min(200)])
-            ))
-        })?;
-    let now_ms = snapshot_time(snapshot).ok_or_else(|| Trap("a snapshot without now_ms".into()))?;
+    let reply = send(guest, &Ask::Snapshot { msg_id: 0 }, now_ms)?;
+    let snapshot = match messages::reply(&reply, "snapshot_ok").map_err(Trap)? {
+        Reply::Snapshot(snapshot) => snapshot,
+        other => return Err(Trap(format!("unexpected answer to a snapshot: {other:?}"))),
+    };
     Ok(Checkpoint {
-        snapshot: snapshot.to_vec(),
-        now_ms,
+        now_ms: messages::snapshot_time(snapshot).map_err(Trap)?,
+        snapshot: snapshot.to_owned(),
     })
-}
-
-/// The `now_ms` of a snapshot object, which the guest writes second, after `version`.
-fn snapshot_time(snapshot: &[u8]) -> Option<u64> {
-    let at = snapshot.windows(9).position(|w| w == b"\"now_ms\":")? + 9;
-    let digits = snapshot[at..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    std::str::from_utf8(&snapshot[at..at + digits])
-        .ok()?
-        .parse()
-        .ok()
 }

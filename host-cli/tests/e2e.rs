@@ -353,7 +353,7 @@ fn config_file_sets_the_defaults_and_a_bad_one_stops_start_up() {
         ),
         (r#"{"nope": 1}"#, "config.nope: unknown config field"),
         ("[1]", "expected a JSON object"),
-        ("{", "unexpected end"),
+        ("{", "EOF while parsing an object"),
     ] {
         let bad = dir.join("bad.json");
         std::fs::write(&bad, contents).unwrap();

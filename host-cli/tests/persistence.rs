@@ -90,7 +90,7 @@ fn a_state_file_that_cannot_be_restored_stops_start_up_and_is_left_as_it_is() {
         (
             "two documents",
             "{} {}",
-            "not JSON: unexpected data after the document",
+            "not JSON: trailing characters at line 1 column 4",
         ),
         (
             "unknown version",

@@ -5,12 +5,18 @@
 //! answer become one human-readable diagnostics line each, `line L: ...` (or `line L, column C:
 //! ...`) counted within the input it was given.
 
+mod common;
+mod config;
 pub mod decode;
-pub mod encode;
 pub mod framing;
-pub mod json;
+mod parts;
+pub mod raw;
+mod reason;
+pub mod reply;
+mod restore;
 pub mod snapshot;
-pub mod write;
+mod strict;
+pub mod values;
 
 use decode::Refusal;
 use framing::{Frame, Splitter};
@@ -76,10 +82,27 @@ impl Session {
             if pos == bytes.len() || bytes[pos] != b'{' {
                 return pos;
             }
-            let Ok((value, used)) = json::parse_prefix(&text[pos..]) else {
+            let rest = &text[pos..];
+            let mut common =
+                serde_json::Deserializer::from_str(rest).into_iter::<common::Message>();
+            if let Some(Ok(message)) = common.next()
+                && let Some((msg_id, request)) = message.request()
+            {
+                let reply = self.node.handle(now_ms, &request);
+                let (src, dest) = (message.src, message.dest);
+                if let Err(text) = answer(&mut self.out, src, dest, msg_id, reply) {
+                    let (line, _) = lines.at(bytes, pos);
+                    diagnose(&mut self.diagnostics, line, None, &text);
+                }
+                pos += common.byte_offset();
+                continue;
+            }
+            let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<raw::Node>();
+            let Some(Ok(doc)) = stream.next() else {
                 return pos;
             };
-            if let Err(text) = handle_value(&mut self.node, &mut self.out, &value, now_ms) {
+            let used = stream.byte_offset();
+            if let Err(text) = handle_value(&mut self.node, &mut self.out, doc, now_ms) {
                 let (line, _) = lines.at(bytes, pos);
                 diagnose(&mut self.diagnostics, line, None, &text);
             }
@@ -107,9 +130,12 @@ impl Session {
             };
             match frame {
                 Frame::Doc { bytes, line } => {
-                    if let Err(text) = handle_document(node, out, bytes, now_ms) {
-                        let (line, column) = position(bytes, line, text.1);
-                        diagnose(diagnostics, line, column, &text.0);
+                    if let Err((text, at)) = handle_document(node, out, bytes, now_ms) {
+                        let (line, column) = match at {
+                            Some((l, c)) => (line + l.saturating_sub(1), Some(c)),
+                            None => (line, None),
+                        };
+                        diagnose(diagnostics, line, column, &text);
                     }
                 }
                 Frame::Error {
@@ -151,20 +177,6 @@ impl Lines {
     }
 }
 
-/// Where a problem `offset` bytes into a document that begins on `line` is.
-fn position(doc: &[u8], line: u64, offset: Option<usize>) -> (u64, Option<u64>) {
-    let Some(offset) = offset else {
-        return (line, None);
-    };
-    let before = &doc[..offset.min(doc.len())];
-    let newlines = before.iter().filter(|&&b| b == b'\n').count() as u64;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    (line + newlines, Some((offset - line_start) as u64 + 1))
-}
-
 fn diagnose(out: &mut Vec<u8>, line: u64, column: Option<u64>, text: &str) {
     let mut head = format!("line {line}");
     if let Some(c) = column {
@@ -180,43 +192,60 @@ fn diagnose(out: &mut Vec<u8>, line: u64, column: Option<u64>, text: &str) {
     out.push(b'\n');
 }
 
-/// Handles one document; `Err((text, offset))` when it cannot be answered.
+/// Handles one document; `Err((text, (line, column)))` when it cannot be answered, with where
+/// within the document when that is known (line 1 being the document's first).
 fn handle_document(
     node: &mut Node,
     out: &mut Vec<u8>,
     doc: &[u8],
     now_ms: u64,
-) -> Result<(), (String, Option<usize>)> {
+) -> Result<(), (String, Option<(u64, u64)>)> {
     let text = std::str::from_utf8(doc).map_err(|e| {
-        (
-            format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-            Some(e.valid_up_to()),
-        )
+        let at = e.valid_up_to();
+        let place = raw::line_and_column(&doc[..at]);
+        (format!("invalid UTF-8 at byte {at}"), Some(place))
     })?;
-    let value = json::parse(text).map_err(|e| (e.message.into_owned(), Some(e.offset)))?;
-    handle_value(node, out, &value, now_ms).map_err(|e| (e, None))
+    let value = raw::document(text).map_err(|e| (e.message, Some((e.line, e.column))))?;
+    handle_value(node, out, value, now_ms).map_err(|e| (e, None))
 }
 
 /// Handles one parsed document; `Err(text)` when it cannot be answered.
 fn handle_value(
     node: &mut Node,
     out: &mut Vec<u8>,
-    value: &json::Value,
+    value: raw::Node,
     now_ms: u64,
 ) -> Result<(), String> {
     let envelope = decode::envelope(value)?;
-    let msg_id = decode::msg_id(envelope.body)?;
-    let reply = match decode::request(envelope.body, envelope.dest) {
+    let msg_id = decode::msg_id(&envelope.body)?;
+    let service = decode::service(&envelope.body);
+    let reply = match decode::request(&envelope.body, &service, &envelope.dest) {
         Ok(request) => node.handle(now_ms, &request),
         Err(Refusal::Unknown(text)) => Reply::error(ErrorCode::NotSupported, text),
         Err(Refusal::Field(text)) => Reply::error(ErrorCode::Malformed, text),
     };
+    answer(out, &envelope.src, &envelope.dest, msg_id, reply)
+}
+
+/// Writes the reply to a message from `src` to `dest`, or, for a message without `msg_id`,
+/// `Err` with the text of an error nobody will read otherwise.
+fn answer(
+    out: &mut Vec<u8>,
+    src: &str,
+    dest: &str,
+    msg_id: Option<u64>,
+    reply: Reply,
+) -> Result<(), String> {
     match (msg_id, reply) {
         (Some(id), reply) => {
-            encode::reply(out, envelope.dest, envelope.src, id, &reply);
+            reply::write(out, dest, src, id, &reply);
             Ok(())
         }
         (None, Reply::Error { text, .. }) => Err(format!("{text} (message without msg_id)")),
+        (None, Reply::Refused(refused)) => {
+            let (_, text) = values::refusal(&refused);
+            Err(format!("{text} (message without msg_id)"))
+        }
         (None, _) => Ok(()),
     }
 }
@@ -224,14 +253,14 @@ fn handle_value(
 /// The reply a host sends for a document the guest failed on (code 13), when the document has a
 /// usable envelope and `msg_id`.
 pub fn internal_error_reply(doc: &[u8], text: &str) -> Option<Vec<u8>> {
-    let value = json::parse(std::str::from_utf8(doc).ok()?).ok()?;
-    let envelope = decode::envelope(&value).ok()?;
-    let id = decode::msg_id(envelope.body).ok()??;
+    let value = raw::document(std::str::from_utf8(doc).ok()?).ok()?;
+    let envelope = decode::envelope(value).ok()?;
+    let id = decode::msg_id(&envelope.body).ok()??;
     let mut out = Vec::new();
-    encode::reply(
+    reply::write(
         &mut out,
-        envelope.dest,
-        envelope.src,
+        &envelope.dest,
+        &envelope.src,
         id,
         &Reply::error(ErrorCode::Internal, text),
     );

@@ -1,95 +1,118 @@
-//! The snapshot format (version 1): a node's [`Image`] as JSON, and back, strictly checked.
+//! The snapshot format (version 1): a node's [`Image`] as JSON (written here by serde; read
+//! back, strictly checked, in `restore`).
 
-use super::decode::{config_patch, setting as decode_setting};
-use super::encode::{config, event, mode_name, setting, state_name};
-use super::json::Value;
-use super::write::Writer;
-use crate::breaker::{
-    Counts, Field, ForceMode, Forced, Lease, MAX_SAFE, Mark, Milli, Parts, Reason, Setting, Span,
-    State, StateName, Tally, WindowState, config::FIELDS,
-};
-use crate::node::{Event, EventLog, Image, SavedBreaker};
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+use super::parts::CountsObject;
+use super::reason::StructuredReason;
+use super::values::{self, ConfigObject, EventObject, PatchObject, forced_name};
+use crate::breaker::{Forced, Patch, State, WindowState};
+use crate::node::{EventLog, Image, SavedBreaker};
+
+pub use super::restore::{decode, from_json};
 
 pub const VERSION: u64 = 1;
 
-pub fn encode(w: &mut Writer, image: &Image) {
-    w.open()
-        .field_u64("version", VERSION)
-        .field_u64("now_ms", image.now_ms)
-        .key("defaults");
-    config(w, &image.defaults);
-    w.key("overrides").open();
-    for (name, patch) in &image.overrides {
-        w.key_str(name).open();
-        for (field, value) in patch.fields() {
-            w.key(field.name());
-            setting(w, &value);
-        }
-        w.end();
+/// A node's [`Image`] as the snapshot object.
+pub struct SnapshotObject<'a>(pub &'a Image);
+
+impl Serialize for SnapshotObject<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let image = self.0;
+        let mut o = s.serialize_struct("Snapshot", 9)?;
+        o.serialize_field("version", &VERSION)?;
+        o.serialize_field("now_ms", &image.now_ms)?;
+        o.serialize_field("defaults", &ConfigObject(&image.defaults))?;
+        o.serialize_field("overrides", &Overrides(&image.overrides))?;
+        o.serialize_field("breakers", &Breakers(&image.breakers))?;
+        o.serialize_field("evicted", &image.evicted)?;
+        o.serialize_field("last_permit", &image.last_permit)?;
+        o.serialize_field("last_seq", &image.events.last_seq())?;
+        o.serialize_field("events", &Events(&image.events))?;
+        o.end()
     }
-    w.end().key("breakers").raw("[");
-    for (i, b) in image.breakers.iter().enumerate() {
-        if i > 0 {
-            w.raw(",");
-        }
-        breaker(w, b);
-    }
-    w.raw("]")
-        .field_u64("evicted", image.evicted)
-        .field_u64("last_permit", image.last_permit)
-        .field_u64("last_seq", image.events.last_seq())
-        .key("events")
-        .raw("[");
-    for (i, e) in image.events.iter().enumerate() {
-        if i > 0 {
-            w.raw(",");
-        }
-        event(w, e, reason);
-    }
-    w.raw("]").end();
 }
 
-fn breaker(w: &mut Writer, saved: &SavedBreaker) {
-    let b = &saved.parts;
-    w.open()
-        .field_str("service", &saved.name)
-        .field_str("state", state_name(b.state.name()));
-    match b.state {
-        State::Closed => {}
-        State::Open { since, until } => {
-            w.field_u64("since", since);
-            if b.forced != Some(Forced::Open) {
-                w.field_u64("until", until);
+/// The snapshot as one compact JSON document.
+pub fn to_json(image: &Image) -> Vec<u8> {
+    serde_json::to_vec(&SnapshotObject(image)).unwrap_or_default()
+}
+
+struct Overrides<'a>(&'a [(Box<str>, Patch)]);
+
+impl Serialize for Overrides<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            self.0
+                .iter()
+                .map(|(name, patch)| (&**name, PatchObject(patch))),
+        )
+    }
+}
+
+struct Breakers<'a>(&'a [SavedBreaker]);
+
+impl Serialize for Breakers<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(BreakerObject))
+    }
+}
+
+struct Events<'a>(&'a EventLog);
+
+impl Serialize for Events<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|event| EventObject {
+            event,
+            reason: StructuredReason(&event.reason),
+        }))
+    }
+}
+
+/// One saved breaker: only the fields its state has.
+struct BreakerObject<'a>(&'a SavedBreaker);
+
+impl Serialize for BreakerObject<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let b = &self.0.parts;
+        let mut o = s.serialize_struct("Breaker", 11)?;
+        o.serialize_field("service", &*self.0.name)?;
+        o.serialize_field("state", &values::State(b.state.name()))?;
+        match b.state {
+            State::Closed => {}
+            State::Open { since, until } => {
+                o.serialize_field("since", &since)?;
+                if b.forced != Some(Forced::Open) {
+                    o.serialize_field("until", &until)?;
+                }
+            }
+            State::HalfOpen { since, successes } => {
+                o.serialize_field("since", &since)?;
+                o.serialize_field("successes", &successes)?;
             }
         }
-        State::HalfOpen { since, successes } => {
-            w.field_u64("since", since)
-                .field_u64("successes", successes);
+        if let Some(f) = b.forced {
+            o.serialize_field("forced", forced_name(f))?;
         }
-    }
-    if let Some(f) = b.forced {
-        w.field_str("forced", if f == Forced::Open { "open" } else { "closed" });
-    }
-    w.field_u64("failures", b.failures)
-        .field_u64("trips", b.trips)
-        .key("counts")
-        .open();
-    w.field_u64("successes", b.counts.successes)
-        .field_u64("failures", b.counts.failures)
-        .field_u64("rejections", b.counts.rejections)
-        .field_u64("opened", b.counts.opened)
-        .end();
-    w.key("leases").raw("[");
-    for (i, l) in b.leases.iter().enumerate() {
-        if i > 0 {
-            w.raw(",");
+        o.serialize_field("failures", &b.failures)?;
+        o.serialize_field("trips", &b.trips)?;
+        o.serialize_field("counts", &CountsObject::from(b.counts))?;
+        let leases: Vec<[u64; 2]> = b.leases.iter().map(|l| [l.permit, l.at]).collect();
+        o.serialize_field("leases", &leases)?;
+        if let Some(window) = &b.window {
+            o.serialize_field("window", &WindowObject(window))?;
         }
-        w.raw("[").u64(l.permit).raw(",").u64(l.at).raw("]");
+        o.end()
     }
-    w.raw("]");
-    if let Some(window) = &b.window {
-        w.key("window").open().key("config");
-        setting(w, &Setting::Window(window.built_for));
+}
+
+/// A window's saved calls and buckets.
+struct WindowObject<'a>(&'a WindowState);
+
+impl Serialize for WindowObject<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let window = self.0;
         // A count window's calls, oldest first: o ok, f failed, s slow, b both.
         let calls: String = window
             .calls()
@@ -101,457 +124,15 @@ fn breaker(w: &mut Writer, saved: &SavedBreaker) {
                 (true, true) => 'b',
             })
             .collect();
-        w.field_str("calls", &calls).key("buckets").raw("[");
-        for (i, (start, t)) in window.buckets().iter().enumerate() {
-            if i > 0 {
-                w.raw(",");
-            }
-            w.raw("[")
-                .u64(*start)
-                .raw(",")
-                .u64(t.calls)
-                .raw(",")
-                .u64(t.failures)
-                .raw(",")
-                .u64(t.slow)
-                .raw("]");
-        }
-        w.raw("]").end();
+        let buckets: Vec<[u64; 4]> = window
+            .buckets()
+            .iter()
+            .map(|(start, t)| [*start, t.calls, t.failures, t.slow])
+            .collect();
+        let mut o = s.serialize_struct("Window", 3)?;
+        o.serialize_field("config", &values::WindowObject(window.built_for))?;
+        o.serialize_field("calls", &calls)?;
+        o.serialize_field("buckets", &buckets)?;
+        o.end()
     }
-    w.end();
-}
-
-fn reason(w: &mut Writer, r: &Reason) {
-    w.open();
-    match *r {
-        Reason::ConsecutiveFailures {
-            failures,
-            threshold,
-        } => {
-            w.field_str("kind", "consecutive_failures")
-                .field_u64("failures", failures)
-                .field_u64("threshold", threshold);
-        }
-        Reason::OpenTimeoutElapsed { ms } => {
-            w.field_str("kind", "open_timeout_elapsed")
-                .field_u64("ms", ms);
-        }
-        Reason::Rate {
-            slow,
-            span,
-            bad,
-            calls,
-            threshold,
-        } => {
-            w.field_str("kind", "rate")
-                .key("slow")
-                .bool(slow)
-                .key("span_ms");
-            match span {
-                Span::Calls => w.raw("null"),
-                Span::Millis(ms) => w.u64(ms),
-            };
-            w.field_u64("bad", bad)
-                .field_u64("calls", calls)
-                .key("threshold")
-                .milli(threshold.0);
-        }
-        Reason::ProbeFailed => {
-            w.field_str("kind", "probe_failed");
-        }
-        Reason::SlowProbe => {
-            w.field_str("kind", "slow_probe");
-        }
-        Reason::ProbeLeaseExpired { ms } => {
-            w.field_str("kind", "probe_lease_expired")
-                .field_u64("ms", ms);
-        }
-        Reason::ProbesSucceeded {
-            successes,
-            threshold,
-        } => {
-            w.field_str("kind", "probes_succeeded")
-                .field_u64("successes", successes)
-                .field_u64("threshold", threshold);
-        }
-        Reason::Fixture => {
-            w.field_str("kind", "fixture");
-        }
-        Reason::Forced(mode) => {
-            w.field_str("kind", "forced")
-                .field_str("mode", mode_name(mode));
-        }
-        Reason::Reset => {
-            w.field_str("kind", "reset");
-        }
-    }
-    w.end();
-}
-
-/// One object of the snapshot, read strictly: unknown keys are refused, every path is named.
-struct Obj<'v, 'a> {
-    members: &'v [(std::borrow::Cow<'a, str>, Value<'a>)],
-    path: String,
-}
-
-impl<'v, 'a> Obj<'v, 'a> {
-    fn new(value: &'v Value<'a>, path: String, allowed: &[&str]) -> Result<Self, String> {
-        let Value::Object(members) = value else {
-            return Err(format!("{path}: expected an object"));
-        };
-        if let Some((key, _)) = members.iter().find(|(k, _)| !allowed.contains(&&**k)) {
-            return Err(format!("{path}.{key}: unknown field"));
-        }
-        Ok(Obj { members, path })
-    }
-
-    fn opt(&self, key: &str) -> Option<&'v Value<'a>> {
-        self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-    }
-
-    fn get(&self, key: &str) -> Result<&'v Value<'a>, String> {
-        self.opt(key)
-            .ok_or_else(|| format!("{}.{key}: missing", self.path))
-    }
-
-    fn u64(&self, key: &str) -> Result<u64, String> {
-        self.get(key)?
-            .as_u64()
-            .ok_or_else(|| format!("{}.{key}: expected an unsigned integer", self.path))
-    }
-
-    fn str(&self, key: &str) -> Result<&'v str, String> {
-        self.get(key)?
-            .as_str()
-            .ok_or_else(|| format!("{}.{key}: expected a string", self.path))
-    }
-
-    fn state(&self, key: &str) -> Result<StateName, String> {
-        match self.str(key)? {
-            "closed" => Ok(StateName::Closed),
-            "open" => Ok(StateName::Open),
-            "half_open" => Ok(StateName::HalfOpen),
-            _ => Err(format!("{}.{key}: expected a state", self.path)),
-        }
-    }
-
-    fn array(&self, key: &str) -> Result<&'v [Value<'a>], String> {
-        match self.get(key)? {
-            Value::Array(items) => Ok(items),
-            _ => Err(format!("{}.{key}: expected an array", self.path)),
-        }
-    }
-}
-
-/// Reads a snapshot. The error names the part at fault, prefixed with `snapshot.`.
-pub fn decode(value: &Value) -> Result<Image, String> {
-    let named = |e: String| {
-        if e.starts_with(':') {
-            format!("snapshot{e}")
-        } else {
-            format!("snapshot.{e}")
-        }
-    };
-    decode_image(value).map_err(named).and_then(|image| {
-        image.validate().map_err(|e| e.to_string())?;
-        Ok(image)
-    })
-}
-
-fn decode_image(value: &Value) -> Result<Image, String> {
-    let top = [
-        "version",
-        "now_ms",
-        "defaults",
-        "overrides",
-        "breakers",
-        "evicted",
-        "last_permit",
-        "last_seq",
-        "events",
-    ];
-    let o = Obj::new(value, "snapshot".into(), &top).map_err(strip)?;
-    let version = o.u64("version").map_err(strip)?;
-    if version != VERSION {
-        return Err(format!(
-            "version: unsupported version {version} (this node reads version {VERSION})"
-        ));
-    }
-    let defaults = config_patch(o.get("defaults").map_err(strip)?, "defaults")?;
-    if let Some(missing) = FIELDS.into_iter().find(|&f| defaults.get(f).is_none()) {
-        return Err(format!("defaults.{}: missing", missing.name()));
-    }
-    let defaults = defaults.apply(&Default::default());
-    let Value::Object(overrides) = o.get("overrides").map_err(strip)? else {
-        return Err("overrides: expected an object".into());
-    };
-    let overrides = overrides
-        .iter()
-        .map(|(name, v)| {
-            let patch = config_patch(v, &format!("overrides.{name}"))?;
-            if patch.fields().any(|(f, _)| f.node_wide()) {
-                return Err(format!(
-                    "overrides.{name}: a node-wide setting in a service override"
-                ));
-            }
-            Ok((Box::<str>::from(&**name), patch))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    let breakers = o
-        .array("breakers")
-        .map_err(strip)?
-        .iter()
-        .enumerate()
-        .map(|(i, v)| decode_breaker(v, format!("breakers[{i}]")))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(strip)?;
-    let events = o
-        .array("events")
-        .map_err(strip)?
-        .iter()
-        .enumerate()
-        .map(|(i, v)| decode_event(v, format!("events[{i}]")))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(strip)?;
-    Ok(Image {
-        now_ms: o.u64("now_ms").map_err(strip)?,
-        defaults,
-        overrides,
-        breakers,
-        evicted: o.u64("evicted").map_err(strip)?,
-        last_permit: o.u64("last_permit").map_err(strip)?,
-        events: EventLog::from_parts(events, o.u64("last_seq").map_err(strip)?),
-    })
-}
-
-/// Paths are built from `snapshot`; the caller adds that prefix once.
-fn strip(e: String) -> String {
-    match e.strip_prefix("snapshot") {
-        Some(rest) => rest.strip_prefix('.').unwrap_or(rest).to_string(),
-        None => e,
-    }
-}
-
-fn decode_breaker(v: &Value, path: String) -> Result<SavedBreaker, String> {
-    let allowed = [
-        "service",
-        "state",
-        "since",
-        "until",
-        "successes",
-        "forced",
-        "failures",
-        "trips",
-        "counts",
-        "leases",
-        "window",
-    ];
-    let o = Obj::new(v, format!("snapshot.{path}"), &allowed)?;
-    let forced = match o.opt("forced") {
-        None => None,
-        Some(Value::String(s)) if s == "open" => Some(Forced::Open),
-        Some(Value::String(s)) if s == "closed" => Some(Forced::Closed),
-        Some(_) => {
-            return Err(format!(
-                "{}.forced: expected \"open\" or \"closed\"",
-                o.path
-            ));
-        }
-    };
-    let state = match o.state("state")? {
-        StateName::Closed => State::Closed,
-        StateName::Open => State::Open {
-            since: o.u64("since")?,
-            until: if forced == Some(Forced::Open) {
-                u64::MAX
-            } else {
-                o.u64("until")?
-            },
-        },
-        StateName::HalfOpen => State::HalfOpen {
-            since: o.u64("since")?,
-            successes: o.u64("successes")?,
-        },
-    };
-    let c = Obj::new(
-        o.get("counts")?,
-        format!("{}.counts", o.path),
-        &["successes", "failures", "rejections", "opened"],
-    )?;
-    let counts = Counts {
-        successes: c.u64("successes")?,
-        failures: c.u64("failures")?,
-        rejections: c.u64("rejections")?,
-        opened: c.u64("opened")?,
-    };
-    let leases = o
-        .array("leases")?
-        .iter()
-        .map(|l| match l {
-            Value::Array(pair) if pair.len() == 2 => match (pair[0].as_u64(), pair[1].as_u64()) {
-                (Some(permit), Some(at)) if permit <= MAX_SAFE => Ok(Lease { permit, at }),
-                _ => Err(()),
-            },
-            _ => Err(()),
-        })
-        .collect::<Result<Vec<_>, ()>>()
-        .map_err(|()| format!("{}.leases: expected [permit, at_ms] pairs", o.path))?;
-    let window = match o.opt("window") {
-        None => None,
-        Some(v) => Some(decode_window(v, format!("{}.window", o.path))?),
-    };
-    let parts = Parts {
-        state,
-        forced,
-        failures: o.u64("failures")?,
-        trips: o.u64("trips")?,
-        counts,
-        leases,
-        window,
-    };
-    Ok(SavedBreaker {
-        name: o.str("service")?.into(),
-        parts,
-    })
-}
-
-fn decode_window(v: &Value, path: String) -> Result<WindowState, String> {
-    let o = Obj::new(v, path, &["config", "calls", "buckets"])?;
-    let bad = || format!("{}: does not fit its config", o.path);
-    let Setting::Window(config) = decode_setting(
-        Field::Window,
-        o.get("config")?,
-        &format!("{}.config", o.path),
-    )?
-    else {
-        return Err(bad());
-    };
-    let calls = o
-        .str("calls")?
-        .chars()
-        .map(|c| match c {
-            'o' => Ok(Mark {
-                failed: false,
-                slow: false,
-            }),
-            'f' => Ok(Mark {
-                failed: true,
-                slow: false,
-            }),
-            's' => Ok(Mark {
-                failed: false,
-                slow: true,
-            }),
-            'b' => Ok(Mark {
-                failed: true,
-                slow: true,
-            }),
-            _ => Err(format!("{}.calls: expected only o, f, s, b", o.path)),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let buckets = o
-        .array("buckets")?
-        .iter()
-        .map(|b| match b {
-            Value::Array(n) if n.len() == 4 => {
-                match (n[0].as_u64(), n[1].as_u64(), n[2].as_u64(), n[3].as_u64()) {
-                    (Some(start), Some(calls), Some(failures), Some(slow)) => Ok((
-                        start,
-                        Tally {
-                            calls,
-                            failures,
-                            slow,
-                        },
-                    )),
-                    _ => Err(()),
-                }
-            }
-            _ => Err(()),
-        })
-        .collect::<Result<Vec<_>, ()>>()
-        .map_err(|()| {
-            format!(
-                "{}.buckets: expected [start_ms, calls, failures, slow]",
-                o.path
-            )
-        })?;
-    WindowState::restore(config, &calls, &buckets).ok_or_else(bad)
-}
-
-fn decode_event(v: &Value, path: String) -> Result<Event, String> {
-    let o = Obj::new(
-        v,
-        format!("snapshot.{path}"),
-        &["seq", "at_ms", "service", "from", "to", "reason"],
-    )?;
-    let r = o.get("reason")?;
-    let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
-    let reason_path = format!("{}.reason", o.path);
-    let ro = |allowed: &[&str]| Obj::new(r, reason_path.clone(), allowed);
-    let reason = match kind {
-        "consecutive_failures" => {
-            let r = ro(&["kind", "failures", "threshold"])?;
-            Reason::ConsecutiveFailures {
-                failures: r.u64("failures")?,
-                threshold: r.u64("threshold")?,
-            }
-        }
-        "open_timeout_elapsed" => Reason::OpenTimeoutElapsed {
-            ms: ro(&["kind", "ms"])?.u64("ms")?,
-        },
-        "probe_failed" => ro(&["kind"]).map(|_| Reason::ProbeFailed)?,
-        "slow_probe" => ro(&["kind"]).map(|_| Reason::SlowProbe)?,
-        "rate" => {
-            let r = ro(&["kind", "slow", "span_ms", "bad", "calls", "threshold"])?;
-            let slow = match r.get("slow")? {
-                Value::Bool(b) => *b,
-                _ => return Err(format!("{reason_path}.slow: expected a boolean")),
-            };
-            let span = match r.get("span_ms")? {
-                Value::Null => Span::Calls,
-                v => Span::Millis(v.as_u64().ok_or_else(|| {
-                    format!("{reason_path}.span_ms: expected an integer or null")
-                })?),
-            };
-            let threshold = r
-                .get("threshold")?
-                .as_milli()
-                .ok_or_else(|| format!("{reason_path}.threshold: expected a number"))?;
-            let threshold = Milli(threshold);
-            Reason::Rate {
-                slow,
-                span,
-                bad: r.u64("bad")?,
-                calls: r.u64("calls")?,
-                threshold,
-            }
-        }
-        "probe_lease_expired" => Reason::ProbeLeaseExpired {
-            ms: ro(&["kind", "ms"])?.u64("ms")?,
-        },
-        "probes_succeeded" => {
-            let r = ro(&["kind", "successes", "threshold"])?;
-            Reason::ProbesSucceeded {
-                successes: r.u64("successes")?,
-                threshold: r.u64("threshold")?,
-            }
-        }
-        "fixture" => ro(&["kind"]).map(|_| Reason::Fixture)?,
-        "reset" => ro(&["kind"]).map(|_| Reason::Reset)?,
-        "forced" => Reason::Forced(match ro(&["kind", "mode"])?.str("mode")? {
-            "open" => ForceMode::Open,
-            "closed" => ForceMode::Closed,
-            "auto" => ForceMode::Auto,
-            _ => return Err(format!("{reason_path}.mode: expected a force mode")),
-        }),
-        _ => return Err(format!("{reason_path}.kind: unknown reason")),
-    };
-    Ok(Event {
-        seq: o.u64("seq")?,
-        at: o.u64("at_ms")?,
-        service: o.str("service")?.into(),
-        from: o.state("from")?,
-        to: o.state("to")?,
-        reason,
-    })
 }

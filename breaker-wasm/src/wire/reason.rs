@@ -1,0 +1,142 @@
+//! Why a transition happened, on the wire: a sentence in replies and `events`, a structured
+//! object in snapshots (so a restored node keeps the numbers, not just the words).
+
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+use super::values::{Decimal, milli_text, mode_name};
+use crate::breaker::{ForceMode, Milli, Reason, Span};
+
+/// A reason as its sentence.
+pub struct ReasonText<'a>(pub &'a Reason);
+
+impl Serialize for ReasonText<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&reason_text(self.0))
+    }
+}
+
+/// The human-readable reason of a transition, as `events` and `transition` objects show it.
+pub fn reason_text(r: &Reason) -> String {
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    match *r {
+        Reason::ConsecutiveFailures {
+            failures,
+            threshold,
+        } => {
+            format!(
+                "{} (threshold {threshold})",
+                plural(failures, "consecutive failure", "consecutive failures")
+            )
+        }
+        Reason::OpenTimeoutElapsed { ms } => format!("open timeout of {ms} ms elapsed"),
+        Reason::Rate {
+            slow,
+            span,
+            bad,
+            calls,
+            threshold,
+        } => {
+            // The percentage to one decimal, rounded half up, in integers.
+            let tenths =
+                (u128::from(bad) * 2000 + u128::from(calls)) / (2 * u128::from(calls.max(1)));
+            let percent = format!("{}.{}", tenths / 10, tenths % 10);
+            let what = if slow { "were slow" } else { "failed" };
+            let threshold = short(threshold);
+            match span {
+                Span::Calls => {
+                    format!("{percent}% of the last {calls} calls {what} (threshold {threshold}%)")
+                }
+                Span::Millis(ms) => {
+                    format!(
+                        "{percent}% of {calls} calls in the last {ms} ms {what} (threshold {threshold}%)"
+                    )
+                }
+            }
+        }
+        Reason::ProbeFailed => "probe failed".into(),
+        Reason::SlowProbe => "probe was slow".into(),
+        Reason::ProbeLeaseExpired { ms } => format!("probe lease expired after {ms} ms"),
+        Reason::ProbesSucceeded {
+            successes,
+            threshold,
+        } => {
+            format!(
+                "{} (threshold {threshold})",
+                plural(successes, "successful probe", "successful probes")
+            )
+        }
+        Reason::Fixture => "set by the call's state fixture".into(),
+        Reason::Forced(ForceMode::Auto) => "forced mode released (auto)".into(),
+        Reason::Forced(mode) => format!("forced {}", mode_name(mode)),
+        Reason::Reset => "reset".into(),
+    }
+}
+
+/// A number in thousandths as people write it: `50`, `12.5`.
+fn short(x: Milli) -> String {
+    let text = milli_text(x.0);
+    text.strip_suffix(".0").map(str::to_string).unwrap_or(text)
+}
+
+/// A reason as a snapshot keeps it: `kind` first, then its numbers.
+pub struct StructuredReason<'a>(pub &'a Reason);
+
+impl Serialize for StructuredReason<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_struct("Reason", 6)?;
+        match *self.0 {
+            Reason::ConsecutiveFailures {
+                failures,
+                threshold,
+            } => {
+                o.serialize_field("kind", "consecutive_failures")?;
+                o.serialize_field("failures", &failures)?;
+                o.serialize_field("threshold", &threshold)?;
+            }
+            Reason::OpenTimeoutElapsed { ms } => {
+                o.serialize_field("kind", "open_timeout_elapsed")?;
+                o.serialize_field("ms", &ms)?;
+            }
+            Reason::Rate {
+                slow,
+                span,
+                bad,
+                calls,
+                threshold,
+            } => {
+                o.serialize_field("kind", "rate")?;
+                o.serialize_field("slow", &slow)?;
+                let span_ms = match span {
+                    Span::Calls => None,
+                    Span::Millis(ms) => Some(ms),
+                };
+                o.serialize_field("span_ms", &span_ms)?;
+                o.serialize_field("bad", &bad)?;
+                o.serialize_field("calls", &calls)?;
+                o.serialize_field("threshold", &Decimal(threshold))?;
+            }
+            Reason::ProbeFailed => o.serialize_field("kind", "probe_failed")?,
+            Reason::SlowProbe => o.serialize_field("kind", "slow_probe")?,
+            Reason::ProbeLeaseExpired { ms } => {
+                o.serialize_field("kind", "probe_lease_expired")?;
+                o.serialize_field("ms", &ms)?;
+            }
+            Reason::ProbesSucceeded {
+                successes,
+                threshold,
+            } => {
+                o.serialize_field("kind", "probes_succeeded")?;
+                o.serialize_field("successes", &successes)?;
+                o.serialize_field("threshold", &threshold)?;
+            }
+            Reason::Fixture => o.serialize_field("kind", "fixture")?,
+            Reason::Forced(mode) => {
+                o.serialize_field("kind", "forced")?;
+                o.serialize_field("mode", mode_name(mode))?;
+            }
+            Reason::Reset => o.serialize_field("kind", "reset")?,
+        }
+        o.end()
+    }
+}
