@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs both fuzz targets for SECONDS each (default 60) on the pinned stable toolchain and fails
+# Runs every fuzz target for SECONDS each (default 60) on the pinned stable toolchain and fails
 # on the first crash. Usage: breaker-wasm/fuzz/run.sh [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -7,7 +7,7 @@ seconds="${1:-60}"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 # `--sanitizer none`: no -Zsanitizer, so stable Rust builds it; libFuzzer's coverage guidance
 # (-Cpasses=sancov-module) needs no nightly.
-for target in handle_bytes message_sequences; do
+for target in handle_bytes message_sequences json_validity; do
     mkdir -p "corpus/$target"
     seeds=()
     [ -d "seeds/$target" ] && seeds=("seeds/$target")

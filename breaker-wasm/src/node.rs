@@ -19,7 +19,8 @@ pub use events::{Event, EventLog, MAX_EVENTS};
 pub use image::{Image, ImageError, SavedBreaker};
 use registry::Registry;
 pub use request::{
-    CallFixture, Checkpoints, ConfigChange, ErrorCode, MemoryUse, Reply, Request, ServiceState,
+    CallFixture, Checkpoints, ConfigChange, ErrorCode, MemoryUse, Refused, Reply, Request,
+    ServiceState,
 };
 use tallies::Tallies;
 
@@ -169,9 +170,7 @@ impl Node {
                 _ => None,
             };
             if let Some(what) = fixture {
-                let text =
-                    format!("{what}: test fixtures are disabled on this node (--no-fixtures)");
-                return Reply::error(ErrorCode::Malformed, text);
+                return Reply::Refused(Refused::FixturesDisabled(what));
             }
         }
         let now = self.now;
@@ -229,8 +228,7 @@ impl Node {
             },
             Request::AdvanceClock { ms } => {
                 if !self.options.manual_clock {
-                    let text = "advance_clock: this node runs on the system clock (start it with --clock manual)";
-                    return Reply::error(ErrorCode::NotSupported, text);
+                    return Reply::Refused(Refused::SystemClock);
                 }
                 self.now = self.now.saturating_add(ms);
                 Reply::AdvanceClockOk { now_ms: self.now }

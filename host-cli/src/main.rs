@@ -152,12 +152,10 @@ fn read_config(path: &std::path::Path) -> Result<Vec<u8>, StartError> {
             what: format!("the config file {name}"),
             source,
         })?;
-    if std::str::from_utf8(&bytes).is_err() {
-        return Err(StartError::Config {
-            path: name,
-            reason: "not UTF-8".into(),
-        });
-    }
+    std::str::from_utf8(&bytes).map_err(|_| StartError::Config {
+        path: name.clone(),
+        reason: "not UTF-8".into(),
+    })?;
     match messages::object(&bytes) {
         Ok(_) => Ok(bytes),
         Err(e) => Err(StartError::Config {

@@ -10,10 +10,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::messages::{self, NotObject};
-
 use crate::error::StartError;
 use crate::files;
+use crate::messages::{self, NotObject};
 
 /// Why the state file cannot be used. The host refuses to start and leaves the file as it is.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,9 @@ use crate::breaker::{Breaker, Config, Field, Patch, Transitions};
 
 use super::budget;
 use super::tallies::{ServiceTallies, pair_index};
-use super::{ConfigChange, ErrorCode, Image, ImageError, Node, Reply, SavedBreaker, ServiceState};
+use super::{
+    ConfigChange, ErrorCode, Image, ImageError, Node, Refused, Reply, SavedBreaker, ServiceState,
+};
 
 impl Node {
     /// Runs an admin change on `service` (created if needed) or on every breaker.
@@ -111,11 +113,7 @@ impl Node {
         match service {
             Some(service) => {
                 if let Some(field) = node_wide {
-                    let text = format!(
-                        "config.{}: a node-wide setting; configure it without a service",
-                        field.name()
-                    );
-                    return Reply::error(ErrorCode::Malformed, text);
+                    return Reply::Refused(Refused::NodeWide(field));
                 }
                 let patch = self
                     .overrides

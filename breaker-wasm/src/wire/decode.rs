@@ -128,7 +128,7 @@ fn admin<'v>(
     Ok(match kind {
         "init" => Request::Init,
         "status" => match (fields.admin_service()?, fields.0.get("memory")) {
-            (None, Some(v)) if v.as_bool() == Some(true) => Request::StatusWithMemory,
+            (None, Some(memory)) if memory.as_bool() == Some(true) => Request::StatusWithMemory,
             (service, _) => Request::Status { service },
         },
         "reset" => Request::Reset {

@@ -1,71 +1,13 @@
-//! The objects `status` adds to a breaker's state: `policy`, what the deciding policy sees, by
-//! state; and with `"memory":true`, the memory budget and the host's checkpoints.
+//! The `policy` object of `status`: what the deciding policy sees, by state.
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
-use super::reply::Body;
-use super::values::{Decimal, State};
+use super::values::Decimal;
 use crate::breaker::{Figures, Milli, Window};
-use crate::node::{MemoryUse, ServiceState};
-
-/// The guest memory budget in `status` with `"memory":true`.
-#[derive(Serialize)]
-pub struct MemoryObject {
-    pub used: u64,
-    pub left: u64,
-}
-
-/// What the host reported of its checkpoints, in `status` with `"memory":true`.
-#[derive(Serialize)]
-pub struct CheckpointsObject {
-    pub last_good_ms: u64,
-    pub failures_since: u64,
-}
 
 /// `figures` as the `policy` object of a `status` reply (one service, or a line of all).
 pub struct PolicyObject(pub Figures);
-
-/// The `services` list of `status_ok` without a service.
-pub struct Services<'a>(pub &'a [ServiceState]);
-
-impl Serialize for Services<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Line<'a> {
-            service: &'a str,
-            state: State,
-            policy: PolicyObject,
-        }
-        s.collect_seq(self.0.iter().map(|l| Line {
-            service: &l.service,
-            state: State(l.state),
-            policy: PolicyObject(l.figures),
-        }))
-    }
-}
-
-/// The body of `status` with `"memory":true`.
-pub fn with_memory<'a>(
-    id: u64,
-    services: &'a [ServiceState],
-    evicted: u64,
-    memory: &MemoryUse,
-) -> Body<'a> {
-    Body::StatusAllWithMemory {
-        in_reply_to: id,
-        services: Services(services),
-        evicted,
-        memory: MemoryObject {
-            used: memory.used,
-            left: memory.left,
-        },
-        checkpoints: memory.checkpoints.map(|c| CheckpointsObject {
-            last_good_ms: c.last_good_ms,
-            failures_since: c.failures_since,
-        }),
-    }
-}
 
 /// `part` of `calls` as a percentage in thousandths, rounded down; 0 when there are no calls.
 fn percent(part: u64, calls: u64) -> Milli {

@@ -10,6 +10,7 @@ mod config;
 pub mod decode;
 mod figures;
 pub mod framing;
+mod parts;
 pub mod raw;
 mod reason;
 pub mod reply;
@@ -242,6 +243,10 @@ fn answer(
             Ok(())
         }
         (None, Reply::Error { text, .. }) => Err(format!("{text} (message without msg_id)")),
+        (None, Reply::Refused(refused)) => {
+            let (_, text) = values::refusal(&refused);
+            Err(format!("{text} (message without msg_id)"))
+        }
         (None, _) => Ok(()),
     }
 }

@@ -1,14 +1,18 @@
 //! Replies on the wire: the core's [`Reply`] as a serde type whose fields are declared in the
 //! protocol's key order, written compact by serde_json.
 
-use serde::{Serialize, Serializer};
+use std::borrow::Cow;
 
-use super::figures::{CheckpointsObject, MemoryObject, PolicyObject, Services, with_memory};
-use super::reason::ReasonText;
+use serde::Serialize;
+
+use super::figures::PolicyObject;
+use super::parts::{
+    CheckpointsObject, CountsObject, Events, MemoryObject, Services, TransitionObject,
+};
 use super::snapshot::SnapshotObject;
-use super::values::{ConfigObject, EventObject, Mode, State, forced_name};
-use crate::breaker::{CallResult, Counts, StateName, Transition};
-use crate::node::{Event, Reply};
+use super::values::{ConfigObject, Mode, State, forced_name};
+use crate::breaker::{CallResult, StateName};
+use crate::node::{MemoryUse, Reply, ServiceState};
 
 /// `{"src":..,"dest":..,"body":{..}}`: one reply document.
 #[derive(Serialize)]
@@ -106,14 +110,9 @@ pub enum Body<'a> {
         in_reply_to: u64,
         services: Services<'a>,
         evicted: u64,
-    },
-    /// `status` with `"memory":true`: the budget and the host's checkpoints too.
-    #[serde(rename = "status_ok")]
-    StatusAllWithMemory {
-        in_reply_to: u64,
-        services: Services<'a>,
-        evicted: u64,
-        memory: MemoryObject,
+        /// With `"memory":true`: the budget, and the host's checkpoints when it reported any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        memory: Option<MemoryObject>,
         #[serde(skip_serializing_if = "Option::is_none")]
         checkpoints: Option<CheckpointsObject>,
     },
@@ -159,54 +158,8 @@ pub enum Body<'a> {
     Error {
         in_reply_to: u64,
         code: u64,
-        text: &'a str,
+        text: Cow<'a, str>,
     },
-}
-
-/// A `transition` object of `record_ok`.
-pub struct TransitionObject<'a>(&'a Transition);
-
-impl Serialize for TransitionObject<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut o = s.serialize_struct("Transition", 3)?;
-        o.serialize_field("from", &State(self.0.from))?;
-        o.serialize_field("to", &State(self.0.to))?;
-        o.serialize_field("reason", &ReasonText(&self.0.reason))?;
-        o.end()
-    }
-}
-
-/// The `counts` object of `status_ok`.
-#[derive(Serialize)]
-pub struct CountsObject {
-    successes: u64,
-    failures: u64,
-    rejections: u64,
-    opened: u64,
-}
-
-impl From<Counts> for CountsObject {
-    fn from(c: Counts) -> Self {
-        CountsObject {
-            successes: c.successes,
-            failures: c.failures,
-            rejections: c.rejections,
-            opened: c.opened,
-        }
-    }
-}
-
-/// The `events` list of `events_ok`, reasons as text.
-pub struct Events<'a>(&'a [Event]);
-
-impl Serialize for Events<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|event| EventObject {
-            event,
-            reason: ReasonText(&event.reason),
-        }))
-    }
 }
 
 /// The rejection text of a breaker in `state`.
@@ -243,16 +196,12 @@ impl<'a> Body<'a> {
                 retry_after_ms: view.retry_after_ms,
                 policy: PolicyObject(view.figures),
             },
-            Reply::StatusAll { services, evicted } => Body::StatusAll {
-                in_reply_to: id,
-                services: Services(services),
-                evicted: *evicted,
-            },
+            Reply::StatusAll { services, evicted } => status_all(id, services, *evicted, None),
             Reply::StatusAllWithMemory {
                 services,
                 evicted,
                 memory,
-            } => with_memory(id, services, *evicted, memory),
+            } => status_all(id, services, *evicted, Some(memory)),
             Reply::ResetOk { service } => Body::ResetOk {
                 in_reply_to: id,
                 service: *service,
@@ -291,9 +240,41 @@ impl<'a> Body<'a> {
             Reply::Error { code, text } => Body::Error {
                 in_reply_to: id,
                 code: *code as u64,
-                text,
+                text: Cow::Borrowed(text),
             },
+            Reply::Refused(refused) => {
+                let (code, text) = super::values::refusal(refused);
+                Body::Error {
+                    in_reply_to: id,
+                    code: code as u64,
+                    text: Cow::Owned(text),
+                }
+            }
         }
+    }
+}
+
+/// `status_ok` of every breaker; with `"memory":true`, the budget and checkpoints too.
+fn status_all<'a>(
+    id: u64,
+    services: &'a [ServiceState],
+    evicted: u64,
+    memory: Option<&MemoryUse>,
+) -> Body<'a> {
+    Body::StatusAll {
+        in_reply_to: id,
+        services: Services(services),
+        evicted,
+        memory: memory.map(|m| MemoryObject {
+            used: m.used,
+            left: m.left,
+        }),
+        checkpoints: memory
+            .and_then(|m| m.checkpoints)
+            .map(|c| CheckpointsObject {
+                last_good_ms: c.last_good_ms,
+                failures_since: c.failures_since,
+            }),
     }
 }
 
@@ -337,7 +318,7 @@ fn traffic<'a>(id: u64, reply: &'a Reply<'a>) -> Body<'a> {
         _ => Body::Error {
             in_reply_to: id,
             code: 13,
-            text: "not a traffic reply",
+            text: Cow::Borrowed("not a traffic reply"),
         },
     }
 }
