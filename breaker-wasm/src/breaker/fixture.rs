@@ -3,7 +3,6 @@
 //! fixture that puts a breaker in a state as if it had just entered it.
 
 use super::decisions::verdict;
-use super::timing::deadline;
 use super::{
     Attempts, Breaker, CallResult, Config, Forced, Mark, Reason, State, StateName, Tally,
     Transitions, Window,
@@ -25,10 +24,7 @@ impl Breaker {
             StateName::Closed => State::Closed,
             StateName::Open => {
                 let period = self.open_period(config, self.counts.opened + 1);
-                State::Open {
-                    since: now,
-                    until: deadline(now, period),
-                }
+                State::Open { since: now, period }
             }
             StateName::HalfOpen => State::HalfOpen {
                 since: now,

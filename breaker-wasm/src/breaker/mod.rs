@@ -24,7 +24,7 @@ pub use results::{
 pub use state::{ForceMode, Forced, Reason, Span, State, StateName, Transition};
 pub use window::{Mark, Tally, WindowState};
 
-use timing::{deadline, fnv1a};
+use timing::fnv1a;
 
 /// One service's breaker.
 ///
@@ -158,11 +158,12 @@ impl Breaker {
     pub fn shift_back(&mut self, delta: u64) {
         match &mut self.state {
             State::Closed => {}
-            State::Open { since, until } => {
-                *since = since.saturating_sub(delta);
-                if *until != u64::MAX {
-                    *until = until.saturating_sub(delta);
-                }
+            // The deadline moves back by `delta` too (saturating at 0): a period that started
+            // less than `delta` after 0 is shortened by what its start could not move.
+            State::Open { since, period } => {
+                let moved = (*since).min(delta);
+                *since -= moved;
+                *period = period.saturating_sub(delta - moved);
             }
             State::HalfOpen { since, .. } => *since = since.saturating_sub(delta),
         }
@@ -227,8 +228,8 @@ impl Breaker {
         if self.state.name() == StateName::HalfOpen {
             self.trips += 1;
         }
-        let until = deadline(at, self.open_period(config, self.counts.opened + 1));
-        self.enter(State::Open { since: at, until }, at, reason, log);
+        let period = self.open_period(config, self.counts.opened + 1);
+        self.enter(State::Open { since: at, period }, at, reason, log);
     }
 
     fn close(&mut self, at: u64, reason: Reason, log: &mut Transitions) {

@@ -11,10 +11,11 @@ impl Breaker {
         match mode {
             ForceMode::Open => {
                 self.forced = Some(Forced::Open);
+                // No deadline: the forced mode alone keeps it open (`settle` leaves it be).
                 self.enter(
                     State::Open {
                         since: now,
-                        until: u64::MAX,
+                        period: 0,
                     },
                     now,
                     reason,

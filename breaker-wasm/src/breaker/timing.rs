@@ -11,10 +11,10 @@ impl Breaker {
         }
         loop {
             match self.state {
-                State::Open { since, until } if now >= until => {
-                    let reason = Reason::OpenTimeoutElapsed {
-                        ms: until.saturating_sub(since),
-                    };
+                State::Open { since, period } if self.state.open_elapsed(now) => {
+                    // Elapsed, so `since + period ≤ now` fits.
+                    let until = since + period;
+                    let reason = Reason::OpenTimeoutElapsed { ms: period };
                     self.enter(
                         State::HalfOpen {
                             since: until,
@@ -29,10 +29,11 @@ impl Breaker {
                     let Some(oldest) = self.leases.front() else {
                         break;
                     };
-                    let deadline = oldest.at.saturating_add(config.probe_timeout_ms);
-                    if now < deadline {
+                    // `now − at ≥ timeout`, never `at + timeout`, which may not fit in the clock.
+                    if now < oldest.at || now - oldest.at < config.probe_timeout_ms {
                         break;
                     }
+                    let deadline = oldest.at + config.probe_timeout_ms;
                     self.failures += 1;
                     self.counts.failures += 1;
                     let reason = Reason::ProbeLeaseExpired {
@@ -82,24 +83,20 @@ impl Breaker {
             return None;
         }
         match self.state {
-            State::Open { until, .. } => Some(until.saturating_sub(now)),
+            State::Open { since, period } => Some(remaining(since, period, now)),
             State::HalfOpen { .. } if self.slots_full(config) => {
                 let oldest = self.leases.front()?;
-                Some(
-                    oldest
-                        .at
-                        .saturating_add(config.probe_timeout_ms)
-                        .saturating_sub(now),
-                )
+                Some(remaining(oldest.at, config.probe_timeout_ms, now))
             }
             _ => None,
         }
     }
 }
 
-/// `at + period`, saturating just below `u64::MAX`, which marks a forced-open breaker.
-pub(super) fn deadline(at: u64, period: u64) -> u64 {
-    at.saturating_add(period).min(u64::MAX - 1)
+/// What is left at `now` of `period` milliseconds from `since`: `period − (now − since)`, in
+/// durations only, so it is exact even when the deadline lies past the end of the clock.
+pub(super) fn remaining(since: u64, period: u64, now: u64) -> u64 {
+    period.saturating_sub(now.saturating_sub(since))
 }
 
 /// FNV-1a, 64 bits: a stable hash of a service name.

@@ -120,14 +120,6 @@ impl Image {
             ));
         }
         match b.state {
-            // A period ends after it starts, except at the end of time, where a deadline
-            // saturates just below the forced-open mark (u64::MAX).
-            State::Open { since, until }
-                if (until < since && until != u64::MAX - 1)
-                    || (until == u64::MAX) != (b.forced == Some(Forced::Open)) =>
-            {
-                return bad(format!("breakers[{i}].state: inconsistent open period"));
-            }
             State::Open { .. } if !b.leases.is_empty() => {
                 return bad(format!(
                     "breakers[{i}].leases: an open breaker has no permits"

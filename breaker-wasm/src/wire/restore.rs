@@ -175,6 +175,7 @@ fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
         "state",
         "since",
         "until",
+        "open_ms",
         "successes",
         "forced",
         "failures",
@@ -197,14 +198,16 @@ fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
     };
     let state = match o.state("state")? {
         StateName::Closed => State::Closed,
-        StateName::Open => State::Open {
-            since: o.u64("since")?,
-            until: if forced == Some(Forced::Open) {
-                u64::MAX
-            } else {
-                o.u64("until")?
-            },
-        },
+        StateName::Open => {
+            let (since, at) = (o.u64("since")?, |k| o.opt(k).map(|_| o.u64(k)).transpose());
+            State::open_saved(
+                since,
+                at("until")?,
+                at("open_ms")?,
+                forced == Some(Forced::Open),
+            )
+            .ok_or_else(|| format!("{}.state: inconsistent open period", o.path))?
+        }
         StateName::HalfOpen => State::HalfOpen {
             since: o.u64("since")?,
             successes: o.u64("successes")?,

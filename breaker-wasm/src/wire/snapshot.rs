@@ -81,10 +81,13 @@ impl Serialize for BreakerObject<'_> {
         o.serialize_field("state", &values::State(b.state.name()))?;
         match b.state {
             State::Closed => {}
-            State::Open { since, until } => {
+            State::Open { since, period } => {
                 o.serialize_field("since", &since)?;
-                if b.forced != Some(Forced::Open) {
-                    o.serialize_field("until", &until)?;
+                // The deadline as a time while it falls within the clock, else as a length.
+                match b.state.open_until() {
+                    _ if b.forced == Some(Forced::Open) => {}
+                    Some(until) => o.serialize_field("until", &until)?,
+                    None => o.serialize_field("open_ms", &period)?,
                 }
             }
             State::HalfOpen { since, successes } => {
