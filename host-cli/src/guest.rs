@@ -235,7 +235,13 @@ impl Guest {
         if let Some((ptr, cap)) = self.input.take() {
             self.free.call(&mut self.store, (ptr, cap as i32))?;
         }
-        let cap = len.next_power_of_two().max(64 * 1024);
+        // Small inputs round up so the buffer is reused; a large one (a restore of a big
+        // snapshot) gets what it needs and no more, so a restore fits where the node did.
+        let cap = if len <= 1 << 20 {
+            len.next_power_of_two().max(64 * 1024)
+        } else {
+            len.next_multiple_of(64 * 1024)
+        };
         let size = i32::try_from(cap).map_err(|_| Trap("input larger than 2 GiB".into()))?;
         let ptr = self.alloc.call(&mut self.store, size)?;
         if ptr == 0 {

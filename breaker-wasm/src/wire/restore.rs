@@ -134,14 +134,12 @@ fn decode_image(value: Raw) -> Result<Image, String> {
             Ok((Box::<str>::from(&**name), patch))
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let breakers = o
-        .array("breakers")
-        .map_err(strip)?
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| decode_breaker(v, format!("breakers[{i}]")))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(strip)?;
+    let raw_breakers = o.array("breakers").map_err(strip)?;
+    // Sized once: a million breakers must not pass through a doubling vector.
+    let mut breakers = Vec::with_capacity(raw_breakers.len());
+    for (i, v) in raw_breakers.into_iter().enumerate() {
+        breakers.push(decode_breaker(v, format!("breakers[{i}]")).map_err(strip)?);
+    }
     let events = o
         .array("events")
         .map_err(strip)?
