@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the page and runs the browser tests in headless Chromium (playwright-core drives the
-# system chromium; nothing is downloaded). Screenshots go to target/screenshots/.
+# Runs the unit tests of the page's pure modules (simulation, store, history, Connect mode's
+# parsing) under plain `node --test`, then builds the page and runs the browser tests in headless
+# Chromium (playwright-core drives the system chromium; nothing is downloaded). Screenshots go to
+# target/screenshots/.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,7 +18,11 @@ if [ ! -x "$CHROMIUM_PATH" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 fi
 
+cd "$here"
+echo "test.sh: unit tests (no browser)"
+node --test --test-reporter=spec tests/unit/
+
 "$here/build.sh"
 mkdir -p "$here/../target/screenshots"
-cd "$here"
-node --test --test-reporter=spec tests/
+echo "test.sh: browser tests"
+node --test --test-reporter=spec tests/*.test.mjs

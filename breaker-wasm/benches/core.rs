@@ -24,8 +24,11 @@ const FAILURE_PERCENT: u64 = 5;
 /// The simulated clock moves 1 ms every this many pairs.
 const PAIRS_PER_MS: u64 = 64;
 
+/// A named way to build the config of one measured policy.
+type Policy = (&'static str, fn() -> Config);
+
 /// The trip policies measured: one line per policy (the protocol's default of each window kind).
-const POLICIES: &[(&str, fn() -> Config)] = &[
+const POLICIES: &[Policy] = &[
     ("consecutive", Config::default),
     ("count", || Config {
         window: Window::COUNT_DEFAULT,

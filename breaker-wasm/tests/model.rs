@@ -160,9 +160,12 @@ fn setting(field: Field) -> BoxedStrategy<Setting> {
     }
 }
 
+/// One field's change: set to a value, or cleared (`null`); neither when untouched.
+type FieldChange = (Option<(Field, Setting)>, Option<Field>);
+
 /// Per field: untouched, set, or cleared (`null`).
 fn config_change() -> impl Strategy<Value = (Vec<(Field, Setting)>, Vec<Field>)> {
-    let per_field: Vec<BoxedStrategy<(Option<(Field, Setting)>, Option<Field>)>> = CONFIG_FIELDS
+    let per_field: Vec<BoxedStrategy<FieldChange>> = CONFIG_FIELDS
         .iter()
         .map(|&f| {
             prop_oneof![
@@ -640,14 +643,7 @@ impl MBreaker {
 
     /// Of `tries` failed attempts in closed, how many reach the downstream: up to and including
     /// the one that opens the breaker (each attempt goes through the breaker like a real call).
-    fn attempts_until_open(
-        &mut self,
-        c: &Config,
-        now: u64,
-        slow: bool,
-        tries: u64,
-        known_bug: &mut Option<&'static str>,
-    ) -> u64 {
+    fn attempts_until_open(&mut self, c: &Config, now: u64, slow: bool, tries: u64) -> u64 {
         match c.window {
             Window::Consecutive => {
                 // Attempt k gives failures + k consecutive failures.
@@ -688,24 +684,6 @@ impl MBreaker {
                 const SCAN: u64 = 200_000;
                 for k in 1..=tries.min(SCAN) {
                     if verdict(c, after(k)).is_some() {
-                        // The core searches as if the verdict could only turn true as attempts are
-                        // added; the slow rate of fast failures falls with each one.
-                        let searched = verdict(c, after(tries)).is_some().then(|| {
-                            let (mut lo, mut hi) = (1, tries);
-                            while lo < hi {
-                                let mid = lo + (hi - lo) / 2;
-                                if verdict(c, after(mid)).is_some() {
-                                    hi = mid
-                                } else {
-                                    lo = mid + 1
-                                }
-                            }
-                            lo
-                        });
-                        if searched != Some(k) {
-                            *known_bug =
-                                Some("a time-window burst that trips on the slow rate mid-burst");
-                        }
                         return k;
                     }
                 }
@@ -800,10 +778,6 @@ enum Rule {
 
 struct Model {
     rule: Rule,
-    /// Set when the expected reply is one the core is known to get wrong (see
-    /// `a_time_window_burst_stops_at_the_attempt_that_opens_it`); under [`Rule::Core`] such a
-    /// case is discarded rather than failed.
-    known_bug: Option<&'static str>,
     defaults: Layer,
     overrides: BTreeMap<usize, Layer>,
     breakers: BTreeMap<usize, MBreaker>,
@@ -814,7 +788,6 @@ impl Model {
     fn new(rule: Rule) -> Model {
         Model {
             rule,
-            known_bug: None,
             defaults: Vec::new(),
             overrides: BTreeMap::new(),
             breakers: BTreeMap::new(),
@@ -903,9 +876,7 @@ impl Model {
                     };
                     b.enter(to, now, Reason::Fixture);
                 }
-                let mut bug = None;
-                let result = call(b, &c, now, failures, duration, &mut bug);
-                self.known_bug = self.known_bug.or(bug);
+                let result = call(b, &c, now, failures, duration);
                 Reply::Call {
                     service: SERVICES[svc],
                     result,
@@ -1125,7 +1096,6 @@ fn call(
     now: u64,
     failures: u64,
     duration: Option<u64>,
-    known_bug: &mut Option<&'static str>,
 ) -> CallResult {
     let slow = is_slow(c, duration);
     let failed = failures > 0;
@@ -1175,7 +1145,7 @@ fn call(
         }
         (None, MState::Closed) => {
             let taken = if failed {
-                b.attempts_until_open(c, now, slow, tries, known_bug)
+                b.attempts_until_open(c, now, slow, tries)
             } else {
                 1
             };
@@ -1446,12 +1416,6 @@ fn run_against_model(ops: &[Op], rule: Rule, start: u64) -> Result<(), TestCaseE
         let before = node.snapshot();
         let got = node.handle(now, &request(op, permit));
         let want = model.step(now, op, permit);
-        if let (Rule::Core, Some(bug)) = (rule, model.known_bug) {
-            if got != want {
-                return Err(TestCaseError::reject(bug));
-            }
-            model.known_bug = None;
-        }
         if let Op::Events = op {
             let Reply::Events(events) = &got else {
                 return Err(TestCaseError::fail(format!("step {i}: {got:?}")));
@@ -1575,8 +1539,8 @@ proptest! {
         run_against_model(&ops, Rule::Core, u64::MAX - left)?;
     }
 
-    /// The model that settles every breaker on any input (PROTOCOL §2 read literally), with no
-    /// allowance for known bugs. Fails today: see the ignored regression tests below.
+    /// The model that settles every breaker on any input (PROTOCOL §2 read literally). Fails
+    /// today: see the ignored regression tests below.
     #[test]
     #[ignore = "the node settles a breaker when a message acts on it, not on every input (README, Choices); this literal reading of PROTOCOL §2 orders events differently"]
     fn node_matches_the_protocol_model(ops in ops(60)) {

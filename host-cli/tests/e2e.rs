@@ -3,6 +3,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsRawFd;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -205,8 +206,21 @@ fn a_reply_arrives_while_stdin_stays_open() {
     assert!(child.wait().unwrap().success());
 }
 
+/// Bytes written to a pipe and not yet read from it, asked through its write end.
+fn unread(pipe: &impl AsRawFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer; the descriptor is open.
+    let rc = unsafe { libc::ioctl(pipe.as_raw_fd(), libc::FIONREAD, &mut n) };
+    assert_eq!(rc, 0, "FIONREAD on the stdin pipe");
+    n as usize
+}
+
+/// SIGTERM while replies are still held back: the host has read every request (stdin is empty)
+/// but cannot write their replies, because nobody reads stdout yet. Every request it read must
+/// still be answered, in order, before it exits 0.
 #[test]
 fn sigterm_flushes_and_exits_zero() {
+    const MESSAGES: usize = 5_000;
     let mut child = host(&[])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -215,30 +229,53 @@ fn sigterm_flushes_and_exits_zero() {
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    // One round trip first: the host is up and watching for signals.
     writeln!(stdin, "{ONE}").unwrap();
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
     assert_eq!(line.trim_end(), REPLIES[0]);
+    // Far more replies than the stdout pipe holds; stdin stays open (no end of input).
+    let requests: String = (0..MESSAGES)
+        .map(|i| {
+            format!(
+                "{{\"src\":\"c\",\"dest\":\"db\",\"body\":{{\"type\":\"call\",\"msg_id\":{}}}}}\n",
+                10 + i
+            )
+        })
+        .collect();
+    let writer = std::thread::spawn(move || {
+        stdin.write_all(requests.as_bytes()).unwrap();
+        stdin
+    });
+    let stdin = writer.join().unwrap();
+    let started = Instant::now();
+    while unread(&stdin) > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the host stopped reading stdin"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "exit status {status:?}");
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "still running after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
-    assert_eq!(rest, "");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    let ids: Vec<u64> = rest
+        .lines()
+        .map(|l| {
+            let at = l.find("\"in_reply_to\":").expect("a reply") + "\"in_reply_to\":".len();
+            l[at..].split([',', '}']).next().unwrap().parse().unwrap()
+        })
+        .collect();
+    let want: Vec<u64> = (0..MESSAGES as u64).map(|i| 10 + i).collect();
+    assert_eq!(ids.len(), want.len(), "replies after SIGTERM");
+    assert_eq!(ids, want);
+    drop(stdin);
 }
 
 #[test]

@@ -28,7 +28,7 @@ export class Core {
   send(dest, body, now, { internal = false } = {}) {
     const full = { ...body, msg_id: this.nextId++ };
     const text = JSON.stringify({ src: 'ui', dest, body: full });
-    const out = this.node.handle(text + '\n', now);
+    const out = this.node.handle(`${text}\n`, now);
     this.onMessage({ dir: 'in', text, now, internal });
     const diagnostics = this.node.diagnostics();
     if (diagnostics) this.onMessage({ dir: 'diag', text: diagnostics.trimEnd(), now, internal });
@@ -40,7 +40,7 @@ export class Core {
 
   /** Hands raw input (one or more documents) to the core; returns the raw replies and diagnostics. */
   raw(input, now) {
-    const text = input.endsWith('\n') ? input : input + '\n';
+    const text = input.endsWith('\n') ? input : `${input}\n`;
     const out = this.node.handle(text, now);
     return { out, diagnostics: this.node.diagnostics() };
   }

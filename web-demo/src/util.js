@@ -42,6 +42,17 @@ export function fmtTime(ms) {
   return `${m}:${sec}.${tenths}`;
 }
 
+/**
+ * A node's time: Unix milliseconds (a node on the system clock) as the local time of day
+ * hh:mm:ss.d, anything smaller (a simulated or manual clock) as m:ss.d.
+ */
+export function fmtAt(ms) {
+  if (ms < 1e11) return fmtTime(ms);
+  const d = new Date(ms);
+  const two = (n) => String(n).padStart(2, '0');
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${Math.floor(d.getMilliseconds() / 100)}`;
+}
+
 /** Milliseconds as a short duration: 4.2 s, 850 ms. */
 export function fmtDuration(ms) {
   if (ms >= 10000) return `${Math.ceil(ms / 1000)} s`;
@@ -51,17 +62,40 @@ export function fmtDuration(ms) {
 
 export const STATE_LABEL = { closed: 'CLOSED', open: 'OPEN', half_open: 'HALF-OPEN' };
 
-/** mulberry32: a small seeded PRNG whose whole state is one 32-bit integer. */
-export class Prng {
-  constructor(state) {
-    this.state = state >>> 0;
-  }
-  next() {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+/** Sets an element's text only when it differs, so a render that changes nothing touches nothing. */
+export function setText(el, text) {
+  const t = String(text);
+  if (el.textContent !== t) el.textContent = t;
+}
+
+/** Sets an attribute only when it differs. */
+export function setAttr(el, name, value) {
+  const v = String(value);
+  if (el.getAttribute(name) !== v) el.setAttribute(name, v);
+}
+
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+/** A reply of the core in a sentence, for the line under the action buttons. */
+export function describeReply(r) {
+  if (!r) return 'No reply.';
+  switch (r.type) {
+    case 'call_ok':
+      return `Call succeeded (${STATE_LABEL[r.state]}).`;
+    case 'call_failed':
+      return `Call failed: ${plural(r.failures, 'consecutive failure', 'consecutive failures')}.`;
+    case 'circuit_breaker_open':
+      return `Breaker opened after ${plural(r.failures, 'failure', 'failures')}${r.rejected ? `; ${r.rejected} rejected` : ''}.`;
+    case 'circuit_breaker_closed':
+      return 'Probe succeeded: breaker closed.';
+    case 'force_ok':
+      return `Forced mode ${r.mode}: now ${STATE_LABEL[r.state] ?? r.state}.`;
+    case 'reset_ok':
+      return 'Breaker reset.';
+    case 'error':
+      return r.error ? `Rejected: ${r.error}.` : `Error ${r.code}: ${r.text}`;
+    default:
+      return r.type;
   }
 }
 

@@ -1,17 +1,7 @@
-// Browser tests: the built page (dist/) in headless Chromium, through playwright-core.
-import { test, before, after } from 'node:test';
+// Browser tests of the simulator: the built page (dist/) in headless Chromium.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { startServer } from './server.mjs';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const dist = path.join(here, '..', 'dist');
-const shots = path.resolve(here, '..', '..', 'target', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { after, before, test } from 'node:test';
+import { byId, startBrowser } from './browser.mjs';
 
 const EXAMPLE_IN = [
   '{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":1,"force_failures":5}}',
@@ -24,29 +14,10 @@ const EXAMPLE_OUT = [
   '{"src":"service-b","dest":"service-a","body":{"type":"circuit_breaker_closed","in_reply_to":3,"service":"service-b","state":"closed"}}',
 ];
 
-let server;
-let userDataDir;
-let context;
+let browser;
 let page;
-const problems = [];
-
-const byId = (id) => `[data-testid="${id}"]`;
-
-async function newPage(width = 1280, height = 900) {
-  const p = await context.newPage();
-  await p.setViewportSize({ width, height });
-  p.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-  });
-  p.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  p.on('requestfailed', (r) => problems.push(`requestfailed: ${r.url()}`));
-  return p;
-}
-
-async function open(p) {
-  await p.goto(server.url, { waitUntil: 'load' });
-  await p.waitForSelector('body[data-ready="true"]', { timeout: 15000 });
-}
+const open = (p) => browser.open(p);
+const shot = (p, name) => browser.shot(p, name);
 
 /** Stops the clock and the simulated traffic of `service`, so the test alone drives it. */
 async function quiet(p, service) {
@@ -57,45 +28,13 @@ async function quiet(p, service) {
   await p.fill(byId('health-failure'), '0');
 }
 
-async function shot(p, name) {
-  fs.mkdirSync(shots, { recursive: true });
-  await p.screenshot({ path: path.join(shots, name), fullPage: true });
-}
-
 before(async () => {
-  assert.ok(
-    fs.existsSync(path.join(dist, 'index.html')),
-    'dist/ is missing: run web-demo/build.sh',
-  );
-  server = await startServer(dist);
-  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'breaker-chromium-'));
-  // A persistent context is how playwright takes a fresh --user-data-dir of our own.
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    serviceWorkers: 'block',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
-  // Offline: nothing but the local server may be reached.
-  await context.route('**/*', (route) =>
-    route.request().url().startsWith(server.url) ? route.continue() : route.abort(),
-  );
-  page = await newPage();
+  browser = await startBrowser();
+  page = await browser.newPage();
 });
 
 after(async () => {
-  await context?.close();
-  await server?.close();
-  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+  await browser?.close();
 });
 
 test('the page loads with three services and no console errors', async () => {
@@ -106,7 +45,7 @@ test('the page loads with three services and no console errors', async () => {
   // Let the clock run a moment so traffic flows, then check again.
   await page.waitForTimeout(1200);
   assert.notEqual(await page.textContent(byId('sim-time')), '0:00.0');
-  assert.deepEqual(problems, []);
+  assert.deepEqual(browser.problems, []);
 });
 
 test('injecting 5 failures opens the card, with a countdown', async () => {
@@ -125,6 +64,19 @@ test('injecting 5 failures opens the card, with a countdown', async () => {
     /5 consecutive failures \(threshold 5\)/,
   );
   assert.equal(await page.getAttribute(byId('state-diagram'), 'data-current'), 'open');
+  // The chart's legend shows the minute's totals without hovering: the card's counts.
+  for (const [legend, count] of [
+    ['success', 'successes'],
+    ['failure', 'failed'],
+    ['rejected', 'rejected'],
+  ]) {
+    assert.equal(
+      await page.textContent(byId(`legend-${legend}`)),
+      await page.textContent(byId(`card-${count}-payments`)),
+      legend,
+    );
+  }
+  assert.ok(Number(await page.textContent(byId('legend-failure'))) >= 5);
   assert.equal(
     await page.textContent(byId('diagram-reason')),
     'CLOSED → OPEN: 5 consecutive failures (threshold 5)',
@@ -186,7 +138,7 @@ test('a config change through the form takes effect; an invalid value shows the 
 });
 
 test('replaying the task transcript shows exactly the task replies', async () => {
-  await page.fill(byId('transcript-input'), EXAMPLE_IN.join('\n') + '\n');
+  await page.fill(byId('transcript-input'), `${EXAMPLE_IN.join('\n')}\n`);
   await page.click(byId('replay-button'));
   const out = await page.textContent(byId('replay-output'));
   assert.deepEqual(out.split('\n').filter(Boolean), EXAMPLE_OUT);
@@ -234,10 +186,14 @@ test('services can be added and removed', async () => {
   assert.equal(await page.$(byId('service-card-shipping')), null);
 });
 
-test('phone width: no horizontal scrolling, and screenshots', async () => {
-  const p = await newPage(390, 844);
+test('phone width: no sideways scrolling, and an action’s result right under it', async () => {
+  const p = await browser.newPage(390, 844);
   await open(p);
   await quiet(p, 'search');
+  // The user has scrolled to the actions.
+  await p.$eval(byId('send-call'), (el) =>
+    el.closest('section').scrollIntoView({ block: 'start' }),
+  );
   await p.fill(byId('inject-count'), '5');
   await p.click(byId('inject-button'));
   await p.waitForSelector(`${byId('service-card-search')}[data-state="open"]`);
@@ -245,6 +201,25 @@ test('phone width: no horizontal scrolling, and screenshots', async () => {
     () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
   );
   assert.ok(overflow <= 0, `page scrolls sideways by ${overflow}px`);
+  // The state diagram and the chart come before the config form, and the diagram is in view.
+  const box = (id) =>
+    p.$eval(byId(id), (el) => {
+      const r = el.getBoundingClientRect();
+      return { top: r.top, bottom: r.bottom };
+    });
+  const [diagram, chart, config] = [
+    await box('state-diagram'),
+    await box('timeline'),
+    await box('config-form'),
+  ];
+  await p.waitForTimeout(300); // the diagram's colours fade over 0.2 s
+  await p.screenshot({ path: browser.shotPath('open-search-390-view.png') });
+  assert.ok(diagram.bottom <= chart.top && chart.bottom <= config.top, 'config form comes first');
+  assert.ok(
+    diagram.top >= 0 && diagram.bottom <= 844,
+    `diagram at ${diagram.top}–${diagram.bottom}px`,
+  );
+  assert.equal(await p.getAttribute(byId('state-diagram'), 'data-current'), 'open');
   await shot(p, 'open-search-390.png');
   await p.close();
 });
@@ -281,5 +256,5 @@ test('keyboard: every control is reachable and focus is visible', async () => {
 });
 
 test('no console errors or failed requests during the whole run', () => {
-  assert.deepEqual(problems, []);
+  assert.deepEqual(browser.problems, []);
 });

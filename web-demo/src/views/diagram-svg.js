@@ -1,6 +1,6 @@
 // The state machine of one breaker as an SVG: CLOSED → OPEN → HALF_OPEN → …, the current state lit
 // and the last transition drawn in the accent colour with its reason.
-import { s, STATE_LABEL } from './util.js';
+import { s, STATE_LABEL } from '../util.js';
 
 const W = 480;
 const H = 300;
@@ -54,7 +54,7 @@ function edgeGeometry(from, to, bend) {
 
 export function createDiagram() {
   const svg = s('svg', {
-    viewBox: `0 0 ${W} ${H}`,
+    viewBox: `-16 0 ${W + 32} ${H}`,
     class: 'diagram',
     role: 'img',
     'aria-labelledby': 'diagram-title',
@@ -147,7 +147,7 @@ export function createDiagram() {
     'data-testid': 'diagram-reason',
   });
 
-  /** Lights `state` and highlights the edge of `last` ({from, to, reason}) if given. */
+  /** Lights `state` (none when null) and highlights the edge of `last` ({from, to, reason}). */
   function update(state, last) {
     for (const [name, g] of Object.entries(nodes)) g.classList.toggle('current', name === state);
     const key = last ? `${last.from}->${last.to}` : null;
@@ -159,13 +159,13 @@ export function createDiagram() {
       if (e.path.classList.contains('minor'))
         e.label.setAttribute('visibility', hot ? 'visible' : 'hidden');
     }
-    svg.setAttribute('data-current', state);
+    svg.setAttribute('data-current', state ?? '');
     reason.textContent = last
       ? `${STATE_LABEL[last.from]} → ${STATE_LABEL[last.to]}: ${last.reason}`
       : '';
     if (!reason.isConnected) svg.append(reason);
     title.textContent =
-      `Breaker state machine: now ${STATE_LABEL[state]}` +
+      (state ? `Breaker state machine: now ${STATE_LABEL[state]}` : 'Breaker state machine') +
       (last
         ? `; last transition ${STATE_LABEL[last.from]} to ${STATE_LABEL[last.to]}: ${last.reason}`
         : '');
