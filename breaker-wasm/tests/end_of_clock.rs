@@ -157,7 +157,7 @@ fn check_configure(configure: &str) -> String {
 #[test]
 fn a_snapshot_keeps_a_deadline_past_the_clock_as_a_length() {
     let mut session = Session::new(Options::default());
-    let mut send = |s: &mut Session, now: u64, body: &str| {
+    let send = |s: &mut Session, now: u64, body: &str| {
         let doc = format!(r#"{{"src":"c","dest":"svc","body":{body}}}"#);
         String::from_utf8(s.handle(doc.as_bytes(), now).to_vec()).unwrap()
     };

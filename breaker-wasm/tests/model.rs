@@ -101,7 +101,7 @@ enum How {
     Json,
 }
 
-const CONFIG_FIELDS: [Field; 9] = [
+const CONFIG_FIELDS: [Field; 10] = [
     Field::FailureThreshold,
     Field::OpenTimeoutMs,
     Field::HalfOpenMaxCalls,
@@ -111,6 +111,7 @@ const CONFIG_FIELDS: [Field; 9] = [
     Field::SlowCallRate,
     Field::ProbeTimeoutMs,
     Field::Backoff,
+    Field::MetricsOnly,
 ];
 
 fn rate() -> impl Strategy<Value = Milli> {
@@ -156,6 +157,7 @@ fn setting(field: Field) -> BoxedStrategy<Setting> {
                 })
             })
             .boxed(),
+        Field::MetricsOnly => any::<bool>().prop_map(Setting::Flag).boxed(),
         Field::MaxServices => unreachable!("not generated"),
     }
 }
@@ -275,6 +277,7 @@ fn write_field(c: &mut Config, field: Field, value: Setting) {
         (Field::SlowCallRate, Setting::Rate(v)) => c.slow_call_rate = v,
         (Field::ProbeTimeoutMs, Setting::Int(v)) => c.probe_timeout_ms = v,
         (Field::Backoff, Setting::Backoff(b)) => c.backoff = b,
+        (Field::MetricsOnly, Setting::Flag(v)) => c.metrics_only = v,
         other => panic!("model: unexpected setting {other:?}"),
     }
 }
@@ -296,6 +299,7 @@ fn builtin() -> Config {
             jitter: Milli(0),
         },
         max_services: 100_000,
+        metrics_only: false,
     }
 }
 
@@ -891,6 +895,18 @@ impl Model {
                     (None, MState::HalfOpen { .. }) => !b.slots_full(&c),
                     _ => true,
                 };
+                // Metrics only (unless forced open): admitted with a permit nobody can record.
+                let shadow = c.metrics_only && b.forced != Some(Forced::Open);
+                if !admitted && shadow {
+                    b.counts.rejections += 1;
+                    let state = b.state.name();
+                    self.last_permit = next;
+                    return Reply::Acquired {
+                        service: SERVICES[svc],
+                        state,
+                        permit: next,
+                    };
+                }
                 if !admitted {
                     b.counts.rejections += 1;
                     let (state, retry_after_ms) = (b.state.name(), b.retry_after(&c, now));
@@ -1100,12 +1116,21 @@ fn call(
     let slow = is_slow(c, duration);
     let failed = failures > 0;
     let tries = failures.max(1);
+    // Metrics only (unless forced open): a call it would reject reaches the downstream and is
+    // not judged.
+    let refused =
+        |b: &MBreaker, state| match (c.metrics_only && b.forced != Some(Forced::Open), failed) {
+            (false, _) => CallResult::Rejected { state },
+            (true, false) => CallResult::Ok { state },
+            (true, true) => CallResult::Failed {
+                state,
+                failures: b.failures,
+            },
+        };
     match (b.forced, b.state) {
         (Some(Forced::Open), _) | (None, MState::Open { .. }) => {
             b.counts.rejections += tries;
-            CallResult::Rejected {
-                state: StateName::Open,
-            }
+            refused(b, StateName::Open)
         }
         (Some(Forced::Closed), _) => {
             if failed {
@@ -1121,9 +1146,7 @@ fn call(
         }
         (None, MState::HalfOpen { .. }) if b.slots_full(c) => {
             b.counts.rejections += tries;
-            CallResult::Rejected {
-                state: StateName::HalfOpen,
-            }
+            refused(b, StateName::HalfOpen)
         }
         (None, MState::HalfOpen { .. }) => {
             if !failed && !slow {
@@ -1332,13 +1355,29 @@ fn check_invariants(
             _ => None,
         });
         if open_until.is_some_and(|until| u128::from(now) < until) {
+            // Metrics only admits it, in the open state, unjudged.
             let rejected = matches!(
                 got,
                 Reply::Call {
                     result: CallResult::Rejected { .. },
                     ..
                 } | Reply::AcquireRejected { .. }
-            );
+            ) || (node.config_for(SERVICES[svc]).metrics_only
+                && matches!(
+                    got,
+                    Reply::Call {
+                        result: CallResult::Ok {
+                            state: StateName::Open
+                        } | CallResult::Failed {
+                            state: StateName::Open,
+                            ..
+                        },
+                        ..
+                    } | Reply::Acquired {
+                        state: StateName::Open,
+                        ..
+                    }
+                ));
             prop_assert!(
                 rejected,
                 "an open breaker admitted {op:?} before its deadline: {got:?}"

@@ -97,6 +97,10 @@ pub struct Config {
     pub backoff: Backoff,
     /// The most breakers a node tracks at once (a node-wide setting). Default 100000.
     pub max_services: u64,
+    /// Counts, judges and transitions as usual but never rejects: a call the breaker would
+    /// reject is admitted (and counted in `rejections`) without being judged. A forced-open
+    /// breaker still rejects. Default false.
+    pub metrics_only: bool,
 }
 
 impl Default for Config {
@@ -112,6 +116,7 @@ impl Default for Config {
             probe_timeout_ms: 10_000,
             backoff: Backoff::default(),
             max_services: 100_000,
+            metrics_only: false,
         }
     }
 }
@@ -123,8 +128,10 @@ impl Config {
     }
 }
 
-/// The fields of [`Config`], in wire order.
-pub const FIELDS: [Field; 10] = [
+/// The fields of [`Config`], in wire order. The fields after `max_services` are written in a
+/// config object only when they differ from their default, so the objects of a node that does
+/// not use them are those of the protocol's first version.
+pub const FIELDS: [Field; 11] = [
     Field::FailureThreshold,
     Field::OpenTimeoutMs,
     Field::HalfOpenMaxCalls,
@@ -135,6 +142,7 @@ pub const FIELDS: [Field; 10] = [
     Field::ProbeTimeoutMs,
     Field::Backoff,
     Field::MaxServices,
+    Field::MetricsOnly,
 ];
 
 /// One settable field of [`Config`].
@@ -150,6 +158,7 @@ pub enum Field {
     ProbeTimeoutMs,
     Backoff,
     MaxServices,
+    MetricsOnly,
 }
 
 /// The value of one field.
@@ -163,6 +172,8 @@ pub enum Setting {
     Rate(Milli),
     Window(Window),
     Backoff(Backoff),
+    /// An on/off switch.
+    Flag(bool),
 }
 
 impl Field {
@@ -178,7 +189,14 @@ impl Field {
             Field::ProbeTimeoutMs => "probe_timeout_ms",
             Field::Backoff => "backoff",
             Field::MaxServices => "max_services",
+            Field::MetricsOnly => "metrics_only",
         }
+    }
+
+    /// Whether a full config object leaves the field out at its default value (a field added
+    /// after the protocol's first version).
+    pub fn optional_in_objects(self) -> bool {
+        (self as usize) > Field::MaxServices as usize
     }
 
     pub fn from_name(name: &str) -> Option<Field> {
@@ -202,6 +220,7 @@ impl Field {
             Field::ProbeTimeoutMs => Setting::Int(c.probe_timeout_ms),
             Field::Backoff => Setting::Backoff(c.backoff),
             Field::MaxServices => Setting::Int(c.max_services),
+            Field::MetricsOnly => Setting::Flag(c.metrics_only),
         }
     }
 
@@ -219,6 +238,7 @@ impl Field {
             (Field::ProbeTimeoutMs, Setting::Int(v)) => c.probe_timeout_ms = v,
             (Field::Backoff, Setting::Backoff(b)) => c.backoff = b,
             (Field::MaxServices, Setting::Int(v)) => c.max_services = v,
+            (Field::MetricsOnly, Setting::Flag(v)) => c.metrics_only = v,
             _ => {}
         }
     }

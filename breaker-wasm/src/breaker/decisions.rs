@@ -24,6 +24,11 @@ impl Breaker {
         };
         if !admitted {
             self.counts.rejections += 1;
+            // Metrics only: admitted all the same, with a permit that is not outstanding (its
+            // record is stale), so the state machine judges only the calls it would admit.
+            if self.shadows_rejections(config) {
+                return Ok(state);
+            }
             return Err(Rejection {
                 state,
                 retry_after_ms: self.retry_after(config, now),
@@ -91,6 +96,11 @@ impl Breaker {
             stale: false,
             transition,
         }
+    }
+
+    /// Whether a call this breaker refuses is admitted anyway (metrics only, not forced open).
+    pub(super) fn shadows_rejections(&self, config: &Config) -> bool {
+        config.metrics_only && self.forced != Some(Forced::Open)
     }
 
     /// A successful probe; closes the breaker (and returns the transition) at the threshold.

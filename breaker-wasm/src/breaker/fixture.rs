@@ -61,9 +61,7 @@ impl Breaker {
         match (self.forced, self.state) {
             (Some(Forced::Open), _) | (None, State::Open { .. }) => {
                 self.counts.rejections += tries;
-                CallResult::Rejected {
-                    state: StateName::Open,
-                }
+                self.refused(config, StateName::Open, attempts)
             }
             (Some(Forced::Closed), _) => match attempts {
                 Attempts::Success => CallResult::Ok {
@@ -76,9 +74,7 @@ impl Breaker {
             },
             (None, State::HalfOpen { .. }) if self.slots_full(config) => {
                 self.counts.rejections += tries;
-                CallResult::Rejected {
-                    state: StateName::HalfOpen,
-                }
+                self.refused(config, StateName::HalfOpen, attempts)
             }
             (None, State::HalfOpen { since, successes }) => {
                 if !mark.failed && !mark.slow {
@@ -97,6 +93,21 @@ impl Breaker {
                 }
             }
             (None, State::Closed) => self.closed_call(config, now, mark, tries, log),
+        }
+    }
+
+    /// A `call` the breaker refuses in `state`: rejected, or under metrics only admitted to
+    /// the downstream without being judged (the consecutive count is left as it is).
+    fn refused(&self, config: &Config, state: StateName, attempts: Attempts) -> CallResult {
+        if !self.shadows_rejections(config) {
+            return CallResult::Rejected { state };
+        }
+        match attempts {
+            Attempts::Success => CallResult::Ok { state },
+            Attempts::Failures(_) => CallResult::Failed {
+                state,
+                failures: self.failures,
+            },
         }
     }
 

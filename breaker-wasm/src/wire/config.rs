@@ -58,6 +58,10 @@ pub fn setting(field: Field, v: Raw, path: &str) -> Result<Setting, String> {
         Field::Backoff => backoff(v, path).map(Setting::Backoff),
         Field::SlowCallMs => int(v, path, 1, MAX_SAFE).map(|n| Setting::OptInt(Some(n))),
         Field::SlowCallRate => rate(v, path).map(Setting::Rate),
+        Field::MetricsOnly => v
+            .as_bool()
+            .map(Setting::Flag)
+            .ok_or_else(|| format!("{path}: expected true or false, found {}", v.show())),
         _ => int(v, path, 1, MAX_SAFE).map(Setting::Int),
     }
 }

@@ -114,7 +114,9 @@ fn decode_image(value: Raw) -> Result<Image, String> {
         ));
     }
     let defaults = config_patch(o.get("defaults").map_err(strip)?, "defaults")?;
-    if let Some(missing) = FIELDS.into_iter().find(|&f| defaults.get(f).is_none()) {
+    // Fields added after the first version may be left out: they take their built-in default.
+    let missing = |f: Field| defaults.get(f).is_none() && !f.optional_in_objects();
+    if let Some(missing) = FIELDS.into_iter().find(|&f| missing(f)) {
         return Err(format!("defaults.{}: missing", missing.name()));
     }
     let defaults = defaults.apply(&Default::default());
@@ -167,6 +169,8 @@ fn strip(e: String) -> String {
     }
 }
 
+const OPEN_OR_CLOSED: &str = r#""open" or "closed""#;
+
 fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
     let allowed = [
         "service",
@@ -187,12 +191,7 @@ fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
         None => None,
         Some(Some(s)) if s == "open" => Some(Forced::Open),
         Some(Some(s)) if s == "closed" => Some(Forced::Closed),
-        Some(_) => {
-            return Err(format!(
-                "{}.forced: expected \"open\" or \"closed\"",
-                o.path
-            ));
-        }
+        Some(_) => return Err(format!("{}.forced: expected {OPEN_OR_CLOSED}", o.path)),
     };
     let state = match o.state("state")? {
         StateName::Closed => State::Closed,

@@ -91,9 +91,13 @@ pub struct ConfigObject<'a>(pub &'a Config);
 
 impl Serialize for ConfigObject<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(FIELDS.len()))?;
+        let mut map = s.serialize_map(None)?;
+        let defaults = Config::default();
         for field in FIELDS {
-            map.serialize_entry(field.name(), &Value(field.get(self.0)))?;
+            let value = field.get(self.0);
+            if !field.optional_in_objects() || value != field.get(&defaults) {
+                map.serialize_entry(field.name(), &Value(value))?;
+            }
         }
         map.end()
     }
@@ -123,6 +127,7 @@ impl Serialize for Value {
             Setting::Rate(r) => Decimal(r).serialize(s),
             Setting::Window(w) => WindowObject(w).serialize(s),
             Setting::Backoff(b) => BackoffObject(b).serialize(s),
+            Setting::Flag(b) => s.serialize_bool(b),
         }
     }
 }

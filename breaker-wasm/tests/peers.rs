@@ -1,0 +1,152 @@
+//! Behaviours of other breakers (resilience4j, gobreaker, Polly, cockatiel) expressed by this
+//! one's options, each scenario following the peer's documented behaviour step by step: the
+//! state after each call, admitted or rejected, and the counts.
+
+use breaker_wasm::{Options, Session};
+
+/// Runs `steps` — (time in ms, request body, expected reply body or "" for none) — against one
+/// node, all traffic to the service `svc`, and compares every reply body exactly (or, for an
+/// expected body starting with `~`, checks that the reply contains the rest).
+fn check(steps: &[(u64, &str, &str)]) {
+    let mut session = Session::new(Options::default());
+    for (i, (now, body, expected)) in steps.iter().enumerate() {
+        let doc = format!(r#"{{"src":"c","dest":"svc","body":{body}}}"#);
+        let out = String::from_utf8(session.handle(doc.as_bytes(), *now).to_vec()).unwrap();
+        let got = out
+            .strip_prefix(r#"{"src":"svc","dest":"c","body":"#)
+            .and_then(|s| s.strip_suffix("}\n"))
+            .unwrap_or(&out);
+        match expected.strip_prefix('~') {
+            Some(part) => assert!(got.contains(part), "step {i} at {now} ms: {body}: {got}"),
+            None => assert_eq!(got, *expected, "step {i} at {now} ms: {body}"),
+        }
+        assert_eq!(session.diagnostics(), b"", "step {i}");
+    }
+}
+
+const DEFAULT_CONFIG: &str = r#""failure_threshold":5,"open_timeout_ms":5000,"half_open_max_calls":1,"success_threshold":1,"window":{"kind":"consecutive"},"slow_call_ms":null,"slow_call_rate":100.0,"probe_timeout_ms":10000,"backoff":{"multiplier":1.0,"max_open_ms":300000,"jitter":0.0},"max_services":100000"#;
+
+fn configured(extra: &str) -> String {
+    format!(r#"{{"type":"configure_ok","in_reply_to":1,"config":{{{DEFAULT_CONFIG}{extra}}}}}"#)
+}
+
+fn events(n: u32, list: &str) -> String {
+    format!(r#"{{"type":"events_ok","in_reply_to":{n},"events":[{list}]}}"#)
+}
+
+#[test]
+fn resilience4j_metrics_only_counts_and_transitions_but_never_rejects() {
+    // resilience4j METRICS_ONLY: every call is permitted and measured. Here the state machine
+    // keeps running, so the transitions a rollout would cause are logged with their reasons,
+    // and the calls it would have rejected are admitted and counted as rejections.
+    let configure = r#"{"type":"configure","msg_id":1,"config":{"metrics_only":true}}"#;
+    check(&[
+        (0, configure, &configured(r#","metrics_only":true"#)),
+        // Five failures trip it, as they would in enforcing mode.
+        (
+            0,
+            r#"{"type":"call","msg_id":2,"force_failures":5}"#,
+            r#"{"type":"circuit_breaker_open","in_reply_to":2,"service":"svc","failures":5}"#,
+        ),
+        // Open: a call that would be rejected reaches the downstream and is not judged.
+        (
+            10,
+            r#"{"type":"call","msg_id":3}"#,
+            r#"{"type":"call_ok","in_reply_to":3,"service":"svc","state":"open"}"#,
+        ),
+        (
+            20,
+            r#"{"type":"call","msg_id":3,"force_failures":1}"#,
+            r#"{"type":"call_failed","in_reply_to":3,"service":"svc","state":"open","failures":5}"#,
+        ),
+        // acquire: a permit, but not an outstanding one — its record changes nothing.
+        (
+            30,
+            r#"{"type":"acquire","msg_id":4}"#,
+            r#"{"type":"acquire_ok","in_reply_to":4,"service":"svc","state":"open","permit":1}"#,
+        ),
+        (
+            40,
+            r#"{"type":"record","msg_id":5,"permit":1,"outcome":"failure"}"#,
+            r#"{"type":"record_ok","in_reply_to":5,"service":"svc","state":"open","stale":true}"#,
+        ),
+        (
+            50,
+            r#"{"type":"status","msg_id":6}"#,
+            r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"open"}],"evicted":0}"#,
+        ),
+        // Three calls would have been rejected; the failure while open was not judged.
+        (
+            50,
+            r#"{"type":"status","msg_id":6,"service":"svc"}"#,
+            r#"~"state":"open","failures":5,"counts":{"successes":0,"failures":5,"rejections":3,"opened":1}"#,
+        ),
+        // The open period ends as usual; the probe is a real one and closes it.
+        (
+            5000,
+            r#"{"type":"acquire","msg_id":4}"#,
+            r#"{"type":"acquire_ok","in_reply_to":4,"service":"svc","state":"half_open","permit":2}"#,
+        ),
+        // A second caller while the probe slot is taken: admitted, not a probe.
+        (
+            5001,
+            r#"{"type":"acquire","msg_id":4}"#,
+            r#"{"type":"acquire_ok","in_reply_to":4,"service":"svc","state":"half_open","permit":3}"#,
+        ),
+        (
+            5002,
+            r#"{"type":"record","msg_id":5,"permit":3,"outcome":"failure"}"#,
+            r#"{"type":"record_ok","in_reply_to":5,"service":"svc","state":"half_open","stale":true}"#,
+        ),
+        (
+            5003,
+            r#"{"type":"record","msg_id":5,"permit":2,"outcome":"success"}"#,
+            r#"{"type":"record_ok","in_reply_to":5,"service":"svc","state":"closed","transition":{"from":"half_open","to":"closed","reason":"1 successful probe (threshold 1)"}}"#,
+        ),
+        (
+            5004,
+            r#"{"type":"events","msg_id":7}"#,
+            &events(
+                7,
+                r#"{"seq":1,"at_ms":0,"service":"svc","from":"closed","to":"open","reason":"5 consecutive failures (threshold 5)"},{"seq":2,"at_ms":5000,"service":"svc","from":"open","to":"half_open","reason":"open timeout of 5000 ms elapsed"},{"seq":3,"at_ms":5003,"service":"svc","from":"half_open","to":"closed","reason":"1 successful probe (threshold 1)"}"#,
+            ),
+        ),
+        // An operator's force open still rejects.
+        (
+            6000,
+            r#"{"type":"force","msg_id":8,"mode":"open"}"#,
+            r#"{"type":"force_ok","in_reply_to":8,"mode":"open"}"#,
+        ),
+        (
+            6001,
+            r#"{"type":"call","msg_id":9}"#,
+            r#"{"type":"error","in_reply_to":9,"error":"Circuit breaker OPEN","service":"svc"}"#,
+        ),
+    ]);
+}
+
+#[test]
+fn metrics_only_is_validated_and_off_by_default() {
+    check(&[
+        (
+            0,
+            r#"{"type":"configure","msg_id":1,"config":{"metrics_only":1}}"#,
+            r#"{"type":"error","in_reply_to":1,"code":12,"text":"config.metrics_only: expected true or false, found 1"}"#,
+        ),
+        (
+            0,
+            r#"{"type":"configure","msg_id":1,"config":{"metrics_only":false}}"#,
+            &configured(""),
+        ),
+        (
+            0,
+            r#"{"type":"call","msg_id":2,"force_failures":5}"#,
+            r#"{"type":"circuit_breaker_open","in_reply_to":2,"service":"svc","failures":5}"#,
+        ),
+        (
+            1,
+            r#"{"type":"call","msg_id":3}"#,
+            r#"{"type":"error","in_reply_to":3,"error":"Circuit breaker OPEN","service":"svc"}"#,
+        ),
+    ]);
+}
