@@ -193,3 +193,25 @@ fn a_snapshot_keeps_a_deadline_past_the_clock_as_a_length() {
         "{reply}"
     );
 }
+
+#[test]
+fn a_half_open_limit_ending_past_the_clock_never_runs_out() {
+    let configure = r#"{"type":"configure","msg_id":7,"config":{"half_open_max_ms":1000}}"#;
+    let configured = check_configure(configure);
+    let half_open = r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"half_open"}],"evicted":0}"#;
+    let open = r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"open"}],"evicted":0}"#;
+    let status = r#"{"type":"status","msg_id":6}"#;
+    // Half_open from 2^64−1 − 5999 + 5000: its 1000 ms end one past the clock.
+    check(&[
+        (0, configure, &configured),
+        (MAX - 5999, TRIP, TRIPPED),
+        (MAX, status, half_open),
+    ]);
+    // One millisecond earlier, the limit runs out exactly at 2^64−1.
+    check(&[
+        (0, configure, &configured),
+        (MAX - 6000, TRIP, TRIPPED),
+        (MAX - 1, status, half_open),
+        (MAX, status, open),
+    ]);
+}

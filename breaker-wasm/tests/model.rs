@@ -101,7 +101,7 @@ enum How {
     Json,
 }
 
-const CONFIG_FIELDS: [Field; 10] = [
+const CONFIG_FIELDS: [Field; 12] = [
     Field::FailureThreshold,
     Field::OpenTimeoutMs,
     Field::HalfOpenMaxCalls,
@@ -112,6 +112,8 @@ const CONFIG_FIELDS: [Field; 10] = [
     Field::ProbeTimeoutMs,
     Field::Backoff,
     Field::MetricsOnly,
+    Field::HalfOpenMaxMs,
+    Field::HalfOpenExpiry,
 ];
 
 fn rate() -> impl Strategy<Value = Milli> {
@@ -158,6 +160,10 @@ fn setting(field: Field) -> BoxedStrategy<Setting> {
             })
             .boxed(),
         Field::MetricsOnly => any::<bool>().prop_map(Setting::Flag).boxed(),
+        Field::HalfOpenMaxMs => (1..=60u64).prop_map(|ms| Setting::OptInt(Some(ms))).boxed(),
+        Field::HalfOpenExpiry => prop_oneof![Just(StateName::Open), Just(StateName::Closed)]
+            .prop_map(Setting::Target)
+            .boxed(),
         Field::MaxServices => unreachable!("not generated"),
     }
 }
@@ -278,6 +284,8 @@ fn write_field(c: &mut Config, field: Field, value: Setting) {
         (Field::ProbeTimeoutMs, Setting::Int(v)) => c.probe_timeout_ms = v,
         (Field::Backoff, Setting::Backoff(b)) => c.backoff = b,
         (Field::MetricsOnly, Setting::Flag(v)) => c.metrics_only = v,
+        (Field::HalfOpenMaxMs, Setting::OptInt(v)) => c.half_open_max_ms = v,
+        (Field::HalfOpenExpiry, Setting::Target(v)) => c.half_open_expiry = v,
         other => panic!("model: unexpected setting {other:?}"),
     }
 }
@@ -300,6 +308,8 @@ fn builtin() -> Config {
         },
         max_services: 100_000,
         metrics_only: false,
+        half_open_max_ms: None,
+        half_open_expiry: StateName::Open,
     }
 }
 
@@ -312,6 +322,7 @@ enum MState {
         until: u128,
     },
     HalfOpen {
+        since: u64,
         successes: u64,
     },
 }
@@ -518,19 +529,40 @@ impl MBreaker {
         loop {
             match self.state {
                 MState::Open { since, until } if u128::from(now) >= until => self.enter(
-                    MState::HalfOpen { successes: 0 },
+                    MState::HalfOpen {
+                        since: until as u64,
+                        successes: 0,
+                    },
                     until as u64,
                     Reason::OpenTimeoutElapsed {
                         ms: (until - u128::from(since)) as u64,
                     },
                 ),
-                MState::HalfOpen { .. } if !self.leases.is_empty() => {
-                    let oldest = self.leases.iter().map(|l| l.1).min().unwrap();
-                    let deadline = u128::from(oldest) + u128::from(c.probe_timeout_ms);
-                    if u128::from(now) < deadline {
+                MState::HalfOpen { since, .. } => {
+                    // The earlier of the oldest lease's expiry and the half_open limit; on a
+                    // tie the lost probe first.
+                    let lease = self.leases.iter().map(|l| l.1).min();
+                    let lease = lease.map(|at| u128::from(at) + u128::from(c.probe_timeout_ms));
+                    let limit = c
+                        .half_open_max_ms
+                        .map(|ms| u128::from(since) + u128::from(ms));
+                    let first = match (lease, limit) {
+                        (Some(l), Some(h)) => l.min(h),
+                        (l, h) => l.or(h).unwrap_or(u128::MAX),
+                    };
+                    if u128::from(now) < first {
                         break;
                     }
-                    let deadline = deadline as u64;
+                    if lease != Some(first) {
+                        let ms = c.half_open_max_ms.unwrap();
+                        let reason = Reason::HalfOpenLimit { ms };
+                        match c.half_open_expiry {
+                            StateName::Closed => self.enter(MState::Closed, first as u64, reason),
+                            _ => self.open(c, first as u64, reason),
+                        }
+                        continue;
+                    }
+                    let deadline = first as u64;
                     // A lost probe is a failed probe.
                     self.failures += 1;
                     self.counts.failures += 1;
@@ -553,9 +585,13 @@ impl MBreaker {
         }
         match self.state {
             MState::Open { until, .. } => Some((until - u128::from(now)) as u64),
-            MState::HalfOpen { .. } if self.slots_full(c) => {
+            MState::HalfOpen { since, .. } if self.slots_full(c) => {
                 let oldest = self.leases.iter().map(|l| l.1).min().unwrap();
-                Some((u128::from(oldest) + u128::from(c.probe_timeout_ms) - u128::from(now)) as u64)
+                let mut next = u128::from(oldest) + u128::from(c.probe_timeout_ms);
+                if let Some(ms) = c.half_open_max_ms {
+                    next = next.min(u128::from(since) + u128::from(ms));
+                }
+                Some((next - u128::from(now)) as u64)
             }
             _ => None,
         }
@@ -721,14 +757,14 @@ impl MBreaker {
     }
 
     fn probe_succeeded(&mut self, c: &Config, now: u64) -> bool {
-        let MState::HalfOpen { successes } = self.state else {
+        let MState::HalfOpen { since, successes } = self.state else {
             unreachable!()
         };
         self.failures = 0;
         self.counts.successes += 1;
         let successes = successes + 1;
         if successes < c.success_threshold {
-            self.state = MState::HalfOpen { successes };
+            self.state = MState::HalfOpen { since, successes };
             return false;
         }
         self.enter(
@@ -876,7 +912,10 @@ impl Model {
                             since: now,
                             until: u128::from(now) + u128::from(b.period(&c)),
                         },
-                        StateName::HalfOpen => MState::HalfOpen { successes: 0 },
+                        StateName::HalfOpen => MState::HalfOpen {
+                            since: now,
+                            successes: 0,
+                        },
                     };
                     b.enter(to, now, Reason::Fixture);
                 }

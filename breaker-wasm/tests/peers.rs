@@ -150,3 +150,139 @@ fn metrics_only_is_validated_and_off_by_default() {
         ),
     ]);
 }
+
+#[test]
+fn resilience4j_max_wait_duration_in_half_open_state() {
+    // maxWaitDurationInHalfOpenState 1 s: the breaker leaves half_open after 1 s even with a
+    // probe verdict still missing (permittedNumberOfCallsInHalfOpenState 2, one recorded), and
+    // goes to OPEN, its transitionToStateAfterWaitDuration default.
+    let configure = r#"{"type":"configure","msg_id":1,"config":{"half_open_max_calls":2,"success_threshold":2,"half_open_max_ms":1000}}"#;
+    let expected = r#"{"type":"configure_ok","in_reply_to":1,"config":{"failure_threshold":5,"open_timeout_ms":5000,"half_open_max_calls":2,"success_threshold":2,"window":{"kind":"consecutive"},"slow_call_ms":null,"slow_call_rate":100.0,"probe_timeout_ms":10000,"backoff":{"multiplier":1.0,"max_open_ms":300000,"jitter":0.0},"max_services":100000,"half_open_max_ms":1000}}"#;
+    let acquired = |p: u32| {
+        format!(
+            r#"{{"type":"acquire_ok","in_reply_to":4,"service":"svc","state":"half_open","permit":{p}}}"#
+        )
+    };
+    check(&[
+        (0, configure, expected),
+        (
+            0,
+            r#"{"type":"call","msg_id":2,"force_failures":5}"#,
+            r#"{"type":"circuit_breaker_open","in_reply_to":2,"service":"svc","failures":5}"#,
+        ),
+        (5000, r#"{"type":"acquire","msg_id":4}"#, &acquired(1)),
+        (5001, r#"{"type":"acquire","msg_id":4}"#, &acquired(2)),
+        (
+            5100,
+            r#"{"type":"record","msg_id":5,"permit":1,"outcome":"success"}"#,
+            r#"{"type":"record_ok","in_reply_to":5,"service":"svc","state":"half_open"}"#,
+        ),
+        // Both slots were taken: the retry time is the limit's, before the lease's.
+        (5200, r#"{"type":"acquire","msg_id":4}"#, &acquired(3)),
+        (
+            5300,
+            r#"{"type":"acquire","msg_id":4}"#,
+            r#"{"type":"error","in_reply_to":4,"code":11,"text":"Circuit breaker HALF_OPEN","service":"svc","retry_after_ms":700}"#,
+        ),
+        (
+            5999,
+            r#"{"type":"status","msg_id":6}"#,
+            r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"half_open"}],"evicted":0}"#,
+        ),
+        (
+            6000,
+            r#"{"type":"status","msg_id":6}"#,
+            r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"open"}],"evicted":0}"#,
+        ),
+        // The outstanding probe's late verdict is stale.
+        (
+            6100,
+            r#"{"type":"record","msg_id":5,"permit":2,"outcome":"success"}"#,
+            r#"{"type":"record_ok","in_reply_to":5,"service":"svc","state":"open","stale":true}"#,
+        ),
+        (
+            6100,
+            r#"{"type":"events","msg_id":7,"after":2}"#,
+            &events(
+                7,
+                r#"{"seq":3,"at_ms":6000,"service":"svc","from":"half_open","to":"open","reason":"half_open for 1000 ms (half_open_max_ms)"}"#,
+            ),
+        ),
+        // The new open period starts at the limit.
+        (
+            10_999,
+            r#"{"type":"call","msg_id":8}"#,
+            r#"{"type":"error","in_reply_to":8,"error":"Circuit breaker OPEN","service":"svc"}"#,
+        ),
+        (11_000, r#"{"type":"acquire","msg_id":4}"#, &acquired(4)),
+    ]);
+}
+
+#[test]
+fn resilience4j_half_open_wait_can_end_in_closed() {
+    // transitionToStateAfterWaitDuration CLOSED: with no probe at all, the breaker closes when
+    // the wait is over.
+    let configure = r#"{"type":"configure","msg_id":1,"config":{"half_open_max_ms":250,"half_open_expiry":"closed"}}"#;
+    check(&[
+        (
+            0,
+            configure,
+            &configured(r#","half_open_max_ms":250,"half_open_expiry":"closed""#),
+        ),
+        (
+            0,
+            r#"{"type":"call","msg_id":2,"force_failures":5}"#,
+            r#"{"type":"circuit_breaker_open","in_reply_to":2,"service":"svc","failures":5}"#,
+        ),
+        (
+            5249,
+            r#"{"type":"status","msg_id":6}"#,
+            r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"half_open"}],"evicted":0}"#,
+        ),
+        (
+            5250,
+            r#"{"type":"events","msg_id":7,"after":1}"#,
+            &events(
+                7,
+                r#"{"seq":2,"at_ms":5000,"service":"svc","from":"open","to":"half_open","reason":"open timeout of 5000 ms elapsed"},{"seq":3,"at_ms":5250,"service":"svc","from":"half_open","to":"closed","reason":"half_open for 250 ms (half_open_max_ms)"}"#,
+            ),
+        ),
+        (
+            5300,
+            r#"{"type":"call","msg_id":8}"#,
+            r#"{"type":"call_ok","in_reply_to":8,"service":"svc","state":"closed"}"#,
+        ),
+    ]);
+}
+
+#[test]
+fn the_half_open_limit_is_validated() {
+    check(&[
+        (
+            0,
+            r#"{"type":"configure","msg_id":1,"config":{"half_open_max_ms":0}}"#,
+            r#"{"type":"error","in_reply_to":1,"code":12,"text":"config.half_open_max_ms: expected an integer from 1 to 9007199254740991, found 0"}"#,
+        ),
+        (
+            0,
+            r#"{"type":"configure","msg_id":1,"config":{"half_open_max_ms":5,"half_open_expiry":"half_open"}}"#,
+            r#"{"type":"error","in_reply_to":1,"code":12,"text":"config.half_open_expiry: expected \"open\" or \"closed\", found \"half_open\""}"#,
+        ),
+        // Nothing changed: the defaults are still in force.
+        (
+            0,
+            r#"{"type":"configure","msg_id":1,"config":{}}"#,
+            &configured(""),
+        ),
+        (
+            0,
+            r#"{"type":"configure","msg_id":1,"config":{"half_open_max_ms":5}}"#,
+            &configured(r#","half_open_max_ms":5"#),
+        ),
+        (
+            0,
+            r#"{"type":"configure","msg_id":1,"config":{"half_open_max_ms":null}}"#,
+            &configured(""),
+        ),
+    ]);
+}

@@ -1,5 +1,7 @@
 //! The breaker's settings: one struct with documented defaults, validated once at the border.
 
+use super::StateName;
+
 /// The largest integer JavaScript keeps exact (2^53 − 1): the upper bound of every count and time.
 pub const MAX_SAFE: u64 = (1 << 53) - 1;
 
@@ -101,6 +103,12 @@ pub struct Config {
     /// reject is admitted (and counted in `rejections`) without being judged. A forced-open
     /// breaker still rejects. Default false.
     pub metrics_only: bool,
+    /// The longest a breaker stays half_open, probes in flight or not; `None` (the default)
+    /// sets no limit. When it runs out the breaker goes to `half_open_expiry`.
+    pub half_open_max_ms: Option<u64>,
+    /// Where a breaker goes when `half_open_max_ms` runs out: open (the default, a new open
+    /// period) or closed.
+    pub half_open_expiry: StateName,
 }
 
 impl Default for Config {
@@ -117,6 +125,8 @@ impl Default for Config {
             backoff: Backoff::default(),
             max_services: 100_000,
             metrics_only: false,
+            half_open_max_ms: None,
+            half_open_expiry: StateName::Open,
         }
     }
 }
@@ -131,7 +141,7 @@ impl Config {
 /// The fields of [`Config`], in wire order. The fields after `max_services` are written in a
 /// config object only when they differ from their default, so the objects of a node that does
 /// not use them are those of the protocol's first version.
-pub const FIELDS: [Field; 11] = [
+pub const FIELDS: [Field; 13] = [
     Field::FailureThreshold,
     Field::OpenTimeoutMs,
     Field::HalfOpenMaxCalls,
@@ -143,6 +153,8 @@ pub const FIELDS: [Field; 11] = [
     Field::Backoff,
     Field::MaxServices,
     Field::MetricsOnly,
+    Field::HalfOpenMaxMs,
+    Field::HalfOpenExpiry,
 ];
 
 /// One settable field of [`Config`].
@@ -159,6 +171,8 @@ pub enum Field {
     Backoff,
     MaxServices,
     MetricsOnly,
+    HalfOpenMaxMs,
+    HalfOpenExpiry,
 }
 
 /// The value of one field.
@@ -174,6 +188,8 @@ pub enum Setting {
     Backoff(Backoff),
     /// An on/off switch.
     Flag(bool),
+    /// A state a breaker goes to (`half_open_expiry`: open or closed).
+    Target(StateName),
 }
 
 impl Field {
@@ -190,6 +206,8 @@ impl Field {
             Field::Backoff => "backoff",
             Field::MaxServices => "max_services",
             Field::MetricsOnly => "metrics_only",
+            Field::HalfOpenMaxMs => "half_open_max_ms",
+            Field::HalfOpenExpiry => "half_open_expiry",
         }
     }
 
@@ -221,6 +239,8 @@ impl Field {
             Field::Backoff => Setting::Backoff(c.backoff),
             Field::MaxServices => Setting::Int(c.max_services),
             Field::MetricsOnly => Setting::Flag(c.metrics_only),
+            Field::HalfOpenMaxMs => Setting::OptInt(c.half_open_max_ms),
+            Field::HalfOpenExpiry => Setting::Target(c.half_open_expiry),
         }
     }
 
@@ -239,6 +259,8 @@ impl Field {
             (Field::Backoff, Setting::Backoff(b)) => c.backoff = b,
             (Field::MaxServices, Setting::Int(v)) => c.max_services = v,
             (Field::MetricsOnly, Setting::Flag(v)) => c.metrics_only = v,
+            (Field::HalfOpenMaxMs, Setting::OptInt(v)) => c.half_open_max_ms = v,
+            (Field::HalfOpenExpiry, Setting::Target(v)) => c.half_open_expiry = v,
             _ => {}
         }
     }

@@ -116,6 +116,8 @@ pub enum Reason {
     SlowProbe,
     /// A probe lease went unrecorded for `ms` milliseconds.
     ProbeLeaseExpired { ms: u64 },
+    /// The breaker was half_open for `half_open_max_ms` (`ms`).
+    HalfOpenLimit { ms: u64 },
     /// `successes` probes succeeded, reaching `threshold`.
     ProbesSucceeded { successes: u64, threshold: u64 },
     /// The `state` fixture of a `call` put it there.

@@ -1,7 +1,7 @@
 //! Timed transitions: the lazy `settle` every decision calls first, the length of an open
 //! period (backoff and deterministic jitter), and when a refused caller may retry.
 
-use super::{Breaker, Config, Milli, Reason, State, Transitions};
+use super::{Breaker, Config, Milli, Reason, State, StateName, Transitions};
 
 impl Breaker {
     /// Applies every timed transition due at `now`, each dated at its own deadline.
@@ -25,24 +25,40 @@ impl Breaker {
                         log,
                     );
                 }
-                State::HalfOpen { .. } => {
-                    let Some(oldest) = self.leases.front() else {
-                        break;
-                    };
-                    // `now − at ≥ timeout`, never `at + timeout`, which may not fit in the clock.
-                    if now < oldest.at || now - oldest.at < config.probe_timeout_ms {
-                        break;
+                State::HalfOpen { since, .. } => {
+                    let probe_ms = config.probe_timeout_ms;
+                    let lease = self.leases.front().map(|l| l.at);
+                    let lease = lease.filter(|&at| elapsed(at, probe_ms, now));
+                    let limit = config
+                        .half_open_max_ms
+                        .filter(|&ms| elapsed(since, ms, now));
+                    // The earlier deadline first; on a tie the lost probe counts first.
+                    match (lease, limit) {
+                        (Some(at), Some(ms)) if since + ms < at + probe_ms => {
+                            self.half_open_limit(config, since, ms, log);
+                        }
+                        (Some(at), _) => {
+                            self.failures += 1;
+                            self.counts.failures += 1;
+                            let reason = Reason::ProbeLeaseExpired { ms: probe_ms };
+                            self.open(config, at + probe_ms, reason, log);
+                        }
+                        (None, Some(ms)) => self.half_open_limit(config, since, ms, log),
+                        (None, None) => break,
                     }
-                    let deadline = oldest.at + config.probe_timeout_ms;
-                    self.failures += 1;
-                    self.counts.failures += 1;
-                    let reason = Reason::ProbeLeaseExpired {
-                        ms: config.probe_timeout_ms,
-                    };
-                    self.open(config, deadline, reason, log);
                 }
                 _ => break,
             }
+        }
+    }
+
+    /// `half_open_max_ms` ran out at `since + ms` (on the clock: it has elapsed): the breaker
+    /// goes where `half_open_expiry` says.
+    fn half_open_limit(&mut self, config: &Config, since: u64, ms: u64, log: &mut Transitions) {
+        let reason = Reason::HalfOpenLimit { ms };
+        match config.half_open_expiry {
+            StateName::Closed => self.close(since + ms, reason, log),
+            _ => self.open(config, since + ms, reason, log),
         }
     }
 
@@ -84,13 +100,21 @@ impl Breaker {
         }
         match self.state {
             State::Open { since, period } => Some(remaining(since, period, now)),
-            State::HalfOpen { .. } if self.slots_full(config) => {
+            // The next change: the oldest lease running out, or the half_open limit.
+            State::HalfOpen { since, .. } if self.slots_full(config) => {
                 let oldest = self.leases.front()?;
-                Some(remaining(oldest.at, config.probe_timeout_ms, now))
+                let lease = remaining(oldest.at, config.probe_timeout_ms, now);
+                let limit = config.half_open_max_ms.map(|ms| remaining(since, ms, now));
+                Some(limit.map_or(lease, |l| l.min(lease)))
             }
             _ => None,
         }
     }
+}
+
+/// Whether `period` milliseconds from `since` have passed at `now` (so `since + period` fits).
+fn elapsed(since: u64, period: u64, now: u64) -> bool {
+    now >= since && now - since >= period
 }
 
 /// What is left at `now` of `period` milliseconds from `since`: `period − (now − since)`, in

@@ -4,6 +4,8 @@
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
+use super::raw::Raw;
+use super::restore::Obj;
 use super::values::{Decimal, milli_text, mode_name};
 use crate::breaker::{ForceMode, Milli, Reason, Span};
 
@@ -57,6 +59,7 @@ pub fn reason_text(r: &Reason) -> String {
         Reason::ProbeFailed => "probe failed".into(),
         Reason::SlowProbe => "probe was slow".into(),
         Reason::ProbeLeaseExpired { ms } => format!("probe lease expired after {ms} ms"),
+        Reason::HalfOpenLimit { ms } => format!("half_open for {ms} ms (half_open_max_ms)"),
         Reason::ProbesSucceeded {
             successes,
             threshold,
@@ -122,6 +125,10 @@ impl Serialize for StructuredReason<'_> {
                 o.serialize_field("kind", "probe_lease_expired")?;
                 o.serialize_field("ms", &ms)?;
             }
+            Reason::HalfOpenLimit { ms } => {
+                o.serialize_field("kind", "half_open_limit")?;
+                o.serialize_field("ms", &ms)?;
+            }
             Reason::ProbesSucceeded {
                 successes,
                 threshold,
@@ -139,4 +146,73 @@ impl Serialize for StructuredReason<'_> {
         }
         o.end()
     }
+}
+
+/// A reason as a snapshot keeps it (the inverse of [`StructuredReason`]); errors name
+/// `reason_path`.
+pub(super) fn decode(r: Raw, reason_path: String) -> Result<Reason, String> {
+    let kind = r.members().and_then(|m| m.get("kind")?.as_str());
+    let kind = kind.as_deref().unwrap_or("");
+    let ro = |allowed: &[&str]| Obj::new(r, reason_path.clone(), allowed);
+    Ok(match kind {
+        "consecutive_failures" => {
+            let r = ro(&["kind", "failures", "threshold"])?;
+            Reason::ConsecutiveFailures {
+                failures: r.u64("failures")?,
+                threshold: r.u64("threshold")?,
+            }
+        }
+        "open_timeout_elapsed" => Reason::OpenTimeoutElapsed {
+            ms: ro(&["kind", "ms"])?.u64("ms")?,
+        },
+        "probe_failed" => ro(&["kind"]).map(|_| Reason::ProbeFailed)?,
+        "slow_probe" => ro(&["kind"]).map(|_| Reason::SlowProbe)?,
+        "rate" => {
+            let r = ro(&["kind", "slow", "span_ms", "bad", "calls", "threshold"])?;
+            let slow = r
+                .get("slow")?
+                .as_bool()
+                .ok_or_else(|| format!("{reason_path}.slow: expected a boolean"))?;
+            let span = match r.get("span_ms")? {
+                v if v.is_null() => Span::Calls,
+                v => Span::Millis(v.as_u64().ok_or_else(|| {
+                    format!("{reason_path}.span_ms: expected an integer or null")
+                })?),
+            };
+            let threshold = r
+                .get("threshold")?
+                .as_milli()
+                .ok_or_else(|| format!("{reason_path}.threshold: expected a number"))?;
+            let threshold = Milli(threshold);
+            Reason::Rate {
+                slow,
+                span,
+                bad: r.u64("bad")?,
+                calls: r.u64("calls")?,
+                threshold,
+            }
+        }
+        "probe_lease_expired" => Reason::ProbeLeaseExpired {
+            ms: ro(&["kind", "ms"])?.u64("ms")?,
+        },
+        "half_open_limit" => Reason::HalfOpenLimit {
+            ms: ro(&["kind", "ms"])?.u64("ms")?,
+        },
+        "probes_succeeded" => {
+            let r = ro(&["kind", "successes", "threshold"])?;
+            Reason::ProbesSucceeded {
+                successes: r.u64("successes")?,
+                threshold: r.u64("threshold")?,
+            }
+        }
+        "fixture" => ro(&["kind"]).map(|_| Reason::Fixture)?,
+        "reset" => ro(&["kind"]).map(|_| Reason::Reset)?,
+        "forced" => Reason::Forced(match &*ro(&["kind", "mode"])?.str("mode")? {
+            "open" => ForceMode::Open,
+            "closed" => ForceMode::Closed,
+            "auto" => ForceMode::Auto,
+            _ => return Err(format!("{reason_path}.mode: expected a force mode")),
+        }),
+        _ => return Err(format!("{reason_path}.kind: unknown reason")),
+    })
 }

@@ -128,6 +128,7 @@ impl Serialize for Value {
             Setting::Window(w) => WindowObject(w).serialize(s),
             Setting::Backoff(b) => BackoffObject(b).serialize(s),
             Setting::Flag(b) => s.serialize_bool(b),
+            Setting::Target(t) => State(t).serialize(s),
         }
     }
 }
