@@ -1,5 +1,5 @@
-//! The common messages (`call`, `acquire`, `record`, `status`) read straight into typed
-//! structs by serde's derive: one pass, no allocation, strings borrowed from the input.
+//! The common messages (`call`, `acquire`, `record`, `status`) read straight into a typed
+//! struct by serde visitors: one pass, no allocation, strings borrowed from the input.
 //!
 //! This is only a shortcut. Anything it does not take exactly as the general reader would
 //! (an unknown or duplicate field, an escaped string, a value out of range, another message
@@ -7,6 +7,9 @@
 //! [`super::decode`], which give the same answer to what this takes and name the field for
 //! everything else. So no refusal is ever worded here.
 
+use std::fmt;
+
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::breaker::{Attempts, MAX_SAFE, Outcome, StateName};
@@ -14,42 +17,150 @@ use crate::node::image::valid_service;
 use crate::node::{CallFixture, Request};
 
 /// A message of one of the common types, as serde reads it.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Message<'a> {
     pub src: &'a str,
     pub dest: &'a str,
-    #[serde(borrow)]
     body: Body<'a>,
 }
 
-/// Every field of the common messages. A field given as `null` is not "absent" in the
-/// protocol, so each is read as present-or-missing, never as an `Option` that `null` fills.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Every field of the common messages, each present or missing (a field given as `null` is
+/// not "missing" in the protocol, so it makes this reader give up like any other surprise).
+#[derive(Default)]
 struct Body<'a> {
-    #[serde(rename = "type")]
     kind: &'a str,
-    #[serde(default, deserialize_with = "present")]
     msg_id: Option<u64>,
-    #[serde(default, deserialize_with = "present")]
     service: Option<&'a str>,
-    #[serde(default, deserialize_with = "present")]
     state: Option<&'a str>,
-    #[serde(default, deserialize_with = "present")]
     force_failures: Option<u64>,
-    #[serde(default, deserialize_with = "present")]
     force_success: Option<bool>,
-    #[serde(default, deserialize_with = "present")]
     duration_ms: Option<u64>,
-    #[serde(default, deserialize_with = "present")]
     permit: Option<u64>,
-    #[serde(default, deserialize_with = "present")]
     outcome: Option<&'a str>,
 }
 
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
+// The visitors below read through `deserialize_any` and refuse every other shape themselves:
+// serde_json's typed entry points (`deserialize_str`, `deserialize_struct`, ...) describe a
+// wrong shape with its value, which links float formatting into the module for a message
+// nobody reads.
+
+/// Gives up: the general reader will say why.
+fn other<E: de::Error>() -> E {
+    E::custom("not a common message")
+}
+
+/// One scalar: a borrowed string, an unsigned integer or a boolean.
+enum Scalar<'a> {
+    Str(&'a str),
+    Int(u64),
+    Bool(bool),
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, an integer or a boolean")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(s))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Scalar<'de>, E> {
+                Err(other())
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Int(n))
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Bool(b))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Scalar<'de>, E> {
+                Err(other())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Message<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Message<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a message")
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Message<'de>, E> {
+                Err(other())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Message<'de>, A::Error> {
+                let (mut src, mut dest, mut body) = (None, None, None);
+                while let Some(key) = map.next_key::<Scalar>()? {
+                    match key {
+                        Scalar::Str("src") if src.is_none() => src = Some(text(map.next_value()?)?),
+                        Scalar::Str("dest") if dest.is_none() => {
+                            dest = Some(text(map.next_value()?)?)
+                        }
+                        Scalar::Str("body") if body.is_none() => body = Some(map.next_value()?),
+                        _ => return Err(other()),
+                    }
+                }
+                match (src, dest, body) {
+                    (Some(src), Some(dest), Some(body)) => Ok(Message { src, dest, body }),
+                    _ => Err(other()),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Body<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Body<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a body")
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Body<'de>, E> {
+                Err(other())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Body<'de>, A::Error> {
+                let mut b = Body::default();
+                let mut kind = None;
+                while let Some(Scalar::Str(key)) = map.next_key::<Scalar>()? {
+                    let value: Scalar = map.next_value()?;
+                    let fresh = match (key, value) {
+                        ("type", Scalar::Str(s)) => kind.replace(s).is_none(),
+                        ("msg_id", Scalar::Int(n)) => b.msg_id.replace(n).is_none(),
+                        ("service", Scalar::Str(s)) => b.service.replace(s).is_none(),
+                        ("state", Scalar::Str(s)) => b.state.replace(s).is_none(),
+                        ("force_failures", Scalar::Int(n)) => b.force_failures.replace(n).is_none(),
+                        ("force_success", Scalar::Bool(x)) => b.force_success.replace(x).is_none(),
+                        ("duration_ms", Scalar::Int(n)) => b.duration_ms.replace(n).is_none(),
+                        ("permit", Scalar::Int(n)) => b.permit.replace(n).is_none(),
+                        ("outcome", Scalar::Str(s)) => b.outcome.replace(s).is_none(),
+                        _ => false,
+                    };
+                    if !fresh {
+                        return Err(other());
+                    }
+                }
+                b.kind = kind.ok_or_else(other)?;
+                Ok(b)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn text<E: de::Error>(value: Scalar<'_>) -> Result<&str, E> {
+    match value {
+        Scalar::Str(s) => Ok(s),
+        _ => Err(other()),
+    }
 }
 
 impl<'a> Message<'a> {

@@ -15,7 +15,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::value::RawValue;
 
 use super::strict::{check_value, key_place};
-use super::values::quote;
+use super::values::{quote, thousandths};
 
 /// Nesting deeper than this is refused (serde_json's own limit too).
 pub const MAX_DEPTH: usize = 128;
@@ -137,7 +137,9 @@ impl<'a> Raw<'a> {
         if !inner.contains('\\') {
             return Some(Cow::Borrowed(inner));
         }
-        serde_json::from_str::<String>(self.0).ok().map(Cow::Owned)
+        serde_json::from_str::<Unescaped>(self.0)
+            .ok()
+            .map(|s| Cow::Owned(s.0))
     }
 
     /// The members of an object (`None` for another kind).
@@ -163,44 +165,13 @@ impl<'a> Raw<'a> {
         if !self.0.starts_with('[') {
             return None;
         }
-        let items: Vec<&'a RawValue> = serde_json::from_str(self.0).ok()?;
-        Some(items.into_iter().map(|v| Raw(v.get())).collect())
+        let items: Items<'a> = serde_json::from_str(self.0).ok()?;
+        Some(items.0)
     }
 
-    /// The value in thousandths, when it is a non-negative number with at most three decimal
-    /// places (`12.5` → 12500, `5e1` → 50000). Read exactly from the digits: serde_json would
-    /// round a decimal to the nearest `f64`, and fixed-point rates must not depend on that.
+    /// The value in thousandths (see [`thousandths`]).
     pub fn as_milli(&self) -> Option<u64> {
-        if !matches!(self.0.as_bytes().first(), Some(b'0'..=b'9')) {
-            return None;
-        }
-        let (mantissa, exp) = self.0.split_once(['e', 'E']).unwrap_or((self.0, "0"));
-        let exp: i64 = exp.strip_prefix('+').unwrap_or(exp).parse().ok()?;
-        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-        let digits: String = [int, frac].concat();
-        let digits = digits.trim_start_matches('0');
-        // value = digits × 10^(exp − frac.len()); in thousandths, × 10^3 more.
-        let shift = exp.checked_sub(frac.len() as i64)?.checked_add(3)?;
-        if digits.is_empty() {
-            return Some(0);
-        }
-        if shift < 0 {
-            let cut = usize::try_from(-shift).ok()?;
-            let (keep, dropped) = digits.split_at(digits.len().saturating_sub(cut));
-            if cut > digits.len() || dropped.bytes().any(|b| b != b'0') {
-                return None;
-            }
-            return if keep.is_empty() {
-                Some(0)
-            } else {
-                keep.parse().ok()
-            };
-        }
-        if digits.len() as i64 + shift > 19 {
-            return None;
-        }
-        let n: u64 = digits.parse().ok()?;
-        n.checked_mul(10u64.checked_pow(shift as u32)?)
+        thousandths(self.0)
     }
 
     /// A short rendering for error messages: the number or string as sent, or its kind.
@@ -227,6 +198,63 @@ fn kind_of(text: &str) -> &'static str {
     }
 }
 
+/// A string, unescaped. Read through `deserialize_any`, as every value here is: serde_json's
+/// typed entry points (`deserialize_string`, `deserialize_seq`, ...) describe a value of the
+/// wrong shape in their error, floats included, which would link float formatting into the
+/// module for messages nobody reads.
+pub(super) struct Unescaped(pub String);
+
+impl<'de> serde::Deserialize<'de> for Unescaped {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Unescaped;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<E>(self, s: &str) -> Result<Unescaped, E> {
+                Ok(Unescaped(s.to_string()))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Unescaped, E> {
+                Err(E::custom("expected a string"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An array's items, as raw values.
+struct Items<'a>(Vec<Raw<'a>>);
+
+impl<'de> serde::Deserialize<'de> for Items<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Items<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Items<'de>, A::Error> {
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+                    items.push(Raw(raw.get()));
+                }
+                Ok(Items(items))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Items<'de>, E> {
+                Err(E::custom("expected an array"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// An object key, borrowed from the input unless it holds escapes (serde's own `Cow<str>`
 /// always copies).
 pub(super) struct Key<'de>(pub Cow<'de, str>);
@@ -248,8 +276,13 @@ impl<'de> serde::Deserialize<'de> for Key<'de> {
             fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
                 Ok(Key(Cow::Owned(s.to_string())))
             }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Key<'de>, E> {
+                Err(E::custom("a key is a string"))
+            }
         }
-        d.deserialize_str(KeyVisitor)
+        // `deserialize_any` rather than `deserialize_str`: see `Unescaped`.
+        d.deserialize_any(KeyVisitor)
     }
 }
 

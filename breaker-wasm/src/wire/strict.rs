@@ -9,7 +9,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::raw::{Key, MAX_DEPTH, message_of};
+use super::raw::{Key, MAX_DEPTH, Unescaped, message_of};
 use super::values::quote;
 
 /// Checks a raw value at `depth`: duplicate keys and nesting in its objects and arrays, escapes
@@ -18,13 +18,13 @@ use super::values::quote;
 /// only a field that wants an integer refuses it.
 pub fn check_value(text: &str, depth: usize, at: &Cell<Option<usize>>) -> Result<(), String> {
     match text.as_bytes().first() {
-        Some(b'"') if text.contains('\\') => {
-            serde_json::from_str::<String>(text).map(drop).map_err(|e| {
+        Some(b'"') if text.contains('\\') => serde_json::from_str::<Unescaped>(text)
+            .map(drop)
+            .map_err(|e| {
                 let column = e.column().saturating_sub(1).min(text.len());
                 place_addr(at, text.as_ptr() as usize + column);
                 message_of(&e)
-            })
-        }
+            }),
         Some(b'{' | b'[') if depth > MAX_DEPTH => {
             place(at, text);
             Err("nesting too deep".into())
@@ -88,13 +88,20 @@ impl<'de> Visitor<'de> for Check<'_> {
             check_value(raw.get(), self.depth + 1, self.at).map_err(de::Error::custom)?;
         }
         if keys.len() > 16 {
-            keys.sort_unstable();
-            if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
-                key_place(self.at, &w[1]);
-                return Err(de::Error::custom(format!("duplicate key {}", quote(&w[0]))));
+            let mut sorted: Vec<&str> = keys.iter().map(|k| &**k).collect();
+            sorted.sort_unstable();
+            if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+                if let Some(key) = keys.iter().rev().find(|k| **k == w[0]) {
+                    key_place(self.at, key);
+                }
+                return Err(de::Error::custom(format!("duplicate key {}", quote(w[0]))));
             }
         }
         Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Err(E::custom("expected an object or an array"))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {

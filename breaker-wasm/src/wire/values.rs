@@ -72,6 +72,42 @@ pub fn milli_text(thousandths: u64) -> String {
     format!("{}.{digits}", thousandths / 1000)
 }
 
+/// The value in thousandths, when it is a non-negative number with at most three decimal
+/// places (`12.5` → 12500, `5e1` → 50000). Read exactly from the digits: serde_json would
+/// round a decimal to the nearest `f64`, and fixed-point rates must not depend on that.
+pub fn thousandths(text: &str) -> Option<u64> {
+    if !matches!(text.as_bytes().first(), Some(b'0'..=b'9')) {
+        return None;
+    }
+    let (mantissa, exp) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+    let exp: i64 = exp.strip_prefix('+').unwrap_or(exp).parse().ok()?;
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits: String = [int, frac].concat();
+    let digits = digits.trim_start_matches('0');
+    // value = digits × 10^(exp − frac.len()); in thousandths, × 10^3 more.
+    let shift = exp.checked_sub(frac.len() as i64)?.checked_add(3)?;
+    if digits.is_empty() {
+        return Some(0);
+    }
+    if shift < 0 {
+        let cut = usize::try_from(-shift).ok()?;
+        let (keep, dropped) = digits.split_at(digits.len().saturating_sub(cut));
+        if cut > digits.len() || dropped.bytes().any(|b| b != b'0') {
+            return None;
+        }
+        return if keep.is_empty() {
+            Some(0)
+        } else {
+            keep.parse().ok()
+        };
+    }
+    if digits.len() as i64 + shift > 19 {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    n.checked_mul(10u64.checked_pow(shift as u32)?)
+}
+
 /// A fixed-point number, written exactly (see [`milli_text`]). serde_json writes a float with
 /// the shortest digits that read back as the same `f64`; these numbers are decimals, so they
 /// go out as their own digits (a raw JSON number).
