@@ -14,7 +14,7 @@ use crate::breaker::{Breaker, Config, Patch, Transitions, View};
 pub use events::{Event, EventLog, MAX_EVENTS};
 pub use image::{Image, ImageError, SavedBreaker};
 use registry::Registry;
-pub use request::{CallFixture, ConfigChange, ErrorCode, Reply, Request, ServiceState};
+pub use request::{CallFixture, ConfigChange, ErrorCode, OpenFor, Reply, Request, ServiceState};
 
 /// The longest service name, in bytes.
 pub const MAX_SERVICE_BYTES: usize = 256;
@@ -154,6 +154,7 @@ impl Node {
                 let service = service.map(|s| (s, self.view(s).state));
                 Reply::ForceOk { service, mode }
             }
+            Request::Transition { service, to, open } => self.transition(service, to, open),
             Request::Events { service, after } => {
                 self.settle_all();
                 Reply::Events(self.events.since(after, service).cloned().collect())

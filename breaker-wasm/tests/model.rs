@@ -25,7 +25,7 @@ use breaker_wasm::breaker::{
     Outcome, Patch, Reason, Setting, Span, StateName, Transition, View, Window,
 };
 use breaker_wasm::node::{
-    CallFixture, ConfigChange, Event, Image, Node, Reply, Request, ServiceState,
+    CallFixture, ConfigChange, Event, Image, Node, OpenFor, Reply, Request, ServiceState,
 };
 use breaker_wasm::wire::snapshot;
 use proptest::prelude::*;
@@ -80,6 +80,12 @@ enum Op {
     },
     Reset {
         svc: Option<usize>,
+    },
+    /// An operator's `transition`; `open_ms` as `for_ms`.
+    Transition {
+        svc: usize,
+        to: StateName,
+        open_ms: Option<u64>,
     },
     Status {
         svc: usize,
@@ -233,6 +239,12 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (maybe_svc(), prop_oneof![Just(ForceMode::Open), Just(ForceMode::Closed), Just(ForceMode::Auto)])
             .prop_map(|(svc, mode)| Op::Force { svc, mode }),
         1 => maybe_svc().prop_map(|svc| Op::Reset { svc }),
+        1 => (svc(), state_name(), prop_oneof![Just(None), (1..=80u64).prop_map(Some)])
+            .prop_map(|(svc, to, open_ms)| Op::Transition {
+                svc,
+                to,
+                open_ms: open_ms.filter(|_| to == StateName::Open),
+            }),
         2 => svc().prop_map(|svc| Op::Status { svc }),
         1 => Just(Op::StatusAll),
         1 => Just(Op::Events),
@@ -890,6 +902,7 @@ impl Model {
                 | &Op::Record { svc, .. }
                 | &Op::Force { svc: Some(svc), .. }
                 | &Op::Reset { svc: Some(svc) }
+                | &Op::Transition { svc, .. }
                 | &Op::Configure { svc: Some(svc), .. },
             ) => self.touch(svc, now),
             (Rule::Core, _) => {}
@@ -1087,6 +1100,27 @@ impl Model {
                             mode,
                         }
                     }
+                }
+            }
+            Op::Transition { svc, to, open_ms } => {
+                let c = self.config(svc);
+                let b = self.breaker(svc);
+                b.forced = None;
+                let state = match to {
+                    StateName::Closed => MState::Closed,
+                    StateName::Open => MState::Open {
+                        since: now,
+                        until: u128::from(now) + u128::from(open_ms.unwrap_or(b.period(&c))),
+                    },
+                    StateName::HalfOpen => MState::HalfOpen {
+                        since: now,
+                        successes: 0,
+                    },
+                };
+                b.enter(state, now, Reason::Operator);
+                Reply::TransitionOk {
+                    service: SERVICES[svc],
+                    state: to,
                 }
             }
             Op::Reset { svc } => {
@@ -1302,6 +1336,11 @@ fn request(op: &Op, permit: u64) -> Request<'static> {
             mode,
         },
         Op::Reset { svc } => Request::Reset { service: name(svc) },
+        Op::Transition { svc, to, open_ms } => Request::Transition {
+            service: SERVICES[svc],
+            to,
+            open: open_ms.map(OpenFor::Ms),
+        },
         Op::Status { svc } => Request::Status {
             service: Some(SERVICES[svc]),
         },

@@ -8,7 +8,12 @@ use breaker_wasm::{Options, Session};
 /// node, all traffic to the service `svc`, and compares every reply body exactly (or, for an
 /// expected body starting with `~`, checks that the reply contains the rest).
 fn check(steps: &[(u64, &str, &str)]) {
-    let mut session = Session::new(Options::default());
+    check_with(Options::default(), steps);
+}
+
+/// [`check`] on a node with `options`.
+fn check_with(options: Options, steps: &[(u64, &str, &str)]) {
+    let mut session = Session::new(options);
     for (i, (now, body, expected)) in steps.iter().enumerate() {
         let doc = format!(r#"{{"src":"c","dest":"svc","body":{body}}}"#);
         let out = String::from_utf8(session.handle(doc.as_bytes(), *now).to_vec()).unwrap();
@@ -285,4 +290,148 @@ fn the_half_open_limit_is_validated() {
             &configured(""),
         ),
     ]);
+}
+
+const NO_FIXTURES: Options = Options {
+    manual_clock: false,
+    fixtures: false,
+};
+
+fn moved(state: &str) -> String {
+    format!(r#"{{"type":"transition_ok","in_reply_to":3,"service":"svc","state":"{state}"}}"#)
+}
+
+const ACQUIRE: &str = r#"{"type":"acquire","msg_id":4}"#;
+
+fn acquired(state: &str, permit: u32) -> String {
+    format!(
+        r#"{{"type":"acquire_ok","in_reply_to":4,"service":"svc","state":"{state}","permit":{permit}}}"#
+    )
+}
+
+fn refused(retry_after_ms: u64) -> String {
+    format!(
+        r#"{{"type":"error","in_reply_to":4,"code":11,"text":"Circuit breaker OPEN","service":"svc","retry_after_ms":{retry_after_ms}}}"#
+    )
+}
+
+#[test]
+fn resilience4j_transition_to_open_state_for_and_until_without_fixtures() {
+    // transitionToOpenStateFor(Duration.ofSeconds(60)): open now, for 60 s, then half_open as
+    // after any open period; transitionToOpenStateUntil(instant): the same up to a time. Both
+    // on a production node (no fixtures), and logged like any transition.
+    check_with(
+        NO_FIXTURES,
+        &[
+            (
+                1000,
+                r#"{"type":"transition","msg_id":3,"service":"svc","to":"open","for_ms":60000}"#,
+                &moved("open"),
+            ),
+            (1000, ACQUIRE, &refused(60_000)),
+            (60_999, ACQUIRE, &refused(1)),
+            (61_000, ACQUIRE, &acquired("half_open", 1)),
+            (
+                61_001,
+                r#"{"type":"transition","msg_id":3,"service":"svc","to":"open","until_ms":100000}"#,
+                &moved("open"),
+            ),
+            (99_999, ACQUIRE, &refused(1)),
+            (100_000, ACQUIRE, &acquired("half_open", 2)),
+            (
+                100_000,
+                r#"{"type":"events","msg_id":5}"#,
+                &events(
+                    5,
+                    r#"{"seq":1,"at_ms":1000,"service":"svc","from":"closed","to":"open","reason":"moved by an operator (transition)"},{"seq":2,"at_ms":61000,"service":"svc","from":"open","to":"half_open","reason":"open timeout of 60000 ms elapsed"},{"seq":3,"at_ms":61001,"service":"svc","from":"half_open","to":"open","reason":"moved by an operator (transition)"},{"seq":4,"at_ms":100000,"service":"svc","from":"open","to":"half_open","reason":"open timeout of 38999 ms elapsed"}"#,
+                ),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn resilience4j_transition_to_half_open_and_closed_state() {
+    // transitionToHalfOpenState(): probes are admitted at once, and a successful one closes it;
+    // transitionToClosedState() from open: calls flow again with no forced mode left behind.
+    check_with(
+        NO_FIXTURES,
+        &[
+            (
+                0,
+                r#"{"type":"transition","msg_id":3,"service":"svc","to":"half_open"}"#,
+                &moved("half_open"),
+            ),
+            (5, ACQUIRE, &acquired("half_open", 1)),
+            (
+                6,
+                ACQUIRE,
+                r#"{"type":"error","in_reply_to":4,"code":11,"text":"Circuit breaker HALF_OPEN","service":"svc","retry_after_ms":9999}"#,
+            ),
+            (
+                7,
+                r#"{"type":"record","msg_id":6,"permit":1,"outcome":"success"}"#,
+                r#"{"type":"record_ok","in_reply_to":6,"service":"svc","state":"closed","transition":{"from":"half_open","to":"closed","reason":"1 successful probe (threshold 1)"}}"#,
+            ),
+            (
+                8,
+                r#"{"type":"transition","msg_id":3,"service":"svc","to":"open"}"#,
+                &moved("open"),
+            ),
+            // Without a duration the open period is the configured one.
+            (8, ACQUIRE, &refused(5000)),
+            (
+                9,
+                r#"{"type":"transition","msg_id":3,"service":"svc","to":"closed"}"#,
+                &moved("closed"),
+            ),
+            (9, ACQUIRE, &acquired("closed", 2)),
+        ],
+    );
+}
+
+#[test]
+fn a_transition_is_validated_and_changes_nothing_when_refused() {
+    let error =
+        |text: &str| format!(r#"{{"type":"error","in_reply_to":3,"code":12,"text":"{text}"}}"#);
+    check_with(
+        NO_FIXTURES,
+        &[
+            (
+                500,
+                r#"{"type":"transition","msg_id":3,"to":"open"}"#,
+                &error("service: missing"),
+            ),
+            (
+                500,
+                r#"{"type":"transition","msg_id":3,"service":"svc","to":"ajar"}"#,
+                &error(r#"to: expected one of \"closed\", \"open\", \"half_open\""#),
+            ),
+            (
+                500,
+                r#"{"type":"transition","msg_id":3,"service":"svc","to":"open","for_ms":0}"#,
+                &error("for_ms: expected at least 1"),
+            ),
+            (
+                500,
+                r#"{"type":"transition","msg_id":3,"service":"svc","to":"open","for_ms":5,"until_ms":900}"#,
+                &error("for_ms, until_ms: conflicting fields (give one)"),
+            ),
+            (
+                500,
+                r#"{"type":"transition","msg_id":3,"service":"svc","to":"half_open","for_ms":5}"#,
+                &error(r#"for_ms, until_ms: only with \"to\":\"open\""#),
+            ),
+            (
+                500,
+                r#"{"type":"transition","msg_id":3,"service":"svc","to":"open","until_ms":500}"#,
+                &error("until_ms: expected a time after now_ms (500)"),
+            ),
+            (
+                500,
+                r#"{"type":"status","msg_id":7}"#,
+                r#"{"type":"status_ok","in_reply_to":7,"services":[],"evicted":0}"#,
+            ),
+        ],
+    );
 }

@@ -19,19 +19,7 @@ impl Breaker {
         log: &mut Transitions,
     ) {
         self.settle(config, now, log);
-        self.forced = None;
-        let state = match state {
-            StateName::Closed => State::Closed,
-            StateName::Open => {
-                let period = self.open_period(config, self.counts.opened + 1);
-                State::Open { since: now, period }
-            }
-            StateName::HalfOpen => State::HalfOpen {
-                since: now,
-                successes: 0,
-            },
-        };
-        self.enter(state, now, Reason::Fixture, log);
+        self.put(config, state, None, now, Reason::Fixture, log);
     }
 
     /// A whole call through the breaker, the downstream behaving as `attempts` says and taking

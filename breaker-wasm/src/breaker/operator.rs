@@ -1,6 +1,6 @@
 //! Operator actions: `force` and `reset`.
 
-use super::{Breaker, Config, Counts, ForceMode, Forced, Reason, State, Transitions};
+use super::{Breaker, Config, Counts, ForceMode, Forced, Reason, State, StateName, Transitions};
 
 impl Breaker {
     /// An operator's override: forced open, forced closed, or back to normal (closed, zeroed).
@@ -32,6 +32,46 @@ impl Breaker {
                 self.enter(State::Closed, now, reason, log);
             }
         }
+    }
+
+    /// An operator's transition (`transition`): ends any forced mode and puts the breaker in
+    /// `to` now, as if it had just entered it; an open period lasts `open_ms` when given, else
+    /// the configured period. Timed transitions due before it are applied first.
+    pub fn transition(
+        &mut self,
+        config: &Config,
+        to: StateName,
+        open_ms: Option<u64>,
+        now: u64,
+        log: &mut Transitions,
+    ) {
+        self.settle(config, now, log);
+        self.put(config, to, open_ms, now, Reason::Operator, log);
+    }
+
+    /// Puts the breaker in `to` at `now` with `reason`, ending any forced mode.
+    pub(super) fn put(
+        &mut self,
+        config: &Config,
+        to: StateName,
+        open_ms: Option<u64>,
+        now: u64,
+        reason: Reason,
+        log: &mut Transitions,
+    ) {
+        self.forced = None;
+        let state = match to {
+            StateName::Closed => State::Closed,
+            StateName::Open => State::Open {
+                since: now,
+                period: open_ms.unwrap_or_else(|| self.open_period(config, self.counts.opened + 1)),
+            },
+            StateName::HalfOpen => State::HalfOpen {
+                since: now,
+                successes: 0,
+            },
+        };
+        self.enter(state, now, reason, log);
     }
 
     /// Back to closed with zero counters and no forced mode, after the timed transitions due.

@@ -126,6 +126,8 @@ pub enum Reason {
     Forced(ForceMode),
     /// An operator's `reset`.
     Reset,
+    /// An operator's `transition`.
+    Operator,
 }
 
 /// One state change, dated on the caller's clock.

@@ -1,9 +1,11 @@
 //! Admin: operations on one breaker or on all of them, status, configure, and the node's
 //! snapshot and restore.
 
-use crate::breaker::{Breaker, Config, Patch, Transitions};
+use crate::breaker::{Breaker, Config, Patch, StateName, Transitions};
 
-use super::{ConfigChange, ErrorCode, Image, ImageError, Node, Reply, SavedBreaker, ServiceState};
+use super::{
+    ConfigChange, ErrorCode, Image, ImageError, Node, OpenFor, Reply, SavedBreaker, ServiceState,
+};
 
 impl Node {
     /// Runs an admin change on `service` (created if needed) or on every breaker.
@@ -29,6 +31,28 @@ impl Node {
                 self.breakers.refile_all();
             }
         }
+    }
+
+    /// An operator's `transition` of `service`'s breaker (created if needed).
+    pub(super) fn transition<'a>(
+        &mut self,
+        service: &'a str,
+        to: StateName,
+        open: Option<OpenFor>,
+    ) -> Reply<'a> {
+        let now = self.now;
+        let open_ms = match open {
+            None => None,
+            Some(OpenFor::Ms(ms)) => Some(ms),
+            Some(OpenFor::Until(t)) if t > now => Some(t - now),
+            Some(OpenFor::Until(_)) => {
+                let text = format!("until_ms: expected a time after now_ms ({now})");
+                return Reply::error(ErrorCode::Malformed, text);
+            }
+        };
+        self.traffic(service, |b, c, log| b.transition(c, to, open_ms, now, log));
+        let state = self.view(service).state;
+        Reply::TransitionOk { service, state }
     }
 
     pub(super) fn log_transitions(&mut self, service: &str) {

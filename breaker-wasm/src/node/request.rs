@@ -59,6 +59,13 @@ pub enum Request<'a> {
         service: Option<&'a str>,
         mode: ForceMode,
     },
+    /// An operator's transition of one breaker, not a forced mode: to `to` now, an open period
+    /// lasting `open` when given.
+    Transition {
+        service: &'a str,
+        to: StateName,
+        open: Option<OpenFor>,
+    },
     Events {
         service: Option<&'a str>,
         after: u64,
@@ -134,6 +141,10 @@ pub enum Reply<'a> {
         service: Option<(&'a str, StateName)>,
         mode: ForceMode,
     },
+    TransitionOk {
+        service: &'a str,
+        state: StateName,
+    },
     Events(Vec<Event>),
     SnapshotOk(Box<Image>),
     RestoreOk {
@@ -155,4 +166,13 @@ impl Reply<'_> {
             text: text.into(),
         }
     }
+}
+
+/// How long an operator's open period lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenFor {
+    /// This many milliseconds from now.
+    Ms(u64),
+    /// Until this time on the node's clock (after now).
+    Until(u64),
 }

@@ -73,6 +73,7 @@ pub fn reason_text(r: &Reason) -> String {
         Reason::Forced(ForceMode::Auto) => "forced mode released (auto)".into(),
         Reason::Forced(mode) => format!("forced {}", mode_name(mode)),
         Reason::Reset => "reset".into(),
+        Reason::Operator => "moved by an operator (transition)".into(),
     }
 }
 
@@ -143,6 +144,7 @@ impl Serialize for StructuredReason<'_> {
                 o.serialize_field("mode", mode_name(mode))?;
             }
             Reason::Reset => o.serialize_field("kind", "reset")?,
+            Reason::Operator => o.serialize_field("kind", "transition")?,
         }
         o.end()
     }
@@ -207,6 +209,7 @@ pub(super) fn decode(r: Raw, reason_path: String) -> Result<Reason, String> {
         }
         "fixture" => ro(&["kind"]).map(|_| Reason::Fixture)?,
         "reset" => ro(&["kind"]).map(|_| Reason::Reset)?,
+        "transition" => ro(&["kind"]).map(|_| Reason::Operator)?,
         "forced" => Reason::Forced(match &*ro(&["kind", "mode"])?.str("mode")? {
             "open" => ForceMode::Open,
             "closed" => ForceMode::Closed,

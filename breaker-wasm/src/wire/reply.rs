@@ -124,6 +124,11 @@ pub enum Body<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         state: Option<State>,
     },
+    TransitionOk {
+        in_reply_to: u64,
+        service: &'a str,
+        state: State,
+    },
     EventsOk {
         in_reply_to: u64,
         events: Events<'a>,
@@ -262,6 +267,11 @@ impl<'a> Body<'a> {
                 service: service.map(|(s, _)| s),
                 mode: Mode(*mode),
                 state: service.map(|(_, state)| State(state)),
+            },
+            Reply::TransitionOk { service, state } => Body::TransitionOk {
+                in_reply_to: id,
+                service,
+                state: State(*state),
             },
             Reply::Events(events) => Body::EventsOk {
                 in_reply_to: id,
