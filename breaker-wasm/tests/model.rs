@@ -21,8 +21,9 @@ use std::collections::BTreeMap;
 
 use breaker_wasm::Options;
 use breaker_wasm::breaker::{
-    Attempts, Backoff, Breaker, CallResult, Config, Counts, Field, ForceMode, Forced, Milli,
-    Outcome, Patch, Reason, Setting, Span, StateName, Transition, View, Window,
+    Attempts, Backoff, Breaker, CallResult, Config, Counts, Field, ForceMode, Forced,
+    HalfOpenBudget, Milli, Outcome, Patch, Reason, Setting, Span, StateName, Transition, View,
+    Window,
 };
 use breaker_wasm::node::{
     CallFixture, ConfigChange, Event, Image, Node, OpenFor, Reply, Request, ServiceState,
@@ -107,7 +108,7 @@ enum How {
     Json,
 }
 
-const CONFIG_FIELDS: [Field; 12] = [
+const CONFIG_FIELDS: [Field; 13] = [
     Field::FailureThreshold,
     Field::OpenTimeoutMs,
     Field::HalfOpenMaxCalls,
@@ -120,6 +121,7 @@ const CONFIG_FIELDS: [Field; 12] = [
     Field::MetricsOnly,
     Field::HalfOpenMaxMs,
     Field::HalfOpenExpiry,
+    Field::HalfOpenBudget,
 ];
 
 fn rate() -> impl Strategy<Value = Milli> {
@@ -167,6 +169,11 @@ fn setting(field: Field) -> BoxedStrategy<Setting> {
             .boxed(),
         Field::MetricsOnly => any::<bool>().prop_map(Setting::Flag).boxed(),
         Field::HalfOpenMaxMs => (1..=60u64).prop_map(|ms| Setting::OptInt(Some(ms))).boxed(),
+        Field::HalfOpenBudget => {
+            prop_oneof![Just(HalfOpenBudget::InFlight), Just(HalfOpenBudget::Period)]
+                .prop_map(Setting::Budget)
+                .boxed()
+        }
         Field::HalfOpenExpiry => prop_oneof![Just(StateName::Open), Just(StateName::Closed)]
             .prop_map(Setting::Target)
             .boxed(),
@@ -298,6 +305,7 @@ fn write_field(c: &mut Config, field: Field, value: Setting) {
         (Field::MetricsOnly, Setting::Flag(v)) => c.metrics_only = v,
         (Field::HalfOpenMaxMs, Setting::OptInt(v)) => c.half_open_max_ms = v,
         (Field::HalfOpenExpiry, Setting::Target(v)) => c.half_open_expiry = v,
+        (Field::HalfOpenBudget, Setting::Budget(v)) => c.half_open_budget = v,
         other => panic!("model: unexpected setting {other:?}"),
     }
 }
@@ -322,6 +330,7 @@ fn builtin() -> Config {
         metrics_only: false,
         half_open_max_ms: None,
         half_open_expiry: StateName::Open,
+        half_open_budget: HalfOpenBudget::InFlight,
     }
 }
 
@@ -468,6 +477,8 @@ struct MBreaker {
     /// (permit, acquired at), oldest first.
     leases: Vec<(u64, u64)>,
     window: Option<MWindow>,
+    /// Probes admitted in this half_open period.
+    admitted: u64,
     /// This service's transitions, in order.
     log: Vec<Transition>,
 }
@@ -482,6 +493,7 @@ impl MBreaker {
             counts: Counts::default(),
             leases: Vec::new(),
             window: None,
+            admitted: 0,
             log: Vec::new(),
         }
     }
@@ -492,6 +504,7 @@ impl MBreaker {
         self.state = to;
         self.leases.clear();
         self.window = None;
+        self.admitted = 0;
         match to.name() {
             StateName::Closed => {
                 self.failures = 0;
@@ -610,7 +623,21 @@ impl MBreaker {
     }
 
     fn slots_full(&self, c: &Config) -> bool {
-        self.leases.len() as u64 >= c.half_open_max_calls
+        match c.half_open_budget {
+            HalfOpenBudget::InFlight => self.leases.len() as u64 >= c.half_open_max_calls,
+            // Never stuck: with no probe outstanding there is a slot.
+            HalfOpenBudget::Period => {
+                self.admitted >= c.half_open_max_calls && !self.leases.is_empty()
+            }
+        }
+    }
+
+    /// Successful probes that close it: a per-period budget caps the threshold.
+    fn threshold(c: &Config) -> u64 {
+        match c.half_open_budget {
+            HalfOpenBudget::InFlight => c.success_threshold,
+            HalfOpenBudget::Period => c.success_threshold.min(c.half_open_max_calls),
+        }
     }
 
     fn view(&self, c: &Config, now: u64) -> View {
@@ -775,7 +802,7 @@ impl MBreaker {
         self.failures = 0;
         self.counts.successes += 1;
         let successes = successes + 1;
-        if successes < c.success_threshold {
+        if successes < MBreaker::threshold(c) {
             self.state = MState::HalfOpen { since, successes };
             return false;
         }
@@ -784,7 +811,7 @@ impl MBreaker {
             now,
             Reason::ProbesSucceeded {
                 successes,
-                threshold: c.success_threshold,
+                threshold: MBreaker::threshold(c),
             },
         );
         true
@@ -969,6 +996,9 @@ impl Model {
                     };
                 }
                 b.leases.push((next, now));
+                if b.forced.is_none() && matches!(b.state, MState::HalfOpen { .. }) {
+                    b.admitted += 1;
+                }
                 let state = b.state.name();
                 self.last_permit = next;
                 Reply::Acquired {
@@ -1004,6 +1034,10 @@ impl Model {
                 b.leases.remove(i);
                 let logged = b.log.len();
                 let (failed, slow) = (outcome == Outcome::Failure, is_slow(&c, duration));
+                let half_open = matches!(b.state, MState::HalfOpen { .. });
+                if b.forced.is_none() && outcome == Outcome::Ignored && half_open {
+                    b.admitted = b.admitted.saturating_sub(1);
+                }
                 if b.forced.is_none() && outcome != Outcome::Ignored {
                     match b.state {
                         MState::Closed => {
@@ -1222,6 +1256,7 @@ fn call(
             refused(b, StateName::HalfOpen)
         }
         (None, MState::HalfOpen { .. }) => {
+            b.admitted += 1;
             if !failed && !slow {
                 return if b.probe_succeeded(c, now) {
                     CallResult::Closed

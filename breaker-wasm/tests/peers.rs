@@ -435,3 +435,85 @@ fn a_transition_is_validated_and_changes_nothing_when_refused() {
         ],
     );
 }
+
+#[test]
+fn gobreaker_max_requests_is_a_budget_per_half_open_period() {
+    // gobreaker: in half-open, once counts.Requests reaches MaxRequests (3) further requests
+    // get ErrTooManyRequests until the state changes, however many have completed; MaxRequests
+    // consecutive successes close it.
+    let configure = r#"{"type":"configure","msg_id":1,"config":{"half_open_max_calls":3,"success_threshold":3,"half_open_budget":"period"}}"#;
+    let configured = r#"{"type":"configure_ok","in_reply_to":1,"config":{"failure_threshold":5,"open_timeout_ms":5000,"half_open_max_calls":3,"success_threshold":3,"window":{"kind":"consecutive"},"slow_call_ms":null,"slow_call_rate":100.0,"probe_timeout_ms":10000,"backoff":{"multiplier":1.0,"max_open_ms":300000,"jitter":0.0},"max_services":100000,"half_open_budget":"period"}}"#;
+    let recorded = |permit: u32| {
+        format!(r#"{{"type":"record","msg_id":6,"permit":{permit},"outcome":"success"}}"#)
+    };
+    let still = r#"{"type":"record_ok","in_reply_to":6,"service":"svc","state":"half_open"}"#;
+    let too_many = |retry: u64| {
+        format!(
+            r#"{{"type":"error","in_reply_to":4,"code":11,"text":"Circuit breaker HALF_OPEN","service":"svc","retry_after_ms":{retry}}}"#
+        )
+    };
+    check(&[
+        (0, configure, configured),
+        (
+            0,
+            r#"{"type":"call","msg_id":2,"force_failures":5}"#,
+            r#"{"type":"circuit_breaker_open","in_reply_to":2,"service":"svc","failures":5}"#,
+        ),
+        (5000, ACQUIRE, &acquired("half_open", 1)),
+        (5001, &recorded(1), still),
+        (5002, ACQUIRE, &acquired("half_open", 2)),
+        (5003, ACQUIRE, &acquired("half_open", 3)),
+        // Three admitted in this period: the fourth is refused though only two are in flight.
+        (5004, ACQUIRE, &too_many(9998)),
+        (5005, &recorded(2), still),
+        (5006, ACQUIRE, &too_many(9997)),
+        (
+            5007,
+            &recorded(3),
+            r#"{"type":"record_ok","in_reply_to":6,"service":"svc","state":"closed","transition":{"from":"half_open","to":"closed","reason":"3 successful probes (threshold 3)"}}"#,
+        ),
+    ]);
+    // The default budget counts probes in flight: a completed probe frees its slot.
+    check(&[
+        (
+            0,
+            r#"{"type":"configure","msg_id":1,"config":{"half_open_max_calls":3,"success_threshold":3}}"#,
+            &configured.replace(r#","half_open_budget":"period""#, ""),
+        ),
+        (
+            0,
+            r#"{"type":"call","msg_id":2,"force_failures":5}"#,
+            r#"{"type":"circuit_breaker_open","in_reply_to":2,"service":"svc","failures":5}"#,
+        ),
+        (5000, ACQUIRE, &acquired("half_open", 1)),
+        (5001, &recorded(1), still),
+        (5002, ACQUIRE, &acquired("half_open", 2)),
+        (5003, ACQUIRE, &acquired("half_open", 3)),
+        (5004, ACQUIRE, &acquired("half_open", 4)),
+    ]);
+}
+
+#[test]
+fn under_a_period_budget_an_ignored_probe_gives_its_slot_back() {
+    let configure = r#"{"type":"configure","msg_id":1,"config":{"half_open_budget":"period"}}"#;
+    check(&[
+        (0, configure, &configured(r#","half_open_budget":"period""#)),
+        (
+            0,
+            r#"{"type":"configure","msg_id":1,"config":{"half_open_budget":"all"}}"#,
+            r#"{"type":"error","in_reply_to":1,"code":12,"text":"config.half_open_budget: expected \"in_flight\" or \"period\", found \"all\""}"#,
+        ),
+        (
+            0,
+            r#"{"type":"call","msg_id":2,"force_failures":5}"#,
+            r#"{"type":"circuit_breaker_open","in_reply_to":2,"service":"svc","failures":5}"#,
+        ),
+        (5000, ACQUIRE, &acquired("half_open", 1)),
+        (
+            5001,
+            r#"{"type":"record","msg_id":6,"permit":1,"outcome":"ignored"}"#,
+            r#"{"type":"record_ok","in_reply_to":6,"service":"svc","state":"half_open"}"#,
+        ),
+        (5002, ACQUIRE, &acquired("half_open", 2)),
+    ]);
+}

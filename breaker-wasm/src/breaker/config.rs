@@ -109,6 +109,21 @@ pub struct Config {
     /// Where a breaker goes when `half_open_max_ms` runs out: open (the default, a new open
     /// period) or closed.
     pub half_open_expiry: StateName,
+    /// What `half_open_max_calls` counts: probes in flight at once (the default) or probes
+    /// admitted in one half_open period in total.
+    pub half_open_budget: HalfOpenBudget,
+}
+
+/// What `half_open_max_calls` limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HalfOpenBudget {
+    /// Probes outstanding at once; a recorded probe frees its slot.
+    InFlight,
+    /// Probes admitted in one half_open period, recorded or not; an `ignored` one gives its slot
+    /// back, and with no probe outstanding there is always a slot (so a config change cannot
+    /// leave a breaker stuck). `success_threshold` above `half_open_max_calls` counts as
+    /// `half_open_max_calls`.
+    Period,
 }
 
 impl Default for Config {
@@ -127,6 +142,7 @@ impl Default for Config {
             metrics_only: false,
             half_open_max_ms: None,
             half_open_expiry: StateName::Open,
+            half_open_budget: HalfOpenBudget::InFlight,
         }
     }
 }
@@ -136,12 +152,21 @@ impl Config {
     pub fn is_slow(&self, duration_ms: Option<u64>) -> bool {
         matches!((self.slow_call_ms, duration_ms), (Some(limit), Some(d)) if d >= limit)
     }
+
+    /// The successful probes that close a half_open breaker: `success_threshold`, at most
+    /// `half_open_max_calls` under a per-period budget (more could never be admitted).
+    pub fn probes_to_close(&self) -> u64 {
+        match self.half_open_budget {
+            HalfOpenBudget::InFlight => self.success_threshold,
+            HalfOpenBudget::Period => self.success_threshold.min(self.half_open_max_calls),
+        }
+    }
 }
 
 /// The fields of [`Config`], in wire order. The fields after `max_services` are written in a
 /// config object only when they differ from their default, so the objects of a node that does
 /// not use them are those of the protocol's first version.
-pub const FIELDS: [Field; 13] = [
+pub const FIELDS: [Field; 14] = [
     Field::FailureThreshold,
     Field::OpenTimeoutMs,
     Field::HalfOpenMaxCalls,
@@ -155,6 +180,7 @@ pub const FIELDS: [Field; 13] = [
     Field::MetricsOnly,
     Field::HalfOpenMaxMs,
     Field::HalfOpenExpiry,
+    Field::HalfOpenBudget,
 ];
 
 /// One settable field of [`Config`].
@@ -173,6 +199,7 @@ pub enum Field {
     MetricsOnly,
     HalfOpenMaxMs,
     HalfOpenExpiry,
+    HalfOpenBudget,
 }
 
 /// The value of one field.
@@ -190,6 +217,7 @@ pub enum Setting {
     Flag(bool),
     /// A state a breaker goes to (`half_open_expiry`: open or closed).
     Target(StateName),
+    Budget(HalfOpenBudget),
 }
 
 impl Field {
@@ -208,6 +236,7 @@ impl Field {
             Field::MetricsOnly => "metrics_only",
             Field::HalfOpenMaxMs => "half_open_max_ms",
             Field::HalfOpenExpiry => "half_open_expiry",
+            Field::HalfOpenBudget => "half_open_budget",
         }
     }
 
@@ -241,6 +270,7 @@ impl Field {
             Field::MetricsOnly => Setting::Flag(c.metrics_only),
             Field::HalfOpenMaxMs => Setting::OptInt(c.half_open_max_ms),
             Field::HalfOpenExpiry => Setting::Target(c.half_open_expiry),
+            Field::HalfOpenBudget => Setting::Budget(c.half_open_budget),
         }
     }
 
@@ -261,6 +291,7 @@ impl Field {
             (Field::MetricsOnly, Setting::Flag(v)) => c.metrics_only = v,
             (Field::HalfOpenMaxMs, Setting::OptInt(v)) => c.half_open_max_ms = v,
             (Field::HalfOpenExpiry, Setting::Target(v)) => c.half_open_expiry = v,
+            (Field::HalfOpenBudget, Setting::Budget(v)) => c.half_open_budget = v,
             _ => {}
         }
     }

@@ -38,6 +38,9 @@ impl Breaker {
             self.leases.pop_front();
         }
         self.leases.push_back(Lease { permit, at: now });
+        if state == StateName::HalfOpen && self.forced.is_none() {
+            self.admitted += 1;
+        }
         Ok(state)
     }
 
@@ -75,6 +78,12 @@ impl Breaker {
             failed: outcome == Outcome::Failure,
             slow: config.is_slow(duration_ms),
         };
+        if self.forced.is_none() && outcome == Outcome::Ignored {
+            // An ignored probe gives its slot back.
+            if let State::HalfOpen { .. } = self.state {
+                self.admitted = self.admitted.saturating_sub(1);
+            }
+        }
         if self.forced.is_none() && outcome != Outcome::Ignored {
             match self.state {
                 State::Open { .. } => {}
@@ -115,7 +124,7 @@ impl Breaker {
         self.failures = 0;
         self.counts.successes += 1;
         let successes = successes + 1;
-        if successes < config.success_threshold {
+        if successes < config.probes_to_close() {
             self.state = State::HalfOpen { since, successes };
             return None;
         }
@@ -123,7 +132,7 @@ impl Breaker {
             now,
             Reason::ProbesSucceeded {
                 successes,
-                threshold: config.success_threshold,
+                threshold: config.probes_to_close(),
             },
             log,
         );

@@ -65,6 +65,7 @@ impl Breaker {
                 self.refused(config, StateName::HalfOpen, attempts)
             }
             (None, State::HalfOpen { since, successes }) => {
+                self.admitted += 1;
                 if !mark.failed && !mark.slow {
                     return match self.probe_succeeded(config, since, successes, now, log) {
                         Some(_) => CallResult::Closed,

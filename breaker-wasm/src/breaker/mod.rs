@@ -17,7 +17,7 @@ mod window;
 
 use std::collections::VecDeque;
 
-pub use config::{Backoff, Config, Field, MAX_SAFE, Milli, Patch, Setting, Window};
+pub use config::{Backoff, Config, Field, HalfOpenBudget, MAX_SAFE, Milli, Patch, Setting, Window};
 pub use results::{
     Attempts, CallResult, Counts, Lease, MAX_OUTSTANDING, Outcome, Recorded, Rejection, View,
 };
@@ -54,6 +54,8 @@ pub struct Breaker {
     leases: VecDeque<Lease>,
     /// The failure window while closed under a count or time window.
     window: Option<Box<WindowState>>,
+    /// Probes admitted in this half_open period (for a per-period budget).
+    admitted: u64,
 }
 
 impl Default for Breaker {
@@ -76,6 +78,8 @@ pub struct Parts {
     /// Outstanding permits, sorted by permit.
     pub leases: Vec<Lease>,
     pub window: Option<WindowState>,
+    /// Probes admitted in this half_open period.
+    pub admitted: u64,
 }
 
 impl Breaker {
@@ -90,6 +94,7 @@ impl Breaker {
             counts: Counts::default(),
             leases: VecDeque::new(),
             window: None,
+            admitted: 0,
         }
     }
 
@@ -104,6 +109,7 @@ impl Breaker {
             counts: p.counts,
             leases: p.leases.into(),
             window: p.window.map(Box::new),
+            admitted: p.admitted,
         }
     }
 
@@ -116,6 +122,7 @@ impl Breaker {
             counts: self.counts,
             leases: self.leases.iter().copied().collect(),
             window: self.window.as_deref().cloned(),
+            admitted: self.admitted,
         }
     }
 
@@ -194,7 +201,14 @@ impl Breaker {
     }
 
     fn slots_full(&self, config: &Config) -> bool {
-        self.leases.len() as u64 >= config.half_open_max_calls
+        let taken = match config.half_open_budget {
+            HalfOpenBudget::InFlight => self.leases.len() as u64,
+            // With no probe outstanding there is always a slot: a breaker whose probes were all
+            // recorded without a verdict (after a config change) is never stuck in half_open.
+            HalfOpenBudget::Period if self.leases.is_empty() => 0,
+            HalfOpenBudget::Period => self.admitted,
+        };
+        taken >= config.half_open_max_calls
     }
 
     /// Moves to `state` at `at`: a new generation (outstanding permits go stale). Reports the
@@ -205,6 +219,7 @@ impl Breaker {
         self.state = state;
         self.leases.clear();
         self.window = None;
+        self.admitted = 0;
         match to {
             StateName::Closed => {
                 self.failures = 0;

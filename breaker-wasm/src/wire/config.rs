@@ -4,7 +4,9 @@
 use super::decode::Refusal;
 use super::raw::{Members, Raw};
 use crate::breaker::config::MAX_WINDOW_SIZE;
-use crate::breaker::{Backoff, Field, MAX_SAFE, Milli, Patch, Setting, StateName, Window};
+use crate::breaker::{
+    Backoff, Field, HalfOpenBudget, MAX_SAFE, Milli, Patch, Setting, StateName, Window,
+};
 use crate::node::ConfigChange;
 
 /// `config` of a `configure`: known fields only, each in range, or `null` (back to the layer
@@ -59,6 +61,14 @@ pub fn setting(field: Field, v: Raw, path: &str) -> Result<Setting, String> {
         Field::SlowCallMs | Field::HalfOpenMaxMs => {
             int(v, path, 1, MAX_SAFE).map(|n| Setting::OptInt(Some(n)))
         }
+        Field::HalfOpenBudget => match v.as_str().as_deref() {
+            Some("in_flight") => Ok(Setting::Budget(HalfOpenBudget::InFlight)),
+            Some("period") => Ok(Setting::Budget(HalfOpenBudget::Period)),
+            _ => Err(format!(
+                r#"{path}: expected "in_flight" or "period", found {}"#,
+                v.show()
+            )),
+        },
         Field::HalfOpenExpiry => match v.as_str().as_deref() {
             Some("open") => Ok(Setting::Target(StateName::Open)),
             Some("closed") => Ok(Setting::Target(StateName::Closed)),

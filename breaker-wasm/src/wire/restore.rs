@@ -179,6 +179,7 @@ fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
         "until",
         "open_ms",
         "successes",
+        "admitted",
         "forced",
         "failures",
         "trips",
@@ -234,6 +235,11 @@ fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
         counts,
         leases,
         window,
+        admitted: match o.opt("admitted") {
+            Some(_) if state.name() == StateName::HalfOpen => o.u64("admitted")?,
+            Some(_) => return Err(format!("{}.admitted: only while half_open", o.path)),
+            None => 0,
+        },
     };
     Ok(SavedBreaker {
         name: (&*o.str("service")?).into(),

@@ -93,6 +93,9 @@ impl Serialize for BreakerObject<'_> {
             State::HalfOpen { since, successes } => {
                 o.serialize_field("since", &since)?;
                 o.serialize_field("successes", &successes)?;
+                if b.admitted > 0 {
+                    o.serialize_field("admitted", &b.admitted)?;
+                }
             }
         }
         if let Some(f) = b.forced {

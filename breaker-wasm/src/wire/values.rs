@@ -7,7 +7,8 @@ use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
 use crate::breaker::{
-    Backoff, Config, ForceMode, Forced, Milli, Patch, Setting, StateName, Window, config::FIELDS,
+    Backoff, Config, ForceMode, Forced, HalfOpenBudget, Milli, Patch, Setting, StateName, Window,
+    config::FIELDS,
 };
 use crate::node::Event;
 
@@ -165,6 +166,8 @@ impl Serialize for Value {
             Setting::Backoff(b) => BackoffObject(b).serialize(s),
             Setting::Flag(b) => s.serialize_bool(b),
             Setting::Target(t) => State(t).serialize(s),
+            Setting::Budget(HalfOpenBudget::InFlight) => s.serialize_str("in_flight"),
+            Setting::Budget(HalfOpenBudget::Period) => s.serialize_str("period"),
         }
     }
 }
