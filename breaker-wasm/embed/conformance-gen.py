@@ -4,18 +4,20 @@
 For adding cases only: its output must be reviewed line by line against PROTOCOL.md before it
 goes into conformance.jsonl (a transcript copied from the module unread tests nothing).
 
-    PYTHONPATH=breaker-wasm/embed/python python breaker-wasm/embed/conformance-gen.py target/breaker.wasm
+    pip install target/dist/breaker_wasm-*.whl
+    python breaker-wasm/embed/conformance-gen.py target/breaker.wasm
 """
 
 import json
 import sys
+from typing import Any
 
-from breaker_embed import Breaker
+from breaker_wasm import Breaker
 
 A, B = "service-a", "service-b"
 
 
-def msg(body, src="client", dest="breaker"):
+def msg(body: dict[str, Any], src: str = "client", dest: str = "breaker") -> dict[str, Any]:
     return {"src": src, "dest": dest, "body": body}
 
 

@@ -143,3 +143,63 @@ fn bytes(ptr: i32, len: i32) -> &'static [u8] {
 pub extern "C" fn breaker_diagnostics() -> i64 {
     pack(session().diagnostics())
 }
+
+/// The batch path's own state (see `batch`): service slots and an output buffer.
+struct BatchGlobal(UnsafeCell<Option<crate::batch::Batch>>);
+
+// SAFETY: as for `Global`, one thread.
+unsafe impl Sync for BatchGlobal {}
+
+static BATCH: BatchGlobal = BatchGlobal(UnsafeCell::new(None));
+
+fn batch() -> &'static mut crate::batch::Batch {
+    // SAFETY: one thread, and no export holds the reference across a call.
+    let slot = unsafe { &mut *BATCH.0.get() };
+    slot.get_or_insert_with(Default::default)
+}
+
+/// The batch path: the slot of the service named by the `len` bytes at `ptr`, −1 when they are
+/// not a service name.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_slot(ptr: i32, len: i32) -> i32 {
+    batch().slot(bytes(ptr, len))
+}
+
+/// The batch path: the grant of the service in `slot`, `outcomes | failures << 21 |
+/// rearm << 42`, or −1.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_grant(slot: i32) -> i64 {
+    batch().grant(session(), slot)
+}
+
+/// The batch path: replays `count` log entries of five f64 each at `ptr` (8-byte aligned);
+/// returns the last entry's result, or `i64::MIN` plus the index of the first bad entry.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_sync(ptr: i32, count: i32) -> i64 {
+    let words = usize::try_from(count).unwrap_or(0) * crate::batch::OP_WORDS;
+    if words == 0 || ptr == 0 || ptr % 8 != 0 {
+        return 0;
+    }
+    // SAFETY: the caller wrote `count` entries at `ptr` (from `breaker_alloc`), 8-byte aligned.
+    let ops = unsafe { std::slice::from_raw_parts(ptr as u32 as usize as *const f64, words) };
+    batch().sync(session(), ops)
+}
+
+/// The last permit handed out (0 before the first).
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_last_permit() -> f64 {
+    session().node().last_permit() as f64
+}
+
+/// The `seq` of the last logged transition.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_event_seq() -> f64 {
+    session().node().last_event_seq() as f64
+}
+
+/// `(ptr << 32) | len` of an `events_ok` document with the transitions after `seq`, read
+/// without settling anything; valid until the next call.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_events_after(seq: f64) -> i64 {
+    pack(batch().events_after(session(), seq))
+}

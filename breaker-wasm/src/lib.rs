@@ -10,6 +10,7 @@
 //!
 //! The crate never reads a clock and does no I/O.
 
+pub mod batch;
 pub mod breaker;
 pub mod node;
 pub mod typed_abi;

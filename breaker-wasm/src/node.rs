@@ -3,6 +3,7 @@
 
 mod admin;
 mod events;
+pub mod grant;
 pub mod image;
 mod registry;
 mod request;

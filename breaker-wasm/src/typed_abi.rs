@@ -16,10 +16,16 @@ pub fn acquire(session: &mut Session, name: &[u8], now_ms: u64) -> i64 {
     let Some(service) = service(name) else {
         return 0;
     };
-    match session
-        .node_mut()
-        .handle(now_ms, &Request::Acquire { service })
-    {
+    acquire_result(
+        session
+            .node_mut()
+            .handle(now_ms, &Request::Acquire { service }),
+    )
+}
+
+/// The encoding of an `acquire` reply described at [`acquire`].
+pub(crate) fn acquire_result(reply: Reply) -> i64 {
+    match reply {
         Reply::Acquired { permit, .. } => permit as i64,
         Reply::AcquireRejected {
             state,
@@ -47,11 +53,8 @@ pub fn record(
     let Some(service) = service(name) else {
         return -1;
     };
-    let outcome = match outcome {
-        0 => Outcome::Success,
-        1 => Outcome::Failure,
-        2 => Outcome::Ignored,
-        _ => return -1,
+    let Some(outcome) = outcome_of(outcome) else {
+        return -1;
     };
     let (Ok(permit), duration_ms) = (u64::try_from(permit), u64::try_from(duration_ms).ok()) else {
         return -1;
@@ -68,7 +71,17 @@ pub fn record(
     }
 }
 
-fn service(name: &[u8]) -> Option<&str> {
+/// The outcome code of `record` (0 success, 1 failure, 2 ignored).
+pub(crate) fn outcome_of(code: i32) -> Option<Outcome> {
+    match code {
+        0 => Some(Outcome::Success),
+        1 => Some(Outcome::Failure),
+        2 => Some(Outcome::Ignored),
+        _ => None,
+    }
+}
+
+pub(crate) fn service(name: &[u8]) -> Option<&str> {
     std::str::from_utf8(name).ok().filter(|s| valid_service(s))
 }
 

@@ -424,8 +424,17 @@ fn the_raw_module_imports_nothing_and_exports_the_abi() {
         "breaker_abi_version",
         "breaker_alloc",
         "breaker_free",
+        "breaker_set_options",
         "breaker_handle",
         "breaker_diagnostics",
+        "breaker_acquire",
+        "breaker_record",
+        "breaker_slot",
+        "breaker_grant",
+        "breaker_sync",
+        "breaker_last_permit",
+        "breaker_event_seq",
+        "breaker_events_after",
     ] {
         assert!(
             exports.iter().any(|e| e == name),

@@ -2,7 +2,7 @@
 (force_failures: n failing calls of a no-op function; 5 consecutive failures open it) and
 prints the same reply line breaker-host prints.
 
-    echo '{"src":"service-a","dest":"service-b","body":{"type":"call","msg_id":1,"force_failures":5}}' | python cold_pybreaker.py
+    python cold_pybreaker.py < target/bench/cold.json    (the task's first message, from .ci/bench)
 """
 
 import json

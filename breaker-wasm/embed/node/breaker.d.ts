@@ -1,9 +1,10 @@
-// Types of breaker.mjs: the Node embedding of the circuit-breaker WebAssembly module.
+// Types of the breaker-wasm package (ES modules and CommonJS alike).
+import { EventEmitter } from 'node:events';
 
-/** The ABI version this wrapper speaks. */
+/** The ABI version this package speaks. */
 export const ABI_VERSION: 1;
 
-/** A message envelope of the wire protocol (PROTOCOL.md §1). */
+/** A message envelope of the wire protocol. */
 export interface Message {
   src: string;
   dest: string;
@@ -26,7 +27,47 @@ export interface Reply {
 export type Outcome = 'success' | 'failure' | 'ignored';
 export type StateName = 'closed' | 'open' | 'half_open';
 
-export interface BreakerOptions {
+/** How failures are judged while closed (the protocol's `window`). */
+export type Window =
+  | { kind: 'consecutive' }
+  | { kind: 'count'; size?: number; minimum_calls?: number; failure_rate?: number }
+  | { kind: 'time'; size_ms?: number; minimum_calls?: number; failure_rate?: number };
+
+export interface Backoff {
+  multiplier?: number;
+  max_open_ms?: number;
+  jitter?: number;
+}
+
+/** The effective config of a breaker, as `status` and `configure` report it. */
+export interface Config {
+  failure_threshold: number;
+  open_timeout_ms: number;
+  half_open_max_calls: number;
+  success_threshold: number;
+  window: Window;
+  slow_call_ms: number | null;
+  slow_call_rate: number;
+  probe_timeout_ms: number;
+  backoff: Required<Backoff>;
+  max_services: number;
+}
+
+/** The config fields as options (`new Breaker({ failureThreshold: 5 })`). */
+export interface ConfigOptions {
+  failureThreshold?: number;
+  openTimeoutMs?: number;
+  halfOpenMaxCalls?: number;
+  successThreshold?: number;
+  window?: Window;
+  slowCallMs?: number | null;
+  slowCallRate?: number;
+  probeTimeoutMs?: number;
+  backoff?: Backoff;
+  maxServices?: number;
+}
+
+export interface BreakerOptions extends ConfigOptions {
   /** Current time in ms, used when a call passes no nowMs. Default: systemClock(). */
   clock?: () => number;
   /** The node's time moves only on advance_clock messages. */
@@ -39,11 +80,30 @@ export interface BreakerOptions {
   onDiagnostics?: (lines: string[]) => void;
 }
 
-export interface GuardOptions {
+export interface GuardOptions<T = never> {
   /** Errors for which this returns true are recorded as "ignored" rather than "failure". */
   ignore?: (error: unknown) => boolean;
+  /** After this many ms the call counts as a failure and rejects with BreakerTimeoutError. */
+  timeoutMs?: number;
+  /** The caller's abort: the call rejects with the signal's reason, counted as a failure. */
+  signal?: AbortSignal;
+  /** Whether the caller's abort counts as a "failure" (default) or is "ignored". */
+  cancellation?: 'failure' | 'ignored';
+  /** Its result is returned instead of throwing BreakerOpenError when the breaker rejects. */
+  fallback?: (error: BreakerOpenError) => T | Promise<T>;
 }
 
+/** A state change, as the module logged it. */
+export interface Transition {
+  seq: number;
+  atMs: number;
+  service: string;
+  from: StateName;
+  to: StateName;
+  reason: string;
+}
+
+/** An entry of `events()`. */
 export interface TransitionEvent {
   seq: number;
   at_ms: number;
@@ -51,6 +111,44 @@ export interface TransitionEvent {
   from: StateName;
   to: StateName;
   reason: string;
+}
+
+export interface Counts {
+  successes: number;
+  failures: number;
+  rejections: number;
+  opened: number;
+}
+
+/** `status(service)`. */
+export interface ServiceStatus extends ReplyBody {
+  type: 'status_ok';
+  service: string;
+  state: StateName;
+  failures: number;
+  counts: Counts;
+  config: Config;
+  retry_after_ms?: number;
+}
+
+/** `status()` without a service. */
+export interface NodeStatus extends ReplyBody {
+  type: 'status_ok';
+  services: { service: string; state: StateName }[];
+  evicted: number;
+}
+
+export interface ConfigureOk extends ReplyBody {
+  type: 'configure_ok';
+  config: Config;
+}
+
+export interface RecordOk extends ReplyBody {
+  type: 'record_ok';
+  service: string;
+  state: StateName;
+  stale?: true;
+  transition?: { from: StateName; to: StateName; reason: string };
 }
 
 export class BreakerError extends Error {}
@@ -70,20 +168,36 @@ export class BreakerOpenError extends BreakerError {
   readonly text: string;
   /** ms until a call may be admitted again; null when the breaker is forced open. */
   readonly retryAfterMs: number | null;
+  /** The body the acquire message would have been answered with (in_reply_to 0). */
   readonly reply: ReplyBody;
+}
+export class BreakerTimeoutError extends BreakerError {
+  readonly service: string;
+  readonly timeoutMs: number;
 }
 
 /** Unix epoch milliseconds from Date.now(), never going backwards. */
 export function systemClock(): () => number;
 
-export class Breaker {
+type TransitionEventName = 'transition' | 'open' | 'halfOpen' | 'close';
+
+export class Breaker extends EventEmitter {
+  /** A node on a module (path, URL, bytes or compiled), or on the packaged one. */
   static load(
-    source: string | URL | Uint8Array | ArrayBuffer | WebAssembly.Module,
+    source?: string | URL | Uint8Array | ArrayBuffer | WebAssembly.Module,
     options?: BreakerOptions,
   ): Promise<Breaker>;
+  static load(options: BreakerOptions): Promise<Breaker>;
+  /** A node on the packaged module. */
+  constructor(options?: BreakerOptions);
+  /** A node on another build of the module. */
   constructor(module: WebAssembly.Module, options?: BreakerOptions);
 
-  /** Diagnostics lines of the last call into the module. */
+  on(event: TransitionEventName, listener: (transition: Transition) => void): this;
+  once(event: TransitionEventName, listener: (transition: Transition) => void): this;
+  off(event: TransitionEventName, listener: (transition: Transition) => void): this;
+
+  /** Diagnostics lines of the last message handled. */
   lastDiagnostics: string[];
   readonly trapped: boolean;
 
@@ -104,16 +218,22 @@ export class Breaker {
     outcome: Outcome,
     durationMs?: number,
     nowMs?: number,
-  ): ReplyBody;
-  guard<T>(service: string, fn: () => T | Promise<T>, options?: GuardOptions): Promise<T>;
-  wrap<A extends unknown[], T>(
+  ): RecordOk;
+  /** fn receives an AbortSignal that aborts on the timeout or the caller's abort. */
+  guard<T, F = never>(
+    service: string,
+    fn: (signal?: AbortSignal) => T | Promise<T>,
+    options?: GuardOptions<F>,
+  ): Promise<T | F>;
+  wrap<A extends unknown[], T, F = never>(
     service: string,
     fn: (...args: A) => T | Promise<T>,
-    options?: GuardOptions,
-  ): (...args: A) => Promise<T>;
+    options?: GuardOptions<F>,
+  ): (...args: A) => Promise<T | F>;
 
-  status(service?: string): ReplyBody;
-  configure(config: Record<string, unknown>, service?: string): ReplyBody;
+  status(service: string): ServiceStatus;
+  status(): NodeStatus;
+  configure(config: Partial<Config>, service?: string): ConfigureOk;
   events(after?: number, service?: string): TransitionEvent[];
   snapshot(): Record<string, unknown>;
   restore(snapshot: Record<string, unknown>): number;

@@ -5,21 +5,18 @@
 // after 1 s (which fails while the server is still down, re-opening it), and closes on the first
 // successful probe once the server has recovered. Every transition is printed.
 //
-//   node example.mjs [path/to/breaker.wasm]
+//   npm install target/dist/breaker-wasm-*.tgz && node example.mjs
 import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 
-import { Breaker, BreakerOpenError } from './breaker.mjs';
+import { Breaker, BreakerOpenError } from 'breaker-wasm';
 
-const WASM =
-  process.argv[2] ?? fileURLToPath(new URL('../../../target/breaker.wasm', import.meta.url));
 const SERVICE = 'inventory';
 
 let failing = false;
 let hits = 0;
-const server = createServer((req, res) => {
+const server = createServer((_req, res) => {
   hits++;
   if (failing) res.writeHead(503).end('unavailable\n');
   else res.writeHead(200).end('42 widgets\n');
@@ -29,19 +26,12 @@ await once(server, 'listening');
 const url = `http://127.0.0.1:${server.address().port}/stock`;
 console.log(`downstream listening on ${url}`);
 
-const breaker = await Breaker.load(WASM);
-breaker.configure({ failure_threshold: 3, open_timeout_ms: 1000 }, SERVICE);
-let seen = 0;
-const transitions = () => {
-  for (const e of breaker.events(seen, SERVICE)) {
-    console.log(`  TRANSITION ${e.from} -> ${e.to} (${e.reason})`);
-    seen = e.seq;
-  }
-};
+const breaker = new Breaker({ failureThreshold: 3, openTimeoutMs: 1000 }); // the packaged module
+breaker.on('transition', (t) => console.log(`  TRANSITION ${t.from} -> ${t.to} (${t.reason})`));
 
 class HttpError extends Error {}
 const getStock = breaker.wrap(SERVICE, async () => {
-  const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  const response = await fetch(url);
   const text = (await response.text()).trim();
   if (!response.ok) throw new HttpError(`HTTP ${response.status}`);
   return text;
@@ -58,7 +48,6 @@ async function attempt(label) {
     else if (e instanceof HttpError) console.log(`${label}: downstream error ${e.message}`);
     else throw e;
   }
-  transitions();
 }
 
 const started = performance.now();

@@ -6,27 +6,19 @@ Starts a small HTTP server on a free port that fails (503) on demand, then calls
 through after 1 s (which fails while the server is still down, re-opening it), and closes on
 the first successful probe once the server has recovered. Every transition is printed.
 
-    python example.py [path/to/breaker.wasm]
+    pip install target/dist/breaker_wasm-*.whl && python example.py
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from breaker_embed import Breaker, BreakerOpen  # noqa: E402
+from breaker_wasm import Breaker, BreakerOpen, Transition
 
-WASM = (
-    Path(sys.argv[1])
-    if len(sys.argv) > 1
-    else Path(__file__).resolve().parents[3] / "target" / "breaker.wasm"
-)
 SERVICE = "inventory"
 
 
@@ -52,31 +44,27 @@ def main() -> None:
     url = f"http://127.0.0.1:{server.server_address[1]}/stock"
     print(f"downstream listening on {url}")
 
-    breaker = Breaker(WASM)
-    breaker.configure({"failure_threshold": 3, "open_timeout_ms": 1000}, service=SERVICE)
-    seen = 0
+    breaker = Breaker(failure_threshold=3, open_timeout_ms=1000)  # the packaged module
 
-    def transitions() -> None:
-        nonlocal seen
-        for e in breaker.events(after=seen, service=SERVICE):
-            print(f"  TRANSITION {e['from']} -> {e['to']} ({e['reason']})")
-            seen = e["seq"]
+    def transition(t: Transition) -> None:
+        print(f"  TRANSITION {t.from_state} -> {t.to_state} ({t.reason})")
+
+    breaker.add_listener(transition, service=SERVICE)
 
     @breaker.guard(SERVICE)
     def get_stock() -> str:
         with urllib.request.urlopen(url, timeout=2) as response:
-            return response.read().decode().strip()
+            body: bytes = response.read()
+        return body.decode().strip()
 
     def attempt(label: str) -> None:
         try:
             print(f"{label}: ok, {get_stock()}")
         except BreakerOpen as e:
-            print(
-                f"{label}: failed fast, breaker open (retry after {e.retry_after_ms} ms; downstream not called)"
-            )
+            after = f"retry after {e.retry_after_ms} ms; downstream not called"
+            print(f"{label}: failed fast, breaker open ({after})")
         except urllib.error.HTTPError as e:
             print(f"{label}: downstream error HTTP {e.code}")
-        transitions()
 
     started = time.monotonic()
     for i in range(2):

@@ -11,7 +11,7 @@ pub mod decode;
 pub mod framing;
 pub mod raw;
 mod reason;
-mod reply;
+pub(crate) mod reply;
 mod restore;
 pub mod snapshot;
 mod strict;

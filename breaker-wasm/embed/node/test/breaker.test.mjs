@@ -1,10 +1,9 @@
-// node --test: the Node embedding on the real module and on tiny hand-written ones.
+// node --test: the installed package on the real module and on tiny hand-written ones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import {
   Breaker,
@@ -14,12 +13,11 @@ import {
   BreakerTrappedError,
   ProtocolError,
   systemClock,
-} from '../breaker.mjs';
+} from 'breaker-wasm';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const WASM =
-  process.env.BREAKER_WASM ?? join(HERE, '..', '..', '..', '..', 'target', 'breaker.wasm');
-const TRANSCRIPT = join(HERE, '..', '..', 'conformance.jsonl');
+import { EMBED, WASM } from './paths.mjs';
+
+const TRANSCRIPT = join(EMBED, 'conformance.jsonl');
 
 // Tiny modules with the breaker's exports, assembled from this WAT (wat2wasm), V being the
 // version and H the body of breaker_handle:
@@ -125,6 +123,35 @@ test('the shared conformance transcript, byte for byte', async () => {
       `conformance.jsonl line ${i + 1}: ${send}`,
     );
   });
+});
+
+test("guard rejections carry the transcript's replies", async () => {
+  // Every rejected acquire of the transcript, made through a guard instead: the error's reply is
+  // the transcript's reply with in_reply_to 0 (ABI.md), and the node ends as the JSON-only one.
+  const clock = fakeClock(0);
+  const jsonOnly = await Breaker.load(WASM, { ...quiet, clock });
+  const guarded = await Breaker.load(WASM, { ...quiet, clock });
+  let checked = 0;
+  for (const line of readFileSync(TRANSCRIPT, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const step = JSON.parse(line);
+    const send = JSON.stringify(step.send);
+    jsonOnly.handleRaw(send, step.now_ms);
+    const rejected = step.expect.filter((e) => e.includes('"code":11')).map((e) => JSON.parse(e));
+    if (step.send.body?.type !== 'acquire' || rejected.length === 0) {
+      guarded.handleRaw(send, step.now_ms);
+      continue;
+    }
+    clock.now = step.now_ms;
+    const error = await guarded
+      .guard(rejected[0].body.service, () => assert.fail('a rejected call must not run'))
+      .catch((e) => e);
+    assert.ok(error instanceof BreakerOpenError);
+    assert.deepEqual(error.reply, { ...rejected[0].body, in_reply_to: 0 });
+    checked++;
+  }
+  assert.ok(checked >= 3);
+  assert.deepEqual(guarded.snapshot(), jsonOnly.snapshot());
 });
 
 test("the task's three examples as objects", async () => {
@@ -317,10 +344,10 @@ test('bad use: a guest trap poisons the instance', async () => {
   );
 });
 
-test('guard takes the typed fast path and agrees with the JSON messages', async () => {
+test('guard takes the batch path and agrees with the JSON messages', async () => {
   const clock = fakeClock(1000);
   const breaker = await Breaker.load(WASM, { clock, onDiagnostics: () => {} });
-  assert.equal(breaker._fast, true, 'the real module has breaker_acquire and breaker_record');
+  assert.notEqual(breaker._batch, null, 'the real module has the batch path');
   breaker.configure({ failure_threshold: 2, open_timeout_ms: 3000, slow_call_ms: 50 });
   const slow = async () => {
     clock.now += 60; // the guard times the call with the breaker's clock
@@ -351,6 +378,7 @@ test('guard takes the typed fast path and agrees with the JSON messages', async 
   assert.equal(fast.text, 'Circuit breaker OPEN');
   assert.equal(fast.retryAfterMs, 3000);
   assert.equal(fast.retryAfterMs, json.retryAfterMs);
+  assert.deepEqual(fast.reply, { ...json.reply, in_reply_to: 0 });
   // Forced open: no time to give.
   breaker.request({ type: 'force', service: 'db', mode: 'open' });
   const forced = await breaker.guard('db', async () => 'never').catch((e) => e);
@@ -362,4 +390,37 @@ test('guard takes the typed fast path and agrees with the JSON messages', async 
   );
   const events = breaker.events(0, 'db').map((e) => `${e.from}>${e.to}`);
   assert.deepEqual(events, ['closed>open']);
+});
+
+// A module with the batch exports whose second breaker_sync traps (wat2wasm of):
+//   (module (memory (export "memory") 1) (global $synced (mut i32) (i32.const 0))
+//     breaker_abi_version: 1, breaker_alloc: 1024, breaker_slot: 0, breaker_grant: 1000,
+//     breaker_sync: (if synced: unreachable) synced = 1, return 1;
+//     breaker_last_permit, breaker_event_seq: 0.0; breaker_events_after, handle, diagnostics: 0)
+const SECOND_SYNC_TRAPS = Buffer.from(
+  [
+    'AGFzbQEAAAABNApgAAF/YAF/AX9gAn9/AGADf39+AX5gAAF+YAJ/fwF/YAF/AX5gAn9/AX5gAAF8YAF8',
+    'AX4DDAsAAQIDBAUGBwgICQUDAQABBgYBfwFBAAsH1QEMBm1lbW9yeQIAE2JyZWFrZXJfYWJpX3ZlcnNp',
+    'b24AAA1icmVha2VyX2FsbG9jAAEMYnJlYWtlcl9mcmVlAAIOYnJlYWtlcl9oYW5kbGUAAxNicmVha2Vy',
+    'X2RpYWdub3N0aWNzAAQMYnJlYWtlcl9zbG90AAUNYnJlYWtlcl9ncmFudAAGDGJyZWFrZXJfc3luYwAH',
+    'E2JyZWFrZXJfbGFzdF9wZXJtaXQACBFicmVha2VyX2V2ZW50X3NlcQAJFGJyZWFrZXJfZXZlbnRzX2Fm',
+    'dGVyAAoKUAsEAEEBCwUAQYAICwIACwQAQgALBABCAAsEAEEACwUAQugHCw4AIwAEQAALQQEkAEIBCwsA',
+    'RAAAAAAAAAAACwsARAAAAAAAAAAACwQAQgALABAEbmFtZQcJAQAGc3luY2Vk',
+  ].join(''),
+  'base64',
+);
+
+test('bad use: a trap while reporting a batch stops local admissions', async () => {
+  const breaker = await Breaker.load(new Uint8Array(SECOND_SYNC_TRAPS), { clock: fakeClock(0) });
+  await breaker.guard('db', () => 1); // crosses once for the permit and the grant
+  await breaker.guard('db', () => 2); // within the grant: no crossing
+  assert.throws(() => breaker.handleRaw('', 0), /trapped/); // reports both calls: it traps
+  let ran = false;
+  await assert.rejects(
+    breaker.guard('db', () => {
+      ran = true;
+    }),
+    (e) => e instanceof BreakerTrappedError && /unusable/.test(e.message),
+  );
+  assert.equal(ran, false, 'a dead instance admits nothing');
 });

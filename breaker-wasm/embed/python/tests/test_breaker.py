@@ -1,4 +1,4 @@
-"""Tests of the Python embedding, on the real module and on tiny hand-written ones."""
+"""Tests of the installed Python package, on the real module and on tiny hand-written ones."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-
-from breaker_embed import (
+from breaker_wasm import (
     AbiVersionError,
     Breaker,
     BreakerDiagnostic,
@@ -20,21 +19,14 @@ from breaker_embed import (
     ProtocolError,
     SystemClock,
 )
-from conftest import TRANSCRIPT
-
-
-class FakeClock:
-    def __init__(self, now: int = 0) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
+from conftest import TRANSCRIPT, FakeClock
 
 
 def tiny_module(version: int = 1, handle: str = "i64.const 0") -> bytes:
     """A module with the breaker's exports whose breaker_handle runs `handle`."""
-    return wasmtime.wat2wasm(
-        f"""
+    return bytes(
+        wasmtime.wat2wasm(
+            f"""
         (module
           (memory (export "memory") 1)
           (func (export "breaker_abi_version") (result i32) i32.const {version})
@@ -43,6 +35,7 @@ def tiny_module(version: int = 1, handle: str = "i64.const 0") -> bytes:
           (func (export "breaker_handle") (param i32 i32 i64) (result i64) {handle})
           (func (export "breaker_diagnostics") (result i64) i64.const 0))
         """
+        )
     )
 
 
@@ -61,6 +54,33 @@ def test_conformance_transcript_byte_for_byte(wasm_path: Path) -> None:
             out, _ = breaker.handle_raw(send, step["now_ms"])
         want = "".join(e + "\n" for e in step["expect"]).encode("utf-8")
         assert out == want, f"conformance.jsonl line {n}: {send}"
+
+
+def test_guard_rejections_carry_the_transcripts_replies(wasm_path: Path) -> None:
+    """Every rejected ``acquire`` of the transcript, made through a guard instead: the error's
+    reply is the transcript's reply with ``in_reply_to`` 0 (ABI.md, "The typed fast path"), and
+    the node ends as the JSON-only one does."""
+    clock = FakeClock()
+    json_only, guarded = Breaker(wasm_path, clock=clock), Breaker(wasm_path, clock=clock)
+    checked = 0
+    for line in TRANSCRIPT.read_text(encoding="utf-8").splitlines():
+        step = json.loads(line)
+        send = json.dumps(step["send"], separators=(",", ":"), ensure_ascii=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BreakerDiagnostic)
+            json_only.handle_raw(send, step["now_ms"])
+            body = step["send"].get("body")
+            rejected = [json.loads(e)["body"] for e in step["expect"] if '"code":11' in e]
+            if not (isinstance(body, dict) and body.get("type") == "acquire" and rejected):
+                guarded.handle_raw(send, step["now_ms"])
+                continue
+        clock.now = step["now_ms"]
+        with pytest.raises(BreakerOpen) as info, guarded.guard(rejected[0]["service"]):
+            pytest.fail("a rejected call must not run")
+        assert info.value.reply == {**rejected[0], "in_reply_to": 0}
+        checked += 1
+    assert checked >= 3
+    assert guarded.snapshot() == json_only.snapshot()
 
 
 def test_the_tasks_three_examples_as_dicts(wasm_path: Path) -> None:
@@ -85,7 +105,10 @@ def test_the_tasks_three_examples_as_dicts(wasm_path: Path) -> None:
 
 def test_handle_takes_text_with_several_documents_and_lists(wasm_path: Path) -> None:
     breaker = Breaker(wasm_path)
-    text = '{"src":"a","dest":"b","body":{"type":"init","msg_id":1}}\n{\n "src": "a", "dest": "b",\n "body": {"type": "init", "msg_id": 2}\n}'
+    text = (
+        '{"src":"a","dest":"b","body":{"type":"init","msg_id":1}}\n'
+        '{\n "src": "a", "dest": "b",\n "body": {"type": "init", "msg_id": 2}\n}'
+    )
     assert [r["body"]["in_reply_to"] for r in breaker.handle(text, 0)] == [1, 2]
     msgs = [{"src": "a", "dest": "b", "body": {"type": "init", "msg_id": i}} for i in (3, 4)]
     assert [r["body"]["in_reply_to"] for r in breaker.handle(msgs, 0)] == [3, 4]
@@ -100,19 +123,17 @@ def test_guard_opens_fails_fast_probes_and_closes(wasm_path: Path) -> None:
     breaker = Breaker(wasm_path, clock=clock)
     breaker.configure({"failure_threshold": 2, "open_timeout_ms": 500}, service="db")
     guard = breaker.guard("db")
-    ran = []
+    ran: list[object] = []
 
     for _ in range(2):
-        with pytest.raises(ConnectionError):
-            with guard:
-                ran.append(1)
-                raise ConnectionError("down")
+        with pytest.raises(ConnectionError), guard:
+            ran.append(1)
+            raise ConnectionError("down")
     assert breaker.status("db")["state"] == "open"
 
     clock.now += 100
-    with pytest.raises(BreakerOpen) as info:
-        with guard:
-            ran.append("must not run")
+    with pytest.raises(BreakerOpen) as info, guard:
+        ran.append("must not run")
     assert info.value.retry_after_ms == 400
     assert info.value.service == "db"
     assert "retry after 400 ms" in str(info.value)
@@ -127,18 +148,30 @@ def test_guard_opens_fails_fast_probes_and_closes(wasm_path: Path) -> None:
 
 
 def test_guard_records_duration_and_ignored_exceptions(wasm_path: Path) -> None:
-    breaker = Breaker(wasm_path, clock=FakeClock(0))
+    clock = FakeClock(0)
+    breaker = Breaker(wasm_path, clock=clock)
     breaker.configure({"failure_threshold": 1})
 
     class NotFound(Exception):
         pass
 
-    with pytest.raises(NotFound):
-        with breaker.guard("users", ignore=(NotFound,)):
-            raise NotFound()
+    with pytest.raises(NotFound), breaker.guard("users", ignore=(NotFound,)):
+        raise NotFound()
     assert breaker.status("users")["state"] == "closed"
     status = breaker.status("users")
     assert status["counts"]["failures"] == 0
+
+    # The duration is measured with the breaker's clock: 49 ms is fast, 50 ms is slow, and a
+    # slow success counts as a failure under the consecutive policy.
+    breaker.configure({"slow_call_ms": 50}, service="search")
+    with breaker.guard("search"):
+        clock.now += 49
+    assert breaker.status("search")["state"] == "closed"
+    with breaker.guard("search"):
+        clock.now += 50
+    status = breaker.status("search")
+    assert status["state"] == "open"
+    assert breaker.events(service="search")[0]["reason"] == "1 consecutive failure (threshold 1)"
 
 
 def test_guard_as_decorator_sync_and_async(wasm_path: Path) -> None:
@@ -213,9 +246,8 @@ def test_snapshot_to_a_file_and_back(wasm_path: Path, tmp_path: Path) -> None:
     clock = FakeClock(10_000)
     first = Breaker(wasm_path, clock=clock)
     first.configure({"failure_threshold": 1, "open_timeout_ms": 3000})
-    with pytest.raises(OSError):
-        with first.guard("db"):
-            raise OSError("down")
+    with pytest.raises(OSError), first.guard("db"):
+        raise OSError("down")
     path = tmp_path / "state.json"
     first.save(path)
     assert json.loads(path.read_text())["version"] == 1
@@ -297,39 +329,76 @@ def test_a_guest_trap_poisons_the_instance() -> None:
         breaker.acquire("db")
 
 
+def test_a_trap_in_a_batch_stops_local_admissions() -> None:
+    """A module whose second breaker_sync traps: guarded calls admitted within the grant must
+    stop once the instance is gone, not carry on locally."""
+    wasm = wasmtime.wat2wasm(
+        """
+        (module
+          (memory (export "memory") 1)
+          (global $synced (mut i32) (i32.const 0))
+          (func (export "breaker_abi_version") (result i32) i32.const 1)
+          (func (export "breaker_alloc") (param i32) (result i32) i32.const 1024)
+          (func (export "breaker_free") (param i32 i32))
+          (func (export "breaker_handle") (param i32 i32 i64) (result i64) i64.const 0)
+          (func (export "breaker_diagnostics") (result i64) i64.const 0)
+          (func (export "breaker_slot") (param i32 i32) (result i32) i32.const 0)
+          (func (export "breaker_grant") (param i32) (result i64) i64.const 1000)
+          (func (export "breaker_sync") (param i32 i32) (result i64)
+            global.get $synced
+            if unreachable end
+            i32.const 1
+            global.set $synced
+            i64.const 1)
+          (func (export "breaker_last_permit") (result f64) f64.const 0)
+          (func (export "breaker_event_seq") (result f64) f64.const 0)
+          (func (export "breaker_events_after") (param f64) (result i64) i64.const 0))
+        """
+    )
+    breaker = Breaker(bytes(wasm), clock=FakeClock(0))
+    guard = breaker.guard("db")
+    with guard:  # crosses once for the permit and the grant
+        pass
+    with guard:  # within the grant: no crossing
+        pass
+    with pytest.raises(BreakerTrapped, match="trapped"):
+        breaker.handle_raw("", 0)  # reports the two calls first: the module traps
+    ran: list[int] = []
+    with pytest.raises(BreakerTrapped, match="unusable"), guard:
+        ran.append(1)
+    assert ran == [], "a dead instance admits nothing"
+
+
 def test_bad_now_ms(wasm_path: Path) -> None:
     with pytest.raises(ValueError):
         Breaker(wasm_path).handle_raw("", -1)
 
 
-def test_guard_takes_the_typed_fast_path_and_agrees_with_the_json_messages(wasm_path: Path) -> None:
+def test_guard_takes_the_batch_path_and_agrees_with_the_json_messages(wasm_path: Path) -> None:
     clock = FakeClock(1_000)
     breaker = Breaker(wasm_path, clock=clock)
-    assert breaker._fast is not None, "the real module exports breaker_acquire and breaker_record"
+    assert breaker._batch is not None, "the real module exports the batch path"
     breaker.configure({"failure_threshold": 2, "open_timeout_ms": 3_000})
     guard = breaker.guard("db")
     with guard:
         pass
     for _ in range(2):
-        with pytest.raises(ConnectionError):
-            with guard:
-                raise ConnectionError("down")
+        with pytest.raises(ConnectionError), guard:
+            raise ConnectionError("down")
     status = breaker.status("db")
     assert status["state"] == "open"
     assert status["counts"] == {"successes": 1, "failures": 2, "rejections": 0, "opened": 1}
-    with pytest.raises(BreakerOpen) as fast:
-        with guard:
-            pass
+    with pytest.raises(BreakerOpen) as fast, guard:
+        pass
     with pytest.raises(BreakerOpen) as json_path:
         breaker.acquire("db")
     assert fast.value.retry_after_ms == json_path.value.retry_after_ms == 3_000
     assert fast.value.text == "Circuit breaker OPEN"
+    assert fast.value.reply == {**json_path.value.reply, "in_reply_to": 0}
     breaker.request({"type": "force", "service": "db", "mode": "open"})
-    with pytest.raises(BreakerOpen) as forced:
-        with guard:
-            pass
+    with pytest.raises(BreakerOpen) as forced, guard:
+        pass
     assert forced.value.retry_after_ms is None
     # A name that is not a service goes the JSON way, which says why.
-    with pytest.raises(ProtocolError):
-        with breaker.guard(""):
-            pass
+    with pytest.raises(ProtocolError), breaker.guard(""):
+        pass

@@ -1,0 +1,172 @@
+'use strict';
+// The batch path (ABI.md, "Grants and batched reports"): calls admitted and their outcomes
+// logged here within the module's grant, and replayed by the module in one call.
+//
+// The wrapper decides nothing: the module says, per service, how many outcomes (and how many
+// failures) can certainly not move the breaker; within that, acquires are numbered as the
+// module numbers permits and logged with the outcomes, each with its own time. Anything beyond
+// the grant is logged and the whole log replayed at once (breaker_sync), so the call that might
+// open the breaker is decided by the module before it returns, and its transition reaches the
+// listeners first.
+const { BreakerError, rejection } = require('./errors.cjs');
+
+/** f64 numbers per log entry: op, slot, permit, duration_ms, now_ms. */
+const WORDS = 5;
+const ACQUIRE = 3;
+/** Plus the outcome: an acquire at now - duration of permit and its record at now. */
+const CALL = 4;
+const FAILURE = 1;
+/** A grant is packed as outcomes | failures << 21 | rearm << 42. */
+const MASK = (1n << 21n) - 1n;
+/** breaker_sync results at or below this say an entry was refused (i64::MIN + index). */
+const MISMATCH = -(2n ** 63n) + 2n ** 32n;
+/** Entries kept before a flush even when the grants allow more: bounds the log's memory. */
+const FLUSH_AT = 4096;
+
+const encoder = new TextEncoder();
+
+class Batch {
+  constructor(instance, afterSync) {
+    this._instance = instance;
+    this._afterSync = afterSync;
+    this._services = new Map();
+    this._log = new Float64Array(FLUSH_AT * WORDS);
+    this._n = 0; // numbers in the log
+    this._buffer = { raw: 0, ptr: 0, capacity: 0 };
+    this.lastPermit = instance.call('breaker_last_permit');
+  }
+
+  /** The batch-path handle of name (null when it is not a service name), asked once. */
+  service(name) {
+    let s = this._services.get(name);
+    if (s !== undefined) return s;
+    const bytes = encoder.encode(name);
+    let slot = -1;
+    if (bytes.length >= 1 && bytes.length <= 256) {
+      const ptr = this._instance.alloc(bytes.length);
+      this._instance.bytes(ptr, bytes.length).set(bytes);
+      slot = this._instance.call('breaker_slot', ptr, bytes.length);
+      this._instance.call('breaker_free', ptr, bytes.length);
+    }
+    // What the grant still allows: outcomes, failures among them, and what failures becomes
+    // after the success of last, the newest permit since the grant.
+    s = slot >= 0 ? { name, slot, outcomes: 0, failures: 0, rearm: 0, last: 0 } : null;
+    this._services.set(name, s);
+    return s;
+  }
+
+  _push(op, slot, permit, duration, now) {
+    if (this._n === this._log.length) this.flush();
+    const log = this._log;
+    const n = this._n;
+    log[n] = op;
+    log[n + 1] = slot;
+    log[n + 2] = permit;
+    log[n + 3] = duration;
+    log[n + 4] = now;
+    this._n = n + WORDS;
+  }
+
+  /** A permit for one call to s at now; throws BreakerOpenError when the module rejects it. */
+  acquire(s, now) {
+    if (s.outcomes > 0) {
+      const permit = ++this.lastPermit;
+      s.last = permit;
+      this._push(ACQUIRE, s.slot, permit, -1, now);
+      return permit;
+    }
+    this._push(ACQUIRE, s.slot, 0, -1, now);
+    const result = this.flush();
+    if (result <= 0) throw rejection(s.name, result);
+    this.lastPermit = result;
+    this._regrant(s);
+    s.last = result;
+    return result;
+  }
+
+  /** The outcome code (0 success, 1 failure, 2 ignored) of a permit from acquire. */
+  record(s, permit, code, duration, now) {
+    if (s.outcomes > 0 && (code !== FAILURE || s.failures > 0)) {
+      s.outcomes--;
+      if (code === FAILURE) s.failures--;
+      else if (code === 0 && permit === s.last) s.failures = s.rearm; // the grant's rule (ABI.md)
+      const log = this._log;
+      const n = this._n;
+      if (n > 0 && log[n - 5] === ACQUIRE && log[n - 3] === permit && log[n - 4] === s.slot) {
+        // Its acquire is the last entry: one entry for both.
+        if (now - duration === log[n - 1]) {
+          log[n - 5] = CALL + code;
+          log[n - 2] = duration;
+          log[n - 1] = now;
+          return;
+        }
+      }
+      this._push(code, s.slot, permit, duration, now);
+      return;
+    }
+    this._push(code, s.slot, permit, duration, now);
+    this.flush();
+    this._regrant(s);
+  }
+
+  _regrant(s) {
+    const packed = this._instance.call('breaker_grant', s.slot);
+    s.outcomes = Number(packed & MASK);
+    s.failures = Number((packed >> 21n) & MASK);
+    s.rearm = Number(packed >> 42n);
+    s.last = 0;
+  }
+
+  /** Replays the log in the module; the last entry's result (0 when the log is empty). */
+  flush() {
+    const count = this._n / WORDS;
+    if (count === 0) return 0;
+    const bytes = this._n * 8;
+    let { raw, ptr, capacity } = this._buffer;
+    if (capacity < bytes) {
+      if (raw !== 0) this._instance.call('breaker_free', raw, capacity + 8);
+      capacity = Math.max(bytes, FLUSH_AT * WORDS * 8);
+      raw = this._instance.alloc(capacity + 8); // f64s need 8-byte alignment
+      ptr = (raw + 7) & ~7;
+      this._buffer = { raw, ptr, capacity };
+    }
+    new Float64Array(this._instance.ex.memory.buffer, ptr, this._n).set(
+      this._log.subarray(0, this._n),
+    );
+    this._n = 0;
+    let result;
+    try {
+      result = this._instance.call('breaker_sync', ptr, count);
+    } catch (e) {
+      this.void(); // no call is admitted here by an instance that is gone
+      throw e;
+    }
+    this._afterSync();
+    if (result <= MISMATCH) {
+      throw new BreakerError(
+        `the module refused entry ${result + 2n ** 63n} of a batch: a local decision disagreed with it (please report this)`,
+      );
+    }
+    return Number(result);
+  }
+
+  /** After anything else crossed (a message): every grant is void, permits re-read. */
+  invalidate() {
+    this.void();
+    this.lastPermit = this._instance.call('breaker_last_permit');
+  }
+
+  /** Every grant is void: the next call of every service crosses into the module. */
+  void() {
+    for (const s of this._services.values()) {
+      if (s !== null) {
+        s.outcomes = 0;
+        s.failures = 0;
+        s.rearm = 0;
+        s.last = 0;
+      }
+    }
+  }
+}
+
+module.exports = { Batch };

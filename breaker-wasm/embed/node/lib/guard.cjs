@@ -1,0 +1,72 @@
+'use strict';
+// What a guard records for each way a guarded call ends (ABI.md, "What a guard records"), and
+// the timeout and abort bounds of a call.
+const { BreakerTimeoutError } = require('./errors.cjs');
+
+const SUCCESS = 0;
+const FAILURE = 1;
+const IGNORED = 2;
+const OUTCOMES = ['success', 'failure', 'ignored'];
+
+/** Checks a guard's options once, with a message that names the bad one. */
+function checkOptions(options) {
+  const { timeoutMs, cancellation, ignore, fallback, signal } = options;
+  if (timeoutMs != null && !(Number.isFinite(timeoutMs) && timeoutMs > 0))
+    throw new RangeError(`timeoutMs must be a positive number of ms, not ${timeoutMs}`);
+  if (cancellation != null && cancellation !== 'failure' && cancellation !== 'ignored')
+    throw new RangeError(`cancellation must be "failure" or "ignored", not ${cancellation}`);
+  if (ignore != null && typeof ignore !== 'function')
+    throw new TypeError('ignore must be a function (error) => boolean');
+  if (fallback != null && typeof fallback !== 'function')
+    throw new TypeError('fallback must be a function (error) => value');
+  if (signal != null && !(signal instanceof AbortSignal))
+    throw new TypeError('signal must be an AbortSignal');
+}
+
+/** The outcome code of a call that threw error, under options. */
+function outcomeOf(error, options) {
+  if (error instanceof BreakerTimeoutError) return FAILURE;
+  if (options.signal?.aborted && error === options.signal.reason)
+    return options.cancellation === 'ignored' ? IGNORED : FAILURE;
+  return options.ignore?.(error) ? IGNORED : FAILURE;
+}
+
+/**
+ * Runs fn(signal) bounded by options.timeoutMs and options.signal: settles with fn's result, or
+ * rejects with a BreakerTimeoutError or the caller's abort reason, whichever comes first; the
+ * signal handed to fn aborts then, so fn can stop its work.
+ */
+function bounded(service, fn, { timeoutMs, signal }) {
+  const controller = new AbortController();
+  return new Promise((resolve, reject) => {
+    let timer;
+    const onAbort = () => stop(signal.reason);
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const stop = (reason) => {
+      cleanup();
+      controller.abort(reason);
+      reject(reason);
+    };
+    if (signal?.aborted) return stop(signal.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (timeoutMs != null)
+      timer = setTimeout(() => stop(new BreakerTimeoutError(service, timeoutMs)), timeoutMs);
+    Promise.resolve()
+      .then(() => fn(controller.signal))
+      .then(
+        (value) => {
+          cleanup();
+          resolve(value);
+        },
+        (error) => {
+          cleanup();
+          reject(error);
+        },
+      );
+  });
+}
+
+module.exports = { SUCCESS, FAILURE, IGNORED, OUTCOMES, checkOptions, outcomeOf, bounded };

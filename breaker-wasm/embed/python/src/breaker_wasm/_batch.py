@@ -1,0 +1,162 @@
+"""The batch path (ABI.md, "Grants and batched reports"): calls admitted and their outcomes
+logged here within the module's grant, and replayed by the module in one call.
+
+The wrapper decides nothing: the module says, per service, how many outcomes (and how many
+failures) can certainly not move the breaker; within that, acquires are numbered as the module
+numbers permits and logged with the outcomes, each with its own time. Anything beyond the grant
+is logged and the whole log is replayed at once (``breaker_sync``), so the call that might open
+the breaker is decided by the module before it returns, and its transition reaches the listeners
+first.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable
+
+from ._instance import Instance
+from .errors import BreakerError, BreakerTrapped, rejection
+
+#: f64 numbers per log entry: op, slot, permit, duration_ms, now_ms.
+_WORDS = 5
+_ACQUIRE = 3.0
+#: Plus the outcome: an acquire at ``now - duration`` of ``permit`` and its record at ``now``.
+_CALL = 4
+#: A grant is packed as outcomes | failures << 21 | rearm << 42.
+_BITS = 21
+_MASK = (1 << _BITS) - 1
+#: ``breaker_sync`` results at or below this say an entry was refused (i64::MIN + index).
+_MISMATCH = -(1 << 63) + (1 << 32)
+#: Entries kept before a flush even when the grants allow more: bounds the log's memory.
+FLUSH_AT = 4096
+
+OUTCOME_CODES = {"success": 0, "failure": 1, "ignored": 2}
+
+
+class Service:
+    """What the wrapper may still do locally for one service."""
+
+    __slots__ = ("failures", "last", "name", "outcomes", "rearm", "slot")
+
+    def __init__(self, name: str, slot: int) -> None:
+        self.name = name
+        self.slot = slot
+        #: What the grant still allows: outcomes, failures among them, and what ``failures``
+        #: becomes after the success of ``last``, the newest permit since the grant.
+        self.outcomes = 0
+        self.failures = 0
+        self.rearm = 0
+        self.last = 0
+
+
+class Batch:
+    """The log, the grants and the permit numbering of one instance."""
+
+    def __init__(self, instance: Instance, after_sync: Callable[[], None]) -> None:
+        self._instance = instance
+        self._after_sync = after_sync
+        self._services: dict[str, Service | None] = {}
+        self._log: list[float] = []
+        self._buffer = (0, 0, 0)  # (address from breaker_alloc, aligned address, capacity)
+        self.last_permit = int(instance.call("breaker_last_permit"))
+
+    def service(self, name: str) -> Service | None:
+        """The batch-path handle of ``name`` (``None`` when it is not a service name)."""
+        if name in self._services:
+            return self._services[name]
+        encoded = name.encode("utf-8")
+        slot = -1
+        if 1 <= len(encoded) <= 256:
+            ptr = self._instance.alloc(len(encoded))
+            self._instance.write(encoded, ptr)
+            slot = self._instance.call("breaker_slot", ptr, len(encoded))
+            self._instance.call("breaker_free", ptr, len(encoded))
+        service = Service(name, slot) if slot >= 0 else None
+        self._services[name] = service
+        return service
+
+    def acquire(self, s: Service, now: int) -> int:
+        """A permit for one call to ``s`` at ``now``: numbered here within the grant, else
+        decided by the module (the caller holds the breaker's lock).
+
+        :raises BreakerOpen: when the module rejects the call.
+        """
+        if s.outcomes > 0:
+            if len(self._log) >= FLUSH_AT * _WORDS:
+                self.flush()
+            self.last_permit = s.last = permit = self.last_permit + 1
+            self._log += (_ACQUIRE, s.slot, permit, -1.0, now)
+            return permit
+        self._log += (_ACQUIRE, s.slot, 0.0, -1.0, now)
+        result = self.flush()
+        if result <= 0:
+            raise rejection(s.name, result)
+        self.last_permit = result
+        self._regrant(s)
+        s.last = result
+        return result
+
+    def record(self, s: Service, permit: int, outcome: int, duration_ms: int, now: int) -> None:
+        """The outcome (0 success, 1 failure, 2 ignored) of a permit from :meth:`acquire`: kept
+        within the grant, else replayed with the log before this returns (the caller holds the
+        breaker's lock)."""
+        self._log += (outcome, s.slot, permit, duration_ms, now)
+        if s.outcomes > 0 and (outcome != 1 or s.failures > 0):
+            s.outcomes -= 1
+            if outcome == 1:
+                s.failures -= 1
+            elif outcome == 0 and permit == s.last:
+                s.failures = s.rearm  # the grant's rule for a success (ABI.md)
+            if len(self._log) >= FLUSH_AT * _WORDS:
+                self.flush()
+            return
+        self.flush()
+        self._regrant(s)
+
+    def _regrant(self, s: Service) -> None:
+        packed = self._instance.call("breaker_grant", s.slot)
+        s.outcomes, s.failures = packed & _MASK, (packed >> _BITS) & _MASK
+        s.rearm, s.last = packed >> 2 * _BITS, 0
+
+    def flush(self) -> int:
+        """Replays the log in the module; returns the last entry's result (0 when empty)."""
+        count = len(self._log) // _WORDS
+        if count == 0:
+            return 0
+        data = array("d", self._log).tobytes()
+        self._log.clear()
+        raw, ptr, capacity = self._buffer
+        if capacity < len(data):
+            if raw:
+                self._instance.call("breaker_free", raw, capacity + 8)
+            capacity = max(len(data), FLUSH_AT * _WORDS * 8)
+            raw = self._instance.alloc(capacity + 8)  # f64s need 8-byte alignment
+            ptr = (raw + 7) & ~7
+            self._buffer = (raw, ptr, capacity)
+        self._instance.write(data, ptr)
+        try:
+            result = self._instance.call("breaker_sync", ptr, count)
+        except BreakerTrapped:
+            self.void()  # no call is admitted here by an instance that is gone
+            raise
+        self._after_sync()
+        if result <= _MISMATCH:
+            raise BreakerError(
+                f"the module refused entry {result - (-(1 << 63))} of a batch: a local "
+                "decision disagreed with it (please report this)"
+            )
+        return result
+
+    def invalidate(self) -> None:
+        """After anything else crossed (a message): every grant is void, permits re-read."""
+        self.void()
+        self.last_permit = int(self._instance.call("breaker_last_permit"))
+
+    def void(self) -> None:
+        """Every grant is void: the next call of every service crosses into the module."""
+        for s in self._services.values():
+            if s is not None:
+                s.outcomes = s.failures = s.rearm = s.last = 0
+
+
+_FLUSH_WORDS = FLUSH_AT * _WORDS

@@ -1,0 +1,117 @@
+"""The batch path against one ``acquire`` and one ``record`` message per call.
+
+A seeded random sequence of guarded calls (outcomes, durations), clock steps, config changes
+and status reads runs through a guard on one instance, and through the two-step messages on
+another. Both must give the same listener events (times and reasons), the same status replies
+and the same snapshots; and each transition must reach the guard's listeners before the
+guarded call that caused it returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from breaker_wasm import Breaker, Transition
+from conftest import FakeClock
+
+SERVICES = ["a", "b", "c"]
+CONFIGS: list[dict[str, Any]] = [
+    {"failure_threshold": 3},
+    {"failure_threshold": 5, "slow_call_ms": 40},
+    {"window": {"kind": "count", "size": 10, "minimum_calls": 4, "failure_rate": 50}},
+    {
+        "window": {"kind": "count", "size": 8, "minimum_calls": 20, "failure_rate": 30},
+        "slow_call_ms": 30,
+        "slow_call_rate": 50,
+    },
+    {
+        "window": {"kind": "time", "size_ms": 500, "minimum_calls": 5, "failure_rate": 40},
+        "open_timeout_ms": 300,
+    },
+]
+
+
+class Down(Exception):
+    pass
+
+
+class Skipped(Exception):
+    """Excluded by the guard: recorded as ignored."""
+
+
+def guarded_call(
+    breaker: Breaker, clock: FakeClock, service: str, kind: str, ms: int, decorated: bool
+) -> None:
+    guard = breaker.guard(service, ignore=(Skipped,))
+
+    def downstream() -> None:
+        clock.now += ms
+        if kind == "failure":
+            raise Down()
+        if kind == "ignored":
+            raise Skipped()
+
+    with contextlib.suppress(Exception):
+        if decorated:
+            guard(downstream)()
+        else:
+            with guard:
+                downstream()
+
+
+def two_step_call(breaker: Breaker, clock: FakeClock, service: str, kind: str, ms: int) -> None:
+    try:
+        permit = breaker.acquire(service)
+    except Exception:
+        return
+    started = clock.now
+    clock.now += ms
+    breaker.record(service, permit, kind, clock.now - started)
+
+
+def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Replies alike but for ``in_reply_to`` (the two instances number messages apart)."""
+    return {**a, "in_reply_to": 0} == {**b, "in_reply_to": 0}
+
+
+def run(seed: int, steps: int) -> None:
+    rng = random.Random(seed)
+    clocks = FakeClock(1_000), FakeClock(1_000)
+    fast, slow = Breaker(clock=clocks[0]), Breaker(clock=clocks[1])
+    seen: tuple[list[Transition], list[Transition]] = ([], [])
+    fast.add_listener(seen[0].append)
+    slow.add_listener(seen[1].append)
+    for step in range(steps):
+        roll = rng.random()
+        if roll < 0.8:
+            service = rng.choice(SERVICES)
+            kind = rng.choice(["success", "success", "success", "failure", "failure", "ignored"])
+            ms = rng.choice([0, 1, 5, 35, 60])
+            guarded_call(fast, clocks[0], service, kind, ms, decorated=rng.random() < 0.5)
+            two_step_call(slow, clocks[1], service, kind, ms)
+            # Before the guarded call returned, its transitions reached the listeners.
+            assert seen[0] == seen[1], f"seed {seed}, step {step}"
+        elif roll < 0.9:
+            step_ms = rng.choice([1, 50, 200, 400])
+            clocks[0].now += step_ms
+            clocks[1].now += step_ms
+        elif roll < 0.95:
+            config = rng.choice(CONFIGS)
+            target = rng.choice([None, *SERVICES])
+            assert same(fast.configure(config, target), slow.configure(config, target))
+        else:
+            service = rng.choice(SERVICES)
+            assert same(fast.status(service), slow.status(service)), f"seed {seed}, step {step}"
+    assert seen[0] == seen[1]
+    assert fast.snapshot() == slow.snapshot()
+    assert same(fast.status(), slow.status())
+    assert len(seen[0]) > 10, "the sequence should move the breakers"
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_batch_path_and_the_messages_agree(wasm_path: Path, seed: int) -> None:
+    run(seed, 600)
