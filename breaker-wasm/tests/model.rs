@@ -108,7 +108,7 @@ enum How {
     Json,
 }
 
-const CONFIG_FIELDS: [Field; 13] = [
+const CONFIG_FIELDS: [Field; 14] = [
     Field::FailureThreshold,
     Field::OpenTimeoutMs,
     Field::HalfOpenMaxCalls,
@@ -122,6 +122,7 @@ const CONFIG_FIELDS: [Field; 13] = [
     Field::HalfOpenMaxMs,
     Field::HalfOpenExpiry,
     Field::HalfOpenBudget,
+    Field::HalfOpenFailureRate,
 ];
 
 fn rate() -> impl Strategy<Value = Milli> {
@@ -169,6 +170,7 @@ fn setting(field: Field) -> BoxedStrategy<Setting> {
             .boxed(),
         Field::MetricsOnly => any::<bool>().prop_map(Setting::Flag).boxed(),
         Field::HalfOpenMaxMs => (1..=60u64).prop_map(|ms| Setting::OptInt(Some(ms))).boxed(),
+        Field::HalfOpenFailureRate => rate().prop_map(|r| Setting::OptRate(Some(r))).boxed(),
         Field::HalfOpenBudget => {
             prop_oneof![Just(HalfOpenBudget::InFlight), Just(HalfOpenBudget::Period)]
                 .prop_map(Setting::Budget)
@@ -306,6 +308,7 @@ fn write_field(c: &mut Config, field: Field, value: Setting) {
         (Field::HalfOpenMaxMs, Setting::OptInt(v)) => c.half_open_max_ms = v,
         (Field::HalfOpenExpiry, Setting::Target(v)) => c.half_open_expiry = v,
         (Field::HalfOpenBudget, Setting::Budget(v)) => c.half_open_budget = v,
+        (Field::HalfOpenFailureRate, Setting::OptRate(v)) => c.half_open_failure_rate = v,
         other => panic!("model: unexpected setting {other:?}"),
     }
 }
@@ -331,6 +334,7 @@ fn builtin() -> Config {
         half_open_max_ms: None,
         half_open_expiry: StateName::Open,
         half_open_budget: HalfOpenBudget::InFlight,
+        half_open_failure_rate: None,
     }
 }
 
@@ -479,6 +483,8 @@ struct MBreaker {
     window: Option<MWindow>,
     /// Probes admitted in this half_open period.
     admitted: u64,
+    /// Trial calls recorded in this half_open period: (calls, failed, slow).
+    trial: (u64, u64, u64),
     /// This service's transitions, in order.
     log: Vec<Transition>,
 }
@@ -494,6 +500,7 @@ impl MBreaker {
             leases: Vec::new(),
             window: None,
             admitted: 0,
+            trial: (0, 0, 0),
             log: Vec::new(),
         }
     }
@@ -505,6 +512,7 @@ impl MBreaker {
         self.leases.clear();
         self.window = None;
         self.admitted = 0;
+        self.trial = (0, 0, 0);
         match to.name() {
             StateName::Closed => {
                 self.failures = 0;
@@ -624,11 +632,59 @@ impl MBreaker {
 
     fn slots_full(&self, c: &Config) -> bool {
         match c.half_open_budget {
-            HalfOpenBudget::InFlight => self.leases.len() as u64 >= c.half_open_max_calls,
-            // Never stuck: with no probe outstanding there is a slot.
-            HalfOpenBudget::Period => {
-                self.admitted >= c.half_open_max_calls && !self.leases.is_empty()
+            HalfOpenBudget::InFlight if c.half_open_failure_rate.is_none() => {
+                self.leases.len() as u64 >= c.half_open_max_calls
             }
+            // Never stuck: with no probe outstanding there is a slot.
+            _ => self.admitted >= c.half_open_max_calls && !self.leases.is_empty(),
+        }
+    }
+
+    /// A trial call of a half_open judged by rate; the verdict once all are in.
+    fn trial(&mut self, c: &Config, now: u64, failed: bool, slow: bool) {
+        if failed {
+            self.failures += 1;
+            self.counts.failures += 1;
+        } else {
+            self.failures = 0;
+            self.counts.successes += 1;
+        }
+        let (calls, f, s) = self.trial;
+        let (calls, f, s) = (calls + 1, f + u64::from(failed), s + u64::from(slow));
+        self.trial = (calls, f, s);
+        if calls < c.half_open_max_calls {
+            return;
+        }
+        // As exact fractions: bad / calls ≥ rate / 100 000 (rates in thousandths of a percent).
+        let reaches = |n: u64, r: Milli| n as u128 * 100_000 >= r.0 as u128 * calls as u128;
+        let rate = c.half_open_failure_rate.unwrap();
+        if reaches(f, rate) {
+            let reason = Reason::TrialFailed {
+                slow: false,
+                bad: f,
+                calls,
+                threshold: rate,
+            };
+            self.open(c, now, reason);
+        } else if c.slow_call_ms.is_some() && reaches(s, c.slow_call_rate) {
+            let threshold = c.slow_call_rate;
+            self.open(
+                c,
+                now,
+                Reason::TrialFailed {
+                    slow: true,
+                    bad: s,
+                    calls,
+                    threshold,
+                },
+            );
+        } else {
+            let reason = Reason::TrialPassed {
+                failures: f,
+                slow: s,
+                calls,
+            };
+            self.enter(MState::Closed, now, reason);
         }
     }
 
@@ -1043,6 +1099,9 @@ impl Model {
                         MState::Closed => {
                             b.closed_outcome(&c, now, failed, slow, 1);
                         }
+                        MState::HalfOpen { .. } if c.half_open_failure_rate.is_some() => {
+                            b.trial(&c, now, failed, slow);
+                        }
                         MState::HalfOpen { .. } if failed || slow => {
                             b.probe_failed(&c, now, failed)
                         }
@@ -1254,6 +1313,28 @@ fn call(
         (None, MState::HalfOpen { .. }) if b.slots_full(c) => {
             b.counts.rejections += tries;
             refused(b, StateName::HalfOpen)
+        }
+        (None, MState::HalfOpen { .. }) if c.half_open_failure_rate.is_some() => {
+            // One trial per call; further attempts are rejected.
+            b.admitted += 1;
+            b.counts.rejections += tries - 1;
+            let failures = b.trial.1 + u64::from(failed);
+            let before = b.log.len();
+            b.trial(c, now, failed, slow);
+            match b.log[before..].last() {
+                Some(t) if t.to == StateName::Closed => CallResult::Closed,
+                Some(_) => CallResult::Opened {
+                    failures,
+                    rejected: tries - 1,
+                },
+                None if failed => CallResult::Failed {
+                    state: StateName::HalfOpen,
+                    failures: b.failures,
+                },
+                None => CallResult::Ok {
+                    state: StateName::HalfOpen,
+                },
+            }
         }
         (None, MState::HalfOpen { .. }) => {
             b.admitted += 1;

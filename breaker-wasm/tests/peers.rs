@@ -517,3 +517,114 @@ fn under_a_period_budget_an_ignored_probe_gives_its_slot_back() {
         (5002, ACQUIRE, &acquired("half_open", 2)),
     ]);
 }
+
+#[test]
+fn resilience4j_half_open_is_judged_by_the_rate_of_its_permitted_calls() {
+    // permittedNumberOfCallsInHalfOpenState 4, failureRateThreshold 50: a failed call in
+    // HALF_OPEN does not re-open the breaker by itself; once the 4 permitted calls are
+    // recorded, a failure rate of 50 % or more re-opens it, anything less closes it.
+    let configure = r#"{"type":"configure","msg_id":1,"config":{"half_open_max_calls":4,"half_open_failure_rate":50}}"#;
+    let record = |permit: u32, outcome: &str| {
+        format!(r#"{{"type":"record","msg_id":6,"permit":{permit},"outcome":"{outcome}"}}"#)
+    };
+    let still = r#"{"type":"record_ok","in_reply_to":6,"service":"svc","state":"half_open"}"#;
+    let trip = r#"{"type":"call","msg_id":2,"force_failures":5}"#;
+    let tripped = r#"{"type":"circuit_breaker_open","in_reply_to":2,"service":"svc","failures":5}"#;
+    let configured = r#"{"type":"configure_ok","in_reply_to":1,"config":{"failure_threshold":5,"open_timeout_ms":5000,"half_open_max_calls":4,"success_threshold":1,"window":{"kind":"consecutive"},"slow_call_ms":null,"slow_call_rate":100.0,"probe_timeout_ms":10000,"backoff":{"multiplier":1.0,"max_open_ms":300000,"jitter":0.0},"max_services":100000,"half_open_failure_rate":50.0}}"#;
+    // One failure in four: 25 %, below 50 %: closed.
+    check(&[
+        (0, configure, configured),
+        (0, trip, tripped),
+        (5000, ACQUIRE, &acquired("half_open", 1)),
+        (5000, ACQUIRE, &acquired("half_open", 2)),
+        (5000, ACQUIRE, &acquired("half_open", 3)),
+        (5000, ACQUIRE, &acquired("half_open", 4)),
+        (
+            5000,
+            ACQUIRE,
+            r#"{"type":"error","in_reply_to":4,"code":11,"text":"Circuit breaker HALF_OPEN","service":"svc","retry_after_ms":10000}"#,
+        ),
+        (5010, &record(1, "failure"), still),
+        (5020, &record(2, "success"), still),
+        // A permitted call that has been recorded does not free a slot.
+        (
+            5025,
+            ACQUIRE,
+            r#"{"type":"error","in_reply_to":4,"code":11,"text":"Circuit breaker HALF_OPEN","service":"svc","retry_after_ms":9975}"#,
+        ),
+        (5030, &record(3, "success"), still),
+        (
+            5040,
+            &record(4, "success"),
+            r#"{"type":"record_ok","in_reply_to":6,"service":"svc","state":"closed","transition":{"from":"half_open","to":"closed","reason":"1 of 4 trial calls in half_open failed and 0 were slow, below the thresholds"}}"#,
+        ),
+    ]);
+    // Two failures in four: 50 %, at the threshold: open again.
+    check(&[
+        (0, configure, configured),
+        (0, trip, tripped),
+        (5000, ACQUIRE, &acquired("half_open", 1)),
+        (5000, ACQUIRE, &acquired("half_open", 2)),
+        (5000, ACQUIRE, &acquired("half_open", 3)),
+        (5000, ACQUIRE, &acquired("half_open", 4)),
+        (5010, &record(1, "success"), still),
+        (5020, &record(2, "failure"), still),
+        (5030, &record(3, "failure"), still),
+        (
+            5040,
+            &record(4, "success"),
+            r#"{"type":"record_ok","in_reply_to":6,"service":"svc","state":"open","transition":{"from":"half_open","to":"open","reason":"50.0% of 4 trial calls in half_open failed (threshold 50%)"}}"#,
+        ),
+        (5041, ACQUIRE, &refused(4999)),
+    ]);
+}
+
+#[test]
+fn cockatiel_style_half_open_sampling_counts_slow_calls_and_is_validated() {
+    // Slow trial calls have their own rate, as in the closed window: 2 of 2 slow at
+    // slow_call_rate 100 re-open it though none failed.
+    let configure = r#"{"type":"configure","msg_id":1,"config":{"half_open_max_calls":2,"half_open_failure_rate":50,"slow_call_ms":100}}"#;
+    let record = |permit: u32| {
+        format!(
+            r#"{{"type":"record","msg_id":6,"permit":{permit},"outcome":"success","duration_ms":150}}"#
+        )
+    };
+    let still = r#"{"type":"record_ok","in_reply_to":6,"service":"svc","state":"half_open"}"#;
+    let error =
+        |text: &str| format!(r#"{{"type":"error","in_reply_to":1,"code":12,"text":"{text}"}}"#);
+    check(&[
+        (
+            0,
+            r#"{"type":"configure","msg_id":1,"config":{"half_open_failure_rate":0}}"#,
+            &error(
+                "config.half_open_failure_rate: expected a number above 0 and at most 100 (three decimals at most), found 0",
+            ),
+        ),
+        (
+            0,
+            r#"{"type":"configure","msg_id":1,"config":{"half_open_failure_rate":12.3456}}"#,
+            &error(
+                "config.half_open_failure_rate: expected a number above 0 and at most 100 (three decimals at most), found 12.3456",
+            ),
+        ),
+        (0, configure, "~\"half_open_failure_rate\":50.0}"),
+        (
+            0,
+            r#"{"type":"call","msg_id":2,"force_failures":5}"#,
+            r#"{"type":"circuit_breaker_open","in_reply_to":2,"service":"svc","failures":5}"#,
+        ),
+        (5000, ACQUIRE, &acquired("half_open", 1)),
+        (5000, ACQUIRE, &acquired("half_open", 2)),
+        (5010, &record(1), still),
+        (
+            5020,
+            &record(2),
+            r#"{"type":"record_ok","in_reply_to":6,"service":"svc","state":"open","transition":{"from":"half_open","to":"open","reason":"100.0% of 2 trial calls in half_open were slow (threshold 100%)"}}"#,
+        ),
+        (
+            5030,
+            r#"{"type":"configure","msg_id":1,"config":{"half_open_failure_rate":null}}"#,
+            "~\"slow_call_ms\":100,",
+        ),
+    ]);
+}

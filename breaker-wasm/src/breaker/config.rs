@@ -112,6 +112,11 @@ pub struct Config {
     /// What `half_open_max_calls` counts: probes in flight at once (the default) or probes
     /// admitted in one half_open period in total.
     pub half_open_budget: HalfOpenBudget,
+    /// When set, half_open is judged by rate: `half_open_max_calls` trial calls are admitted
+    /// per half_open period and, once all are recorded, the breaker re-opens if the failure
+    /// percentage reaches this (or the slow percentage reaches `slow_call_rate`), else closes.
+    /// `None` (the default): the first failed probe re-opens it.
+    pub half_open_failure_rate: Option<Milli>,
 }
 
 /// What `half_open_max_calls` limits.
@@ -143,6 +148,7 @@ impl Default for Config {
             half_open_max_ms: None,
             half_open_expiry: StateName::Open,
             half_open_budget: HalfOpenBudget::InFlight,
+            half_open_failure_rate: None,
         }
     }
 }
@@ -155,6 +161,12 @@ impl Config {
 
     /// The successful probes that close a half_open breaker: `success_threshold`, at most
     /// `half_open_max_calls` under a per-period budget (more could never be admitted).
+    /// Whether `half_open_max_calls` is a budget per half_open period (a per-period budget, or
+    /// a half_open judged by rate).
+    pub fn budget_per_period(&self) -> bool {
+        self.half_open_budget == HalfOpenBudget::Period || self.half_open_failure_rate.is_some()
+    }
+
     pub fn probes_to_close(&self) -> u64 {
         match self.half_open_budget {
             HalfOpenBudget::InFlight => self.success_threshold,
@@ -166,7 +178,7 @@ impl Config {
 /// The fields of [`Config`], in wire order. The fields after `max_services` are written in a
 /// config object only when they differ from their default, so the objects of a node that does
 /// not use them are those of the protocol's first version.
-pub const FIELDS: [Field; 14] = [
+pub const FIELDS: [Field; 15] = [
     Field::FailureThreshold,
     Field::OpenTimeoutMs,
     Field::HalfOpenMaxCalls,
@@ -181,6 +193,7 @@ pub const FIELDS: [Field; 14] = [
     Field::HalfOpenMaxMs,
     Field::HalfOpenExpiry,
     Field::HalfOpenBudget,
+    Field::HalfOpenFailureRate,
 ];
 
 /// One settable field of [`Config`].
@@ -200,6 +213,7 @@ pub enum Field {
     HalfOpenMaxMs,
     HalfOpenExpiry,
     HalfOpenBudget,
+    HalfOpenFailureRate,
 }
 
 /// The value of one field.
@@ -218,6 +232,8 @@ pub enum Setting {
     /// A state a breaker goes to (`half_open_expiry`: open or closed).
     Target(StateName),
     Budget(HalfOpenBudget),
+    /// A percentage that can be off (`half_open_failure_rate`).
+    OptRate(Option<Milli>),
 }
 
 impl Field {
@@ -237,6 +253,7 @@ impl Field {
             Field::HalfOpenMaxMs => "half_open_max_ms",
             Field::HalfOpenExpiry => "half_open_expiry",
             Field::HalfOpenBudget => "half_open_budget",
+            Field::HalfOpenFailureRate => "half_open_failure_rate",
         }
     }
 
@@ -271,6 +288,7 @@ impl Field {
             Field::HalfOpenMaxMs => Setting::OptInt(c.half_open_max_ms),
             Field::HalfOpenExpiry => Setting::Target(c.half_open_expiry),
             Field::HalfOpenBudget => Setting::Budget(c.half_open_budget),
+            Field::HalfOpenFailureRate => Setting::OptRate(c.half_open_failure_rate),
         }
     }
 
@@ -292,6 +310,7 @@ impl Field {
             (Field::HalfOpenMaxMs, Setting::OptInt(v)) => c.half_open_max_ms = v,
             (Field::HalfOpenExpiry, Setting::Target(v)) => c.half_open_expiry = v,
             (Field::HalfOpenBudget, Setting::Budget(v)) => c.half_open_budget = v,
+            (Field::HalfOpenFailureRate, Setting::OptRate(v)) => c.half_open_failure_rate = v,
             _ => {}
         }
     }

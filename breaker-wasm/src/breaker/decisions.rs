@@ -90,6 +90,9 @@ impl Breaker {
                 State::Closed => {
                     self.closed_outcome(config, now, mark, 1, log);
                 }
+                State::HalfOpen { .. } if config.half_open_failure_rate.is_some() => {
+                    self.trial_outcome(config, now, mark, log);
+                }
                 State::HalfOpen { since, successes } => {
                     if mark.failed || mark.slow {
                         self.probe_failed(config, now, mark, log);
@@ -110,6 +113,60 @@ impl Breaker {
     /// Whether a call this breaker refuses is admitted anyway (metrics only, not forced open).
     pub(super) fn shadows_rejections(&self, config: &Config) -> bool {
         config.metrics_only && self.forced != Some(Forced::Open)
+    }
+
+    /// A trial call's outcome in a half_open judged by rate: counted and, once
+    /// `half_open_max_calls` are recorded, the verdict (returned when it moved the breaker).
+    pub(super) fn trial_outcome(
+        &mut self,
+        config: &Config,
+        now: u64,
+        mark: Mark,
+        log: &mut Transitions,
+    ) -> Option<Transition> {
+        if mark.failed {
+            self.failures += 1;
+            self.counts.failures += 1;
+        } else {
+            self.failures = 0;
+            self.counts.successes += 1;
+        }
+        let t = &mut self.trial;
+        t.calls += 1;
+        t.failures += u64::from(mark.failed);
+        t.slow += u64::from(mark.slow);
+        if t.calls < config.half_open_max_calls {
+            return None;
+        }
+        let t = *t;
+        let reaches = |n: u64, rate: Milli| {
+            u128::from(n) * 100_000 >= u128::from(rate.0) * u128::from(t.calls)
+        };
+        let rate = config.half_open_failure_rate?;
+        let failed = reaches(t.failures, rate);
+        let slow =
+            !failed && config.slow_call_ms.is_some() && reaches(t.slow, config.slow_call_rate);
+        if failed || slow {
+            let (bad, threshold) = match slow {
+                true => (t.slow, config.slow_call_rate),
+                false => (t.failures, rate),
+            };
+            let reason = Reason::TrialFailed {
+                slow,
+                bad,
+                calls: t.calls,
+                threshold,
+            };
+            self.open(config, now, reason, log);
+        } else {
+            let reason = Reason::TrialPassed {
+                failures: t.failures,
+                slow: t.slow,
+                calls: t.calls,
+            };
+            self.close(now, reason, log);
+        }
+        log.last().copied()
     }
 
     /// A successful probe; closes the breaker (and returns the transition) at the threshold.

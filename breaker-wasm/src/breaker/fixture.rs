@@ -64,6 +64,10 @@ impl Breaker {
                 self.counts.rejections += tries;
                 self.refused(config, StateName::HalfOpen, attempts)
             }
+            (None, State::HalfOpen { .. }) if config.half_open_failure_rate.is_some() => {
+                self.admitted += 1;
+                self.trial_call(config, now, mark, tries, log)
+            }
             (None, State::HalfOpen { since, successes }) => {
                 self.admitted += 1;
                 if !mark.failed && !mark.slow {
@@ -82,6 +86,34 @@ impl Breaker {
                 }
             }
             (None, State::Closed) => self.closed_call(config, now, mark, tries, log),
+        }
+    }
+
+    /// `call` as a trial call of a half_open judged by rate: its first attempt is the trial,
+    /// any further attempts are rejected.
+    fn trial_call(
+        &mut self,
+        config: &Config,
+        now: u64,
+        mark: Mark,
+        tries: u64,
+        log: &mut Transitions,
+    ) -> CallResult {
+        self.counts.rejections += tries - 1;
+        let failures = self.trial.failures + u64::from(mark.failed);
+        match self.trial_outcome(config, now, mark, log) {
+            Some(t) if t.to == StateName::Closed => CallResult::Closed,
+            Some(_) => CallResult::Opened {
+                failures,
+                rejected: tries - 1,
+            },
+            None if mark.failed => CallResult::Failed {
+                state: StateName::HalfOpen,
+                failures: self.failures,
+            },
+            None => CallResult::Ok {
+                state: StateName::HalfOpen,
+            },
         }
     }
 

@@ -56,6 +56,8 @@ pub struct Breaker {
     window: Option<Box<WindowState>>,
     /// Probes admitted in this half_open period (for a per-period budget).
     admitted: u64,
+    /// The trial calls recorded in this half_open period, when it is judged by rate.
+    trial: Tally,
 }
 
 impl Default for Breaker {
@@ -80,6 +82,8 @@ pub struct Parts {
     pub window: Option<WindowState>,
     /// Probes admitted in this half_open period.
     pub admitted: u64,
+    /// Trial calls recorded in this half_open period (judged by rate).
+    pub trial: Tally,
 }
 
 impl Breaker {
@@ -95,6 +99,7 @@ impl Breaker {
             leases: VecDeque::new(),
             window: None,
             admitted: 0,
+            trial: Tally::default(),
         }
     }
 
@@ -110,6 +115,7 @@ impl Breaker {
             leases: p.leases.into(),
             window: p.window.map(Box::new),
             admitted: p.admitted,
+            trial: p.trial,
         }
     }
 
@@ -123,6 +129,7 @@ impl Breaker {
             leases: self.leases.iter().copied().collect(),
             window: self.window.as_deref().cloned(),
             admitted: self.admitted,
+            trial: self.trial,
         }
     }
 
@@ -202,11 +209,11 @@ impl Breaker {
 
     fn slots_full(&self, config: &Config) -> bool {
         let taken = match config.half_open_budget {
-            HalfOpenBudget::InFlight => self.leases.len() as u64,
             // With no probe outstanding there is always a slot: a breaker whose probes were all
             // recorded without a verdict (after a config change) is never stuck in half_open.
-            HalfOpenBudget::Period if self.leases.is_empty() => 0,
-            HalfOpenBudget::Period => self.admitted,
+            _ if !config.budget_per_period() => self.leases.len() as u64,
+            _ if self.leases.is_empty() => 0,
+            _ => self.admitted,
         };
         taken >= config.half_open_max_calls
     }
@@ -220,6 +227,7 @@ impl Breaker {
         self.leases.clear();
         self.window = None;
         self.admitted = 0;
+        self.trial = Tally::default();
         match to {
             StateName::Closed => {
                 self.failures = 0;

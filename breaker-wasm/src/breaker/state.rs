@@ -128,6 +128,21 @@ pub enum Reason {
     Reset,
     /// An operator's `transition`.
     Operator,
+    /// Of `calls` trial calls in half_open, `bad` failed (or were slow, when `slow`), reaching
+    /// the `threshold` percentage.
+    TrialFailed {
+        slow: bool,
+        bad: u64,
+        calls: u64,
+        threshold: Milli,
+    },
+    /// `calls` trial calls in half_open, `failures` failed and `slow` were slow, below the
+    /// thresholds.
+    TrialPassed {
+        failures: u64,
+        slow: u64,
+        calls: u64,
+    },
 }
 
 /// One state change, dated on the caller's clock.

@@ -46,6 +46,7 @@ pub fn config_patch(value: Raw, path: &str) -> Result<Patch, String> {
             Field::from_name(key).ok_or_else(|| format!("{path}.{key}: unknown config field"))?;
         let value = match field {
             Field::SlowCallMs | Field::HalfOpenMaxMs if v.is_null() => Setting::OptInt(None),
+            Field::HalfOpenFailureRate if v.is_null() => Setting::OptRate(None),
             _ => setting(field, *v, &format!("{path}.{key}"))?,
         };
         patch.set(field, Some(value));
@@ -78,6 +79,7 @@ pub fn setting(field: Field, v: Raw, path: &str) -> Result<Setting, String> {
             )),
         },
         Field::SlowCallRate => rate(v, path).map(Setting::Rate),
+        Field::HalfOpenFailureRate => rate(v, path).map(|r| Setting::OptRate(Some(r))),
         Field::MetricsOnly => v
             .as_bool()
             .map(Setting::Flag)

@@ -40,9 +40,7 @@ pub fn reason_text(r: &Reason) -> String {
             threshold,
         } => {
             // The percentage to one decimal, rounded half up, in integers.
-            let tenths =
-                (u128::from(bad) * 2000 + u128::from(calls)) / (2 * u128::from(calls.max(1)));
-            let percent = format!("{}.{}", tenths / 10, tenths % 10);
+            let percent = tenths(bad, calls);
             let what = if slow { "were slow" } else { "failed" };
             let threshold = short(threshold);
             match span {
@@ -74,7 +72,33 @@ pub fn reason_text(r: &Reason) -> String {
         Reason::Forced(mode) => format!("forced {}", mode_name(mode)),
         Reason::Reset => "reset".into(),
         Reason::Operator => "moved by an operator (transition)".into(),
+        Reason::TrialFailed {
+            slow,
+            bad,
+            calls,
+            threshold,
+        } => {
+            let what = if slow { "were slow" } else { "failed" };
+            let percent = tenths(bad, calls);
+            let threshold = short(threshold);
+            format!(
+                "{percent}% of {calls} trial calls in half_open {what} (threshold {threshold}%)"
+            )
+        }
+        Reason::TrialPassed {
+            failures,
+            slow,
+            calls,
+        } => format!(
+            "{failures} of {calls} trial calls in half_open failed and {slow} were slow, below the thresholds"
+        ),
     }
+}
+
+/// `bad` of `calls` as a percentage to one decimal, rounded half up, in integers.
+fn tenths(bad: u64, calls: u64) -> String {
+    let tenths = (u128::from(bad) * 2000 + u128::from(calls)) / (2 * u128::from(calls.max(1)));
+    format!("{}.{}", tenths / 10, tenths % 10)
 }
 
 /// A number in thousandths as people write it: `50`, `12.5`.
@@ -145,6 +169,9 @@ impl Serialize for StructuredReason<'_> {
             }
             Reason::Reset => o.serialize_field("kind", "reset")?,
             Reason::Operator => o.serialize_field("kind", "transition")?,
+            Reason::TrialFailed { .. } | Reason::TrialPassed { .. } => {
+                trial_fields(&mut o, self.0)?
+            }
         }
         o.end()
     }
@@ -210,6 +237,7 @@ pub(super) fn decode(r: Raw, reason_path: String) -> Result<Reason, String> {
         "fixture" => ro(&["kind"]).map(|_| Reason::Fixture)?,
         "reset" => ro(&["kind"]).map(|_| Reason::Reset)?,
         "transition" => ro(&["kind"]).map(|_| Reason::Operator)?,
+        "trial_failed" | "trial_passed" => trial_reason(kind, r, &reason_path)?,
         "forced" => Reason::Forced(match &*ro(&["kind", "mode"])?.str("mode")? {
             "open" => ForceMode::Open,
             "closed" => ForceMode::Closed,
@@ -218,4 +246,58 @@ pub(super) fn decode(r: Raw, reason_path: String) -> Result<Reason, String> {
         }),
         _ => return Err(format!("{reason_path}.kind: unknown reason")),
     })
+}
+
+/// The reasons of a half_open judged by rate, as a snapshot keeps them.
+fn trial_reason(kind: &str, r: Raw, path: &str) -> Result<Reason, String> {
+    if kind == "trial_passed" {
+        let r = Obj::new(r, path.into(), &["kind", "failures", "slow", "calls"])?;
+        return Ok(Reason::TrialPassed {
+            failures: r.u64("failures")?,
+            slow: r.u64("slow")?,
+            calls: r.u64("calls")?,
+        });
+    }
+    let r = Obj::new(
+        r,
+        path.into(),
+        &["kind", "slow", "bad", "calls", "threshold"],
+    )?;
+    let slow = r.get("slow")?.as_bool();
+    let threshold = r.get("threshold")?.as_milli();
+    Ok(Reason::TrialFailed {
+        slow: slow.ok_or_else(|| format!("{path}.slow: expected a boolean"))?,
+        bad: r.u64("bad")?,
+        calls: r.u64("calls")?,
+        threshold: Milli(threshold.ok_or_else(|| format!("{path}.threshold: expected a number"))?),
+    })
+}
+
+/// The fields of a half_open trial's reason, `kind` first.
+fn trial_fields<S: SerializeStruct>(o: &mut S, reason: &Reason) -> Result<(), S::Error> {
+    match *reason {
+        Reason::TrialFailed {
+            slow,
+            bad,
+            calls,
+            threshold,
+        } => {
+            o.serialize_field("kind", "trial_failed")?;
+            o.serialize_field("slow", &slow)?;
+            o.serialize_field("bad", &bad)?;
+            o.serialize_field("calls", &calls)?;
+            o.serialize_field("threshold", &Decimal(threshold))
+        }
+        Reason::TrialPassed {
+            failures,
+            slow,
+            calls,
+        } => {
+            o.serialize_field("kind", "trial_passed")?;
+            o.serialize_field("failures", &failures)?;
+            o.serialize_field("slow", &slow)?;
+            o.serialize_field("calls", &calls)
+        }
+        _ => Ok(()),
+    }
 }

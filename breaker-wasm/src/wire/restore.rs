@@ -180,6 +180,7 @@ fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
         "open_ms",
         "successes",
         "admitted",
+        "trial",
         "forced",
         "failures",
         "trips",
@@ -235,6 +236,7 @@ fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
         counts,
         leases,
         window,
+        trial: decode_trial(&o)?,
         admitted: match o.opt("admitted") {
             Some(_) if state.name() == StateName::HalfOpen => o.u64("admitted")?,
             Some(_) => return Err(format!("{}.admitted: only while half_open", o.path)),
@@ -245,6 +247,32 @@ fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
         name: (&*o.str("service")?).into(),
         parts,
     })
+}
+
+/// The trial calls of a half_open judged by rate: `[calls, failures, slow]`, none by default.
+fn decode_trial(o: &Obj) -> Result<Tally, String> {
+    let Some(v) = o.opt("trial") else {
+        return Ok(Tally::default());
+    };
+    let n: Vec<Option<u64>> = v
+        .items()
+        .unwrap_or_default()
+        .iter()
+        .map(|n| n.as_u64())
+        .collect();
+    match n[..] {
+        [Some(calls), Some(failures), Some(slow)] if failures <= calls && slow <= calls => {
+            Ok(Tally {
+                calls,
+                failures,
+                slow,
+            })
+        }
+        _ => Err(format!(
+            "{}.trial: expected [calls, failures, slow]",
+            o.path
+        )),
+    }
 }
 
 /// A breaker's outstanding permits: `[permit, at_ms]` pairs.

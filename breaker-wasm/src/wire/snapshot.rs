@@ -96,6 +96,10 @@ impl Serialize for BreakerObject<'_> {
                 if b.admitted > 0 {
                     o.serialize_field("admitted", &b.admitted)?;
                 }
+                if b.trial.calls > 0 {
+                    let t = b.trial;
+                    o.serialize_field("trial", &[t.calls, t.failures, t.slow])?;
+                }
             }
         }
         if let Some(f) = b.forced {

@@ -166,6 +166,8 @@ impl Serialize for Value {
             Setting::Backoff(b) => BackoffObject(b).serialize(s),
             Setting::Flag(b) => s.serialize_bool(b),
             Setting::Target(t) => State(t).serialize(s),
+            Setting::OptRate(None) => s.serialize_none(),
+            Setting::OptRate(Some(r)) => Decimal(r).serialize(s),
             Setting::Budget(HalfOpenBudget::InFlight) => s.serialize_str("in_flight"),
             Setting::Budget(HalfOpenBudget::Period) => s.serialize_str("period"),
         }
