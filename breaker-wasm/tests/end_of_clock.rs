@@ -215,3 +215,24 @@ fn a_half_open_limit_ending_past_the_clock_never_runs_out() {
         (MAX, status, open),
     ]);
 }
+
+#[test]
+fn interval_clears_at_the_end_of_the_clock() {
+    // interval_ms 1000: the last cycle of the clock starts at the last multiple of 1000.
+    let configure = r#"{"type":"configure","msg_id":7,"config":{"interval_ms":1000}}"#;
+    let configured = check_configure(configure);
+    let last = MAX - MAX % 1000;
+    let failure = r#"{"type":"call","msg_id":1,"force_failures":1}"#;
+    let fail = |f: u32| {
+        format!(
+            r#"{{"type":"call_failed","in_reply_to":1,"service":"svc","state":"closed","failures":{f}}}"#
+        )
+    };
+    check(&[
+        (0, configure, &configured),
+        (last - 1, failure, &fail(1)),
+        (last, failure, &fail(1)),
+        (MAX, failure, &fail(2)),
+        (MAX, failure, &fail(3)),
+    ]);
+}

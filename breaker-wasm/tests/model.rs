@@ -108,7 +108,7 @@ enum How {
     Json,
 }
 
-const CONFIG_FIELDS: [Field; 14] = [
+const CONFIG_FIELDS: [Field; 15] = [
     Field::FailureThreshold,
     Field::OpenTimeoutMs,
     Field::HalfOpenMaxCalls,
@@ -123,6 +123,7 @@ const CONFIG_FIELDS: [Field; 14] = [
     Field::HalfOpenExpiry,
     Field::HalfOpenBudget,
     Field::HalfOpenFailureRate,
+    Field::IntervalMs,
 ];
 
 fn rate() -> impl Strategy<Value = Milli> {
@@ -170,6 +171,7 @@ fn setting(field: Field) -> BoxedStrategy<Setting> {
             .boxed(),
         Field::MetricsOnly => any::<bool>().prop_map(Setting::Flag).boxed(),
         Field::HalfOpenMaxMs => (1..=60u64).prop_map(|ms| Setting::OptInt(Some(ms))).boxed(),
+        Field::IntervalMs => (1..=40u64).prop_map(|ms| Setting::OptInt(Some(ms))).boxed(),
         Field::HalfOpenFailureRate => rate().prop_map(|r| Setting::OptRate(Some(r))).boxed(),
         Field::HalfOpenBudget => {
             prop_oneof![Just(HalfOpenBudget::InFlight), Just(HalfOpenBudget::Period)]
@@ -309,6 +311,7 @@ fn write_field(c: &mut Config, field: Field, value: Setting) {
         (Field::HalfOpenExpiry, Setting::Target(v)) => c.half_open_expiry = v,
         (Field::HalfOpenBudget, Setting::Budget(v)) => c.half_open_budget = v,
         (Field::HalfOpenFailureRate, Setting::OptRate(v)) => c.half_open_failure_rate = v,
+        (Field::IntervalMs, Setting::OptInt(v)) => c.interval_ms = v,
         other => panic!("model: unexpected setting {other:?}"),
     }
 }
@@ -335,6 +338,7 @@ fn builtin() -> Config {
         half_open_expiry: StateName::Open,
         half_open_budget: HalfOpenBudget::InFlight,
         half_open_failure_rate: None,
+        interval_ms: None,
     }
 }
 
@@ -485,6 +489,8 @@ struct MBreaker {
     admitted: u64,
     /// Trial calls recorded in this half_open period: (calls, failed, slow).
     trial: (u64, u64, u64),
+    /// The start of the `interval_ms` cycle the closed counts belong to.
+    cycle: Option<u64>,
     /// This service's transitions, in order.
     log: Vec<Transition>,
 }
@@ -501,6 +507,7 @@ impl MBreaker {
             window: None,
             admitted: 0,
             trial: (0, 0, 0),
+            cycle: None,
             log: Vec::new(),
         }
     }
@@ -513,6 +520,7 @@ impl MBreaker {
         self.window = None;
         self.admitted = 0;
         self.trial = (0, 0, 0);
+        self.cycle = None;
         match to.name() {
             StateName::Closed => {
                 self.failures = 0;
@@ -558,6 +566,18 @@ impl MBreaker {
     fn settle(&mut self, c: &Config, now: u64) {
         if self.forced.is_some() {
             return;
+        }
+        // Fixed intervals: cycle n is [n·interval, (n+1)·interval); a later cycle than the
+        // counts' clears them (consecutive failures, window, permits).
+        if let (Some(ms), MState::Closed) = (c.interval_ms, self.state) {
+            // Kept as the cycle's start time, so a changed interval compares correctly.
+            let n = now / ms * ms;
+            if self.cycle.is_some_and(|k| k < n) {
+                self.failures = 0;
+                self.window = None;
+                self.leases.clear();
+            }
+            self.cycle = Some(n);
         }
         loop {
             match self.state {
@@ -978,14 +998,21 @@ impl Model {
                 | Op::Reset { svc: None }
                 | Op::Configure { svc: None, .. },
             ) => self.settle_all(now),
+            // These create the breaker, which is settled (a fresh one only starts its cycle).
             (
                 Rule::Core,
                 &Op::Call { svc, .. }
                 | &Op::Acquire { svc }
-                | &Op::Record { svc, .. }
                 | &Op::Force { svc: Some(svc), .. }
+                | &Op::Transition { svc, .. },
+            ) => {
+                self.breaker(svc);
+                self.touch(svc, now)
+            }
+            (
+                Rule::Core,
+                &Op::Record { svc, .. }
                 | &Op::Reset { svc: Some(svc) }
-                | &Op::Transition { svc, .. }
                 | &Op::Configure { svc: Some(svc), .. },
             ) => self.touch(svc, now),
             (Rule::Core, _) => {}
@@ -1014,6 +1041,8 @@ impl Model {
                         },
                     };
                     b.enter(to, now, Reason::Fixture);
+                    // The call itself settles first (a closed breaker starts its cycle).
+                    b.settle(&c, now);
                 }
                 let result = call(b, &c, now, failures, duration);
                 Reply::Call {

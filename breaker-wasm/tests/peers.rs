@@ -628,3 +628,54 @@ fn cockatiel_style_half_open_sampling_counts_slow_calls_and_is_validated() {
         ),
     ]);
 }
+
+#[test]
+fn gobreaker_interval_clears_the_closed_counts_each_cycle() {
+    // gobreaker Interval: the cyclic period of the closed state after which the counts are
+    // cleared, each clear a new generation, so a result of a request let through before it is
+    // dropped. Here cycles are aligned to multiples of interval_ms on the clock.
+    let configure = r#"{"type":"configure","msg_id":1,"config":{"interval_ms":10000}}"#;
+    let fail = |f: u32| {
+        format!(
+            r#"{{"type":"call_failed","in_reply_to":2,"service":"svc","state":"closed","failures":{f}}}"#
+        )
+    };
+    let failure = r#"{"type":"call","msg_id":2,"force_failures":1}"#;
+    check(&[
+        (0, configure, &configured(r#","interval_ms":10000"#)),
+        (1000, failure, &fail(1)),
+        (2000, failure, &fail(2)),
+        (3000, failure, &fail(3)),
+        (4000, failure, &fail(4)),
+        (9999, ACQUIRE, &acquired("closed", 1)),
+        // A new cycle at 10000: the counts start over, and the permit of the last one is stale.
+        (
+            10_001,
+            r#"{"type":"record","msg_id":6,"permit":1,"outcome":"failure"}"#,
+            r#"{"type":"record_ok","in_reply_to":6,"service":"svc","state":"closed","stale":true}"#,
+        ),
+        (10_002, failure, &fail(1)),
+        (10_003, failure, &fail(2)),
+        (10_004, failure, &fail(3)),
+        (10_005, failure, &fail(4)),
+        (
+            10_006,
+            failure,
+            r#"{"type":"circuit_breaker_open","in_reply_to":2,"service":"svc","failures":5}"#,
+        ),
+        // No transition is logged for a clear.
+        (
+            10_007,
+            r#"{"type":"events","msg_id":7}"#,
+            &events(
+                7,
+                r#"{"seq":1,"at_ms":10006,"service":"svc","from":"closed","to":"open","reason":"5 consecutive failures (threshold 5)"}"#,
+            ),
+        ),
+    ]);
+    check(&[(
+        0,
+        r#"{"type":"configure","msg_id":1,"config":{"interval_ms":0}}"#,
+        r#"{"type":"error","in_reply_to":1,"code":12,"text":"config.interval_ms: expected an integer from 1 to 9007199254740991, found 0"}"#,
+    )]);
+}

@@ -117,6 +117,10 @@ pub struct Config {
     /// percentage reaches this (or the slow percentage reaches `slow_call_rate`), else closes.
     /// `None` (the default): the first failed probe re-opens it.
     pub half_open_failure_rate: Option<Milli>,
+    /// While closed, the counts (consecutive failures, the window) are cleared at every
+    /// multiple of this many milliseconds on the clock, each clear a new generation
+    /// (outstanding permits go stale). `None` (the default): never.
+    pub interval_ms: Option<u64>,
 }
 
 /// What `half_open_max_calls` limits.
@@ -149,6 +153,7 @@ impl Default for Config {
             half_open_expiry: StateName::Open,
             half_open_budget: HalfOpenBudget::InFlight,
             half_open_failure_rate: None,
+            interval_ms: None,
         }
     }
 }
@@ -178,7 +183,7 @@ impl Config {
 /// The fields of [`Config`], in wire order. The fields after `max_services` are written in a
 /// config object only when they differ from their default, so the objects of a node that does
 /// not use them are those of the protocol's first version.
-pub const FIELDS: [Field; 15] = [
+pub const FIELDS: [Field; 16] = [
     Field::FailureThreshold,
     Field::OpenTimeoutMs,
     Field::HalfOpenMaxCalls,
@@ -194,6 +199,7 @@ pub const FIELDS: [Field; 15] = [
     Field::HalfOpenExpiry,
     Field::HalfOpenBudget,
     Field::HalfOpenFailureRate,
+    Field::IntervalMs,
 ];
 
 /// One settable field of [`Config`].
@@ -214,6 +220,7 @@ pub enum Field {
     HalfOpenExpiry,
     HalfOpenBudget,
     HalfOpenFailureRate,
+    IntervalMs,
 }
 
 /// The value of one field.
@@ -254,6 +261,7 @@ impl Field {
             Field::HalfOpenExpiry => "half_open_expiry",
             Field::HalfOpenBudget => "half_open_budget",
             Field::HalfOpenFailureRate => "half_open_failure_rate",
+            Field::IntervalMs => "interval_ms",
         }
     }
 
@@ -289,6 +297,7 @@ impl Field {
             Field::HalfOpenExpiry => Setting::Target(c.half_open_expiry),
             Field::HalfOpenBudget => Setting::Budget(c.half_open_budget),
             Field::HalfOpenFailureRate => Setting::OptRate(c.half_open_failure_rate),
+            Field::IntervalMs => Setting::OptInt(c.interval_ms),
         }
     }
 
@@ -311,6 +320,7 @@ impl Field {
             (Field::HalfOpenExpiry, Setting::Target(v)) => c.half_open_expiry = v,
             (Field::HalfOpenBudget, Setting::Budget(v)) => c.half_open_budget = v,
             (Field::HalfOpenFailureRate, Setting::OptRate(v)) => c.half_open_failure_rate = v,
+            (Field::IntervalMs, Setting::OptInt(v)) => c.interval_ms = v,
             _ => {}
         }
     }

@@ -58,6 +58,9 @@ pub struct Breaker {
     admitted: u64,
     /// The trial calls recorded in this half_open period, when it is judged by rate.
     trial: Tally,
+    /// The start of the `interval_ms` cycle the closed counts belong to (set by the first
+    /// decision under `interval_ms` after closing).
+    cycle: Option<u64>,
 }
 
 impl Default for Breaker {
@@ -84,6 +87,8 @@ pub struct Parts {
     pub admitted: u64,
     /// Trial calls recorded in this half_open period (judged by rate).
     pub trial: Tally,
+    /// When the current closed cycle began (under `interval_ms`).
+    pub cycle: Option<u64>,
 }
 
 impl Breaker {
@@ -100,6 +105,7 @@ impl Breaker {
             window: None,
             admitted: 0,
             trial: Tally::default(),
+            cycle: None,
         }
     }
 
@@ -116,6 +122,7 @@ impl Breaker {
             window: p.window.map(Box::new),
             admitted: p.admitted,
             trial: p.trial,
+            cycle: p.cycle,
         }
     }
 
@@ -130,6 +137,7 @@ impl Breaker {
             window: self.window.as_deref().cloned(),
             admitted: self.admitted,
             trial: self.trial,
+            cycle: self.cycle,
         }
     }
 
@@ -181,6 +189,9 @@ impl Breaker {
             }
             State::HalfOpen { since, .. } => *since = since.saturating_sub(delta),
         }
+        if let Some(cycle) = &mut self.cycle {
+            *cycle = cycle.saturating_sub(delta);
+        }
         for lease in &mut self.leases {
             lease.at = lease.at.saturating_sub(delta);
         }
@@ -228,6 +239,7 @@ impl Breaker {
         self.window = None;
         self.admitted = 0;
         self.trial = Tally::default();
+        self.cycle = None;
         match to {
             StateName::Closed => {
                 self.failures = 0;

@@ -9,6 +9,7 @@ impl Breaker {
         if self.forced.is_some() {
             return;
         }
+        self.clear_cycles(config, now);
         loop {
             match self.state {
                 State::Open { since, period } if self.state.open_elapsed(now) => {
@@ -49,6 +50,26 @@ impl Breaker {
                 }
                 _ => break,
             }
+        }
+    }
+
+    /// Under `interval_ms`, while closed: cycles are aligned to multiples of `interval_ms` on
+    /// the clock; when `now` is in a later cycle than the counts, they are cleared, a new
+    /// generation (outstanding permits go stale). No transition.
+    fn clear_cycles(&mut self, config: &Config, now: u64) {
+        let (Some(ms), State::Closed) = (config.interval_ms, self.state) else {
+            return;
+        };
+        let current = now - now % ms;
+        match self.cycle {
+            Some(start) if start >= current => {}
+            Some(_) => {
+                self.failures = 0;
+                self.window = None;
+                self.leases.clear();
+                self.cycle = Some(current);
+            }
+            None => self.cycle = Some(current),
         }
     }
 

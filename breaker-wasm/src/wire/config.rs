@@ -45,7 +45,9 @@ pub fn config_patch(value: Raw, path: &str) -> Result<Patch, String> {
         let field =
             Field::from_name(key).ok_or_else(|| format!("{path}.{key}: unknown config field"))?;
         let value = match field {
-            Field::SlowCallMs | Field::HalfOpenMaxMs if v.is_null() => Setting::OptInt(None),
+            Field::SlowCallMs | Field::HalfOpenMaxMs | Field::IntervalMs if v.is_null() => {
+                Setting::OptInt(None)
+            }
             Field::HalfOpenFailureRate if v.is_null() => Setting::OptRate(None),
             _ => setting(field, *v, &format!("{path}.{key}"))?,
         };
@@ -59,7 +61,7 @@ pub fn setting(field: Field, v: Raw, path: &str) -> Result<Setting, String> {
     match field {
         Field::Window => window(v, path).map(Setting::Window),
         Field::Backoff => backoff(v, path).map(Setting::Backoff),
-        Field::SlowCallMs | Field::HalfOpenMaxMs => {
+        Field::SlowCallMs | Field::HalfOpenMaxMs | Field::IntervalMs => {
             int(v, path, 1, MAX_SAFE).map(|n| Setting::OptInt(Some(n)))
         }
         Field::HalfOpenBudget => match v.as_str().as_deref() {

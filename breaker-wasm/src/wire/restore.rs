@@ -181,6 +181,7 @@ fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
         "successes",
         "admitted",
         "trial",
+        "cycle",
         "forced",
         "failures",
         "trips",
@@ -237,6 +238,7 @@ fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
         leases,
         window,
         trial: decode_trial(&o)?,
+        cycle: o.opt("cycle").map(|_| o.u64("cycle")).transpose()?,
         admitted: match o.opt("admitted") {
             Some(_) if state.name() == StateName::HalfOpen => o.u64("admitted")?,
             Some(_) => return Err(format!("{}.admitted: only while half_open", o.path)),

@@ -105,6 +105,9 @@ impl Serialize for BreakerObject<'_> {
         if let Some(f) = b.forced {
             o.serialize_field("forced", forced_name(f))?;
         }
+        if let (Some(cycle), State::Closed) = (b.cycle, b.state) {
+            o.serialize_field("cycle", &cycle)?;
+        }
         o.serialize_field("failures", &b.failures)?;
         o.serialize_field("trips", &b.trips)?;
         o.serialize_field("counts", &CountsObject::from(b.counts))?;
