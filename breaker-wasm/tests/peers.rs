@@ -679,3 +679,57 @@ fn gobreaker_interval_clears_the_closed_counts_each_cycle() {
         r#"{"type":"error","in_reply_to":1,"code":12,"text":"config.interval_ms: expected an integer from 1 to 9007199254740991, found 0"}"#,
     )]);
 }
+
+#[test]
+fn cockatiel_initial_state_for_new_breakers() {
+    // cockatiel's initialState: a breaker can start other than closed. Here new breakers start
+    // in `initial_state` when they are created, with the transition logged; one already
+    // tracked is not touched.
+    let configure = r#"{"type":"configure","msg_id":1,"config":{"initial_state":"open"}}"#;
+    check(&[
+        (
+            0,
+            r#"{"type":"call","msg_id":2}"#,
+            r#"{"type":"call_ok","in_reply_to":2,"service":"svc","state":"closed"}"#,
+        ),
+        (100, configure, &configured(r#","initial_state":"open""#)),
+        (
+            200,
+            r#"{"type":"call","msg_id":2}"#,
+            r#"{"type":"call_ok","in_reply_to":2,"service":"svc","state":"closed"}"#,
+        ),
+        (
+            300,
+            r#"{"type":"acquire","msg_id":4,"service":"new"}"#,
+            r#"{"type":"error","in_reply_to":4,"code":11,"text":"Circuit breaker OPEN","service":"new","retry_after_ms":5000}"#,
+        ),
+        (
+            5300,
+            r#"{"type":"acquire","msg_id":4,"service":"new"}"#,
+            r#"{"type":"acquire_ok","in_reply_to":4,"service":"new","state":"half_open","permit":1}"#,
+        ),
+        (
+            5300,
+            r#"{"type":"events","msg_id":5,"service":"new"}"#,
+            &events(
+                5,
+                r#"{"seq":1,"at_ms":300,"service":"new","from":"closed","to":"open","reason":"initial state of a new breaker"},{"seq":2,"at_ms":5300,"service":"new","from":"open","to":"half_open","reason":"open timeout of 5000 ms elapsed"}"#,
+            ),
+        ),
+        (
+            5400,
+            r#"{"type":"configure","msg_id":1,"config":{"initial_state":"half_open"}}"#,
+            &configured(r#","initial_state":"half_open""#),
+        ),
+        (
+            5400,
+            r#"{"type":"acquire","msg_id":4,"service":"other"}"#,
+            r#"{"type":"acquire_ok","in_reply_to":4,"service":"other","state":"half_open","permit":2}"#,
+        ),
+        (
+            5400,
+            r#"{"type":"configure","msg_id":1,"config":{"initial_state":"ajar"}}"#,
+            r#"{"type":"error","in_reply_to":1,"code":12,"text":"config.initial_state: expected \"closed\", \"open\" or \"half_open\", found \"ajar\""}"#,
+        ),
+    ]);
+}

@@ -121,6 +121,9 @@ pub struct Config {
     /// multiple of this many milliseconds on the clock, each clear a new generation
     /// (outstanding permits go stale). `None` (the default): never.
     pub interval_ms: Option<u64>,
+    /// The state a breaker starts in when it is created (first traffic, or an operator action
+    /// naming it): closed (the default), open (a first open period) or half_open.
+    pub initial_state: StateName,
 }
 
 /// What `half_open_max_calls` limits.
@@ -154,6 +157,7 @@ impl Default for Config {
             half_open_budget: HalfOpenBudget::InFlight,
             half_open_failure_rate: None,
             interval_ms: None,
+            initial_state: StateName::Closed,
         }
     }
 }
@@ -183,7 +187,7 @@ impl Config {
 /// The fields of [`Config`], in wire order. The fields after `max_services` are written in a
 /// config object only when they differ from their default, so the objects of a node that does
 /// not use them are those of the protocol's first version.
-pub const FIELDS: [Field; 16] = [
+pub const FIELDS: [Field; 17] = [
     Field::FailureThreshold,
     Field::OpenTimeoutMs,
     Field::HalfOpenMaxCalls,
@@ -200,6 +204,7 @@ pub const FIELDS: [Field; 16] = [
     Field::HalfOpenBudget,
     Field::HalfOpenFailureRate,
     Field::IntervalMs,
+    Field::InitialState,
 ];
 
 /// One settable field of [`Config`].
@@ -221,6 +226,7 @@ pub enum Field {
     HalfOpenBudget,
     HalfOpenFailureRate,
     IntervalMs,
+    InitialState,
 }
 
 /// The value of one field.
@@ -262,6 +268,7 @@ impl Field {
             Field::HalfOpenBudget => "half_open_budget",
             Field::HalfOpenFailureRate => "half_open_failure_rate",
             Field::IntervalMs => "interval_ms",
+            Field::InitialState => "initial_state",
         }
     }
 
@@ -298,6 +305,7 @@ impl Field {
             Field::HalfOpenBudget => Setting::Budget(c.half_open_budget),
             Field::HalfOpenFailureRate => Setting::OptRate(c.half_open_failure_rate),
             Field::IntervalMs => Setting::OptInt(c.interval_ms),
+            Field::InitialState => Setting::Target(c.initial_state),
         }
     }
 
@@ -321,6 +329,7 @@ impl Field {
             (Field::HalfOpenBudget, Setting::Budget(v)) => c.half_open_budget = v,
             (Field::HalfOpenFailureRate, Setting::OptRate(v)) => c.half_open_failure_rate = v,
             (Field::IntervalMs, Setting::OptInt(v)) => c.interval_ms = v,
+            (Field::InitialState, Setting::Target(v)) => c.initial_state = v,
             _ => {}
         }
     }

@@ -49,6 +49,20 @@ impl Breaker {
         self.put(config, to, open_ms, now, Reason::Operator, log);
     }
 
+    /// A breaker just created starts in `initial_state` (nothing to do when that is closed).
+    pub fn start(&mut self, config: &Config, now: u64, log: &mut Transitions) {
+        if config.initial_state != StateName::Closed {
+            self.put(
+                config,
+                config.initial_state,
+                None,
+                now,
+                Reason::Initial,
+                log,
+            );
+        }
+    }
+
     /// Puts the breaker in `to` at `now` with `reason`, ending any forced mode.
     pub(super) fn put(
         &mut self,

@@ -128,6 +128,8 @@ pub enum Reason {
     Reset,
     /// An operator's `transition`.
     Operator,
+    /// A new breaker starting in `initial_state`.
+    Initial,
     /// Of `calls` trial calls in half_open, `bad` failed (or were slow, when `slow`), reaching
     /// the `threshold` percentage.
     TrialFailed {

@@ -78,12 +78,18 @@ impl Node {
         decide: impl FnOnce(&mut Breaker, &Config, &mut Transitions) -> T,
     ) -> T {
         let config = self.config_for(service);
+        let mut created = false;
         let id = self
             .breakers
             .find_or_insert(service, self.defaults.max_services, || {
+                created = true;
                 Breaker::new(service)
             });
-        let out = decide(self.breakers.breaker_mut(id), &config, &mut self.scratch);
+        let breaker = self.breakers.breaker_mut(id);
+        if created {
+            breaker.start(&config, self.now, &mut self.scratch);
+        }
+        let out = decide(breaker, &config, &mut self.scratch);
         self.breakers.touch(id);
         self.log_transitions(service);
         out

@@ -72,6 +72,15 @@ pub fn setting(field: Field, v: Raw, path: &str) -> Result<Setting, String> {
                 v.show()
             )),
         },
+        Field::InitialState => match v.as_str().as_deref() {
+            Some("closed") => Ok(Setting::Target(StateName::Closed)),
+            Some("open") => Ok(Setting::Target(StateName::Open)),
+            Some("half_open") => Ok(Setting::Target(StateName::HalfOpen)),
+            _ => Err(format!(
+                r#"{path}: expected "closed", "open" or "half_open", found {}"#,
+                v.show()
+            )),
+        },
         Field::HalfOpenExpiry => match v.as_str().as_deref() {
             Some("open") => Ok(Setting::Target(StateName::Open)),
             Some("closed") => Ok(Setting::Target(StateName::Closed)),

@@ -72,6 +72,7 @@ pub fn reason_text(r: &Reason) -> String {
         Reason::Forced(mode) => format!("forced {}", mode_name(mode)),
         Reason::Reset => "reset".into(),
         Reason::Operator => "moved by an operator (transition)".into(),
+        Reason::Initial => "initial state of a new breaker".into(),
         Reason::TrialFailed {
             slow,
             bad,
@@ -169,6 +170,7 @@ impl Serialize for StructuredReason<'_> {
             }
             Reason::Reset => o.serialize_field("kind", "reset")?,
             Reason::Operator => o.serialize_field("kind", "transition")?,
+            Reason::Initial => o.serialize_field("kind", "initial")?,
             Reason::TrialFailed { .. } | Reason::TrialPassed { .. } => {
                 trial_fields(&mut o, self.0)?
             }
@@ -237,6 +239,7 @@ pub(super) fn decode(r: Raw, reason_path: String) -> Result<Reason, String> {
         "fixture" => ro(&["kind"]).map(|_| Reason::Fixture)?,
         "reset" => ro(&["kind"]).map(|_| Reason::Reset)?,
         "transition" => ro(&["kind"]).map(|_| Reason::Operator)?,
+        "initial" => ro(&["kind"]).map(|_| Reason::Initial)?,
         "trial_failed" | "trial_passed" => trial_reason(kind, r, &reason_path)?,
         "forced" => Reason::Forced(match &*ro(&["kind", "mode"])?.str("mode")? {
             "open" => ForceMode::Open,
