@@ -15,7 +15,9 @@ use crate::breaker::{Breaker, Config, Patch, Transitions, View};
 pub use events::{Event, EventLog, MAX_EVENTS};
 pub use image::{Image, ImageError, SavedBreaker};
 use registry::Registry;
-pub use request::{CallFixture, ConfigChange, ErrorCode, OpenFor, Reply, Request, ServiceState};
+pub use request::{
+    CallFixture, ConfigChange, ErrorCode, OpenFor, Refused, Reply, Request, ServiceState,
+};
 
 /// The longest service name, in bytes.
 pub const MAX_SERVICE_BYTES: usize = 256;
@@ -115,9 +117,7 @@ impl Node {
                 _ => None,
             };
             if let Some(what) = fixture {
-                let text =
-                    format!("{what}: test fixtures are disabled on this node (--no-fixtures)");
-                return Reply::error(ErrorCode::Malformed, text);
+                return Reply::Refused(Refused::FixturesDisabled(what));
             }
         }
         let now = self.now;
@@ -168,8 +168,7 @@ impl Node {
             },
             Request::AdvanceClock { ms } => {
                 if !self.options.manual_clock {
-                    let text = "advance_clock: this node runs on the system clock (start it with --clock manual)";
-                    return Reply::error(ErrorCode::NotSupported, text);
+                    return Reply::Refused(Refused::SystemClock);
                 }
                 self.now = self.now.saturating_add(ms);
                 Reply::AdvanceClockOk { now_ms: self.now }

@@ -4,7 +4,7 @@
 use crate::breaker::{Breaker, Config, Patch, StateName, Transitions};
 
 use super::{
-    ConfigChange, ErrorCode, Image, ImageError, Node, OpenFor, Reply, SavedBreaker, ServiceState,
+    ConfigChange, Image, ImageError, Node, OpenFor, Refused, Reply, SavedBreaker, ServiceState,
 };
 
 impl Node {
@@ -45,10 +45,7 @@ impl Node {
             None => None,
             Some(OpenFor::Ms(ms)) => Some(ms),
             Some(OpenFor::Until(t)) if t > now => Some(t - now),
-            Some(OpenFor::Until(_)) => {
-                let text = format!("until_ms: expected a time after now_ms ({now})");
-                return Reply::error(ErrorCode::Malformed, text);
-            }
+            Some(OpenFor::Until(_)) => return Reply::Refused(Refused::NotAfterNow { now }),
         };
         self.traffic(service, |b, c, log| b.transition(c, to, open_ms, now, log));
         let state = self.view(service).state;
@@ -110,11 +107,7 @@ impl Node {
         match service {
             Some(service) => {
                 if let Some(field) = node_wide {
-                    let text = format!(
-                        "config.{}: a node-wide setting; configure it without a service",
-                        field.name()
-                    );
-                    return Reply::error(ErrorCode::Malformed, text);
+                    return Reply::Refused(Refused::NodeWide(field));
                 }
                 let patch = self
                     .overrides

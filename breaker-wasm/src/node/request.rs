@@ -90,6 +90,20 @@ pub enum ErrorCode {
     Internal = 13,
 }
 
+/// Why the node refused a well-formed request. The node says what, the wire says it in words
+/// (the node knows neither JSON field paths nor the hosts' command-line flags).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// A test fixture on a node run without them: `state` for the fixtures of `call`, `force`.
+    FixturesDisabled(&'static str),
+    /// `advance_clock` on a node whose time comes from its host.
+    SystemClock,
+    /// A node-wide config field in a per-service `configure`.
+    NodeWide(Field),
+    /// A `transition`'s end of the open period that is not after the node's `now`.
+    NotAfterNow { now: u64 },
+}
+
 /// One breaker's line in `status` without a service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceState {
@@ -157,6 +171,7 @@ pub enum Reply<'a> {
         code: ErrorCode,
         text: String,
     },
+    Refused(Refused),
 }
 
 impl Reply<'_> {

@@ -101,6 +101,8 @@ pub struct Splitter {
     grammar: Grammar,
     stack: Vec<u8>,
     max: usize,
+    /// Where the last broken document broke (line, column), so it is reported once.
+    last_error: Option<(u64, u64)>,
 }
 
 impl Splitter {
@@ -118,6 +120,7 @@ impl Splitter {
             grammar: Grammar::Value,
             stack: Vec::new(),
             max,
+            last_error: None,
         }
     }
 
@@ -237,14 +240,31 @@ impl Splitter {
                         }
                     }
                     Step::Error(message) => {
-                        let error = self.error(message);
-                        self.resync_after_broken_document();
-                        return Some(error);
+                        if let Some(error) = self.broken(message) {
+                            return Some(error);
+                        }
                     }
                 },
             }
         }
         None
+    }
+
+    /// A broken document: the error to report, unless it was reported already. Resuming
+    /// inside a broken pretty-printed document can start a "document" at an inner line that
+    /// breaks at the very same byte.
+    fn broken(&mut self, message: &'static str) -> Option<Frame<'static>> {
+        let error = self.error(message);
+        self.resync_after_broken_document();
+        let at = match &error {
+            Frame::Error { line, column, .. } => Some((*line, *column)),
+            Frame::Doc { .. } => None,
+        };
+        if at.is_some() && at == self.last_error {
+            return None;
+        }
+        self.last_error = at;
+        Some(error)
     }
 
     /// Forgets everything: the next input starts a new stream at `line` and `column` (1-based).
@@ -539,6 +559,21 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_document_is_reported_once_even_when_an_inner_line_starts_with_a_brace() {
+        let input = "{\"a\":\n{\"b\": 1 \"c\": 2}}\n{\"ok\":1}\n";
+        for chunk in [1, 5, 1000] {
+            assert_eq!(
+                split(input, chunk, 1 << 20),
+                vec![
+                    "2:9 error: expected ',' or '}' in an object",
+                    "3: {\"ok\":1}"
+                ],
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[test]
     fn an_oversized_document_is_skipped_without_being_kept() {
         let big = format!("{{\"s\":\"{}\"}}\n{{\"ok\":1}}\n", "x".repeat(10_000));
         let mut s = Splitter::new(100);
@@ -567,17 +602,16 @@ mod tests {
             found,
             vec!["1:133 error: nesting too deep", "2: {\"ok\":1}"]
         );
-        for bad in [
-            "{\"a\":01}",
-            "{\"a\":tru}",
-            "{\"a\":\"\\x\"}",
-            "{\"a\" 1}",
-            "{a:1}",
-            "{\"a\":1,}",
-            "{\"a\":\"\n\"}",
+        for (bad, expected) in [
+            ("{\"a\":01}", "1:7 error: expected ',' or '}' in an object"),
+            ("{\"a\":tru}", "1:9 error: expected a value"),
+            ("{\"a\":\"\\x\"}", "1:8 error: invalid escape in a string"),
+            ("{\"a\" 1}", "1:6 error: expected ':' after an object key"),
+            ("{a:1}", "1:2 error: expected a string key"),
+            ("{\"a\":1,}", "1:8 error: expected a string key"),
+            ("{\"a\":\"\n\"}", "1:7 error: control character in a string"),
         ] {
-            let found = split(bad, 3, 1000);
-            assert!(found[0].contains("error"), "{bad:?}: {found:?}");
+            assert_eq!(split(bad, 3, 1000), vec![expected], "{bad:?}");
         }
         assert_eq!(
             split("{\"a\":", 1, 1000),

@@ -241,6 +241,10 @@ fn answer(
             Ok(())
         }
         (None, Reply::Error { text, .. }) => Err(format!("{text} (message without msg_id)")),
+        (None, Reply::Refused(refused)) => {
+            let (_, text) = values::refusal(&refused);
+            Err(format!("{text} (message without msg_id)"))
+        }
         (None, _) => Ok(()),
     }
 }

@@ -1,11 +1,13 @@
 //! Replies on the wire: the core's [`Reply`] as a serde type whose fields are declared in the
 //! protocol's key order, written compact by serde_json.
 
+use std::borrow::Cow;
+
 use serde::{Serialize, Serializer};
 
 use super::reason::ReasonText;
 use super::snapshot::SnapshotObject;
-use super::values::{ConfigObject, EventObject, Mode, State, forced_name};
+use super::values::{ConfigObject, EventObject, Mode, Moved, State, forced_name};
 use crate::breaker::{CallResult, Counts, StateName, Transition};
 use crate::node::{Event, Reply, ServiceState};
 
@@ -124,11 +126,7 @@ pub enum Body<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         state: Option<State>,
     },
-    TransitionOk {
-        in_reply_to: u64,
-        service: &'a str,
-        state: State,
-    },
+    TransitionOk(Moved<'a>),
     EventsOk {
         in_reply_to: u64,
         events: Events<'a>,
@@ -148,7 +146,7 @@ pub enum Body<'a> {
     Error {
         in_reply_to: u64,
         code: u64,
-        text: &'a str,
+        text: Cow<'a, str>,
     },
 }
 
@@ -268,11 +266,9 @@ impl<'a> Body<'a> {
                 mode: Mode(*mode),
                 state: service.map(|(_, state)| State(state)),
             },
-            Reply::TransitionOk { service, state } => Body::TransitionOk {
-                in_reply_to: id,
-                service,
-                state: State(*state),
-            },
+            Reply::TransitionOk { service, state } => {
+                Body::TransitionOk(Moved(id, service, *state))
+            }
             Reply::Events(events) => Body::EventsOk {
                 in_reply_to: id,
                 events: Events(events),
@@ -292,8 +288,16 @@ impl<'a> Body<'a> {
             Reply::Error { code, text } => Body::Error {
                 in_reply_to: id,
                 code: *code as u64,
-                text,
+                text: Cow::Borrowed(text),
             },
+            Reply::Refused(refused) => {
+                let (code, text) = super::values::refusal(refused);
+                Body::Error {
+                    in_reply_to: id,
+                    code: code as u64,
+                    text: Cow::Owned(text),
+                }
+            }
         }
     }
 }
@@ -338,7 +342,7 @@ fn traffic<'a>(id: u64, reply: &'a Reply<'a>) -> Body<'a> {
         _ => Body::Error {
             in_reply_to: id,
             code: 13,
-            text: "not a traffic reply",
+            text: Cow::Borrowed("not a traffic reply"),
         },
     }
 }

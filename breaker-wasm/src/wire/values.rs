@@ -10,7 +10,7 @@ use crate::breaker::{
     Backoff, Config, ForceMode, Forced, HalfOpenBudget, Milli, Patch, Setting, StateName, Window,
     config::FIELDS,
 };
-use crate::node::Event;
+use crate::node::{ErrorCode, Event, Refused};
 
 pub fn state_name(s: StateName) -> &'static str {
     match s {
@@ -38,6 +38,33 @@ pub fn forced_name(f: Forced) -> &'static str {
 /// `s` in double quotes, JSON-escaped: for names inside messages.
 pub fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
+}
+
+/// The code and text of a refusal. The flags named are `breaker-host`'s; the other hosts have
+/// an option of the same meaning (ABI.md, `breaker_set_options`).
+pub fn refusal(refused: &Refused) -> (ErrorCode, String) {
+    match *refused {
+        Refused::FixturesDisabled(what) => (
+            ErrorCode::Malformed,
+            format!("{what}: test fixtures are disabled on this node (--no-fixtures)"),
+        ),
+        Refused::SystemClock => (
+            ErrorCode::NotSupported,
+            "advance_clock: this node runs on the system clock (start it with --clock manual)"
+                .to_string(),
+        ),
+        Refused::NotAfterNow { now } => (
+            ErrorCode::Malformed,
+            format!("until_ms: expected a time after now_ms ({now})"),
+        ),
+        Refused::NodeWide(field) => (
+            ErrorCode::Malformed,
+            format!(
+                "config.{}: a node-wide setting; configure it without a service",
+                field.name()
+            ),
+        ),
+    }
 }
 
 /// A state, as its name.
@@ -237,6 +264,19 @@ impl<R: Serialize> Serialize for EventObject<'_, R> {
         o.serialize_field("from", &State(e.from))?;
         o.serialize_field("to", &State(e.to))?;
         o.serialize_field("reason", &self.reason)?;
+        o.end()
+    }
+}
+
+/// The fields of `transition_ok`: `in_reply_to`, `service`, `state`.
+pub struct Moved<'a>(pub u64, pub &'a str, pub StateName);
+
+impl Serialize for Moved<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_struct("Moved", 3)?;
+        o.serialize_field("in_reply_to", &self.0)?;
+        o.serialize_field("service", self.1)?;
+        o.serialize_field("state", &State(self.2))?;
         o.end()
     }
 }
