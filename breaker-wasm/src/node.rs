@@ -156,6 +156,7 @@ impl Node {
                 Reply::ForceOk { service, mode }
             }
             Request::Transition { service, to, open } => self.transition(service, to, open),
+            Request::Isolate { service, release } => self.isolate(service, release),
             Request::Events { service, after } => {
                 self.settle_all();
                 Reply::Events(self.events.since(after, service).cloned().collect())

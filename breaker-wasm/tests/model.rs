@@ -26,7 +26,7 @@ use breaker_wasm::breaker::{
     Window,
 };
 use breaker_wasm::node::{
-    CallFixture, ConfigChange, Event, Image, Node, OpenFor, Reply, Request, ServiceState,
+    CallFixture, ConfigChange, Event, Image, Node, OpenFor, Refused, Reply, Request, ServiceState,
 };
 use breaker_wasm::wire::snapshot;
 use proptest::prelude::*;
@@ -81,6 +81,11 @@ enum Op {
     },
     Reset {
         svc: Option<usize>,
+    },
+    /// `isolate`, or `release` when `release`.
+    Isolate {
+        svc: usize,
+        release: bool,
     },
     /// An operator's `transition`; `open_ms` as `for_ms`.
     Transition {
@@ -252,6 +257,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (maybe_svc(), prop_oneof![Just(ForceMode::Open), Just(ForceMode::Closed), Just(ForceMode::Auto)])
             .prop_map(|(svc, mode)| Op::Force { svc, mode }),
         1 => maybe_svc().prop_map(|svc| Op::Reset { svc }),
+        1 => (svc(), any::<bool>()).prop_map(|(svc, release)| Op::Isolate { svc, release }),
         1 => (svc(), state_name(), prop_oneof![Just(None), (1..=80u64).prop_map(Some)])
             .prop_map(|(svc, to, open_ms)| Op::Transition {
                 svc,
@@ -495,6 +501,8 @@ struct MBreaker {
     trial: (u64, u64, u64),
     /// The start of the `interval_ms` cycle the closed counts belong to.
     cycle: Option<u64>,
+    /// Holders of an isolation.
+    isolations: u64,
     /// This service's transitions, in order.
     log: Vec<Transition>,
 }
@@ -512,6 +520,7 @@ impl MBreaker {
             admitted: 0,
             trial: (0, 0, 0),
             cycle: None,
+            isolations: 0,
             log: Vec::new(),
         }
     }
@@ -1031,6 +1040,10 @@ impl Model {
                 &Op::Call { svc, .. }
                 | &Op::Acquire { svc }
                 | &Op::Force { svc: Some(svc), .. }
+                | &Op::Isolate {
+                    svc,
+                    release: false,
+                }
                 | &Op::Transition { svc, .. },
             ) => {
                 self.create(svc, now);
@@ -1056,6 +1069,7 @@ impl Model {
                 let b = self.breaker(svc);
                 if let Some(state) = state {
                     b.forced = None;
+                    b.isolations = 0;
                     let to = match state {
                         StateName::Closed => MState::Closed,
                         StateName::Open => MState::Open {
@@ -1208,6 +1222,7 @@ impl Model {
             }
             Op::Force { svc, mode } => {
                 let force = |b: &mut MBreaker| {
+                    b.isolations = 0;
                     let reason = Reason::Forced(mode);
                     match mode {
                         ForceMode::Open => {
@@ -1251,10 +1266,39 @@ impl Model {
                     }
                 }
             }
+            Op::Isolate { svc, release } => {
+                let service = SERVICES[svc];
+                let Some(b) = self.breakers.get_mut(&svc) else {
+                    return Reply::Refused(Refused::NotIsolated);
+                };
+                if release {
+                    // Not settled: the last holder closes it, counts kept.
+                    if b.isolations == 0 {
+                        return Reply::Refused(Refused::NotIsolated);
+                    }
+                    b.isolations -= 1;
+                    if b.isolations == 0 {
+                        b.forced = None;
+                        b.enter(MState::Closed, now, Reason::Released);
+                    }
+                } else {
+                    b.isolations += 1;
+                    if b.isolations == 1 {
+                        b.forced = Some(Forced::Open);
+                        let state = MState::Open {
+                            since: now,
+                            until: u128::MAX,
+                        };
+                        b.enter(state, now, Reason::Isolated);
+                    }
+                }
+                Reply::IsolateOk(service, release, b.isolations)
+            }
             Op::Transition { svc, to, open_ms } => {
                 let c = self.config(svc);
                 let b = self.breaker(svc);
                 b.forced = None;
+                b.isolations = 0;
                 let state = match to {
                     StateName::Closed => MState::Closed,
                     StateName::Open => MState::Open {
@@ -1274,6 +1318,7 @@ impl Model {
             }
             Op::Reset { svc } => {
                 let reset = |b: &mut MBreaker| {
+                    b.isolations = 0;
                     b.forced = None;
                     b.counts = Counts::default();
                     b.enter(MState::Closed, now, Reason::Reset);
@@ -1508,6 +1553,10 @@ fn request(op: &Op, permit: u64) -> Request<'static> {
             mode,
         },
         Op::Reset { svc } => Request::Reset { service: name(svc) },
+        Op::Isolate { svc, release } => Request::Isolate {
+            service: SERVICES[svc],
+            release,
+        },
         Op::Transition { svc, to, open_ms } => Request::Transition {
             service: SERVICES[svc],
             to,

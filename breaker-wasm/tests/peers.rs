@@ -733,3 +733,49 @@ fn cockatiel_initial_state_for_new_breakers() {
         ),
     ]);
 }
+
+#[test]
+fn cockatiel_isolation_holds_until_every_holder_releases() {
+    // cockatiel's isolate(): each call returns a handle; the circuit stays isolated (rejecting
+    // everything) until every handle has been disposed, then it closes. Here each `isolate` is
+    // a holder and each `release` disposes of one; both work on a node without fixtures.
+    let isolate = r#"{"type":"isolate","msg_id":3,"service":"svc"}"#;
+    let release = r#"{"type":"release","msg_id":3,"service":"svc"}"#;
+    let held = |kind: &str, holders: u32| {
+        format!(r#"{{"type":"{kind}_ok","in_reply_to":3,"service":"svc","holders":{holders}}}"#)
+    };
+    let rejected = r#"{"type":"error","in_reply_to":4,"code":11,"text":"Circuit breaker OPEN","service":"svc"}"#;
+    check_with(
+        NO_FIXTURES,
+        &[
+            (0, ACQUIRE, &acquired("closed", 1)),
+            (10, isolate, &held("isolate", 1)),
+            (20, isolate, &held("isolate", 2)),
+            (30, ACQUIRE, rejected),
+            (40, release, &held("release", 1)),
+            // One holder left: still isolated.
+            (50, ACQUIRE, rejected),
+            (60_000, ACQUIRE, rejected),
+            (60_010, release, &held("release", 0)),
+            (60_020, ACQUIRE, &acquired("closed", 2)),
+            (
+                60_030,
+                release,
+                r#"{"type":"error","in_reply_to":3,"code":12,"text":"service: not isolated (release needs a holder)"}"#,
+            ),
+            (
+                60_040,
+                r#"{"type":"events","msg_id":5}"#,
+                &events(
+                    5,
+                    r#"{"seq":1,"at_ms":10,"service":"svc","from":"closed","to":"open","reason":"isolated"},{"seq":2,"at_ms":60010,"service":"svc","from":"open","to":"closed","reason":"released by the last holder of its isolation"}"#,
+                ),
+            ),
+            (
+                60_050,
+                r#"{"type":"release","msg_id":3}"#,
+                r#"{"type":"error","in_reply_to":3,"code":12,"text":"service: missing"}"#,
+            ),
+        ],
+    );
+}

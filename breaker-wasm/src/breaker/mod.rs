@@ -61,6 +61,8 @@ pub struct Breaker {
     /// The start of the `interval_ms` cycle the closed counts belong to (set by the first
     /// decision under `interval_ms` after closing).
     cycle: Option<u64>,
+    /// Holders of an isolation (`isolate`): forced open while above 0.
+    isolations: u64,
 }
 
 impl Default for Breaker {
@@ -89,6 +91,8 @@ pub struct Parts {
     pub trial: Tally,
     /// When the current closed cycle began (under `interval_ms`).
     pub cycle: Option<u64>,
+    /// Holders of an isolation.
+    pub isolations: u64,
 }
 
 impl Breaker {
@@ -106,6 +110,7 @@ impl Breaker {
             admitted: 0,
             trial: Tally::default(),
             cycle: None,
+            isolations: 0,
         }
     }
 
@@ -123,6 +128,7 @@ impl Breaker {
             admitted: p.admitted,
             trial: p.trial,
             cycle: p.cycle,
+            isolations: p.isolations,
         }
     }
 
@@ -138,6 +144,7 @@ impl Breaker {
             admitted: self.admitted,
             trial: self.trial,
             cycle: self.cycle,
+            isolations: self.isolations,
         }
     }
 

@@ -7,6 +7,8 @@ impl Breaker {
     /// Timed transitions due before it are applied first.
     pub fn force(&mut self, config: &Config, mode: ForceMode, now: u64, log: &mut Transitions) {
         self.settle(config, now, log);
+        // An operator's force overrides every isolation.
+        self.isolations = 0;
         let reason = Reason::Forced(mode);
         match mode {
             ForceMode::Open => {
@@ -49,6 +51,38 @@ impl Breaker {
         self.put(config, to, open_ms, now, Reason::Operator, log);
     }
 
+    /// One more holder of an isolation (`isolate`): forced open until every holder releases.
+    /// Returns the holders.
+    pub fn isolate(&mut self, config: &Config, now: u64, log: &mut Transitions) -> u64 {
+        self.settle(config, now, log);
+        self.isolations += 1;
+        if self.isolations == 1 {
+            self.forced = Some(Forced::Open);
+            let state = State::Open {
+                since: now,
+                period: 0,
+            };
+            self.enter(state, now, Reason::Isolated, log);
+        }
+        self.isolations
+    }
+
+    /// One holder releases its isolation; the last one closes the breaker (its counts kept).
+    /// Returns the holders left, or `None` when it was not isolated.
+    pub fn release(&mut self, now: u64, log: &mut Transitions) -> Option<u64> {
+        self.isolations = self.isolations.checked_sub(1)?;
+        if self.isolations == 0 {
+            self.forced = None;
+            self.enter(State::Closed, now, Reason::Released, log);
+        }
+        Some(self.isolations)
+    }
+
+    /// Holders of an isolation.
+    pub fn isolations(&self) -> u64 {
+        self.isolations
+    }
+
     /// A breaker just created starts in `initial_state` (nothing to do when that is closed).
     pub fn start(&mut self, config: &Config, now: u64, log: &mut Transitions) {
         if config.initial_state != StateName::Closed {
@@ -63,7 +97,7 @@ impl Breaker {
         }
     }
 
-    /// Puts the breaker in `to` at `now` with `reason`, ending any forced mode.
+    /// Puts the breaker in `to` at `now` with `reason`, ending any forced mode and isolation.
     pub(super) fn put(
         &mut self,
         config: &Config,
@@ -74,6 +108,7 @@ impl Breaker {
         log: &mut Transitions,
     ) {
         self.forced = None;
+        self.isolations = 0;
         let state = match to {
             StateName::Closed => State::Closed,
             StateName::Open => State::Open {
@@ -92,6 +127,7 @@ impl Breaker {
     pub fn reset(&mut self, config: &Config, now: u64, log: &mut Transitions) {
         self.settle(config, now, log);
         self.forced = None;
+        self.isolations = 0;
         self.counts = Counts::default();
         self.enter(State::Closed, now, Reason::Reset, log);
     }

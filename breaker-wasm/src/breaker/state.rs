@@ -130,6 +130,10 @@ pub enum Reason {
     Operator,
     /// A new breaker starting in `initial_state`.
     Initial,
+    /// The first holder isolated it (`isolate`).
+    Isolated,
+    /// The last holder released its isolation (`release`).
+    Released,
     /// Of `calls` trial calls in half_open, `bad` failed (or were slow, when `slow`), reaching
     /// the `threshold` percentage.
     TrialFailed {

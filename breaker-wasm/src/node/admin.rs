@@ -33,6 +33,22 @@ impl Node {
         }
     }
 
+    /// `isolate` or `release` of `service`'s breaker (created if needed by `isolate`).
+    pub(super) fn isolate<'a>(&mut self, service: &'a str, release: bool) -> Reply<'a> {
+        let now = self.now;
+        if release && self.breakers.find(service).is_none() {
+            return Reply::Refused(Refused::NotIsolated);
+        }
+        let holders = self.traffic(service, |b, c, log| match release {
+            false => Some(b.isolate(c, now, log)),
+            true => b.release(now, log),
+        });
+        match holders {
+            Some(holders) => Reply::IsolateOk(service, release, holders),
+            None => Reply::Refused(Refused::NotIsolated),
+        }
+    }
+
     /// An operator's `transition` of `service`'s breaker (created if needed).
     pub(super) fn transition<'a>(
         &mut self,

@@ -130,6 +130,11 @@ impl Image {
                     "breakers[{i}].forced: a forced-open breaker is open"
                 ));
             }
+            _ if b.isolations > 0 && b.forced != Some(Forced::Open) => {
+                return bad(format!(
+                    "breakers[{i}].isolations: an isolated breaker is forced open"
+                ));
+            }
             State::Open { .. } | State::HalfOpen { .. } if b.forced == Some(Forced::Closed) => {
                 return bad(format!(
                     "breakers[{i}].forced: a forced-closed breaker is closed"

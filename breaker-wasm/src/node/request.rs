@@ -61,6 +61,11 @@ pub enum Request<'a> {
     },
     /// An operator's transition of one breaker, not a forced mode: to `to` now, an open period
     /// lasting `open` when given.
+    /// `isolate` (`release` false) or `release` of one breaker.
+    Isolate {
+        service: &'a str,
+        release: bool,
+    },
     Transition {
         service: &'a str,
         to: StateName,
@@ -100,6 +105,8 @@ pub enum Refused {
     SystemClock,
     /// A node-wide config field in a per-service `configure`.
     NodeWide(Field),
+    /// `release` of a breaker that no one isolated.
+    NotIsolated,
     /// A `transition`'s end of the open period that is not after the node's `now`.
     NotAfterNow { now: u64 },
 }
@@ -155,6 +162,8 @@ pub enum Reply<'a> {
         service: Option<(&'a str, StateName)>,
         mode: ForceMode,
     },
+    /// `isolate_ok` (or `release_ok`, when true) of a service, with the holders now.
+    IsolateOk(&'a str, bool, u64),
     TransitionOk {
         service: &'a str,
         state: StateName,

@@ -193,6 +193,13 @@ fn admin<'v>(
             }
         }
         "transition" => transition(fields)?,
+        "isolate" | "release" => match fields.admin_service()? {
+            Some(service) => Request::Isolate {
+                service,
+                release: kind == "release",
+            },
+            None => return Err(Refusal::Field("service: missing".into())),
+        },
         "events" => Request::Events {
             service: fields.admin_service()?,
             after: fields.int("after", u64::MAX)?.unwrap_or(0),

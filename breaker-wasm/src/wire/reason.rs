@@ -73,6 +73,8 @@ pub fn reason_text(r: &Reason) -> String {
         Reason::Reset => "reset".into(),
         Reason::Operator => "moved by an operator (transition)".into(),
         Reason::Initial => "initial state of a new breaker".into(),
+        Reason::Isolated => "isolated".into(),
+        Reason::Released => "released by the last holder of its isolation".into(),
         Reason::TrialFailed {
             slow,
             bad,
@@ -171,6 +173,8 @@ impl Serialize for StructuredReason<'_> {
             Reason::Reset => o.serialize_field("kind", "reset")?,
             Reason::Operator => o.serialize_field("kind", "transition")?,
             Reason::Initial => o.serialize_field("kind", "initial")?,
+            Reason::Isolated => o.serialize_field("kind", "isolated")?,
+            Reason::Released => o.serialize_field("kind", "released")?,
             Reason::TrialFailed { .. } | Reason::TrialPassed { .. } => {
                 trial_fields(&mut o, self.0)?
             }
@@ -240,6 +244,8 @@ pub(super) fn decode(r: Raw, reason_path: String) -> Result<Reason, String> {
         "reset" => ro(&["kind"]).map(|_| Reason::Reset)?,
         "transition" => ro(&["kind"]).map(|_| Reason::Operator)?,
         "initial" => ro(&["kind"]).map(|_| Reason::Initial)?,
+        "isolated" => ro(&["kind"]).map(|_| Reason::Isolated)?,
+        "released" => ro(&["kind"]).map(|_| Reason::Released)?,
         "trial_failed" | "trial_passed" => trial_reason(kind, r, &reason_path)?,
         "forced" => Reason::Forced(match &*ro(&["kind", "mode"])?.str("mode")? {
             "open" => ForceMode::Open,

@@ -7,7 +7,7 @@ use serde::{Serialize, Serializer};
 
 use super::reason::ReasonText;
 use super::snapshot::SnapshotObject;
-use super::values::{ConfigObject, EventObject, Mode, Moved, State, forced_name};
+use super::values::{ConfigObject, EventObject, Held, Mode, Moved, State, forced_name};
 use crate::breaker::{CallResult, Counts, StateName, Transition};
 use crate::node::{Event, Reply, ServiceState};
 
@@ -127,6 +127,8 @@ pub enum Body<'a> {
         state: Option<State>,
     },
     TransitionOk(Moved<'a>),
+    IsolateOk(Held<'a>),
+    ReleaseOk(Held<'a>),
     EventsOk {
         in_reply_to: u64,
         events: Events<'a>,
@@ -266,9 +268,8 @@ impl<'a> Body<'a> {
                 mode: Mode(*mode),
                 state: service.map(|(_, state)| State(state)),
             },
-            Reply::TransitionOk { service, state } => {
-                Body::TransitionOk(Moved(id, service, *state))
-            }
+            Reply::IsolateOk(s, r, h) => super::values::held(id, s, *r, *h),
+            Reply::TransitionOk { service, state } => super::values::moved(id, service, *state),
             Reply::Events(events) => Body::EventsOk {
                 in_reply_to: id,
                 events: Events(events),

@@ -171,25 +171,28 @@ fn strip(e: String) -> String {
 
 const OPEN_OR_CLOSED: &str = r#""open" or "closed""#;
 
+/// The fields of one saved breaker.
+const BREAKER_FIELDS: [&str; 16] = [
+    "service",
+    "state",
+    "since",
+    "until",
+    "open_ms",
+    "successes",
+    "admitted",
+    "trial",
+    "cycle",
+    "isolations",
+    "forced",
+    "failures",
+    "trips",
+    "counts",
+    "leases",
+    "window",
+];
+
 fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
-    let allowed = [
-        "service",
-        "state",
-        "since",
-        "until",
-        "open_ms",
-        "successes",
-        "admitted",
-        "trial",
-        "cycle",
-        "forced",
-        "failures",
-        "trips",
-        "counts",
-        "leases",
-        "window",
-    ];
-    let o = Obj::new(v, format!("snapshot.{path}"), &allowed)?;
+    let o = Obj::new(v, format!("snapshot.{path}"), &BREAKER_FIELDS)?;
     let forced = match o.opt("forced").map(|f| f.as_str()) {
         None => None,
         Some(Some(s)) if s == "open" => Some(Forced::Open),
@@ -239,6 +242,11 @@ fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
         window,
         trial: decode_trial(&o)?,
         cycle: o.opt("cycle").map(|_| o.u64("cycle")).transpose()?,
+        isolations: o
+            .opt("isolations")
+            .map(|_| o.u64("isolations"))
+            .transpose()?
+            .unwrap_or(0),
         admitted: match o.opt("admitted") {
             Some(_) if state.name() == StateName::HalfOpen => o.u64("admitted")?,
             Some(_) => return Err(format!("{}.admitted: only while half_open", o.path)),

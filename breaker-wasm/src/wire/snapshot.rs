@@ -105,6 +105,9 @@ impl Serialize for BreakerObject<'_> {
         if let Some(f) = b.forced {
             o.serialize_field("forced", forced_name(f))?;
         }
+        if b.isolations > 0 {
+            o.serialize_field("isolations", &b.isolations)?;
+        }
         if let (Some(cycle), State::Closed) = (b.cycle, b.state) {
             o.serialize_field("cycle", &cycle)?;
         }

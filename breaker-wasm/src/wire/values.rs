@@ -6,6 +6,7 @@ use serde::ser::{Error as _, SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use super::reply::Body;
 use crate::breaker::{
     Backoff, Config, ForceMode, Forced, HalfOpenBudget, Milli, Patch, Setting, StateName, Window,
     config::FIELDS,
@@ -52,6 +53,10 @@ pub fn refusal(refused: &Refused) -> (ErrorCode, String) {
             ErrorCode::NotSupported,
             "advance_clock: this node runs on the system clock (start it with --clock manual)"
                 .to_string(),
+        ),
+        Refused::NotIsolated => (
+            ErrorCode::Malformed,
+            "service: not isolated (release needs a holder)".to_string(),
         ),
         Refused::NotAfterNow { now } => (
             ErrorCode::Malformed,
@@ -278,6 +283,32 @@ impl Serialize for Moved<'_> {
         o.serialize_field("service", self.1)?;
         o.serialize_field("state", &State(self.2))?;
         o.end()
+    }
+}
+
+/// The fields of `isolate_ok` and `release_ok`: `in_reply_to`, `service`, `holders`.
+pub struct Held<'a>(pub u64, pub &'a str, pub u64);
+
+impl Serialize for Held<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_struct("Held", 3)?;
+        o.serialize_field("in_reply_to", &self.0)?;
+        o.serialize_field("service", self.1)?;
+        o.serialize_field("holders", &self.2)?;
+        o.end()
+    }
+}
+
+/// `transition_ok`.
+pub fn moved<'a>(id: u64, service: &'a str, state: StateName) -> Body<'a> {
+    Body::TransitionOk(Moved(id, service, state))
+}
+
+/// `release_ok` when `release`, else `isolate_ok`.
+pub fn held<'a>(id: u64, service: &'a str, release: bool, holders: u64) -> Body<'a> {
+    match release {
+        true => Body::ReleaseOk(Held(id, service, holders)),
+        false => Body::IsolateOk(Held(id, service, holders)),
     }
 }
 
