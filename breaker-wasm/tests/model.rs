@@ -671,7 +671,11 @@ impl MBreaker {
                 self.leases.len() as u64 >= c.half_open_max_calls
             }
             // Never stuck: with no probe outstanding there is a slot.
-            _ => self.admitted >= c.half_open_max_calls && !self.leases.is_empty(),
+            // Never more in flight than the budget either (after a config change mid-period).
+            _ => {
+                self.admitted.max(self.leases.len() as u64) >= c.half_open_max_calls
+                    && !self.leases.is_empty()
+            }
         }
     }
 
@@ -1123,7 +1127,9 @@ impl Model {
                 }
                 b.leases.push((next, now));
                 if b.forced.is_none() && matches!(b.state, MState::HalfOpen { .. }) {
-                    b.admitted += 1;
+                    if per_period(&c) {
+                        b.admitted += 1;
+                    }
                 }
                 let state = b.state.name();
                 self.last_permit = next;
@@ -1417,7 +1423,9 @@ fn call(
         }
         (None, MState::HalfOpen { .. }) if c.half_open_failure_rate.is_some() => {
             // One trial per call; further attempts are rejected.
-            b.admitted += 1;
+            if per_period(c) {
+                b.admitted += 1;
+            }
             b.counts.rejections += tries - 1;
             let failures = b.trial.1 + u64::from(failed);
             let before = b.log.len();
@@ -1438,7 +1446,9 @@ fn call(
             }
         }
         (None, MState::HalfOpen { .. }) => {
-            b.admitted += 1;
+            if per_period(c) {
+                b.admitted += 1;
+            }
             if !failed && !slow {
                 return if b.probe_succeeded(c, now) {
                     CallResult::Closed
@@ -2098,4 +2108,10 @@ fn a_configure_does_not_undo_an_expired_probe_lease() {
         (view.state, view.retry_after_ms),
         (StateName::Open, Some(94))
     );
+}
+
+/// Whether `half_open_max_calls` is a budget per half_open period (only then are admissions
+/// counted).
+fn per_period(c: &Config) -> bool {
+    c.half_open_budget == HalfOpenBudget::Period || c.half_open_failure_rate.is_some()
 }

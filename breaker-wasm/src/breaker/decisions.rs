@@ -38,8 +38,8 @@ impl Breaker {
             self.leases.pop_front();
         }
         self.leases.push_back(Lease { permit, at: now });
-        if state == StateName::HalfOpen && self.forced.is_none() {
-            self.admitted += 1;
+        if state == StateName::HalfOpen && self.forced.is_none() && config.budget_per_period() {
+            self.ext().admitted += 1;
         }
         Ok(state)
     }
@@ -78,10 +78,11 @@ impl Breaker {
             failed: outcome == Outcome::Failure,
             slow: config.is_slow(duration_ms),
         };
-        if self.forced.is_none() && outcome == Outcome::Ignored {
-            // An ignored probe gives its slot back.
-            if let State::HalfOpen { .. } = self.state {
-                self.admitted = self.admitted.saturating_sub(1);
+        // An ignored probe gives its slot back.
+        let half_open = matches!(self.state, State::HalfOpen { .. });
+        if self.forced.is_none() && outcome == Outcome::Ignored && half_open {
+            if let Some(e) = self.extra.as_deref_mut() {
+                e.admitted = e.admitted.saturating_sub(1);
             }
         }
         if self.forced.is_none() && outcome != Outcome::Ignored {
@@ -131,7 +132,7 @@ impl Breaker {
             self.failures = 0;
             self.counts.successes += 1;
         }
-        let t = &mut self.trial;
+        let t = &mut self.ext().trial;
         t.calls += 1;
         t.failures += u64::from(mark.failed);
         t.slow += u64::from(mark.slow);

@@ -65,11 +65,15 @@ impl Breaker {
                 self.refused(config, StateName::HalfOpen, attempts)
             }
             (None, State::HalfOpen { .. }) if config.half_open_failure_rate.is_some() => {
-                self.admitted += 1;
+                if config.budget_per_period() {
+                    self.ext().admitted += 1;
+                }
                 self.trial_call(config, now, mark, tries, log)
             }
             (None, State::HalfOpen { since, successes }) => {
-                self.admitted += 1;
+                if config.budget_per_period() {
+                    self.ext().admitted += 1;
+                }
                 if !mark.failed && !mark.slow {
                     return match self.probe_succeeded(config, since, successes, now, log) {
                         Some(_) => CallResult::Closed,
@@ -100,7 +104,7 @@ impl Breaker {
         log: &mut Transitions,
     ) -> CallResult {
         self.counts.rejections += tries - 1;
-        let failures = self.trial.failures + u64::from(mark.failed);
+        let failures = self.ext_ref().trial.failures + u64::from(mark.failed);
         match self.trial_outcome(config, now, mark, log) {
             Some(t) if t.to == StateName::Closed => CallResult::Closed,
             Some(_) => CallResult::Opened {

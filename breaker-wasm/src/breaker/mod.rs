@@ -54,7 +54,15 @@ pub struct Breaker {
     leases: VecDeque<Lease>,
     /// The failure window while closed under a count or time window.
     window: Option<Box<WindowState>>,
-    /// Probes admitted in this half_open period (for a per-period budget).
+    /// What only some options use, boxed so that a breaker that does not use them stays
+    /// small; `None` while every part is at its zero.
+    extra: Option<Box<Extras>>,
+}
+
+/// The parts of a breaker that only some options use.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Extras {
+    /// Probes admitted in this half_open period (under a per-period budget).
     admitted: u64,
     /// The trial calls recorded in this half_open period, when it is judged by rate.
     trial: Tally,
@@ -107,10 +115,7 @@ impl Breaker {
             counts: Counts::default(),
             leases: VecDeque::new(),
             window: None,
-            admitted: 0,
-            trial: Tally::default(),
-            cycle: None,
-            isolations: 0,
+            extra: None,
         }
     }
 
@@ -125,10 +130,13 @@ impl Breaker {
             counts: p.counts,
             leases: p.leases.into(),
             window: p.window.map(Box::new),
-            admitted: p.admitted,
-            trial: p.trial,
-            cycle: p.cycle,
-            isolations: p.isolations,
+            extra: Some(Box::new(Extras {
+                admitted: p.admitted,
+                trial: p.trial,
+                cycle: p.cycle,
+                isolations: p.isolations,
+            }))
+            .filter(|e| **e != Extras::default()),
         }
     }
 
@@ -141,10 +149,10 @@ impl Breaker {
             counts: self.counts,
             leases: self.leases.iter().copied().collect(),
             window: self.window.as_deref().cloned(),
-            admitted: self.admitted,
-            trial: self.trial,
-            cycle: self.cycle,
-            isolations: self.isolations,
+            admitted: self.ext_ref().admitted,
+            trial: self.ext_ref().trial,
+            cycle: self.ext_ref().cycle,
+            isolations: self.ext_ref().isolations,
         }
     }
 
@@ -196,7 +204,7 @@ impl Breaker {
             }
             State::HalfOpen { since, .. } => *since = since.saturating_sub(delta),
         }
-        if let Some(cycle) = &mut self.cycle {
+        if let Some(cycle) = self.extra.as_deref_mut().and_then(|e| e.cycle.as_mut()) {
             *cycle = cycle.saturating_sub(delta);
         }
         for lease in &mut self.leases {
@@ -231,7 +239,8 @@ impl Breaker {
             // recorded without a verdict (after a config change) is never stuck in half_open.
             _ if !config.budget_per_period() => self.leases.len() as u64,
             _ if self.leases.is_empty() => 0,
-            _ => self.admitted,
+            // Never more in flight than the budget either (after a config change mid-period).
+            _ => self.ext_ref().admitted.max(self.leases.len() as u64),
         };
         taken >= config.half_open_max_calls
     }
@@ -244,9 +253,14 @@ impl Breaker {
         self.state = state;
         self.leases.clear();
         self.window = None;
-        self.admitted = 0;
-        self.trial = Tally::default();
-        self.cycle = None;
+        // A new state: only the isolation carries over.
+        let isolations = self.ext_ref().isolations;
+        self.extra = (isolations > 0).then(|| {
+            Box::new(Extras {
+                isolations,
+                ..Extras::default()
+            })
+        });
         match to {
             StateName::Closed => {
                 self.failures = 0;
@@ -276,6 +290,16 @@ impl Breaker {
 
     fn close(&mut self, at: u64, reason: Reason, log: &mut Transitions) {
         self.enter(State::Closed, at, reason, log);
+    }
+
+    /// The optional parts, created on first use.
+    fn ext(&mut self) -> &mut Extras {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// The optional parts as they are (zeros when there are none).
+    fn ext_ref(&self) -> Extras {
+        self.extra.as_deref().copied().unwrap_or_default()
     }
 
     fn ensure_window(&mut self, config: &Config) {

@@ -8,7 +8,7 @@ impl Breaker {
     pub fn force(&mut self, config: &Config, mode: ForceMode, now: u64, log: &mut Transitions) {
         self.settle(config, now, log);
         // An operator's force overrides every isolation.
-        self.isolations = 0;
+        self.end_isolation();
         let reason = Reason::Forced(mode);
         match mode {
             ForceMode::Open => {
@@ -55,8 +55,8 @@ impl Breaker {
     /// Returns the holders.
     pub fn isolate(&mut self, config: &Config, now: u64, log: &mut Transitions) -> u64 {
         self.settle(config, now, log);
-        self.isolations += 1;
-        if self.isolations == 1 {
+        self.ext().isolations += 1;
+        if self.ext_ref().isolations == 1 {
             self.forced = Some(Forced::Open);
             let state = State::Open {
                 since: now,
@@ -64,23 +64,31 @@ impl Breaker {
             };
             self.enter(state, now, Reason::Isolated, log);
         }
-        self.isolations
+        self.ext_ref().isolations
     }
 
     /// One holder releases its isolation; the last one closes the breaker (its counts kept).
     /// Returns the holders left, or `None` when it was not isolated.
     pub fn release(&mut self, now: u64, log: &mut Transitions) -> Option<u64> {
-        self.isolations = self.isolations.checked_sub(1)?;
-        if self.isolations == 0 {
+        let left = self.ext_ref().isolations.checked_sub(1)?;
+        self.ext().isolations = left;
+        if left == 0 {
             self.forced = None;
             self.enter(State::Closed, now, Reason::Released, log);
         }
-        Some(self.isolations)
+        Some(left)
     }
 
     /// Holders of an isolation.
     pub fn isolations(&self) -> u64 {
-        self.isolations
+        self.ext_ref().isolations
+    }
+
+    /// No more holders (an operator's action overrides an isolation).
+    fn end_isolation(&mut self) {
+        if let Some(e) = self.extra.as_deref_mut() {
+            e.isolations = 0;
+        }
     }
 
     /// A breaker just created starts in `initial_state` (nothing to do when that is closed).
@@ -108,7 +116,7 @@ impl Breaker {
         log: &mut Transitions,
     ) {
         self.forced = None;
-        self.isolations = 0;
+        self.end_isolation();
         let state = match to {
             StateName::Closed => State::Closed,
             StateName::Open => State::Open {
@@ -127,7 +135,7 @@ impl Breaker {
     pub fn reset(&mut self, config: &Config, now: u64, log: &mut Transitions) {
         self.settle(config, now, log);
         self.forced = None;
-        self.isolations = 0;
+        self.end_isolation();
         self.counts = Counts::default();
         self.enter(State::Closed, now, Reason::Reset, log);
     }

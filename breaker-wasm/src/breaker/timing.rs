@@ -61,15 +61,15 @@ impl Breaker {
             return;
         };
         let current = now - now % ms;
-        match self.cycle {
+        match self.ext_ref().cycle {
             Some(start) if start >= current => {}
             Some(_) => {
                 self.failures = 0;
                 self.window = None;
                 self.leases.clear();
-                self.cycle = Some(current);
+                self.ext().cycle = Some(current);
             }
-            None => self.cycle = Some(current),
+            None => self.ext().cycle = Some(current),
         }
     }
 
