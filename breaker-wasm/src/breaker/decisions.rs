@@ -80,10 +80,9 @@ impl Breaker {
         };
         // An ignored probe gives its slot back.
         let half_open = matches!(self.state, State::HalfOpen { .. });
-        if self.forced.is_none() && outcome == Outcome::Ignored && half_open {
-            if let Some(e) = self.extra.as_deref_mut() {
-                e.admitted = e.admitted.saturating_sub(1);
-            }
+        let gives_back = self.forced.is_none() && outcome == Outcome::Ignored && half_open;
+        if let Some(e) = self.extra.as_deref_mut().filter(|_| gives_back) {
+            e.admitted = e.admitted.saturating_sub(1);
         }
         if self.forced.is_none() && outcome != Outcome::Ignored {
             match self.state {
