@@ -1126,10 +1126,9 @@ impl Model {
                     };
                 }
                 b.leases.push((next, now));
-                if b.forced.is_none() && matches!(b.state, MState::HalfOpen { .. }) {
-                    if per_period(&c) {
-                        b.admitted += 1;
-                    }
+                let half_open = matches!(b.state, MState::HalfOpen { .. });
+                if b.forced.is_none() && half_open && per_period(&c) {
+                    b.admitted += 1;
                 }
                 let state = b.state.name();
                 self.last_permit = next;
