@@ -77,6 +77,31 @@ pub extern "C" fn breaker_set_options(flags: i32) -> i32 {
     0
 }
 
+/// Tells the node how much memory this instance may grow to, in MiB (its host's limit), after
+/// `breaker_set_options`: the node keeps its breakers and overrides within half of it (the
+/// memory budget). Without it the node assumes 256 MiB. Returns 0, or -1 for a limit outside
+/// 1 to 4096 MiB (nothing changes then).
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_set_memory_limit(mib: i32) -> i32 {
+    if !(1..=4096).contains(&mib) {
+        return -1;
+    }
+    session().node_mut().set_memory_limit((mib as u64) << 20);
+    0
+}
+
+/// For hosts that checkpoint the node: the node time of the last state saved, and how many
+/// checkpoints failed since. `status` with `"memory":true` reports them.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_report_checkpoints(last_good_ms: i64, failures_since: i32) {
+    session()
+        .node_mut()
+        .report_checkpoints(crate::node::Checkpoints {
+            last_good_ms: last_good_ms as u64,
+            failures_since: failures_since.max(0) as u64,
+        });
+}
+
 /// Handles the complete documents at `ptr..ptr+len` at time `now_ms`; returns
 /// `(out_ptr << 32) | out_len` of the replies (0 when none).
 #[unsafe(no_mangle)]

@@ -2,6 +2,7 @@
 //! typed requests and replies of the protocol (no JSON here: see `wire`).
 
 mod admin;
+pub mod budget;
 mod events;
 pub mod grant;
 pub mod image;
@@ -16,7 +17,8 @@ pub use events::{Event, EventLog, MAX_EVENTS};
 pub use image::{Image, ImageError, SavedBreaker};
 use registry::Registry;
 pub use request::{
-    CallFixture, ConfigChange, ErrorCode, OpenFor, Refused, Reply, Request, ServiceState,
+    CallFixture, Checkpoints, ConfigChange, ErrorCode, MemoryUse, OpenFor, Refused, Reply, Request,
+    ServiceState,
 };
 
 /// The longest service name, in bytes.
@@ -53,6 +55,12 @@ pub struct Node {
     events: EventLog,
     /// The last permit handed out: permits are unique for the node's life.
     last_permit: u64,
+    /// The guest memory limit the budget is half of (see `budget`).
+    memory_limit: u64,
+    /// The overrides' charges against the budget.
+    overrides_charged: u64,
+    /// What the host reported of its checkpoints, if it keeps any.
+    checkpoints: Option<Checkpoints>,
     scratch: Transitions,
 }
 
@@ -66,8 +74,47 @@ impl Node {
             breakers: Registry::default(),
             events: EventLog::default(),
             last_permit: 0,
+            memory_limit: budget::DEFAULT_MEMORY_LIMIT,
+            overrides_charged: 0,
+            checkpoints: None,
             scratch: Vec::new(),
         }
+    }
+
+    /// Tells the node how much memory its host lets it grow to (default
+    /// [`budget::DEFAULT_MEMORY_LIMIT`]); half of it is the budget of breakers and overrides.
+    /// Breakers past a smaller budget are forgotten at once, least recently used first.
+    pub fn set_memory_limit(&mut self, bytes: u64) {
+        self.memory_limit = bytes;
+        self.enforce_budget();
+    }
+
+    /// Records what the host says of its checkpoints (the node keeps none itself), for
+    /// `status` with `"memory":true`.
+    pub fn report_checkpoints(&mut self, report: Checkpoints) {
+        self.checkpoints = Some(report);
+    }
+
+    /// The budget and what is charged against it.
+    pub fn memory(&self) -> MemoryUse {
+        let budget = budget::budget(self.memory_limit);
+        let used = self.breakers.charged() + self.overrides_charged;
+        MemoryUse {
+            used,
+            left: budget.saturating_sub(used),
+            checkpoints: self.checkpoints,
+        }
+    }
+
+    /// What the breakers may be charged: the budget less the overrides.
+    fn breaker_budget(&self) -> u64 {
+        budget::budget(self.memory_limit).saturating_sub(self.overrides_charged)
+    }
+
+    /// Forgets breakers (least recently used closed ones first) until the bounds hold.
+    fn enforce_budget(&mut self) {
+        let bytes = self.breaker_budget();
+        self.breakers.shrink_to(self.defaults.max_services, bytes);
     }
 
     pub fn options(&self) -> Options {
@@ -139,6 +186,14 @@ impl Node {
                 config: self.config_for(service),
             },
             Request::Status { service: None } => self.status_all(),
+            Request::StatusWithMemory => match self.status_all() {
+                Reply::StatusAll { services, evicted } => Reply::StatusAllWithMemory {
+                    services,
+                    evicted,
+                    memory: self.memory(),
+                },
+                other => other,
+            },
             Request::Reset { service } => {
                 // Resetting a breaker that does not exist has nothing to do: don't create it.
                 if service.is_none_or(|s| self.breakers.find(s).is_some()) {

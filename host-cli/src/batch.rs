@@ -57,8 +57,6 @@ impl Batch {
 
 /// Rewrites the guest's `line N...` diagnostics with input lines, one `breaker-host: ` line each.
 pub fn report(diagnostics: &[u8], stream_line: impl Fn(u64) -> u64) {
-    use std::io::Write;
-    let mut err = std::io::stderr().lock();
     for line in diagnostics.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let line = String::from_utf8_lossy(line);
         let mapped = line
@@ -69,6 +67,6 @@ pub fn report(diagnostics: &[u8], stream_line: impl Fn(u64) -> u64) {
                 Some(format!("stdin line {}{}", stream_line(n), &rest[digits..]))
             })
             .unwrap_or_else(|| line.to_string());
-        let _ = writeln!(err, "breaker-host: {mapped}");
+        diag!("{mapped}");
     }
 }

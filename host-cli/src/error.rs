@@ -25,6 +25,10 @@ pub enum StartError {
     /// The `--config` file is not a valid config object.
     #[error("bad config file {path}: {reason}")]
     Config { path: String, reason: String },
+    /// The `--state-file` cannot be used: its directory is missing or not writable, another
+    /// node holds its lock, or it is not a regular file.
+    #[error("cannot use the state file {path}: {reason}")]
+    StateFile { path: String, reason: String },
     /// The `--state-file` exists but is not a snapshot this node can restore; it is left as it
     /// is.
     #[error("cannot restore the state file {path}: {reason}")]

@@ -66,9 +66,7 @@ impl Program {
             Ok(module) => module,
             Err(e) => {
                 // Still correct, only slower to start: say so, so a slow start has a reason.
-                eprintln!(
-                    "breaker-host: the precompiled module does not fit this machine ({e}); compiling it now"
-                );
+                diag!("the precompiled module does not fit this machine ({e}); compiling it now");
                 Module::new(&engine, EMBEDDED_WASM)
                     .map_err(|e| StartError::module("the embedded module", e))?
             }
@@ -79,10 +77,12 @@ impl Program {
     /// Another build of the module (same ABI), compiled now.
     pub fn from_file(path: &std::path::Path) -> Result<Program, StartError> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| StartError::Read {
-            what: name.clone(),
-            source: e,
-        })?;
+        let bytes = crate::files::read_existing(path, crate::files::MAX_MODULE_BYTES).map_err(
+            |source| StartError::Read {
+                what: format!("the module {name}"),
+                source,
+            },
+        )?;
         let engine = Engine::new(&crate::engine_config::config()).map_err(StartError::engine)?;
         let module = Module::new(&engine, &bytes).map_err(|e| StartError::module(&name, e))?;
         Ok(Program { engine, module })
@@ -121,7 +121,23 @@ impl Program {
                 "breaker_set_options refused the options".into(),
             ));
         }
+        // The node keeps its state within a budget of half this limit. A build without the
+        // export (an older module) keeps its default budget.
+        if let Ok(set_limit) =
+            instance.get_typed_func::<i32, i32>(&mut store, "breaker_set_memory_limit")
+        {
+            let mib = (limits.memory_bytes >> 20).clamp(1, 4096) as i32;
+            if set_limit.call(&mut store, mib).map_err(fail)? != 0 {
+                return Err(StartError::Instantiate(
+                    "breaker_set_memory_limit refused the limit".into(),
+                ));
+            }
+        }
+        let report = instance
+            .get_typed_func(&mut store, "breaker_report_checkpoints")
+            .ok();
         Ok(Guest {
+            report,
             alloc: instance
                 .get_typed_func(&mut store, "breaker_alloc")
                 .map_err(fail)?,
@@ -151,6 +167,8 @@ pub struct Guest {
     free: TypedFunc<(i32, i32), ()>,
     handle: TypedFunc<(i32, i32, i64), i64>,
     diagnostics: TypedFunc<(), i64>,
+    /// `breaker_report_checkpoints`, when the module has it.
+    report: Option<TypedFunc<(i64, i32), ()>>,
     /// The input buffer in guest memory, kept between calls: (pointer, capacity).
     input: Option<(i32, usize)>,
 }
@@ -201,6 +219,17 @@ impl Guest {
             .fuel_for(input.len())
             .saturating_add(HOST_CALL_FUEL);
         self.call(input, now_ms, fuel, replies, diagnostics)
+    }
+
+    /// Tells the node how the host's checkpoints went (for `status`), when the module can hear
+    /// it.
+    pub fn report_checkpoints(&mut self, last_good_ms: u64, failures: u64) -> Result<(), Trap> {
+        if let Some(report) = &self.report {
+            self.store.set_fuel(self.limits.fuel_per_call)?;
+            let failures = failures.min(i32::MAX as u64) as i32;
+            report.call(&mut self.store, (last_good_ms as i64, failures))?;
+        }
+        Ok(())
     }
 
     fn call(

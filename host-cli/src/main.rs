@@ -1,19 +1,31 @@
 //! `breaker-host`: runs the breaker module under wasmtime as a node on stdin/stdout.
 //!
 //! stdout carries replies only, one compact JSON document per line; everything else is one line
-//! on stderr. End of input, SIGTERM and SIGINT flush every reply and exit 0; a non-zero exit
-//! means the node could not start.
+//! on stderr. End of input, SIGTERM, SIGINT, SIGHUP and SIGQUIT flush every reply, save the state
+//! and exit 0. Exit codes: 1, the node could not start; 2, bad command-line arguments; 3, the
+//! node served but its latest state could not be saved (one line says what was lost).
+
+/// Writes one `breaker-host: ...` line on stderr. A closed or broken stderr drops the line; it
+/// never stops the node (`eprintln!` would panic).
+macro_rules! diag {
+    ($($arg:tt)*) => {
+        $crate::say(format_args!($($arg)*))
+    };
+}
 
 mod batch;
 mod clock;
 mod engine_config;
 mod error;
+mod files;
 mod guest;
+mod inputs;
 mod messages;
 mod serve;
 mod state_file;
 mod supervisor;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -49,7 +61,9 @@ pub struct Args {
 
     /// Keep the node's state in this file: restored at start when it exists (a corrupt file
     /// stops start-up and is left as it is), rewritten atomically every `--checkpoint-ms` and at
-    /// exit. It holds the `snapshot` object of a `snapshot` reply.
+    /// exit. It holds the `snapshot` object of a `snapshot` reply. Its directory must exist and
+    /// be writable; `.FILE.lock` beside it keeps a second node off it; a symbolic link is
+    /// resolved once, at start.
     #[arg(long, value_name = "FILE")]
     state_file: Option<PathBuf>,
 
@@ -57,8 +71,9 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     checkpoint_ms: u64,
 
-    /// The most memory the module may grow to, in MiB. A call that needs more fails with
-    /// code 13 and the node carries on from its last good state.
+    /// The most memory the module may grow to, in MiB. The node keeps its breakers within half
+    /// of it (the memory budget); a call that needs more fails with code 13 and the node carries
+    /// on from its last good state.
     #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=4096))]
     max_guest_memory_mib: u64,
 
@@ -76,22 +91,59 @@ const DEFAULT_CALL_FUEL: u64 = 10_000_000_000;
 /// The fuel a call gets for each byte of its input, on top of `--max-call-fuel`.
 const FUEL_PER_BYTE: u64 = 10_000;
 
+/// The exit code of a node that served but could not save its latest state.
+const EXIT_STATE_LOST: u8 = 3;
+
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match serve::run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
         Err(e) => {
-            eprintln!("breaker-host: {e}");
+            // clap's own report spans several lines (usage, a hint); the first says it all.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            diag!("{} (see --help)", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    match serve::run(&args) {
+        Ok(serve::Ending::Saved) => ExitCode::SUCCESS,
+        Ok(serve::Ending::Lost(what)) => {
+            diag!("{what}");
+            ExitCode::from(EXIT_STATE_LOST)
+        }
+        Err(e) => {
+            diag!("{}", one_line(&e.to_string()));
             ExitCode::FAILURE
         }
     }
 }
 
+/// Writes `breaker-host: {args}` and a newline on stderr, ignoring any failure.
+pub fn say(args: std::fmt::Arguments) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "breaker-host: {args}");
+}
+
+/// `text` on one line: a start-up error is always exactly one line on stderr.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn read_config(path: &std::path::Path) -> Result<Vec<u8>, StartError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| StartError::Read {
-        what: name.clone(),
-        source,
+    let bytes =
+        files::read_existing(path, files::MAX_CONFIG_BYTES).map_err(|source| StartError::Read {
+            what: format!("the config file {name}"),
+            source,
+        })?;
+    std::str::from_utf8(&bytes).map_err(|_| StartError::Config {
+        path: name.clone(),
+        reason: "not UTF-8".into(),
     })?;
     match messages::object(&bytes) {
         Ok(_) => Ok(bytes),

@@ -5,12 +5,12 @@
 //! there, hands it to the guest, and writes and flushes the replies before it waits again: an
 //! interactive client that waits for each reply never stalls, a streaming one gets batched writes.
 //! While it waits it wakes up for the next checkpoint (`recv_timeout`), and at the end (end of
-//! input, SIGTERM, SIGINT, a closed stdout) it flushes every reply, then writes the state file.
+//! input, SIGTERM, SIGINT, SIGHUP, SIGQUIT, a closed stdout) it flushes every reply, then writes
+//! the state file.
 
-use std::io::{self, Read, Write};
-use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
-use std::thread;
+use std::io::{self, Write};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use breaker_wasm::wire::framing::{Frame, Splitter};
@@ -19,8 +19,10 @@ use crate::batch::{self, Batch};
 use crate::clock::{Clock, ClockKind};
 use crate::error::StartError;
 use crate::guest::{GuestOptions, Limits, Program};
+use crate::inputs::{Input, STOPPING, spawn_inputs};
+use crate::state_file::{StateFile, open_state_file};
 use crate::supervisor::{Setup, Supervisor};
-use crate::{Args, read_config, state_file};
+use crate::{Args, read_config};
 
 /// Hand the guest at most this much at once, and write replies at least this often.
 const BATCH_BYTES: usize = 1 << 20;
@@ -29,18 +31,24 @@ const BATCH_BYTES: usize = 1 << 20;
 /// bounds both the memory kept for a rebuild and the time a rebuild takes.
 const REPLAY_BYTES: usize = 16 << 20;
 
+/// Checkpoints take at most about this share of the time (1/10): after one that took `t`, the
+/// next waits at least `9t`. A checkpoint costs time in proportion to the whole node (about
+/// 0.9 s at a million breakers), so a large node is checkpointed less often than every
+/// `--checkpoint-ms` rather than spend most of its time checkpointing.
+const CHECKPOINT_GAP_FACTOR: u32 = 9;
+
 /// The text of a code-13 reply.
 const INTERNAL_ERROR: &str = "internal error: the module failed while handling this message";
 
-enum Input {
-    Data(Vec<u8>),
-    /// End of input (or an unreadable stdin).
-    End,
-    /// SIGTERM or SIGINT.
-    Stop,
+/// How the node ended after serving.
+pub enum Ending {
+    /// Every reply flushed and the final state saved (or no state file).
+    Saved,
+    /// The latest state could not be saved: what was lost, in one line.
+    Lost(String),
 }
 
-pub fn run(args: &Args) -> Result<(), StartError> {
+pub fn run(args: &Args) -> Result<Ending, StartError> {
     let program = match &args.module {
         Some(path) => Program::from_file(path)?,
         None => Program::embedded()?,
@@ -62,21 +70,14 @@ pub fn run(args: &Args) -> Result<(), StartError> {
         },
     };
     let mut clock = Clock::new(args.clock);
-    let saved = match &args.state_file {
-        Some(path) => {
-            let refused = |e: state_file::LoadError| StartError::State {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            };
-            state_file::load(path)
-                .map_err(refused)?
-                .map(|bytes| (path.display().to_string(), bytes))
-        }
-        None => None,
+    let (state_file, saved) = match &args.state_file {
+        Some(path) => open_state_file(path, setup.limits.memory_bytes as u64)?,
+        None => (None, None),
     };
+    let name = args.state_file.as_ref().map(|p| p.display().to_string());
     let saved = saved
-        .as_ref()
-        .map(|(path, bytes)| (path.as_str(), bytes.as_slice()));
+        .as_deref()
+        .map(|bytes| (name.as_deref().unwrap_or(""), bytes));
     let node = Supervisor::start(setup, saved, clock.now_ms())?;
     let inputs = spawn_inputs();
     let interval = Duration::from_millis(args.checkpoint_ms);
@@ -87,9 +88,12 @@ pub fn run(args: &Args) -> Result<(), StartError> {
         batch: Batch::default(),
         replies: Vec::new(),
         diagnostics: Vec::new(),
-        state_file: args.state_file.clone(),
+        state_file,
+        unsaved: None,
+        failures_since: 0,
         interval,
         next_checkpoint: Instant::now() + interval,
+        earliest_checkpoint: Instant::now(),
         closed: false,
     };
     while !server.closed {
@@ -102,49 +106,7 @@ pub fn run(args: &Args) -> Result<(), StartError> {
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    server.flush();
-    server.save();
-    Ok(())
-}
-
-fn spawn_inputs() -> Receiver<Input> {
-    let (tx, rx) = sync_channel(64);
-    let signals_tx = tx.clone();
-    thread::spawn(move || {
-        let mut stdin = io::stdin().lock();
-        loop {
-            let mut buf = vec![0; 64 * 1024];
-            match stdin.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    buf.truncate(n);
-                    if tx.send(Input::Data(buf)).is_err() {
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    eprintln!("breaker-host: reading stdin: {e}");
-                    break;
-                }
-            }
-        }
-        let _ = tx.send(Input::End);
-    });
-    match signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-    ]) {
-        Ok(mut signals) => {
-            thread::spawn(move || {
-                if signals.forever().next().is_some() {
-                    let _ = signals_tx.send(Input::Stop);
-                }
-            });
-        }
-        Err(e) => eprintln!("breaker-host: cannot watch SIGTERM/SIGINT: {e}"),
-    }
-    rx
+    Ok(server.finish())
 }
 
 struct Server {
@@ -154,10 +116,18 @@ struct Server {
     batch: Batch,
     replies: Vec<u8>,
     diagnostics: Vec<u8>,
-    state_file: Option<PathBuf>,
+    state_file: Option<StateFile>,
+    /// While the state file does not hold the node's latest checkpoint: the node time of the
+    /// one it holds, and why the newer ones failed.
+    unsaved: Option<(u64, String)>,
+    /// Checkpoints that failed since the last good one.
+    failures_since: u64,
     interval: Duration,
     next_checkpoint: Instant,
-    /// The input ended, a signal came, or stdout is gone: nothing more will be served.
+    /// No checkpoint for replay's sake before this (see [`CHECKPOINT_GAP_FACTOR`]).
+    earliest_checkpoint: Instant,
+    /// The input ended, a signal came, stdout is gone, or the node could not be kept whole:
+    /// nothing more will be served.
     closed: bool,
 }
 
@@ -186,16 +156,16 @@ impl Server {
     /// Splits new input into documents, handing full batches to the guest.
     fn take(&mut self, bytes: &[u8]) {
         self.splitter.push(bytes);
-        while let Some(frame) = self.splitter.next_frame() {
+        while !self.closed
+            && let Some(frame) = self.splitter.next_frame()
+        {
             match frame {
                 Frame::Doc { bytes, line } => self.batch.add(bytes, line),
                 Frame::Error {
                     line,
                     column,
                     message,
-                } => {
-                    eprintln!("breaker-host: stdin line {line}, column {column}: {message}");
-                }
+                } => diag!("stdin line {line}, column {column}: {message}"),
             }
             if self.batch.bytes.len() >= BATCH_BYTES {
                 self.run_batch();
@@ -214,15 +184,17 @@ impl Server {
             message,
         }) = self.splitter.finish()
         {
-            eprintln!("breaker-host: stdin line {line}, column {column}: {message}");
+            diag!("stdin line {line}, column {column}: {message}");
         }
     }
 
     /// Hands the waiting documents to the guest. If it fails, the node is rebuilt from its last
     /// checkpoint and the documents are handled again one at a time, so that only the one the
-    /// guest fails on answers code 13.
+    /// guest fails on answers code 13. A stop signal ends that re-run at the next document: the
+    /// documents not yet handled are dropped, unanswered.
     fn run_batch(&mut self) {
-        if self.batch.docs.is_empty() {
+        if self.batch.docs.is_empty() || self.node.lost().is_some() {
+            self.batch.clear();
             return;
         }
         let now = self.clock.now_ms();
@@ -242,18 +214,28 @@ impl Server {
             Err(trap) => {
                 self.replies.truncate(before);
                 let n = self.batch.docs.len();
-                eprintln!(
-                    "breaker-host: the module failed on a batch of {n} documents ({trap}); rebuilding it and handling them one at a time"
+                diag!(
+                    "the module failed on a batch of {n} documents ({trap}); rebuilding it and handling them one at a time"
                 );
                 self.node.rebuild();
                 for i in 0..n {
+                    if STOPPING.load(Ordering::SeqCst) || self.node.lost().is_some() {
+                        self.closed = true;
+                        break;
+                    }
                     self.run_one(i, now);
                 }
             }
         }
         self.batch.clear();
-        if self.node.replay_bytes() >= REPLAY_BYTES {
+        let replay = self.node.replay_bytes();
+        if replay >= 2 * REPLAY_BYTES
+            || (replay >= REPLAY_BYTES && Instant::now() >= self.earliest_checkpoint)
+        {
             self.checkpoint();
+        }
+        if self.node.lost().is_some() {
+            self.closed = true;
         }
     }
 
@@ -281,8 +263,8 @@ impl Server {
     /// Document `i` made the guest fail: code 13 when it asked for a reply, and a rebuilt node.
     fn failed(&mut self, i: usize, why: &str) {
         let line = self.batch.docs[i].stream_line;
-        eprintln!(
-            "breaker-host: stdin line {line}: the module failed on this document ({why}); answering code 13 and rebuilding it"
+        diag!(
+            "stdin line {line}: the module failed on this document ({why}); answering code 13 and rebuilding it"
         );
         let d = &self.batch.docs[i];
         if let Some(reply) = breaker_wasm::wire::internal_error_reply(
@@ -312,7 +294,7 @@ impl Server {
             // The reader went away: nothing more can be delivered.
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => self.closed = true,
             Err(e) => {
-                eprintln!("breaker-host: writing stdout: {e}");
+                diag!("writing stdout: {e}");
                 self.closed = true;
             }
         }
@@ -322,36 +304,87 @@ impl Server {
         if Instant::now() < self.next_checkpoint {
             return;
         }
-        if self.node.changed() {
+        if self.node.changed() || self.unsaved.is_some() {
             self.checkpoint();
         }
-        self.next_checkpoint = Instant::now() + self.interval;
+        self.next_checkpoint = self.earliest_checkpoint.max(Instant::now() + self.interval);
     }
 
-    /// Takes a checkpoint and writes it to the state file, if there is one.
+    /// Takes a checkpoint and writes it to the state file, if there is one. A failure is said on
+    /// stderr at once, with the time of the last checkpoint the file does hold.
     fn checkpoint(&mut self) {
+        let started = Instant::now();
         let now = self.clock.now_ms();
-        match self.node.checkpoint(now) {
-            Ok(snapshot) => {
-                if let Some(path) = &self.state_file
-                    && let Err(e) = state_file::write(path, snapshot)
-                {
-                    eprintln!(
-                        "breaker-host: cannot write the state file {}: {e}",
-                        path.display()
-                    );
-                }
+        let saved_at = self.node.checkpoint_ms();
+        let failed = match self.node.checkpoint(now) {
+            Ok(snapshot) => match &self.state_file {
+                Some(file) => file
+                    .write(snapshot)
+                    .err()
+                    .map(|e| format!("cannot write the state file {}: {e}", file.path().display())),
+                None => None,
+            },
+            Err(trap) => Some(format!("the module failed on a checkpoint ({trap})")),
+        };
+        self.earliest_checkpoint = Instant::now() + started.elapsed() * CHECKPOINT_GAP_FACTOR;
+        let last_good = match failed {
+            None => {
+                self.unsaved = None;
+                self.failures_since = 0;
+                self.node.checkpoint_ms()
             }
-            Err(trap) => eprintln!(
-                "breaker-host: the module failed on a checkpoint ({trap}); rebuilt from the previous one"
-            ),
+            Some(why) => {
+                let since = self.unsaved.as_ref().map_or(saved_at, |(at, _)| *at);
+                diag!("{why}; the state file holds the state at {since} ms");
+                self.unsaved = Some((since, why));
+                self.failures_since += 1;
+                since
+            }
+        };
+        if self.state_file.is_some() {
+            self.node.report_checkpoints(last_good, self.failures_since);
+        }
+        if self.node.lost().is_some() {
+            self.closed = true;
         }
     }
 
-    /// The last checkpoint, at exit: the state file gets the final state.
-    fn save(&mut self) {
-        if self.state_file.is_some() {
-            self.checkpoint();
+    /// At exit: every reply out, then the final checkpoint into the state file.
+    fn finish(mut self) -> Ending {
+        if self.node.lost().is_none() {
+            self.flush();
+        } else {
+            self.write_replies();
+        }
+        if let Some(lost) = self.node.lost() {
+            return Ending::Lost(self.lost_line(lost));
+        }
+        if self.state_file.is_none() {
+            return Ending::Saved;
+        }
+        self.checkpoint();
+        match (self.node.lost(), &self.unsaved) {
+            (Some(lost), _) => Ending::Lost(self.lost_line(lost)),
+            (None, Some((at, why))) => Ending::Lost(format!(
+                "the final state was not saved ({why}); the state file holds the state at {at} ms"
+            )),
+            (None, None) => Ending::Saved,
+        }
+    }
+
+    /// What an exit after the node stopped lost, in one line.
+    fn lost_line(&self, lost: &str) -> String {
+        match (&self.state_file, &self.unsaved) {
+            (Some(file), None) => format!(
+                "{lost}; {} was left as it was, with the state at {} ms",
+                file.path().display(),
+                self.node.checkpoint_ms()
+            ),
+            (Some(file), Some((at, _))) => format!(
+                "{lost}; {} was left as it was, with the state at {at} ms",
+                file.path().display()
+            ),
+            (None, _) => format!("{lost}; no state file was given, so nothing was saved"),
         }
     }
 }

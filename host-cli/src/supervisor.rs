@@ -34,12 +34,19 @@ struct Call {
     now_ms: u64,
 }
 
+/// The most input kept for a replay while checkpoints fail. Past it the node stops rather than
+/// keep a log (and a rebuild time) that grows without bound.
+pub const MAX_REPLAY_BYTES: usize = 64 << 20;
+
 pub struct Supervisor {
     setup: Setup,
     guest: Guest,
     checkpoint: Checkpoint,
     since: Vec<Call>,
     since_bytes: usize,
+    /// Set when the node can no longer be kept whole: why, in one line. The instance is dead
+    /// then, and nothing more may be handled or saved.
+    lost: Option<String>,
 }
 
 impl Supervisor {
@@ -66,7 +73,25 @@ impl Supervisor {
             checkpoint,
             since: Vec::new(),
             since_bytes: 0,
+            lost: None,
         })
+    }
+
+    /// Why the node stopped, if it could not be rebuilt without losing state.
+    pub fn lost(&self) -> Option<&str> {
+        self.lost.as_deref()
+    }
+
+    /// Tells the node how the checkpoints went, for `status` (a failure here only loses that).
+    pub fn report_checkpoints(&mut self, last_good_ms: u64, failures: u64) {
+        if self.lost.is_none() {
+            let _ = self.guest.report_checkpoints(last_good_ms, failures);
+        }
+    }
+
+    /// The node time of the last checkpoint taken.
+    pub fn checkpoint_ms(&self) -> u64 {
+        self.checkpoint.now_ms
     }
 
     /// Hands complete documents to the guest (see [`Guest::handle`]) and remembers them for a
@@ -78,6 +103,9 @@ impl Supervisor {
         replies: &mut Vec<u8>,
         diagnostics: &mut Vec<u8>,
     ) -> Result<(), Trap> {
+        if let Some(lost) = &self.lost {
+            return Err(Trap(lost.clone()));
+        }
         self.guest.handle(input, now_ms, replies, diagnostics)?;
         self.since_bytes += input.len();
         self.since.push(Call {
@@ -98,8 +126,12 @@ impl Supervisor {
     }
 
     /// Takes a checkpoint through the guest and returns its snapshot object. If the guest fails
-    /// on it, the node is rebuilt from the previous one.
+    /// on it, the node is rebuilt from the previous one; if that leaves more than
+    /// [`MAX_REPLAY_BYTES`] to replay, the node stops (see [`Supervisor::lost`]).
     pub fn checkpoint(&mut self, now_ms: u64) -> Result<&[u8], Trap> {
+        if let Some(lost) = &self.lost {
+            return Err(Trap(lost.clone()));
+        }
         match snapshot(&mut self.guest, now_ms) {
             Ok(checkpoint) => {
                 self.checkpoint = checkpoint;
@@ -109,28 +141,27 @@ impl Supervisor {
             }
             Err(trap) => {
                 self.rebuild();
+                if self.lost.is_none() && self.since_bytes >= MAX_REPLAY_BYTES {
+                    self.lost = Some(format!(
+                        "checkpoints keep failing ({trap}) and {} MiB of input since the last one would have to be replayed; stopped",
+                        self.since_bytes >> 20
+                    ));
+                }
                 Err(trap)
             }
         }
     }
 
     /// Replaces the guest with a fresh instance in the state of the last checkpoint plus every
-    /// call handled since. Should the replay fail too, the node carries on from the checkpoint
-    /// alone; should even that fail, from a fresh node.
+    /// call handled since. Should the replay fail, the node carries on from the checkpoint alone
+    /// (the state every saved copy holds). Should even that fail, the node stops (see
+    /// [`Supervisor::lost`]): it never carries on with, or saves, a node emptier than its last
+    /// checkpoint.
     pub fn rebuild(&mut self) {
-        let manual = self.setup.options.manual_clock;
-        let at_checkpoint = || -> Result<Guest, String> {
-            let mut guest = fresh(&self.setup).map_err(|e| e.to_string())?;
-            let clock = manual.then_some(self.checkpoint.now_ms);
-            restore(
-                &mut guest,
-                &self.checkpoint.snapshot,
-                self.checkpoint.now_ms,
-                clock,
-            )?;
-            Ok(guest)
-        };
-        let replayed = at_checkpoint().and_then(|mut guest| {
+        if self.lost.is_some() {
+            return;
+        }
+        let replayed = self.at_checkpoint().and_then(|mut guest| {
             let (mut sink, mut diagnostics) = (Vec::new(), Vec::new());
             for call in &self.since {
                 sink.clear();
@@ -142,20 +173,39 @@ impl Supervisor {
             Ok(guest)
         });
         let guest = replayed.or_else(|e| {
-            eprintln!(
-                "breaker-host: cannot rebuild the node ({e}); carrying on from the last checkpoint"
+            diag!(
+                "cannot rebuild the node ({e}); carrying on from the last checkpoint, at {} ms",
+                self.checkpoint.now_ms
             );
             self.since.clear();
             self.since_bytes = 0;
-            at_checkpoint()
+            self.at_checkpoint()
         });
-        match guest.or_else(|e| {
-            eprintln!("breaker-host: cannot restore the last checkpoint ({e}); carrying on with a fresh node");
-            fresh(&self.setup).map_err(|e| e.to_string())
-        }) {
+        match guest {
             Ok(guest) => self.guest = guest,
-            Err(e) => eprintln!("breaker-host: cannot start a fresh instance: {e}"),
+            Err(e) => {
+                self.lost = Some(format!(
+                    "cannot restore the last checkpoint ({e}); stopped without taking more input, rather than carry on with an emptier node"
+                ));
+            }
         }
+    }
+
+    /// A fresh instance in the state of the last checkpoint, at the time it was taken.
+    fn at_checkpoint(&self) -> Result<Guest, String> {
+        let mut guest = fresh(&self.setup).map_err(|e| e.to_string())?;
+        let clock = self
+            .setup
+            .options
+            .manual_clock
+            .then_some(self.checkpoint.now_ms);
+        restore(
+            &mut guest,
+            &self.checkpoint.snapshot,
+            self.checkpoint.now_ms,
+            clock,
+        )?;
+        Ok(guest)
     }
 }
 

@@ -1,5 +1,5 @@
-//! `--state-file`: the node's state survives end of input, SIGTERM, SIGINT and `kill -9`, and a
-//! file that cannot be restored stops start-up without being touched.
+//! `--state-file`: the node's state survives end of input, SIGTERM, SIGINT, SIGHUP, SIGQUIT and
+//! `kill -9`, and a file that cannot be restored stops start-up without being touched.
 
 mod common;
 
@@ -46,7 +46,7 @@ fn assert_restored(state: &str) {
 #[test]
 fn every_way_of_ending_saves_the_state_and_a_restart_still_rejects() {
     let dir = scratch("persist-end");
-    for ending in ["end of input", "SIGTERM", "SIGINT"] {
+    for ending in ["end of input", "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"] {
         let state = dir.join(format!("{}.json", ending.replace(' ', "-")));
         let state = state.to_str().unwrap();
         // No checkpoint while it runs: the file can only come from the exit.

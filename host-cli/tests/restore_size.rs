@@ -57,14 +57,17 @@ fn written_state_restores(services: usize, options: &[&str]) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `max_services` 1,000,000 needs a memory budget (half the guest's memory) that holds a
+/// million breakers, so both nodes run with 1 GiB; the same limit must then be enough to
+/// restore what they wrote.
+const OPTIONS: &[&str] = &["--max-guest-memory-mib", "1024"];
+
 #[test]
 fn a_node_of_200_000_breakers_restarts_from_its_state_file() {
-    written_state_restores(200_000, &[]);
+    written_state_restores(200_000, OPTIONS);
 }
 
 #[test]
 fn a_node_of_1_000_000_breakers_restarts_from_its_state_file() {
-    // A million breakers need more than the default 256 MiB of guest memory to run at all;
-    // the same limit must then be enough to restore them.
-    written_state_restores(1_000_000, &["--max-guest-memory-mib", "1024"]);
+    written_state_restores(1_000_000, OPTIONS);
 }

@@ -1,10 +1,12 @@
 //! Admin: operations on one breaker or on all of them, status, configure, and the node's
 //! snapshot and restore.
 
-use crate::breaker::{Breaker, Config, Patch, StateName, Transitions};
+use crate::breaker::{Breaker, Config, Field, Patch, StateName, Transitions};
 
+use super::budget;
 use super::{
-    ConfigChange, Image, ImageError, Node, OpenFor, Refused, Reply, SavedBreaker, ServiceState,
+    ConfigChange, ErrorCode, Image, ImageError, Node, OpenFor, Refused, Reply, SavedBreaker,
+    ServiceState,
 };
 
 impl Node {
@@ -131,11 +133,18 @@ impl Node {
                     .copied()
                     .unwrap_or_default()
                     .merged(&change.set, &change.cleared);
-                if patch.is_empty() {
-                    self.overrides.remove(service);
-                } else {
-                    self.overrides.insert(service.into(), patch);
+                if let Err(text) = self.check_override(service, &patch) {
+                    return Reply::error(ErrorCode::Malformed, text);
                 }
+                let charge = budget::override_charge(service);
+                if patch.is_empty() {
+                    if self.overrides.remove(service).is_some() {
+                        self.overrides_charged -= charge;
+                    }
+                } else if self.overrides.insert(service.into(), patch).is_none() {
+                    self.overrides_charged += charge;
+                }
+                self.enforce_budget();
                 Reply::ConfigureOk {
                     service: Some(service),
                     config: self.config_for(service),
@@ -143,8 +152,21 @@ impl Node {
             }
             None => {
                 let merged = Patch::full(&self.defaults).merged(&change.set, &change.cleared);
-                self.defaults = merged.apply(&Config::default());
-                self.breakers.shrink_to(self.defaults.max_services);
+                let defaults = merged.apply(&Config::default());
+                let changed = |f: Field| {
+                    change.set.fields().any(|(g, _)| g == f) || change.cleared.contains(&f)
+                };
+                let field = if changed(Field::Window) {
+                    "window"
+                } else {
+                    "max_services"
+                };
+                let budget = budget::budget(self.memory_limit);
+                if let Err(text) = budget::check(&defaults, budget, field) {
+                    return Reply::error(ErrorCode::Malformed, text);
+                }
+                self.defaults = defaults;
+                self.enforce_budget();
                 Reply::ConfigureOk {
                     service: None,
                     config: self.defaults,
@@ -153,8 +175,42 @@ impl Node {
         }
     }
 
+    /// Whether `patch` may become `service`'s override: overrides count against
+    /// `max_services` and may take at most half the memory budget, and one breaker under the
+    /// result must fit in the budget.
+    fn check_override(&self, service: &str, patch: &Patch) -> Result<(), String> {
+        let budget = budget::budget(self.memory_limit);
+        let config = patch.apply(&self.defaults);
+        if budget::typical_breaker(&config) > budget {
+            return Err(format!(
+                "config.window: one breaker with this window is charged {} bytes, more than the memory budget of {budget} bytes",
+                budget::typical_breaker(&config)
+            ));
+        }
+        if patch.is_empty() || self.overrides.contains_key(service) {
+            return Ok(());
+        }
+        let max = self.defaults.max_services;
+        if self.overrides.len() as u64 >= max {
+            return Err(format!(
+                "service: {max} services have an override already, as many as max_services allows; clear one (its fields set to null) first"
+            ));
+        }
+        if self.overrides_charged + budget::override_charge(service) > budget / 2 {
+            return Err(format!(
+                "service: the overrides already take {} bytes, half the memory budget of {budget} bytes; clear one (its fields set to null) first",
+                self.overrides_charged
+            ));
+        }
+        Ok(())
+    }
+
     /// Everything needed to resume this node elsewhere.
     pub fn snapshot(&self) -> Image {
+        #[cfg(feature = "test-trap")]
+        if self.breakers.find("test-trap-snapshot").is_some() {
+            panic!("test-trap-snapshot: a failure on snapshot (test-trap feature)");
+        }
         let mut ids: Vec<u32> = self.breakers.ids().collect();
         ids.sort_by_key(|&id| self.breakers.get(id).last_used);
         let breakers = ids
@@ -183,9 +239,29 @@ impl Node {
     /// behind the one it was taken with. Nothing changes when the image is invalid.
     pub fn restore(&mut self, image: &Image) -> Result<usize, ImageError> {
         image.validate()?;
+        let budget = budget::budget(self.memory_limit);
+        let needed = budget::image_charge(image);
+        if needed > budget {
+            return Err(ImageError::Field(format!(
+                "breakers: this snapshot is charged {needed} bytes, more than this node's memory budget of {budget} bytes (give it more memory)"
+            )));
+        }
+        #[cfg(feature = "test-trap")]
+        if image
+            .breakers
+            .iter()
+            .any(|b| &*b.name == "test-trap-restore")
+        {
+            panic!("test-trap-restore: a failure on restore (test-trap feature)");
+        }
         let delta = image.now_ms.saturating_sub(self.now);
         self.defaults = image.defaults;
         self.overrides = image.overrides.iter().cloned().collect();
+        self.overrides_charged = image
+            .overrides
+            .iter()
+            .map(|(name, _)| budget::override_charge(name))
+            .sum();
         self.breakers.clear();
         for saved in &image.breakers {
             let mut breaker = Breaker::from_parts(&saved.name, saved.parts.clone());

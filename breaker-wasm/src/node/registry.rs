@@ -2,11 +2,14 @@
 //! forgotten first, and an open or half_open one only when no closed one is left.
 //!
 //! Breakers live in a slab; two intrusive lists (closed, and everything else) keep use order,
-//! most recent at the head, so finding the breaker to forget is O(1).
+//! most recent at the head, so finding the breaker to forget is O(1). The bound is both a count
+//! (`max_services`) and the memory budget: each breaker's charge (see `budget`) is kept up to
+//! date whenever it is filed, which happens after every change.
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::BuildHasher;
 
+use super::budget;
 use crate::breaker::Breaker;
 
 const NIL: u32 = u32::MAX;
@@ -18,6 +21,8 @@ pub struct Slot {
     pub breaker: Breaker,
     /// The node's use counter when this breaker was last used: orders snapshots.
     pub last_used: u64,
+    /// What it is charged against the memory budget, as of its last filing.
+    charge: u64,
     prev: u32,
     next: u32,
     list: List,
@@ -50,6 +55,8 @@ pub struct Registry {
     hasher: DefaultHashBuilder,
     lists: [Ends; 2],
     len: usize,
+    /// The sum of the breakers' charges.
+    charged: u64,
     /// Breakers forgotten under the bound.
     pub evicted: u64,
     /// Counts uses; the value of the last use.
@@ -65,6 +72,7 @@ impl Default for Registry {
             hasher: DefaultHashBuilder::default(),
             lists: [EMPTY; 2],
             len: 0,
+            charged: 0,
             evicted: 0,
             clock: 0,
         }
@@ -78,6 +86,11 @@ impl Registry {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The breakers' charges against the memory budget, in bytes.
+    pub fn charged(&self) -> u64 {
+        self.charged
     }
 
     pub fn find(&self, name: &str) -> Option<u32> {
@@ -95,14 +108,22 @@ impl Registry {
         &mut self.slots[id as usize].breaker
     }
 
-    /// The breaker named `name`, created with `make` (after forgetting one if the node holds
-    /// `max` already) if it does not exist.
-    pub fn find_or_insert(&mut self, name: &str, max: u64, make: impl FnOnce() -> Breaker) -> u32 {
+    /// The breaker named `name`, created with `make` if it does not exist, after forgetting
+    /// breakers until one more fits in `max` breakers and `bytes` of charges.
+    pub fn find_or_insert(
+        &mut self,
+        name: &str,
+        max: u64,
+        bytes: u64,
+        make: impl FnOnce() -> Breaker,
+    ) -> u32 {
         if let Some(id) = self.find(name) {
             return id;
         }
-        self.shrink_to(max.saturating_sub(1));
-        self.insert(name.into(), make(), None)
+        let breaker = make();
+        let charge = budget::breaker_charge(name, &breaker);
+        self.shrink_to(max.saturating_sub(1), bytes.saturating_sub(charge));
+        self.insert(name.into(), breaker, None)
     }
 
     /// Adds a breaker known not to be tracked; `last_used` given when restoring.
@@ -112,6 +133,7 @@ impl Registry {
             name,
             breaker,
             last_used: 0,
+            charge: 0,
             prev: NIL,
             next: NIL,
             list: List::Free,
@@ -149,9 +171,10 @@ impl Registry {
         self.link(id, tick);
     }
 
-    /// Forgets breakers, least recently used closed ones first, until at most `max` remain.
-    pub fn shrink_to(&mut self, max: u64) {
-        while self.len as u64 > max {
+    /// Forgets breakers, least recently used closed ones first, until at most `max` remain and
+    /// their charges come to at most `bytes`.
+    pub fn shrink_to(&mut self, max: u64, bytes: u64) {
+        while self.len as u64 > max || (self.len > 0 && self.charged > bytes) {
             let victim = [List::Closed, List::Other]
                 .into_iter()
                 .map(|l| self.lists[l as usize].tail)
@@ -172,6 +195,8 @@ impl Registry {
         slot.name = "".into();
         slot.breaker = Breaker::default();
         slot.list = List::Free;
+        self.charged -= slot.charge;
+        slot.charge = 0;
         self.free.push(id);
         self.len -= 1;
     }
@@ -221,9 +246,14 @@ impl Registry {
         slot.list = List::Free;
     }
 
-    /// Puts an unlinked breaker at the head of the list for its state, stamped `tick`. When
-    /// restoring, breakers arrive in use order, so the head is always right.
+    /// Puts an unlinked breaker at the head of the list for its state, stamped `tick`, and
+    /// brings its charge up to date. When restoring, breakers arrive in use order, so the head is
+    /// always right.
     fn link(&mut self, id: u32, tick: u64) {
+        let slot = &mut self.slots[id as usize];
+        let charge = budget::breaker_charge(&slot.name, &slot.breaker);
+        self.charged = self.charged - slot.charge + charge;
+        slot.charge = charge;
         let list = if self.slots[id as usize].breaker.is_closed() {
             List::Closed
         } else {
@@ -257,11 +287,11 @@ mod tests {
     #[test]
     fn forgets_the_least_recently_used_closed_breaker_first() {
         let mut r = Registry::default();
-        let a = r.find_or_insert("a", 3, open_breaker);
-        r.find_or_insert("b", 3, Breaker::default);
-        r.find_or_insert("c", 3, Breaker::default);
+        let a = r.find_or_insert("a", 3, u64::MAX, open_breaker);
+        r.find_or_insert("b", 3, u64::MAX, Breaker::default);
+        r.find_or_insert("c", 3, u64::MAX, Breaker::default);
         r.touch(r.find("b").unwrap());
-        r.find_or_insert("d", 3, Breaker::default);
+        r.find_or_insert("d", 3, u64::MAX, Breaker::default);
         assert_eq!(r.len(), 3);
         assert_eq!(r.evicted, 1);
         assert!(
@@ -269,10 +299,10 @@ mod tests {
             "c was the least recently used closed breaker"
         );
         assert_eq!(r.find("a"), Some(a), "an open breaker outlives closed ones");
-        r.find_or_insert("e", 3, open_breaker);
-        r.find_or_insert("f", 3, open_breaker);
+        r.find_or_insert("e", 3, u64::MAX, open_breaker);
+        r.find_or_insert("f", 3, u64::MAX, open_breaker);
         assert!(r.find("a").is_some(), "b and d, closed, went first");
-        r.find_or_insert("g", 3, open_breaker);
+        r.find_or_insert("g", 3, u64::MAX, open_breaker);
         // Only open breakers left: the least recently used of them goes.
         assert!(r.find("a").is_none());
         assert!(r.find("e").is_some() && r.find("f").is_some() && r.find("g").is_some());
@@ -283,10 +313,28 @@ mod tests {
     fn reuses_freed_slots() {
         let mut r = Registry::default();
         for i in 0..1000 {
-            r.find_or_insert(&format!("s{i}"), 10, Breaker::default);
+            r.find_or_insert(&format!("s{i}"), 10, u64::MAX, Breaker::default);
         }
         assert_eq!(r.len(), 10);
         assert!(r.slots.len() <= 11);
         assert_eq!(r.ids().count(), 10);
+    }
+
+    #[test]
+    fn forgets_by_the_memory_budget_as_by_count_and_keeps_the_charges_exact() {
+        let mut r = Registry::default();
+        let each = budget::breaker_charge("s00", &Breaker::default());
+        r.find_or_insert("open", 100, u64::MAX, open_breaker);
+        let open = r.charged();
+        for i in 0..50 {
+            r.find_or_insert(&format!("s{i:02}"), 100, open + 10 * each, Breaker::default);
+        }
+        assert_eq!(r.len(), 11, "the open breaker and ten closed ones fit");
+        assert_eq!(r.charged(), open + 10 * each);
+        assert_eq!(r.evicted, 40);
+        assert!(r.find("open").is_some(), "closed breakers go first");
+        assert!(r.find("s49").is_some() && r.find("s39").is_none());
+        r.shrink_to(100, 0);
+        assert_eq!((r.len(), r.charged()), (0, 0));
     }
 }

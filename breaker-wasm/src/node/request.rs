@@ -48,6 +48,8 @@ pub enum Request<'a> {
     Status {
         service: Option<&'a str>,
     },
+    /// `status` of every breaker with `"memory":true`: the memory budget too.
+    StatusWithMemory,
     Reset {
         service: Option<&'a str>,
     },
@@ -151,6 +153,11 @@ pub enum Reply<'a> {
         services: Vec<ServiceState>,
         evicted: u64,
     },
+    StatusAllWithMemory {
+        services: Vec<ServiceState>,
+        evicted: u64,
+        memory: MemoryUse,
+    },
     ResetOk {
         service: Option<&'a str>,
     },
@@ -199,4 +206,23 @@ pub enum OpenFor {
     Ms(u64),
     /// Until this time on the node's clock (after now).
     Until(u64),
+}
+
+/// The memory budget in bytes (what is charged against it, and what is left), and the host's
+/// checkpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryUse {
+    pub used: u64,
+    pub left: u64,
+    /// What the host reported of its checkpoints, if it keeps any.
+    pub checkpoints: Option<Checkpoints>,
+}
+
+/// What the host reported of its checkpoints (see `Node::report_checkpoints`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpoints {
+    /// The node time of the last state the host saved.
+    pub last_good_ms: u64,
+    /// Checkpoints that failed since.
+    pub failures_since: u64,
 }

@@ -78,20 +78,21 @@ impl Node {
         decide: impl FnOnce(&mut Breaker, &Config, &mut Transitions) -> T,
     ) -> T {
         let config = self.config_for(service);
+        let (max, bytes) = (self.defaults.max_services, self.breaker_budget());
         let mut created = false;
-        let id = self
-            .breakers
-            .find_or_insert(service, self.defaults.max_services, || {
-                created = true;
-                Breaker::new(service)
-            });
+        let id = self.breakers.find_or_insert(service, max, bytes, || {
+            created = true;
+            Breaker::new(service)
+        });
         let breaker = self.breakers.breaker_mut(id);
         if created {
             breaker.start(&config, self.now, &mut self.scratch);
         }
         let out = decide(breaker, &config, &mut self.scratch);
+        // Filing it again brings its charge up to date (a new window, permits).
         self.breakers.touch(id);
         self.log_transitions(service);
+        self.enforce_budget();
         out
     }
 }

@@ -165,8 +165,9 @@ fn admin<'v>(
 ) -> Result<Request<'v>, Refusal> {
     Ok(match kind {
         "init" => Request::Init,
-        "status" => Request::Status {
-            service: fields.admin_service()?,
+        "status" => match (fields.admin_service()?, fields.0.get("memory")) {
+            (None, Some(memory)) if memory.as_bool() == Some(true) => Request::StatusWithMemory,
+            (service, _) => Request::Status { service },
         },
         "reset" => Request::Reset {
             service: fields.admin_service()?,

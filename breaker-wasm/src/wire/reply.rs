@@ -3,13 +3,15 @@
 
 use std::borrow::Cow;
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
-use super::reason::ReasonText;
+use super::parts::{
+    CheckpointsObject, CountsObject, Events, MemoryObject, Services, TransitionObject,
+};
 use super::snapshot::SnapshotObject;
-use super::values::{ConfigObject, EventObject, Held, Mode, Moved, State, forced_name};
-use crate::breaker::{CallResult, Counts, StateName, Transition};
-use crate::node::{Event, Reply, ServiceState};
+use super::values::{ConfigObject, Held, Mode, Moved, State, forced_name};
+use crate::breaker::{CallResult, StateName};
+use crate::node::{MemoryUse, Reply, ServiceState};
 
 /// `{"src":..,"dest":..,"body":{..}}`: one reply document.
 #[derive(Serialize)]
@@ -106,6 +108,11 @@ pub enum Body<'a> {
         in_reply_to: u64,
         services: Services<'a>,
         evicted: u64,
+        /// With `"memory":true`: the budget, and the host's checkpoints when it reported any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        memory: Option<MemoryObject>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        checkpoints: Option<CheckpointsObject>,
     },
     ResetOk {
         in_reply_to: u64,
@@ -152,69 +159,6 @@ pub enum Body<'a> {
     },
 }
 
-/// A `transition` object of `record_ok`.
-pub struct TransitionObject<'a>(&'a Transition);
-
-impl Serialize for TransitionObject<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut o = s.serialize_struct("Transition", 3)?;
-        o.serialize_field("from", &State(self.0.from))?;
-        o.serialize_field("to", &State(self.0.to))?;
-        o.serialize_field("reason", &ReasonText(&self.0.reason))?;
-        o.end()
-    }
-}
-
-/// The `counts` object of `status_ok`.
-#[derive(Serialize)]
-pub struct CountsObject {
-    successes: u64,
-    failures: u64,
-    rejections: u64,
-    opened: u64,
-}
-
-impl From<Counts> for CountsObject {
-    fn from(c: Counts) -> Self {
-        CountsObject {
-            successes: c.successes,
-            failures: c.failures,
-            rejections: c.rejections,
-            opened: c.opened,
-        }
-    }
-}
-
-/// The `services` list of `status_ok` without a service.
-pub struct Services<'a>(&'a [ServiceState]);
-
-impl Serialize for Services<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Line<'a> {
-            service: &'a str,
-            state: State,
-        }
-        s.collect_seq(self.0.iter().map(|l| Line {
-            service: &l.service,
-            state: State(l.state),
-        }))
-    }
-}
-
-/// The `events` list of `events_ok`, reasons as text.
-pub struct Events<'a>(&'a [Event]);
-
-impl Serialize for Events<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|event| EventObject {
-            event,
-            reason: ReasonText(&event.reason),
-        }))
-    }
-}
-
 /// The rejection text of a breaker in `state`.
 fn rejection(state: StateName) -> &'static str {
     if state == StateName::HalfOpen {
@@ -248,11 +192,12 @@ impl<'a> Body<'a> {
                 config: ConfigObject(config),
                 retry_after_ms: view.retry_after_ms,
             },
-            Reply::StatusAll { services, evicted } => Body::StatusAll {
-                in_reply_to: id,
-                services: Services(services),
-                evicted: *evicted,
-            },
+            Reply::StatusAll { services, evicted } => status_all(id, services, *evicted, None),
+            Reply::StatusAllWithMemory {
+                services,
+                evicted,
+                memory,
+            } => status_all(id, services, *evicted, Some(memory)),
             Reply::ResetOk { service } => Body::ResetOk {
                 in_reply_to: id,
                 service: *service,
@@ -300,6 +245,30 @@ impl<'a> Body<'a> {
                 }
             }
         }
+    }
+}
+
+/// `status_ok` of every breaker; with `"memory":true`, the budget and checkpoints too.
+fn status_all<'a>(
+    id: u64,
+    services: &'a [ServiceState],
+    evicted: u64,
+    memory: Option<&MemoryUse>,
+) -> Body<'a> {
+    Body::StatusAll {
+        in_reply_to: id,
+        services: Services(services),
+        evicted,
+        memory: memory.map(|m| MemoryObject {
+            used: m.used,
+            left: m.left,
+        }),
+        checkpoints: memory
+            .and_then(|m| m.checkpoints)
+            .map(|c| CheckpointsObject {
+                last_good_ms: c.last_good_ms,
+                failures_since: c.failures_since,
+            }),
     }
 }
 

@@ -4,8 +4,8 @@
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
+use super::parts::CountsObject;
 use super::reason::StructuredReason;
-use super::reply::CountsObject;
 use super::values::{self, ConfigObject, EventObject, PatchObject, forced_name};
 use crate::breaker::{Forced, Patch, State, WindowState};
 use crate::node::{EventLog, Image, SavedBreaker};

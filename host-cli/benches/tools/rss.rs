@@ -30,6 +30,9 @@ fn main() {
         manual_clock: true,
         fixtures: true,
     });
+    // Room for every breaker in the memory budget (half the limit): this measures what a
+    // breaker takes, not the budget.
+    node.set_memory_limit(4 << 30);
     let mut set = Patch::default();
     set.set(Field::MaxServices, Some(Setting::Int(services)));
     let reply = node.handle(

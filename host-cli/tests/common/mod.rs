@@ -7,8 +7,12 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// The host under test: this build's, or the binary named by `BREAKER_HOST_BIN` (to run the
+/// same tests against another build, e.g. an older one).
 pub fn host(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_breaker-host"));
+    let bin = std::env::var_os("BREAKER_HOST_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_breaker-host").into());
+    let mut cmd = Command::new(bin);
     cmd.args(args);
     cmd
 }
@@ -76,10 +80,16 @@ pub struct Live {
 
 impl Live {
     pub fn start(args: &[&str]) -> Live {
-        let mut child = host(args)
+        let mut cmd = host(args);
+        cmd.stderr(Stdio::piped());
+        Live::spawn(cmd)
+    }
+
+    /// Like [`Live::start`], for a command already set up (stderr included).
+    pub fn spawn(mut cmd: Command) -> Live {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let stdin = child.stdin.take();
@@ -105,6 +115,20 @@ impl Live {
                 line.trim_end().to_string()
             })
             .collect()
+    }
+
+    /// Writes `input` (ignoring a closed stdin: the host may stop first) and waits for the exit,
+    /// returning stderr.
+    pub fn send_until_exit(mut self, input: &str) -> (std::process::ExitStatus, String) {
+        let mut stdin = self.stdin.take().unwrap();
+        let _ = stdin.write_all(input.as_bytes());
+        drop(stdin);
+        self.finish()
+    }
+
+    /// Reads one line of stdout into `line` (0 at its end).
+    pub fn read_line(&mut self, line: &mut String) -> usize {
+        self.stdout.read_line(line).unwrap()
     }
 
     pub fn signal(&self, name: &str) {

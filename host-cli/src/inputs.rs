@@ -1,0 +1,67 @@
+//! Where the serving loop's inputs come from: a thread reading stdin and a thread watching the
+//! signals that end the node, both feeding one channel.
+
+use std::io::{self, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::thread;
+
+/// One input of the serving loop.
+pub enum Input {
+    Data(Vec<u8>),
+    /// End of input (or an unreadable stdin).
+    End,
+    /// SIGTERM, SIGINT, SIGHUP or SIGQUIT.
+    Stop,
+}
+
+/// The signals that end the node: each one flushes the replies and saves the state. SIGHUP
+/// (the terminal went away) and SIGQUIT end it like SIGTERM rather than kill it unsaved.
+const STOP_SIGNALS: [i32; 4] = [
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGHUP,
+    signal_hook::consts::SIGQUIT,
+];
+
+/// Set as soon as a stop signal arrives, for the loops that run long between two inputs (a batch
+/// handled again one document at a time).
+pub static STOPPING: AtomicBool = AtomicBool::new(false);
+
+pub fn spawn_inputs() -> Receiver<Input> {
+    let (tx, rx) = sync_channel(64);
+    let signals_tx = tx.clone();
+    thread::spawn(move || {
+        let mut stdin = io::stdin().lock();
+        loop {
+            let mut buf = vec![0; 64 * 1024];
+            match stdin.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.send(Input::Data(buf)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    diag!("reading stdin: {e}");
+                    break;
+                }
+            }
+        }
+        let _ = tx.send(Input::End);
+    });
+    match signal_hook::iterator::Signals::new(STOP_SIGNALS) {
+        Ok(mut signals) => {
+            thread::spawn(move || {
+                if signals.forever().next().is_some() {
+                    STOPPING.store(true, Ordering::SeqCst);
+                    let _ = signals_tx.send(Input::Stop);
+                }
+            });
+        }
+        Err(e) => diag!("cannot watch SIGTERM/SIGINT/SIGHUP/SIGQUIT: {e}"),
+    }
+    rx
+}
