@@ -91,6 +91,13 @@ impl Batch {
         let node = session.node_mut();
         let duration_ms = (op[3] >= 0.0).then(|| crate::millis_from_f64(op[3]));
         let code = whole(op[0])?;
+        if (OP_CALL..OP_CALL + 3).contains(&code) && permit > 0 {
+            // The common entry: both requests at once, the service looked up once.
+            let at = now.checked_sub(duration_ms?)?;
+            let outcome: Outcome = outcome_of((code % OP_CALL).try_into().ok()?)?;
+            let stale = node.whole_call(at, now, service, permit, outcome, duration_ms)?;
+            return Some(i64::from(stale));
+        }
         if code == OP_ACQUIRE as u64 || code >= OP_CALL {
             // A call's acquire is dated `duration_ms` before its record.
             let at = match code {

@@ -78,6 +78,8 @@ export interface BreakerOptions extends ConfigOptions {
   src?: string;
   /** Receives the diagnostics lines of a handle() call that had any. Default: process.emitWarning. */
   onDiagnostics?: (lines: string[]) => void;
+  /** The service of wrap(fn). Default: the wrapped function's name. */
+  service?: string;
 }
 
 export interface GuardOptions<T = never> {
@@ -225,6 +227,11 @@ export class Breaker extends EventEmitter {
     fn: (signal?: AbortSignal) => T | Promise<T>,
     options?: GuardOptions<F>,
   ): Promise<T | F>;
+  /** fn guarded under the breaker's service option, else under fn's name. */
+  wrap<A extends unknown[], T, F = never>(
+    fn: (...args: A) => T | Promise<T>,
+    options?: GuardOptions<F>,
+  ): (...args: A) => Promise<T | F>;
   wrap<A extends unknown[], T, F = never>(
     service: string,
     fn: (...args: A) => T | Promise<T>,

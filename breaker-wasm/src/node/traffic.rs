@@ -70,13 +70,67 @@ impl Node {
         }
     }
 
-    /// Runs a traffic decision on `service`'s breaker, creating it if needed, and logs what it
-    /// changed.
-    pub(super) fn traffic<T>(
+    /// A whole call of the batch path: the `acquire` of `expected` at `at`, then its `record`
+    /// at `now`, with exactly the effects of the two requests through [`Node::handle`] one
+    /// after the other, the service looked up once. `None` when the node does not hand out
+    /// `expected` (the acquire has happened; nothing is recorded), else whether the record was
+    /// stale.
+    pub fn whole_call(
         &mut self,
+        at: u64,
+        now: u64,
         service: &str,
-        decide: impl FnOnce(&mut Breaker, &Config, &mut Transitions) -> T,
-    ) -> T {
+        expected: u64,
+        outcome: Outcome,
+        duration_ms: Option<u64>,
+    ) -> Option<bool> {
+        self.advance(at);
+        let permit = self.last_permit + 1;
+        let (config, id) = self.lookup(service);
+        let acquired =
+            self.breakers
+                .breaker_mut(id)
+                .acquire(&config, self.now, permit, &mut self.scratch);
+        self.breakers.touch(id);
+        self.log_transitions(service);
+        self.enforce_budget();
+        if acquired.is_err() || permit != expected {
+            if acquired.is_ok() {
+                self.last_permit = permit;
+            }
+            return None;
+        }
+        self.last_permit = permit;
+        self.advance(now);
+        // The budget may have forgotten the breaker since: its record is stale, as a `record`
+        // request of a service without a breaker is.
+        if self.breakers.find(service) != Some(id) {
+            return Some(true);
+        }
+        let b = self.breakers.breaker_mut(id);
+        let r = b.record(
+            &config,
+            self.now,
+            permit,
+            outcome,
+            duration_ms,
+            &mut self.scratch,
+        );
+        self.breakers.touch(id);
+        self.log_transitions(service);
+        self.enforce_budget();
+        Some(r.stale)
+    }
+
+    /// What [`Node::handle`] does with `now_ms` before any request.
+    fn advance(&mut self, now_ms: u64) {
+        if !self.options.manual_clock {
+            self.now = self.now.max(now_ms);
+        }
+    }
+
+    /// `service`'s config and breaker, created if needed.
+    fn lookup(&mut self, service: &str) -> (Config, u32) {
         let config = self.config_for(service);
         let (max, bytes) = (self.defaults.max_services, self.breaker_budget());
         let mut created = false;
@@ -84,11 +138,25 @@ impl Node {
             created = true;
             Breaker::new(service)
         });
-        let breaker = self.breakers.breaker_mut(id);
+        // A new breaker starts in `initial_state` (the caller logs the transition).
         if created {
-            breaker.start(&config, self.now, &mut self.scratch);
+            let now = self.now;
+            self.breakers
+                .breaker_mut(id)
+                .start(&config, now, &mut self.scratch);
         }
-        let out = decide(breaker, &config, &mut self.scratch);
+        (config, id)
+    }
+
+    /// Runs a traffic decision on `service`'s breaker, creating it if needed, and logs what it
+    /// changed.
+    pub(super) fn traffic<T>(
+        &mut self,
+        service: &str,
+        decide: impl FnOnce(&mut Breaker, &Config, &mut Transitions) -> T,
+    ) -> T {
+        let (config, id) = self.lookup(service);
+        let out = decide(self.breakers.breaker_mut(id), &config, &mut self.scratch);
         // Filing it again brings its charge up to date (a new window, permits).
         self.breakers.touch(id);
         self.log_transitions(service);

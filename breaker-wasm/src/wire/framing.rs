@@ -7,7 +7,9 @@
 //! good ones after it, and every bad line of an NDJSON stream is reported.
 //! A document larger than the limit is reported and skipped without being kept in memory.
 
-use super::raw::MAX_DEPTH;
+mod grammar;
+
+use grammar::{Grammar, Step, plain};
 
 /// What the splitter found next.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,53 +36,12 @@ enum Mode {
     Resync { at_line_start: bool },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Num {
-    Minus,
-    Zero,
-    Int,
-    Dot,
-    Frac,
-    Exp,
-    ExpSign,
-    ExpDigits,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Grammar {
-    /// A value must come (after `:`, or `,` in an array).
-    Value,
-    /// Just after `[`: a value or `]`.
-    ArrayFirst,
-    /// Just after `{`: a key or `}`.
-    ObjectFirst,
-    /// After `,` in an object: a key.
-    Key,
-    /// After a key: `:`.
-    Colon,
-    /// After a value: `,` or the closing bracket.
-    After,
-    /// Inside a string; `escape` counts what the current escape still needs (0 = none, 1 =
-    /// the character after `\`, 2..=5 = hex digits of `\u`).
-    Str {
-        key: bool,
-        escape: u8,
-    },
-    Number(Num),
-    Literal {
-        word: &'static [u8],
-        matched: u8,
-    },
-}
-
-enum Step {
-    /// The byte was taken.
-    Taken,
-    /// The byte ends a number and must be looked at again.
-    Again,
-    /// The byte closed the document.
-    Done,
-    Error(&'static str),
+/// What one step of the scan found.
+enum Found {
+    Nothing,
+    /// A whole document, at `doc_start..pos`.
+    Doc,
+    Error(Frame<'static>),
 }
 
 /// An incremental document splitter over a byte stream.
@@ -149,105 +110,121 @@ impl Splitter {
     pub fn next_frame(&mut self) -> Option<Frame<'_>> {
         while self.pos < self.buf.len() {
             let b = self.buf[self.pos];
-            match self.mode {
-                Mode::Between => match b {
-                    b' ' | b'\t' | b'\r' | b'\n' => self.advance(b),
-                    b'{' => {
-                        self.doc_start = self.pos;
-                        self.doc_line = self.line;
-                        self.stack.clear();
-                        self.stack.push(b'{');
-                        self.grammar = Grammar::ObjectFirst;
-                        self.mode = Mode::InDoc;
-                        self.advance(b);
-                    }
-                    _ => {
-                        let error = self.error("expected '{' to start a document");
-                        self.mode = Mode::Resync {
-                            at_line_start: false,
-                        };
-                        return Some(error);
-                    }
-                },
+            let found = match self.mode {
+                Mode::Between => self.between(b),
                 Mode::Resync { at_line_start } => {
-                    let continuation =
-                        matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'}' | b']' | b'"' | b',');
-                    if at_line_start && !continuation {
-                        self.mode = Mode::Between;
-                    } else {
-                        self.mode = Mode::Resync {
-                            at_line_start: b == b'\n',
-                        };
-                        self.advance(b);
-                    }
+                    self.resync(b, at_line_start);
+                    Found::Nothing
                 }
                 // Inside a string, plain bytes need no look one by one.
                 Mode::InDoc | Mode::Skipping
                     if matches!(self.grammar, Grammar::Str { escape: 0, .. }) && plain(b) =>
                 {
-                    let run = self.buf[self.pos..]
-                        .iter()
-                        .position(|&c| !plain(c))
-                        .unwrap_or(self.buf.len() - self.pos);
-                    self.pos += run;
-                    if self.mode == Mode::InDoc && self.pos - self.doc_start > self.max {
-                        let message = format!("document larger than {} bytes, skipped", self.max);
-                        self.mode = Mode::Skipping;
-                        return Some(Frame::Error {
-                            line: self.doc_line,
-                            column: 1,
-                            message,
-                        });
-                    }
+                    self.string_run()
                 }
-                Mode::InDoc | Mode::Skipping => match self.step(b) {
-                    Step::Again => {}
-                    Step::Taken => {
-                        self.advance(b);
-                        if self.mode == Mode::InDoc && self.pos - self.doc_start > self.max {
-                            let error = Frame::Error {
-                                line: self.doc_line,
-                                column: 1,
-                                message: format!(
-                                    "document larger than {} bytes, skipped",
-                                    self.max
-                                ),
-                            };
-                            self.mode = Mode::Skipping;
-                            return Some(error);
-                        }
-                    }
-                    Step::Done => {
-                        self.advance(b);
-                        let kept = self.mode == Mode::InDoc;
-                        self.mode = Mode::Between;
-                        if kept && self.pos - self.doc_start <= self.max {
-                            let bytes = &self.buf[self.doc_start..self.pos];
-                            return Some(Frame::Doc {
-                                bytes,
-                                line: self.doc_line,
-                            });
-                        }
-                        if kept {
-                            // Ended on the byte that crossed the limit.
-                            let message =
-                                format!("document larger than {} bytes, skipped", self.max);
-                            return Some(Frame::Error {
-                                line: self.doc_line,
-                                column: 1,
-                                message,
-                            });
-                        }
-                    }
-                    Step::Error(message) => {
-                        if let Some(error) = self.broken(message) {
-                            return Some(error);
-                        }
-                    }
-                },
+                Mode::InDoc | Mode::Skipping => self.in_document_byte(b),
+            };
+            match found {
+                Found::Nothing => {}
+                Found::Doc => {
+                    let bytes = &self.buf[self.doc_start..self.pos];
+                    let line = self.doc_line;
+                    return Some(Frame::Doc { bytes, line });
+                }
+                Found::Error(error) => return Some(error),
             }
         }
         None
+    }
+
+    /// A byte between documents: whitespace, or the `{` that starts one.
+    fn between(&mut self, b: u8) -> Found {
+        match b {
+            b' ' | b'\t' | b'\r' | b'\n' => self.advance(b),
+            b'{' => {
+                self.doc_start = self.pos;
+                self.doc_line = self.line;
+                self.stack.clear();
+                self.stack.push(b'{');
+                self.grammar = Grammar::ObjectFirst;
+                self.mode = Mode::InDoc;
+                self.advance(b);
+            }
+            _ => {
+                let error = self.error("expected '{' to start a document");
+                self.mode = Mode::Resync {
+                    at_line_start: false,
+                };
+                return Found::Error(error);
+            }
+        }
+        Found::Nothing
+    }
+
+    /// A byte while waiting for a line that begins a new document.
+    fn resync(&mut self, b: u8, at_line_start: bool) {
+        let continuation = matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'}' | b']' | b'"' | b',');
+        if at_line_start && !continuation {
+            self.mode = Mode::Between;
+        } else {
+            self.mode = Mode::Resync {
+                at_line_start: b == b'\n',
+            };
+            self.advance(b);
+        }
+    }
+
+    /// A run of plain bytes inside a string, taken at once.
+    fn string_run(&mut self) -> Found {
+        let run = self.buf[self.pos..]
+            .iter()
+            .position(|&c| !plain(c))
+            .unwrap_or(self.buf.len() - self.pos);
+        self.pos += run;
+        self.oversized()
+    }
+
+    /// Once a kept document grows past the limit: the error, and the rest is skipped.
+    fn oversized(&mut self) -> Found {
+        if self.mode == Mode::InDoc && self.pos - self.doc_start > self.max {
+            self.mode = Mode::Skipping;
+            return Found::Error(self.too_large());
+        }
+        Found::Nothing
+    }
+
+    fn too_large(&self) -> Frame<'static> {
+        Frame::Error {
+            line: self.doc_line,
+            column: 1,
+            message: format!("document larger than {} bytes, skipped", self.max),
+        }
+    }
+
+    /// A byte of a document, kept or skipped, checked against the grammar.
+    fn in_document_byte(&mut self, b: u8) -> Found {
+        match self.step(b) {
+            Step::Again => Found::Nothing,
+            Step::Taken => {
+                self.advance(b);
+                self.oversized()
+            }
+            Step::Done => {
+                self.advance(b);
+                let kept = self.mode == Mode::InDoc;
+                self.mode = Mode::Between;
+                match (kept, self.pos - self.doc_start <= self.max) {
+                    (true, true) => Found::Doc,
+                    // Ended on the byte that crossed the limit.
+                    (true, false) => Found::Error(self.too_large()),
+                    (false, _) => Found::Nothing,
+                }
+            }
+            Step::Error(message) => match self.broken(message) {
+                Some(error) => Found::Error(error),
+                None => Found::Nothing,
+            },
+        }
     }
 
     /// A broken document: the error to report, unless it was reported already. Resuming
@@ -333,158 +310,6 @@ impl Splitter {
             self.line_start = self.base + self.pos as u64;
         }
     }
-
-    /// Feeds one byte of a document to the grammar.
-    fn step(&mut self, b: u8) -> Step {
-        use Grammar as G;
-        let ws = matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-        match self.grammar {
-            G::Str { key, escape } => {
-                self.grammar = match (escape, b) {
-                    (0, b'"') => {
-                        if key {
-                            G::Colon
-                        } else {
-                            G::After
-                        }
-                    }
-                    (0, b'\\') => G::Str { key, escape: 1 },
-                    (_, 0..=0x1f) => return Step::Error("control character in a string"),
-                    (0, _) => G::Str { key, escape: 0 },
-                    (1, b'u') => G::Str { key, escape: 5 },
-                    (1, b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                        G::Str { key, escape: 0 }
-                    }
-                    (1, _) => return Step::Error("invalid escape in a string"),
-                    (n, _) if b.is_ascii_hexdigit() => G::Str {
-                        key,
-                        escape: if n == 2 { 0 } else { n - 1 },
-                    },
-                    _ => return Step::Error("invalid \\u escape"),
-                };
-                Step::Taken
-            }
-            G::Number(n) => {
-                let next = match (n, b) {
-                    (Num::Minus, b'0') => Num::Zero,
-                    (Num::Minus, b'1'..=b'9') => Num::Int,
-                    (Num::Int, b'0'..=b'9') => Num::Int,
-                    (Num::Zero | Num::Int, b'.') => Num::Dot,
-                    (Num::Dot | Num::Frac, b'0'..=b'9') => Num::Frac,
-                    (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => Num::Exp,
-                    (Num::Exp, b'+' | b'-') => Num::ExpSign,
-                    (Num::Exp | Num::ExpSign | Num::ExpDigits, b'0'..=b'9') => Num::ExpDigits,
-                    (Num::Zero | Num::Int | Num::Frac | Num::ExpDigits, _) => {
-                        self.grammar = G::After;
-                        return Step::Again;
-                    }
-                    _ => return Step::Error("invalid number"),
-                };
-                self.grammar = G::Number(next);
-                Step::Taken
-            }
-            G::Literal { word, matched } => {
-                if word.get(matched as usize) != Some(&b) {
-                    return Step::Error("expected a value");
-                }
-                let matched = matched + 1;
-                self.grammar = if matched as usize == word.len() {
-                    G::After
-                } else {
-                    G::Literal { word, matched }
-                };
-                Step::Taken
-            }
-            _ if ws => Step::Taken,
-            G::Value | G::ArrayFirst => self.value(b),
-            G::ObjectFirst | G::Key => match b {
-                b'"' => {
-                    self.grammar = G::Str {
-                        key: true,
-                        escape: 0,
-                    };
-                    Step::Taken
-                }
-                b'}' if self.grammar == G::ObjectFirst => self.close(b'{'),
-                _ => Step::Error("expected a string key"),
-            },
-            G::Colon => {
-                if b != b':' {
-                    return Step::Error("expected ':' after an object key");
-                }
-                self.grammar = G::Value;
-                Step::Taken
-            }
-            G::After => match (b, self.stack.last()) {
-                (b',', Some(b'{')) => {
-                    self.grammar = G::Key;
-                    Step::Taken
-                }
-                (b',', _) => {
-                    self.grammar = G::Value;
-                    Step::Taken
-                }
-                (b'}', Some(b'{')) => self.close(b'{'),
-                (b']', Some(b'[')) => self.close(b'['),
-                (_, Some(b'{')) => Step::Error("expected ',' or '}' in an object"),
-                _ => Step::Error("expected ',' or ']' in an array"),
-            },
-        }
-    }
-
-    fn value(&mut self, b: u8) -> Step {
-        use Grammar as G;
-        self.grammar = match b {
-            b']' if self.grammar == G::ArrayFirst => return self.close(b'['),
-            b'{' | b'[' => {
-                if self.stack.len() >= MAX_DEPTH {
-                    return Step::Error("nesting too deep");
-                }
-                self.stack.push(b);
-                if b == b'{' {
-                    G::ObjectFirst
-                } else {
-                    G::ArrayFirst
-                }
-            }
-            b'"' => G::Str {
-                key: false,
-                escape: 0,
-            },
-            b'-' => G::Number(Num::Minus),
-            b'0' => G::Number(Num::Zero),
-            b'1'..=b'9' => G::Number(Num::Int),
-            b't' => G::Literal {
-                word: b"true",
-                matched: 1,
-            },
-            b'f' => G::Literal {
-                word: b"false",
-                matched: 1,
-            },
-            b'n' => G::Literal {
-                word: b"null",
-                matched: 1,
-            },
-            _ => return Step::Error("expected a value"),
-        };
-        Step::Taken
-    }
-
-    fn close(&mut self, open: u8) -> Step {
-        debug_assert_eq!(self.stack.last(), Some(&open));
-        self.stack.pop();
-        if self.stack.is_empty() {
-            return Step::Done;
-        }
-        self.grammar = Grammar::After;
-        Step::Taken
-    }
-}
-
-/// A byte that stands for itself inside a string: not a quote, a backslash or a control byte.
-fn plain(b: u8) -> bool {
-    b != b'"' && b != b'\\' && b >= 0x20
 }
 
 #[cfg(test)]

@@ -26,7 +26,14 @@ const CONFIG_FIELDS = {
   backoff: 'backoff',
   maxServices: 'max_services',
 };
-const HOST_OPTIONS = new Set(['clock', 'manualClock', 'fixtures', 'src', 'onDiagnostics']);
+const HOST_OPTIONS = new Set([
+  'clock',
+  'manualClock',
+  'fixtures',
+  'src',
+  'onDiagnostics',
+  'service',
+]);
 const EVENT_NAMES = { open: 'open', half_open: 'halfOpen', closed: 'close' };
 const WATCHED = new Set(['transition', 'open', 'halfOpen', 'close']);
 
@@ -85,6 +92,9 @@ class Breaker extends EventEmitter {
     this._instance = new Instance(module, where);
     this._clock = options.clock ?? systemClock();
     this._src = options.src ?? 'node';
+    this._service = options.service ?? null; // wrap(fn)'s service (else fn's name)
+    if (this._service !== null && typeof this._service !== 'string')
+      throw new TypeError('service must be a string');
     this._onDiagnostics = options.onDiagnostics ?? defaultDiagnostics;
     this._msgId = 0;
     this._seenSeq = -1; // not watching until a transition listener is added
@@ -239,8 +249,19 @@ class Breaker extends EventEmitter {
     return value;
   }
 
-  /** fn as a function whose every call goes through guard(service, ...). */
+  /**
+   * fn as a function whose every call goes through guard(service, ...): wrap(service, fn,
+   * options), or wrap(fn, options) with the breaker's service option, else fn's name (as
+   * opossum names a breaker after its function).
+   */
   wrap(service, fn, options = NO_OPTIONS) {
+    if (typeof service === 'function') {
+      options = fn ?? NO_OPTIONS;
+      fn = service;
+      service = this._service ?? fn.name;
+      if (service === '')
+        throw new TypeError('wrap(fn): fn has no name; give a service option or wrap(service, fn)');
+    }
     if (options !== NO_OPTIONS) checkOptions(options);
     return (...args) => this.guard(service, () => fn(...args), options);
   }

@@ -234,6 +234,33 @@ test('guard: sync functions, ignored errors, wrap', async () => {
   await assert.rejects(fetchUser(8), BreakerOpenError);
 });
 
+test("wrap(fn): the breaker's service, else the function's name", async () => {
+  const named = await Breaker.load(WASM, { clock: fakeClock(0), service: 'users' });
+  named.configure({ failure_threshold: 1 }, 'users');
+  const fetchUser = named.wrap(async (id) => ({ id }));
+  assert.deepEqual(await fetchUser(7), { id: 7 });
+  await assert.rejects(
+    named.wrap(
+      async () => {
+        throw new Error('boom');
+      },
+      { fallback: () => 'unused' },
+    )(),
+    /boom/,
+  );
+  assert.equal(named.status('users').state, 'open');
+  assert.equal(await named.wrap(fetchUser, { fallback: () => 'cached' })(8), 'cached');
+
+  const breaker = await Breaker.load(WASM, { clock: fakeClock(0) });
+  async function inventory() {
+    return 3;
+  }
+  assert.equal(await breaker.wrap(inventory)(), 3);
+  assert.equal(breaker.status('inventory').counts.successes, 1);
+  assert.throws(() => breaker.wrap(() => 1), TypeError);
+  await assert.rejects(Breaker.load(WASM, { service: 5 }), TypeError);
+});
+
 test('acquire/record and stale permits', async () => {
   const breaker = await Breaker.load(WASM, { clock: fakeClock(0) });
   const permit = breaker.acquire('db');

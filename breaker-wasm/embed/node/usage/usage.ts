@@ -12,10 +12,17 @@ async function stock(): Promise<number> {
   return typeof count === 'number' ? count : -1;
 }
 
+const users = new Breaker({ service: 'users' });
+const fetchUser: (id: number) => Promise<{ id: number } | null> = users.wrap(
+  async (id: number) => ({ id }),
+  { fallback: () => null },
+);
+const byName: () => Promise<string> = breaker.wrap('inventory', () => 'sync');
+
 const status = breaker.status('inventory');
 const state: 'closed' | 'open' | 'half_open' = status.state;
 const failures: number = status.counts.failures;
 const threshold: number = status.config.failure_threshold;
 const all = breaker.status();
 const names: string[] = all.services.map((s) => s.service);
-console.log(state, failures, threshold, names, await stock());
+console.log(state, failures, threshold, names, await stock(), await fetchUser(1), await byName());

@@ -105,6 +105,8 @@ class Breaker:
         if unknown:
             raise TypeError(f"unknown config field(s): {', '.join(unknown)}")
         self._clock: Callable[[], int] = clock if clock is not None else system_now
+        #: Whether _clock is system_now, which the decorated call's common case inlines.
+        self._system_clock = clock is None
         self._src = src
         # Not re-entrant (cheaper, and every guarded call takes it twice): nothing holding it
         # calls back into the breaker, and listeners run after it is released.

@@ -11,6 +11,7 @@ import functools
 import inspect
 import threading
 from collections.abc import Awaitable, Callable
+from time import time_ns
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -28,7 +29,7 @@ _NOT_A_RESULT = (GeneratorExit, KeyboardInterrupt, SystemExit)
 CANCELLATION_CHOICES = ("failure", "ignored")
 
 #: A permit in hand: (permit, acquired at ms, the batch-path handle or None for messages).
-_Held = tuple[int, int, Service]
+_Held = tuple[int, float, Service]
 
 _SUCCESS, _FAILURE, _IGNORED = 0, 1, 2
 _OUTCOMES = ("success", "failure", "ignored")
@@ -87,6 +88,7 @@ class Guard:
         self._handle = _UNRESOLVED
         self._lock = breaker._lock
         self._clock = breaker._clock
+        self._system_clock = breaker._system_clock  # the default clock, inlined below
         self._batch = cast("Batch", breaker._batch)
         self._tasks: dict[asyncio.Task[Any] | None, list[tuple[_Held, Any]]] = {}
 
@@ -96,8 +98,9 @@ class Guard:
         """Acquires a permit. Within the grant this is one append to the log, written out here
         because it is every guarded call's cost (see ``Batch.acquire`` for the rule)."""
         s = self._handle
-        with self._lock:
-            now = self._clock()
+        self._lock.acquire()
+        try:
+            now = time_ns() // 1_000_000 if self._system_clock else self._clock()
             if s.outcomes > 0:
                 batch = self._batch
                 if len(batch._log) >= _FLUSH_WORDS:
@@ -113,6 +116,8 @@ class Guard:
                     permit = self._batch.acquire(s, now)
                 except BreakerOpen as e:
                     rejected = e
+        finally:
+            self._lock.release()
         if s is _NO_BATCH:
             # Not a service name, or no batch path: the message says why, or decides.
             return self._breaker.acquire(self._service, now), now, _NO_BATCH
@@ -133,8 +138,9 @@ class Guard:
         """Records the outcome ``code`` of ``held``; within the grant, one append to the log
         (see ``Batch.record`` for the rule)."""
         permit, started, s = held
-        with self._lock:
-            now = self._clock()
+        self._lock.acquire()
+        try:
+            now = time_ns() // 1_000_000 if self._system_clock else self._clock()
             duration = now - started if now > started else 0
             if s.outcomes > 0 and (code != _FAILURE or s.failures > 0):
                 s.outcomes -= 1
@@ -157,8 +163,10 @@ class Guard:
                 self._batch.flush()
             elif s is not _NO_BATCH:
                 self._batch.record(s, permit, code, duration, now)
+        finally:
+            self._lock.release()
         if s is _NO_BATCH:
-            self._breaker.record(self._service, permit, _OUTCOMES[code], duration, now)
+            self._breaker.record(self._service, permit, _OUTCOMES[code], int(duration), now)
         elif self._breaker._pending:
             self._breaker._deliver()
 
@@ -185,7 +193,24 @@ class Guard:
     # -- with ------------------------------------------------------------------------------------
 
     def __enter__(self) -> Guard:
-        held = self._begin()
+        # The common case of _begin written out (a grant in hand, room in the log), as the
+        # decorated call does: every `with` pays for it.
+        s = self._handle
+        held: _Held | None = None
+        if s.outcomes > 0:
+            batch = self._batch
+            log = batch._log
+            self._lock.acquire()
+            try:
+                if s.outcomes > 0 and len(log) < _FLUSH_WORDS:
+                    now = float(time_ns() // 1_000_000) if self._system_clock else self._clock()
+                    batch.last_permit = s.last = permit = batch.last_permit + 1
+                    log.extend((_ACQUIRE, s.slot, permit, -1.0, now))
+                    held = (permit, now, s)
+            finally:
+                self._lock.release()
+        if held is None:
+            held = self._begin()
         try:
             self._local.stack.append(held)
         except AttributeError:
@@ -198,7 +223,36 @@ class Guard:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._end(self._local.stack.pop(), _SUCCESS if exc is None else self._code(exc))
+        held = self._local.stack.pop()
+        if exc is None and self._merged(held):
+            return
+        self._end(held, _SUCCESS if exc is None else self._code(exc))
+
+    def _merged(self, held: _Held) -> bool:
+        """A success whose acquire is still the log's last entry, within the grant, recorded in
+        that entry (the common case of _end, written out); False when _end must do it."""
+        permit, started, s = held
+        if s.outcomes <= 0:
+            return False
+        log = self._batch._log
+        done = False
+        self._lock.acquire()
+        try:
+            if len(log) > 0 and log[-3] == permit and log[-5] == _ACQUIRE and s.outcomes > 0:
+                now = float(time_ns() // 1_000_000) if self._system_clock else self._clock()
+                if now >= started:
+                    s.outcomes -= 1
+                    if permit == s.last:
+                        s.failures = s.rearm
+                    log[-5] = _CALL + _SUCCESS
+                    log[-2] = now - started
+                    log[-1] = now
+                    done = True
+        finally:
+            self._lock.release()
+        if done and self._breaker._pending:
+            self._breaker._deliver()
+        return done
 
     # -- async with ------------------------------------------------------------------------------
 
@@ -254,21 +308,28 @@ class Guard:
         return cast(F, self._sync_wrapper(fn))
 
     def _sync_wrapper(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        lock, clock = self._lock, self._clock
+        acquire, release = self._lock.acquire, self._lock.release
+        clock, breaker, batch = self._clock, self._breaker, self._batch
+        # The same objects for the breaker's life (the log is cleared, never replaced), held
+        # here so that the common case below looks nothing up; the default clock inlined.
+        log: list[float] = [] if batch is None else batch._log
+        system_clock = breaker._system_clock
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             # _begin and a success's _end written out once more for the common case (a grant in
             # hand, the record right after its acquire): this is every decorated call's cost.
             s = self._handle
-            with lock:
-                if s.outcomes > 0 and len(self._batch._log) < _FLUSH_WORDS:
-                    started = clock()
-                    batch = self._batch
+            acquire()
+            try:
+                if s.outcomes > 0 and len(log) < _FLUSH_WORDS:
+                    started = float(time_ns() // 1_000_000) if system_clock else clock()
                     batch.last_permit = s.last = permit = batch.last_permit + 1
-                    batch._log += (_ACQUIRE, s.slot, permit, -1.0, started)
+                    log.extend((_ACQUIRE, s.slot, permit, -1.0, started))
                 else:
                     s = _UNRESOLVED  # the general path, which also flushes a long log
+            finally:
+                release()
             if s is _UNRESOLVED:
                 try:
                     permit, started, s = self._begin()
@@ -281,11 +342,11 @@ class Guard:
             except BaseException as e:
                 self._end((permit, started, s), self._code(e))
                 raise
-            done = False
-            with lock:
-                log = self._batch._log if s.outcomes > 0 else None
-                if log and log[-3] == permit and log[-5] == _ACQUIRE:
-                    now = clock()
+            acquire()
+            try:
+                done = s.outcomes > 0 and len(log) > 0 and log[-3] == permit and log[-5] == _ACQUIRE
+                if done:
+                    now = float(time_ns() // 1_000_000) if system_clock else clock()
                     if now >= started:
                         s.outcomes -= 1
                         if permit == s.last:
@@ -293,10 +354,13 @@ class Guard:
                         log[-5] = _CALL + _SUCCESS
                         log[-2] = now - started
                         log[-1] = now
-                        done = True
+                    else:
+                        done = False
+            finally:
+                release()
             if done:
-                if self._breaker._pending:
-                    self._breaker._deliver()
+                if breaker._pending:
+                    breaker._deliver()
                 return result
             self._end((permit, started, s), _SUCCESS)
             return result
