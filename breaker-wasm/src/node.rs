@@ -19,7 +19,7 @@ pub use events::{Event, EventLog, MAX_EVENTS};
 pub use image::{Image, ImageError, SavedBreaker};
 use registry::Registry;
 pub use request::{
-    CallFixture, Checkpoints, ConfigChange, ErrorCode, MemoryUse, Refused, Reply, Request,
+    CallFixture, Checkpoints, ConfigChange, ErrorCode, MemoryUse, OpenFor, Refused, Reply, Request,
     ServiceState,
 };
 use tallies::Tallies;
@@ -210,6 +210,8 @@ impl Node {
                 let service = service.map(|s| (s, self.view(s).state));
                 Reply::ForceOk { service, mode }
             }
+            Request::Transition { service, to, open } => self.transition(service, to, open),
+            Request::Isolate { service, release } => self.isolate(service, release),
             Request::Events {
                 service,
                 after,

@@ -286,6 +286,16 @@ fn a_local_admission_the_node_refuses_is_reported() {
 }
 
 #[test]
+fn no_grant_for_a_breaker_not_yet_created_when_it_would_start_open() {
+    let mut s = Session::new(Options::default());
+    let doc = br#"{"src":"c","dest":"n","body":{"type":"configure","msg_id":1,"config":{"initial_state":"open"}}}"#;
+    s.handle(doc, 0);
+    let mut b = Batch::default();
+    let slot = b.slot(b"db");
+    assert_eq!(b.grant(&s, slot), 0, "the first call would be rejected");
+}
+
+#[test]
 fn the_default_grant_allows_four_failures() {
     let s = Session::new(Options::default());
     let mut b = Batch::default();

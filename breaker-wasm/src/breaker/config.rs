@@ -1,5 +1,7 @@
 //! The breaker's settings: one struct with documented defaults, validated once at the border.
 
+use super::StateName;
+
 /// The largest integer JavaScript keeps exact (2^53 − 1): the upper bound of every count and time.
 pub const MAX_SAFE: u64 = (1 << 53) - 1;
 
@@ -97,6 +99,43 @@ pub struct Config {
     pub backoff: Backoff,
     /// The most breakers a node tracks at once (a node-wide setting). Default 100000.
     pub max_services: u64,
+    /// Counts, judges and transitions as usual but never rejects: a call the breaker would
+    /// reject is admitted (and counted in `rejections`) without being judged. A forced-open
+    /// breaker still rejects. Default false.
+    pub metrics_only: bool,
+    /// The longest a breaker stays half_open, probes in flight or not; `None` (the default)
+    /// sets no limit. When it runs out the breaker goes to `half_open_expiry`.
+    pub half_open_max_ms: Option<u64>,
+    /// Where a breaker goes when `half_open_max_ms` runs out: open (the default, a new open
+    /// period) or closed.
+    pub half_open_expiry: StateName,
+    /// What `half_open_max_calls` counts: probes in flight at once (the default) or probes
+    /// admitted in one half_open period in total.
+    pub half_open_budget: HalfOpenBudget,
+    /// When set, half_open is judged by rate: `half_open_max_calls` trial calls are admitted
+    /// per half_open period and, once all are recorded, the breaker re-opens if the failure
+    /// percentage reaches this (or the slow percentage reaches `slow_call_rate`), else closes.
+    /// `None` (the default): the first failed probe re-opens it.
+    pub half_open_failure_rate: Option<Milli>,
+    /// While closed, the counts (consecutive failures, the window) are cleared at every
+    /// multiple of this many milliseconds on the clock, each clear a new generation
+    /// (outstanding permits go stale). `None` (the default): never.
+    pub interval_ms: Option<u64>,
+    /// The state a breaker starts in when it is created (first traffic, or an operator action
+    /// naming it): closed (the default), open (a first open period) or half_open.
+    pub initial_state: StateName,
+}
+
+/// What `half_open_max_calls` limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HalfOpenBudget {
+    /// Probes outstanding at once; a recorded probe frees its slot.
+    InFlight,
+    /// Probes admitted in one half_open period, recorded or not; an `ignored` one gives its slot
+    /// back, and with no probe outstanding there is always a slot (so a config change cannot
+    /// leave a breaker stuck). `success_threshold` above `half_open_max_calls` counts as
+    /// `half_open_max_calls`.
+    Period,
 }
 
 impl Default for Config {
@@ -112,6 +151,13 @@ impl Default for Config {
             probe_timeout_ms: 10_000,
             backoff: Backoff::default(),
             max_services: 100_000,
+            metrics_only: false,
+            half_open_max_ms: None,
+            half_open_expiry: StateName::Open,
+            half_open_budget: HalfOpenBudget::InFlight,
+            half_open_failure_rate: None,
+            interval_ms: None,
+            initial_state: StateName::Closed,
         }
     }
 }
@@ -121,10 +167,27 @@ impl Config {
     pub fn is_slow(&self, duration_ms: Option<u64>) -> bool {
         matches!((self.slow_call_ms, duration_ms), (Some(limit), Some(d)) if d >= limit)
     }
+
+    /// The successful probes that close a half_open breaker: `success_threshold`, at most
+    /// `half_open_max_calls` under a per-period budget (more could never be admitted).
+    /// Whether `half_open_max_calls` is a budget per half_open period (a per-period budget, or
+    /// a half_open judged by rate).
+    pub fn budget_per_period(&self) -> bool {
+        self.half_open_budget == HalfOpenBudget::Period || self.half_open_failure_rate.is_some()
+    }
+
+    pub fn probes_to_close(&self) -> u64 {
+        match self.half_open_budget {
+            HalfOpenBudget::InFlight => self.success_threshold,
+            HalfOpenBudget::Period => self.success_threshold.min(self.half_open_max_calls),
+        }
+    }
 }
 
-/// The fields of [`Config`], in wire order.
-pub const FIELDS: [Field; 10] = [
+/// The fields of [`Config`], in wire order. The fields after `max_services` are written in a
+/// config object only when they differ from their default, so the objects of a node that does
+/// not use them are those of the protocol's first version.
+pub const FIELDS: [Field; 17] = [
     Field::FailureThreshold,
     Field::OpenTimeoutMs,
     Field::HalfOpenMaxCalls,
@@ -135,6 +198,13 @@ pub const FIELDS: [Field; 10] = [
     Field::ProbeTimeoutMs,
     Field::Backoff,
     Field::MaxServices,
+    Field::MetricsOnly,
+    Field::HalfOpenMaxMs,
+    Field::HalfOpenExpiry,
+    Field::HalfOpenBudget,
+    Field::HalfOpenFailureRate,
+    Field::IntervalMs,
+    Field::InitialState,
 ];
 
 /// One settable field of [`Config`].
@@ -150,6 +220,13 @@ pub enum Field {
     ProbeTimeoutMs,
     Backoff,
     MaxServices,
+    MetricsOnly,
+    HalfOpenMaxMs,
+    HalfOpenExpiry,
+    HalfOpenBudget,
+    HalfOpenFailureRate,
+    IntervalMs,
+    InitialState,
 }
 
 /// The value of one field.
@@ -163,6 +240,13 @@ pub enum Setting {
     Rate(Milli),
     Window(Window),
     Backoff(Backoff),
+    /// An on/off switch.
+    Flag(bool),
+    /// A state a breaker goes to (`half_open_expiry`: open or closed).
+    Target(StateName),
+    Budget(HalfOpenBudget),
+    /// A percentage that can be off (`half_open_failure_rate`).
+    OptRate(Option<Milli>),
 }
 
 impl Field {
@@ -178,7 +262,20 @@ impl Field {
             Field::ProbeTimeoutMs => "probe_timeout_ms",
             Field::Backoff => "backoff",
             Field::MaxServices => "max_services",
+            Field::MetricsOnly => "metrics_only",
+            Field::HalfOpenMaxMs => "half_open_max_ms",
+            Field::HalfOpenExpiry => "half_open_expiry",
+            Field::HalfOpenBudget => "half_open_budget",
+            Field::HalfOpenFailureRate => "half_open_failure_rate",
+            Field::IntervalMs => "interval_ms",
+            Field::InitialState => "initial_state",
         }
+    }
+
+    /// Whether a full config object leaves the field out at its default value (a field added
+    /// after the protocol's first version).
+    pub fn optional_in_objects(self) -> bool {
+        (self as usize) > Field::MaxServices as usize
     }
 
     pub fn from_name(name: &str) -> Option<Field> {
@@ -202,6 +299,13 @@ impl Field {
             Field::ProbeTimeoutMs => Setting::Int(c.probe_timeout_ms),
             Field::Backoff => Setting::Backoff(c.backoff),
             Field::MaxServices => Setting::Int(c.max_services),
+            Field::MetricsOnly => Setting::Flag(c.metrics_only),
+            Field::HalfOpenMaxMs => Setting::OptInt(c.half_open_max_ms),
+            Field::HalfOpenExpiry => Setting::Target(c.half_open_expiry),
+            Field::HalfOpenBudget => Setting::Budget(c.half_open_budget),
+            Field::HalfOpenFailureRate => Setting::OptRate(c.half_open_failure_rate),
+            Field::IntervalMs => Setting::OptInt(c.interval_ms),
+            Field::InitialState => Setting::Target(c.initial_state),
         }
     }
 
@@ -219,6 +323,13 @@ impl Field {
             (Field::ProbeTimeoutMs, Setting::Int(v)) => c.probe_timeout_ms = v,
             (Field::Backoff, Setting::Backoff(b)) => c.backoff = b,
             (Field::MaxServices, Setting::Int(v)) => c.max_services = v,
+            (Field::MetricsOnly, Setting::Flag(v)) => c.metrics_only = v,
+            (Field::HalfOpenMaxMs, Setting::OptInt(v)) => c.half_open_max_ms = v,
+            (Field::HalfOpenExpiry, Setting::Target(v)) => c.half_open_expiry = v,
+            (Field::HalfOpenBudget, Setting::Budget(v)) => c.half_open_budget = v,
+            (Field::HalfOpenFailureRate, Setting::OptRate(v)) => c.half_open_failure_rate = v,
+            (Field::IntervalMs, Setting::OptInt(v)) => c.interval_ms = v,
+            (Field::InitialState, Setting::Target(v)) => c.initial_state = v,
             _ => {}
         }
     }

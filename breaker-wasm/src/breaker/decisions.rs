@@ -24,6 +24,11 @@ impl Breaker {
         };
         if !admitted {
             self.counts.rejections += 1;
+            // Metrics only: admitted all the same, with a permit that is not outstanding (its
+            // record is stale), so the state machine judges only the calls it would admit.
+            if self.shadows_rejections(config) {
+                return Ok(state);
+            }
             return Err(Rejection {
                 state,
                 retry_after_ms: self.retry_after(config, now),
@@ -33,6 +38,9 @@ impl Breaker {
             self.leases.pop_front();
         }
         self.leases.push_back(Lease { permit, at: now });
+        if state == StateName::HalfOpen && self.forced.is_none() && config.budget_per_period() {
+            self.ext().admitted += 1;
+        }
         Ok(state)
     }
 
@@ -70,11 +78,20 @@ impl Breaker {
             failed: outcome == Outcome::Failure,
             slow: config.is_slow(duration_ms),
         };
+        // An ignored probe gives its slot back.
+        let half_open = matches!(self.state, State::HalfOpen { .. });
+        let gives_back = self.forced.is_none() && outcome == Outcome::Ignored && half_open;
+        if let Some(e) = self.extra.as_deref_mut().filter(|_| gives_back) {
+            e.admitted = e.admitted.saturating_sub(1);
+        }
         if self.forced.is_none() && outcome != Outcome::Ignored {
             match self.state {
                 State::Open { .. } => {}
                 State::Closed => {
                     self.closed_outcome(config, now, mark, 1, log);
+                }
+                State::HalfOpen { .. } if config.half_open_failure_rate.is_some() => {
+                    self.trial_outcome(config, now, mark, log);
                 }
                 State::HalfOpen { since, successes } => {
                     if mark.failed || mark.slow {
@@ -93,6 +110,65 @@ impl Breaker {
         }
     }
 
+    /// Whether a call this breaker refuses is admitted anyway (metrics only, not forced open).
+    pub(super) fn shadows_rejections(&self, config: &Config) -> bool {
+        config.metrics_only && self.forced != Some(Forced::Open)
+    }
+
+    /// A trial call's outcome in a half_open judged by rate: counted and, once
+    /// `half_open_max_calls` are recorded, the verdict (returned when it moved the breaker).
+    pub(super) fn trial_outcome(
+        &mut self,
+        config: &Config,
+        now: u64,
+        mark: Mark,
+        log: &mut Transitions,
+    ) -> Option<Transition> {
+        if mark.failed {
+            self.failures += 1;
+            self.counts.failures += 1;
+        } else {
+            self.failures = 0;
+            self.counts.successes += 1;
+        }
+        let t = &mut self.ext().trial;
+        t.calls += 1;
+        t.failures += u64::from(mark.failed);
+        t.slow += u64::from(mark.slow);
+        if t.calls < config.half_open_max_calls {
+            return None;
+        }
+        let t = *t;
+        let reaches = |n: u64, rate: Milli| {
+            u128::from(n) * 100_000 >= u128::from(rate.0) * u128::from(t.calls)
+        };
+        let rate = config.half_open_failure_rate?;
+        let failed = reaches(t.failures, rate);
+        let slow =
+            !failed && config.slow_call_ms.is_some() && reaches(t.slow, config.slow_call_rate);
+        if failed || slow {
+            let (bad, threshold) = match slow {
+                true => (t.slow, config.slow_call_rate),
+                false => (t.failures, rate),
+            };
+            let reason = Reason::TrialFailed {
+                slow,
+                bad,
+                calls: t.calls,
+                threshold,
+            };
+            self.open(config, now, reason, log);
+        } else {
+            let reason = Reason::TrialPassed {
+                failures: t.failures,
+                slow: t.slow,
+                calls: t.calls,
+            };
+            self.close(now, reason, log);
+        }
+        log.last().copied()
+    }
+
     /// A successful probe; closes the breaker (and returns the transition) at the threshold.
     pub(super) fn probe_succeeded(
         &mut self,
@@ -105,7 +181,7 @@ impl Breaker {
         self.failures = 0;
         self.counts.successes += 1;
         let successes = successes + 1;
-        if successes < config.success_threshold {
+        if successes < config.probes_to_close() {
             self.state = State::HalfOpen { since, successes };
             return None;
         }
@@ -113,7 +189,7 @@ impl Breaker {
             now,
             Reason::ProbesSucceeded {
                 successes,
-                threshold: config.success_threshold,
+                threshold: config.probes_to_close(),
             },
             log,
         );

@@ -3,7 +3,6 @@
 //! fixture that puts a breaker in a state as if it had just entered it.
 
 use super::decisions::verdict;
-use super::timing::deadline;
 use super::{
     Attempts, Breaker, CallResult, Config, Forced, Mark, Reason, State, StateName, Tally,
     Transitions, Window,
@@ -20,22 +19,7 @@ impl Breaker {
         log: &mut Transitions,
     ) {
         self.settle(config, now, log);
-        self.forced = None;
-        let state = match state {
-            StateName::Closed => State::Closed,
-            StateName::Open => {
-                let period = self.open_period(config, self.counts.opened + 1);
-                State::Open {
-                    since: now,
-                    until: deadline(now, period),
-                }
-            }
-            StateName::HalfOpen => State::HalfOpen {
-                since: now,
-                successes: 0,
-            },
-        };
-        self.enter(state, now, Reason::Fixture, log);
+        self.put(config, state, None, now, Reason::Fixture, log);
     }
 
     /// A whole call through the breaker, the downstream behaving as `attempts` says and taking
@@ -65,9 +49,7 @@ impl Breaker {
         match (self.forced, self.state) {
             (Some(Forced::Open), _) | (None, State::Open { .. }) => {
                 self.counts.rejections += tries;
-                CallResult::Rejected {
-                    state: StateName::Open,
-                }
+                self.refused(config, StateName::Open, attempts)
             }
             (Some(Forced::Closed), _) => match attempts {
                 Attempts::Success => CallResult::Ok {
@@ -80,11 +62,18 @@ impl Breaker {
             },
             (None, State::HalfOpen { .. }) if self.slots_full(config) => {
                 self.counts.rejections += tries;
-                CallResult::Rejected {
-                    state: StateName::HalfOpen,
+                self.refused(config, StateName::HalfOpen, attempts)
+            }
+            (None, State::HalfOpen { .. }) if config.half_open_failure_rate.is_some() => {
+                if config.budget_per_period() {
+                    self.ext().admitted += 1;
                 }
+                self.trial_call(config, now, mark, tries, log)
             }
             (None, State::HalfOpen { since, successes }) => {
+                if config.budget_per_period() {
+                    self.ext().admitted += 1;
+                }
                 if !mark.failed && !mark.slow {
                     return match self.probe_succeeded(config, since, successes, now, log) {
                         Some(_) => CallResult::Closed,
@@ -101,6 +90,49 @@ impl Breaker {
                 }
             }
             (None, State::Closed) => self.closed_call(config, now, mark, tries, log),
+        }
+    }
+
+    /// `call` as a trial call of a half_open judged by rate: its first attempt is the trial,
+    /// any further attempts are rejected.
+    fn trial_call(
+        &mut self,
+        config: &Config,
+        now: u64,
+        mark: Mark,
+        tries: u64,
+        log: &mut Transitions,
+    ) -> CallResult {
+        self.counts.rejections += tries - 1;
+        let failures = self.ext_ref().trial.failures + u64::from(mark.failed);
+        match self.trial_outcome(config, now, mark, log) {
+            Some(t) if t.to == StateName::Closed => CallResult::Closed,
+            Some(_) => CallResult::Opened {
+                failures,
+                rejected: tries - 1,
+            },
+            None if mark.failed => CallResult::Failed {
+                state: StateName::HalfOpen,
+                failures: self.failures,
+            },
+            None => CallResult::Ok {
+                state: StateName::HalfOpen,
+            },
+        }
+    }
+
+    /// A `call` the breaker refuses in `state`: rejected, or under metrics only admitted to
+    /// the downstream without being judged (the consecutive count is left as it is).
+    fn refused(&self, config: &Config, state: StateName, attempts: Attempts) -> CallResult {
+        if !self.shadows_rejections(config) {
+            return CallResult::Rejected { state };
+        }
+        match attempts {
+            Attempts::Success => CallResult::Ok { state },
+            Attempts::Failures(_) => CallResult::Failed {
+                state,
+                failures: self.failures,
+            },
         }
     }
 

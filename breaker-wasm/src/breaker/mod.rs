@@ -17,7 +17,7 @@ mod window;
 
 use std::collections::VecDeque;
 
-pub use config::{Backoff, Config, Field, MAX_SAFE, Milli, Patch, Setting, Window};
+pub use config::{Backoff, Config, Field, HalfOpenBudget, MAX_SAFE, Milli, Patch, Setting, Window};
 pub use results::{
     Attempts, CallResult, Counts, Figures, Lease, MAX_OUTSTANDING, Outcome, Recorded, Rejection,
     View,
@@ -25,7 +25,7 @@ pub use results::{
 pub use state::{ForceMode, Forced, Reason, Span, State, StateName, Transition};
 pub use window::{Mark, Tally, WindowState};
 
-use timing::{deadline, fnv1a};
+use timing::fnv1a;
 
 /// One service's breaker.
 ///
@@ -55,6 +55,23 @@ pub struct Breaker {
     leases: VecDeque<Lease>,
     /// The failure window while closed under a count or time window.
     window: Option<Box<WindowState>>,
+    /// What only some options use, boxed so that a breaker that does not use them stays
+    /// small; `None` while every part is at its zero.
+    extra: Option<Box<Extras>>,
+}
+
+/// The parts of a breaker that only some options use.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Extras {
+    /// Probes admitted in this half_open period (under a per-period budget).
+    admitted: u64,
+    /// The trial calls recorded in this half_open period, when it is judged by rate.
+    trial: Tally,
+    /// The start of the `interval_ms` cycle the closed counts belong to (set by the first
+    /// decision under `interval_ms` after closing).
+    cycle: Option<u64>,
+    /// Holders of an isolation (`isolate`): forced open while above 0.
+    isolations: u64,
 }
 
 impl Default for Breaker {
@@ -77,6 +94,14 @@ pub struct Parts {
     /// Outstanding permits, sorted by permit.
     pub leases: Vec<Lease>,
     pub window: Option<WindowState>,
+    /// Probes admitted in this half_open period.
+    pub admitted: u64,
+    /// Trial calls recorded in this half_open period (judged by rate).
+    pub trial: Tally,
+    /// When the current closed cycle began (under `interval_ms`).
+    pub cycle: Option<u64>,
+    /// Holders of an isolation.
+    pub isolations: u64,
 }
 
 impl Breaker {
@@ -91,6 +116,7 @@ impl Breaker {
             counts: Counts::default(),
             leases: VecDeque::new(),
             window: None,
+            extra: None,
         }
     }
 
@@ -105,6 +131,13 @@ impl Breaker {
             counts: p.counts,
             leases: p.leases.into(),
             window: p.window.map(Box::new),
+            extra: Some(Box::new(Extras {
+                admitted: p.admitted,
+                trial: p.trial,
+                cycle: p.cycle,
+                isolations: p.isolations,
+            }))
+            .filter(|e| **e != Extras::default()),
         }
     }
 
@@ -117,6 +150,10 @@ impl Breaker {
             counts: self.counts,
             leases: self.leases.iter().copied().collect(),
             window: self.window.as_deref().cloned(),
+            admitted: self.ext_ref().admitted,
+            trial: self.ext_ref().trial,
+            cycle: self.ext_ref().cycle,
+            isolations: self.ext_ref().isolations,
         }
     }
 
@@ -159,13 +196,17 @@ impl Breaker {
     pub fn shift_back(&mut self, delta: u64) {
         match &mut self.state {
             State::Closed => {}
-            State::Open { since, until } => {
-                *since = since.saturating_sub(delta);
-                if *until != u64::MAX {
-                    *until = until.saturating_sub(delta);
-                }
+            // The deadline moves back by `delta` too (saturating at 0): a period that started
+            // less than `delta` after 0 is shortened by what its start could not move.
+            State::Open { since, period } => {
+                let moved = (*since).min(delta);
+                *since -= moved;
+                *period = period.saturating_sub(delta - moved);
             }
             State::HalfOpen { since, .. } => *since = since.saturating_sub(delta),
+        }
+        if let Some(cycle) = self.extra.as_deref_mut().and_then(|e| e.cycle.as_mut()) {
+            *cycle = cycle.saturating_sub(delta);
         }
         for lease in &mut self.leases {
             lease.at = lease.at.saturating_sub(delta);
@@ -197,8 +238,8 @@ impl Breaker {
     /// What the deciding policy sees at `now` (on a settled breaker).
     fn figures(&mut self, config: &Config, now: u64) -> Figures {
         match self.state {
-            State::Open { until, .. } => Figures::Open {
-                until: (self.forced != Some(Forced::Open)).then_some(until),
+            State::Open { .. } => Figures::Open {
+                until: self.state.open_until().filter(|_| self.forced.is_none()),
             },
             State::HalfOpen { successes, .. } => Figures::HalfOpen {
                 in_flight: self.leases.len() as u64,
@@ -226,7 +267,15 @@ impl Breaker {
     }
 
     fn slots_full(&self, config: &Config) -> bool {
-        self.leases.len() as u64 >= config.half_open_max_calls
+        let taken = match config.half_open_budget {
+            // With no probe outstanding there is always a slot: a breaker whose probes were all
+            // recorded without a verdict (after a config change) is never stuck in half_open.
+            _ if !config.budget_per_period() => self.leases.len() as u64,
+            _ if self.leases.is_empty() => 0,
+            // Never more in flight than the budget either (after a config change mid-period).
+            _ => self.ext_ref().admitted.max(self.leases.len() as u64),
+        };
+        taken >= config.half_open_max_calls
     }
 
     /// Moves to `state` at `at`: a new generation (outstanding permits go stale). Reports the
@@ -237,6 +286,14 @@ impl Breaker {
         self.state = state;
         self.leases.clear();
         self.window = None;
+        // A new state: only the isolation carries over.
+        let isolations = self.ext_ref().isolations;
+        self.extra = (isolations > 0).then(|| {
+            Box::new(Extras {
+                isolations,
+                ..Extras::default()
+            })
+        });
         match to {
             StateName::Closed => {
                 self.failures = 0;
@@ -260,12 +317,22 @@ impl Breaker {
         if self.state.name() == StateName::HalfOpen {
             self.trips += 1;
         }
-        let until = deadline(at, self.open_period(config, self.counts.opened + 1));
-        self.enter(State::Open { since: at, until }, at, reason, log);
+        let period = self.open_period(config, self.counts.opened + 1);
+        self.enter(State::Open { since: at, period }, at, reason, log);
     }
 
     fn close(&mut self, at: u64, reason: Reason, log: &mut Transitions) {
         self.enter(State::Closed, at, reason, log);
+    }
+
+    /// The optional parts, created on first use.
+    fn ext(&mut self) -> &mut Extras {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// The optional parts as they are (zeros when there are none).
+    fn ext_ref(&self) -> Extras {
+        self.extra.as_deref().copied().unwrap_or_default()
     }
 
     fn ensure_window(&mut self, config: &Config) {

@@ -15,13 +15,50 @@ pub enum StateName {
 pub enum State {
     /// Calls flow; consecutive failures are counted in [`Breaker::failures`].
     Closed,
-    /// Calls are rejected until `until`; the period began at `since`.
-    Open { since: u64, until: u64 },
+    /// Calls are rejected for `period` milliseconds from `since`. The deadline is kept as a
+    /// length, not a time, so a period that would end past the end of the clock (`u64::MAX`)
+    /// simply never ends; a forced-open breaker is marked by its forced mode alone.
+    Open { since: u64, period: u64 },
     /// Probes are admitted up to `half_open_max_calls` at once; `successes` so far.
     HalfOpen { since: u64, successes: u64 },
 }
 
 impl State {
+    /// Whether the open period of this state has ended at `now`: `now − since ≥ period`, which
+    /// never overflows, whatever the clock.
+    pub fn open_elapsed(&self, now: u64) -> bool {
+        match *self {
+            State::Open { since, period } => now >= since && now - since >= period,
+            _ => false,
+        }
+    }
+
+    /// The open period's deadline, when it falls within the clock (`since + period ≤ u64::MAX`).
+    pub fn open_until(&self) -> Option<u64> {
+        match *self {
+            State::Open { since, period } => since.checked_add(period),
+            _ => None,
+        }
+    }
+
+    /// An open state as a snapshot saves it: its deadline as a time (`until`) or, past the end
+    /// of the clock only, as a length (`open_ms`); a forced-open one has neither. `None` when
+    /// they do not make one consistent period.
+    pub fn open_saved(
+        since: u64,
+        until: Option<u64>,
+        open_ms: Option<u64>,
+        forced_open: bool,
+    ) -> Option<State> {
+        let period = match (until, open_ms) {
+            _ if forced_open => 0,
+            (Some(until), None) => until.checked_sub(since)?,
+            (None, Some(p)) if since.checked_add(p).is_none() => p,
+            _ => return None,
+        };
+        Some(State::Open { since, period })
+    }
+
     pub fn name(&self) -> StateName {
         match self {
             State::Closed => StateName::Closed,
@@ -79,6 +116,8 @@ pub enum Reason {
     SlowProbe,
     /// A probe lease went unrecorded for `ms` milliseconds.
     ProbeLeaseExpired { ms: u64 },
+    /// The breaker was half_open for `half_open_max_ms` (`ms`).
+    HalfOpenLimit { ms: u64 },
     /// `successes` probes succeeded, reaching `threshold`.
     ProbesSucceeded { successes: u64, threshold: u64 },
     /// The `state` fixture of a `call` put it there.
@@ -87,6 +126,29 @@ pub enum Reason {
     Forced(ForceMode),
     /// An operator's `reset`.
     Reset,
+    /// An operator's `transition`.
+    Operator,
+    /// A new breaker starting in `initial_state`.
+    Initial,
+    /// The first holder isolated it (`isolate`).
+    Isolated,
+    /// The last holder released its isolation (`release`).
+    Released,
+    /// Of `calls` trial calls in half_open, `bad` failed (or were slow, when `slow`), reaching
+    /// the `threshold` percentage.
+    TrialFailed {
+        slow: bool,
+        bad: u64,
+        calls: u64,
+        threshold: Milli,
+    },
+    /// `calls` trial calls in half_open, `failures` failed and `slow` were slow, below the
+    /// thresholds.
+    TrialPassed {
+        failures: u64,
+        slow: u64,
+        calls: u64,
+    },
 }
 
 /// One state change, dated on the caller's clock.

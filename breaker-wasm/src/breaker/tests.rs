@@ -38,7 +38,7 @@ fn exactly_failure_threshold_consecutive_failures_open_it() {
         b.state(),
         State::Open {
             since: 0,
-            until: 5000
+            period: 5000
         }
     );
 
@@ -207,7 +207,7 @@ fn a_failed_probe_reopens_with_a_fresh_period() {
         b.state(),
         State::Open {
             since: 5200,
-            until: 10_200
+            period: 5000
         }
     );
     assert_eq!(b.counts().opened, 2);
@@ -225,7 +225,7 @@ fn a_failed_probe_reopens_with_a_fresh_period() {
         b.state(),
         State::Open {
             since: 10,
-            until: 5010
+            period: 5000
         }
     );
 }
@@ -343,7 +343,7 @@ fn an_unrecorded_probe_lease_expires_as_a_failed_probe() {
         b.state(),
         State::Open {
             since: 1010,
-            until: 6010
+            period: 5000
         }
     );
     assert!(

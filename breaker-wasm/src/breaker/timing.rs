@@ -1,7 +1,7 @@
 //! Timed transitions: the lazy `settle` every decision calls first, the length of an open
 //! period (backoff and deterministic jitter), and when a refused caller may retry.
 
-use super::{Breaker, Config, Milli, Reason, State, Transitions};
+use super::{Breaker, Config, Milli, Reason, State, StateName, Transitions};
 
 impl Breaker {
     /// Applies every timed transition due at `now`, each dated at its own deadline.
@@ -9,12 +9,13 @@ impl Breaker {
         if self.forced.is_some() {
             return;
         }
+        self.clear_cycles(config, now);
         loop {
             match self.state {
-                State::Open { since, until } if now >= until => {
-                    let reason = Reason::OpenTimeoutElapsed {
-                        ms: until.saturating_sub(since),
-                    };
+                State::Open { since, period } if self.state.open_elapsed(now) => {
+                    // Elapsed, so `since + period ≤ now` fits.
+                    let until = since + period;
+                    let reason = Reason::OpenTimeoutElapsed { ms: period };
                     self.enter(
                         State::HalfOpen {
                             since: until,
@@ -25,23 +26,60 @@ impl Breaker {
                         log,
                     );
                 }
-                State::HalfOpen { .. } => {
-                    let Some(oldest) = self.leases.front() else {
-                        break;
-                    };
-                    let deadline = oldest.at.saturating_add(config.probe_timeout_ms);
-                    if now < deadline {
-                        break;
+                State::HalfOpen { since, .. } => {
+                    let probe_ms = config.probe_timeout_ms;
+                    let lease = self.leases.front().map(|l| l.at);
+                    let lease = lease.filter(|&at| elapsed(at, probe_ms, now));
+                    let limit = config
+                        .half_open_max_ms
+                        .filter(|&ms| elapsed(since, ms, now));
+                    // The earlier deadline first; on a tie the lost probe counts first.
+                    match (lease, limit) {
+                        (Some(at), Some(ms)) if since + ms < at + probe_ms => {
+                            self.half_open_limit(config, since, ms, log);
+                        }
+                        (Some(at), _) => {
+                            self.failures += 1;
+                            self.counts.failures += 1;
+                            let reason = Reason::ProbeLeaseExpired { ms: probe_ms };
+                            self.open(config, at + probe_ms, reason, log);
+                        }
+                        (None, Some(ms)) => self.half_open_limit(config, since, ms, log),
+                        (None, None) => break,
                     }
-                    self.failures += 1;
-                    self.counts.failures += 1;
-                    let reason = Reason::ProbeLeaseExpired {
-                        ms: config.probe_timeout_ms,
-                    };
-                    self.open(config, deadline, reason, log);
                 }
                 _ => break,
             }
+        }
+    }
+
+    /// Under `interval_ms`, while closed: cycles are aligned to multiples of `interval_ms` on
+    /// the clock; when `now` is in a later cycle than the counts, they are cleared, a new
+    /// generation (outstanding permits go stale). No transition.
+    fn clear_cycles(&mut self, config: &Config, now: u64) {
+        let (Some(ms), State::Closed) = (config.interval_ms, self.state) else {
+            return;
+        };
+        let current = now - now % ms;
+        match self.ext_ref().cycle {
+            Some(start) if start >= current => {}
+            Some(_) => {
+                self.failures = 0;
+                self.window = None;
+                self.leases.clear();
+                self.ext().cycle = Some(current);
+            }
+            None => self.ext().cycle = Some(current),
+        }
+    }
+
+    /// `half_open_max_ms` ran out at `since + ms` (on the clock: it has elapsed): the breaker
+    /// goes where `half_open_expiry` says.
+    fn half_open_limit(&mut self, config: &Config, since: u64, ms: u64, log: &mut Transitions) {
+        let reason = Reason::HalfOpenLimit { ms };
+        match config.half_open_expiry {
+            StateName::Closed => self.close(since + ms, reason, log),
+            _ => self.open(config, since + ms, reason, log),
         }
     }
 
@@ -82,24 +120,28 @@ impl Breaker {
             return None;
         }
         match self.state {
-            State::Open { until, .. } => Some(until.saturating_sub(now)),
-            State::HalfOpen { .. } if self.slots_full(config) => {
+            State::Open { since, period } => Some(remaining(since, period, now)),
+            // The next change: the oldest lease running out, or the half_open limit.
+            State::HalfOpen { since, .. } if self.slots_full(config) => {
                 let oldest = self.leases.front()?;
-                Some(
-                    oldest
-                        .at
-                        .saturating_add(config.probe_timeout_ms)
-                        .saturating_sub(now),
-                )
+                let lease = remaining(oldest.at, config.probe_timeout_ms, now);
+                let limit = config.half_open_max_ms.map(|ms| remaining(since, ms, now));
+                Some(limit.map_or(lease, |l| l.min(lease)))
             }
             _ => None,
         }
     }
 }
 
-/// `at + period`, saturating just below `u64::MAX`, which marks a forced-open breaker.
-pub(super) fn deadline(at: u64, period: u64) -> u64 {
-    at.saturating_add(period).min(u64::MAX - 1)
+/// Whether `period` milliseconds from `since` have passed at `now` (so `since + period` fits).
+fn elapsed(since: u64, period: u64, now: u64) -> bool {
+    now >= since && now - since >= period
+}
+
+/// What is left at `now` of `period` milliseconds from `since`: `period − (now − since)`, in
+/// durations only, so it is exact even when the deadline lies past the end of the clock.
+pub(super) fn remaining(since: u64, period: u64, now: u64) -> u64 {
+    period.saturating_sub(now.saturating_sub(since))
 }
 
 /// FNV-1a, 64 bits: a stable hash of a service name.

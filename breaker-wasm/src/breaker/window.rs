@@ -36,16 +36,18 @@ enum Kind {
         slow: Vec<u64>,
     },
     /// Buckets of `width` ms; bucket `index` covers [index·width, (index+1)·width). No bucket
-    /// leaves the window before `next_expiry`.
+    /// leaves the window before `next_expiry`, in u128 because a bucket near the end of the
+    /// clock leaves after it (then it never leaves).
     Time {
         size_ms: u64,
         width: u64,
         buckets: Vec<Bucket>,
-        next_expiry: u64,
+        next_expiry: u128,
     },
 }
 
-/// One bucket of a time window, saved as `[start_ms, calls, failures, slow]`.
+/// One bucket of a time window, saved as `[start_ms, calls, failures, slow]`. A bucket with no
+/// calls is empty, whatever its index.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bucket {
     pub index: u64,
@@ -70,18 +72,11 @@ impl WindowState {
             Window::Time { size_ms, .. } => {
                 let width = (size_ms / 10).max(1);
                 let n = size_ms.div_ceil(width) + 1;
-                let buckets = vec![
-                    Bucket {
-                        index: u64::MAX,
-                        tally: Tally::default()
-                    };
-                    n as usize
-                ];
                 Kind::Time {
                     size_ms,
                     width,
-                    buckets,
-                    next_expiry: u64::MAX,
+                    buckets: vec![Bucket::default(); n as usize],
+                    next_expiry: NEVER,
                 }
             }
         };
@@ -109,20 +104,15 @@ impl WindowState {
             next_expiry,
         } = &mut self.kind
         {
-            if now < *next_expiry {
+            if u128::from(now) < *next_expiry {
                 return;
             }
-            *next_expiry = u64::MAX;
-            for b in buckets.iter_mut().filter(|b| b.index != u64::MAX) {
-                let leaves = (b.index + 1)
-                    .saturating_mul(*width)
-                    .saturating_add(*size_ms);
-                if leaves <= now {
+            *next_expiry = NEVER;
+            for b in buckets.iter_mut().filter(|b| b.is_live()) {
+                let leaves = leaves(b.index, *width, *size_ms);
+                if leaves <= u128::from(now) {
                     sub(&mut self.tally, b.tally);
-                    *b = Bucket {
-                        index: u64::MAX,
-                        tally: Tally::default(),
-                    };
+                    *b = Bucket::default();
                 } else {
                     *next_expiry = (*next_expiry).min(leaves);
                 }
@@ -171,14 +161,13 @@ impl WindowState {
                 let index = bucket_index(now, *width);
                 let slot = (index % buckets.len() as u64) as usize;
                 let b = &mut buckets[slot];
-                if b.index != index {
+                if !b.is_live() || b.index != index {
                     sub(&mut self.tally, b.tally);
                     *b = Bucket {
                         index,
                         tally: Tally::default(),
                     };
-                    let leaves = (index + 1).saturating_mul(*width).saturating_add(*size_ms);
-                    *next_expiry = (*next_expiry).min(leaves);
+                    *next_expiry = (*next_expiry).min(leaves(index, *width, *size_ms));
                 }
                 let many = Tally {
                     calls: count,
@@ -222,7 +211,7 @@ impl WindowState {
             Kind::Time { width, buckets, .. } => {
                 let mut live: Vec<(u64, Tally)> = buckets
                     .iter()
-                    .filter(|b| b.index != u64::MAX)
+                    .filter(|b| b.is_live())
                     .map(|b| (b.index * width, b.tally))
                     .collect();
                 live.sort_by_key(|&(start, _)| start);
@@ -235,22 +224,13 @@ impl WindowState {
     /// Moves every time back by `delta` (a restore under a clock that is behind).
     pub fn shift_back(&mut self, delta: u64) {
         if let Kind::Time { width, buckets, .. } = &mut self.kind {
-            let saved: Vec<Bucket> = buckets
-                .iter()
-                .copied()
-                .filter(|b| b.index != u64::MAX)
-                .collect();
-            for b in buckets.iter_mut() {
-                *b = Bucket {
-                    index: u64::MAX,
-                    tally: Tally::default(),
-                };
-            }
+            let saved: Vec<Bucket> = buckets.iter().copied().filter(|b| b.is_live()).collect();
+            buckets.fill(Bucket::default());
             let n = buckets.len() as u64;
             for b in saved {
                 let index = bucket_index((b.index * *width).saturating_sub(delta), *width);
                 let slot = &mut buckets[(index % n) as usize];
-                if slot.index == index {
+                if slot.is_live() && slot.index == index {
                     add(&mut slot.tally, b.tally);
                 } else {
                     *slot = Bucket {
@@ -278,14 +258,10 @@ impl WindowState {
         {
             *next_expiry = buckets
                 .iter()
-                .filter(|b| b.index != u64::MAX)
-                .map(|b| {
-                    (b.index + 1)
-                        .saturating_mul(*width)
-                        .saturating_add(*size_ms)
-                })
+                .filter(|b| b.is_live())
+                .map(|b| leaves(b.index, *width, *size_ms))
                 .min()
-                .unwrap_or(u64::MAX);
+                .unwrap_or(NEVER);
         }
     }
 
@@ -337,10 +313,24 @@ impl WindowState {
     }
 }
 
-/// The bucket of time `t`: never `u64::MAX`, which marks an empty bucket (at the very end of
-/// time the last two buckets merge).
+/// The bucket of time `t`.
 fn bucket_index(t: u64, width: u64) -> u64 {
-    (t / width).min(u64::MAX - 1)
+    t / width
+}
+
+/// When bucket `index` leaves a window of `size_ms`: the end of the bucket plus the window, in
+/// u128, since it may lie past the end of the clock (then the bucket never leaves).
+fn leaves(index: u64, width: u64, size_ms: u64) -> u128 {
+    (u128::from(index) + 1) * u128::from(width) + u128::from(size_ms)
+}
+
+/// `next_expiry` with no live bucket: no time on the clock reaches it.
+const NEVER: u128 = u128::MAX;
+
+impl Bucket {
+    fn is_live(&self) -> bool {
+        self.tally.calls > 0
+    }
 }
 
 fn set_bit(word: &mut u64, bit: u64, on: bool) {
@@ -438,6 +428,29 @@ mod tests {
         assert_eq!(saved.len(), 1, "the bucket is saved in snapshots");
         let back = WindowState::restore(w.built_for, &[], &saved).unwrap();
         assert_eq!(back, w);
+    }
+
+    #[test]
+    fn buckets_at_the_end_of_the_clock_stay_apart_and_never_leave() {
+        let mut w = WindowState::new(Window::Time {
+            size_ms: 1,
+            minimum_calls: 1,
+            failure_rate: crate::breaker::Milli(50_000),
+        })
+        .unwrap();
+        // Buckets of 1 ms: the last two of the clock are two buckets, and both leave the window
+        // after u64::MAX, so at u64::MAX both calls are still in it.
+        w.add(u64::MAX - 1, OK, 1);
+        w.add(u64::MAX, FAIL, 1);
+        w.expire(u64::MAX);
+        assert_eq!(w.tally.calls, 2);
+        assert_eq!(w.tally.failures, 1);
+        assert_eq!(w.buckets().len(), 2);
+        // One millisecond earlier, the bucket before them has left.
+        let mut w2 = WindowState::new(w.built_for).unwrap();
+        w2.add(u64::MAX - 2, FAIL, 1);
+        w2.expire(u64::MAX);
+        assert_eq!(w2.tally.calls, 0);
     }
 
     #[test]

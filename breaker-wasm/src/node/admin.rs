@@ -1,12 +1,13 @@
 //! Admin: operations on one breaker or on all of them, status, configure, and the node's
 //! snapshot and restore.
 
-use crate::breaker::{Breaker, Config, Field, Patch, Transitions};
+use crate::breaker::{Breaker, Config, Field, Patch, StateName, Transitions};
 
 use super::budget;
 use super::tallies::{ServiceTallies, pair_index};
 use super::{
-    ConfigChange, ErrorCode, Image, ImageError, Node, Refused, Reply, SavedBreaker, ServiceState,
+    ConfigChange, ErrorCode, Image, ImageError, Node, OpenFor, Refused, Reply, SavedBreaker,
+    ServiceState,
 };
 
 impl Node {
@@ -33,6 +34,41 @@ impl Node {
                 self.breakers.refile_all();
             }
         }
+    }
+
+    /// `isolate` or `release` of `service`'s breaker (created if needed by `isolate`).
+    pub(super) fn isolate<'a>(&mut self, service: &'a str, release: bool) -> Reply<'a> {
+        let now = self.now;
+        if release && self.breakers.find(service).is_none() {
+            return Reply::Refused(Refused::NotIsolated);
+        }
+        let holders = self.traffic(service, |b, c, log| match release {
+            false => Some(b.isolate(c, now, log)),
+            true => b.release(now, log),
+        });
+        match holders {
+            Some(holders) => Reply::IsolateOk(service, release, holders),
+            None => Reply::Refused(Refused::NotIsolated),
+        }
+    }
+
+    /// An operator's `transition` of `service`'s breaker (created if needed).
+    pub(super) fn transition<'a>(
+        &mut self,
+        service: &'a str,
+        to: StateName,
+        open: Option<OpenFor>,
+    ) -> Reply<'a> {
+        let now = self.now;
+        let open_ms = match open {
+            None => None,
+            Some(OpenFor::Ms(ms)) => Some(ms),
+            Some(OpenFor::Until(t)) if t > now => Some(t - now),
+            Some(OpenFor::Until(_)) => return Reply::Refused(Refused::NotAfterNow { now }),
+        };
+        self.traffic(service, |b, c, log| b.transition(c, to, open_ms, now, log));
+        let state = self.view(service).state;
+        Reply::TransitionOk { service, state }
     }
 
     pub(super) fn log_transitions(&mut self, service: &str) {

@@ -8,7 +8,7 @@
 //! open the breaker, whatever they turn out to be. Past it, the wrapper must report before the
 //! call that would exceed it returns, so that any transition it causes happens in time.
 
-use crate::breaker::{Breaker, Config, State, Tally, Window};
+use crate::breaker::{Breaker, Config, State, StateName, Tally, Window};
 
 use super::{Event, Node};
 
@@ -55,6 +55,8 @@ impl Node {
         let config = self.config_for(service);
         match self.breakers.find(service) {
             Some(id) => grant_for(&self.breakers.get(id).breaker, &config),
+            // A breaker not created yet starts in `initial_state`: no grant unless closed.
+            None if config.initial_state != StateName::Closed => Grant::NONE,
             None => grant_for(&Breaker::new(service), &config),
         }
     }

@@ -120,14 +120,6 @@ impl Image {
             ));
         }
         match b.state {
-            // A period ends after it starts, except at the end of time, where a deadline
-            // saturates just below the forced-open mark (u64::MAX).
-            State::Open { since, until }
-                if (until < since && until != u64::MAX - 1)
-                    || (until == u64::MAX) != (b.forced == Some(Forced::Open)) =>
-            {
-                return bad(format!("breakers[{i}].state: inconsistent open period"));
-            }
             State::Open { .. } if !b.leases.is_empty() => {
                 return bad(format!(
                     "breakers[{i}].leases: an open breaker has no permits"
@@ -136,6 +128,11 @@ impl Image {
             State::Closed | State::HalfOpen { .. } if b.forced == Some(Forced::Open) => {
                 return bad(format!(
                     "breakers[{i}].forced: a forced-open breaker is open"
+                ));
+            }
+            _ if b.isolations > 0 && b.forced != Some(Forced::Open) => {
+                return bad(format!(
+                    "breakers[{i}].isolations: an isolated breaker is forced open"
                 ));
             }
             State::Open { .. } | State::HalfOpen { .. } if b.forced == Some(Forced::Closed) => {

@@ -62,6 +62,18 @@ pub enum Request<'a> {
         service: Option<&'a str>,
         mode: ForceMode,
     },
+    /// An operator's transition of one breaker, not a forced mode: to `to` now, an open period
+    /// lasting `open` when given.
+    /// `isolate` (`release` false) or `release` of one breaker.
+    Isolate {
+        service: &'a str,
+        release: bool,
+    },
+    Transition {
+        service: &'a str,
+        to: StateName,
+        open: Option<OpenFor>,
+    },
     Events {
         service: Option<&'a str>,
         after: u64,
@@ -101,6 +113,10 @@ pub enum Refused {
     SystemClock,
     /// A node-wide config field in a per-service `configure`.
     NodeWide(Field),
+    /// `release` of a breaker that no one isolated.
+    NotIsolated,
+    /// A `transition`'s end of the open period that is not after the node's `now`.
+    NotAfterNow { now: u64 },
 }
 
 /// One breaker's line in `status` without a service.
@@ -161,6 +177,12 @@ pub enum Reply<'a> {
         service: Option<(&'a str, StateName)>,
         mode: ForceMode,
     },
+    /// `isolate_ok` (or `release_ok`, when true) of a service, with the holders now.
+    IsolateOk(&'a str, bool, u64),
+    TransitionOk {
+        service: &'a str,
+        state: StateName,
+    },
     Events(Vec<Event>),
     /// OpenMetrics text, ending with `# EOF`.
     Metrics(String),
@@ -185,6 +207,15 @@ impl Reply<'_> {
             text: text.into(),
         }
     }
+}
+
+/// How long an operator's open period lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenFor {
+    /// This many milliseconds from now.
+    Ms(u64),
+    /// Until this time on the node's clock (after now).
+    Until(u64),
 }
 
 /// The memory budget in bytes (what is charged against it, and what is left), and the host's

@@ -156,9 +156,18 @@ impl Node {
     fn lookup(&mut self, service: &str) -> (Config, u32) {
         let config = self.config_for(service);
         let (max, bytes) = (self.defaults.max_services, self.breaker_budget());
-        let id = self
-            .breakers
-            .find_or_insert(service, max, bytes, || Breaker::new(service));
+        let mut created = false;
+        let id = self.breakers.find_or_insert(service, max, bytes, || {
+            created = true;
+            Breaker::new(service)
+        });
+        // A new breaker starts in `initial_state` (the caller logs the transition).
+        if created {
+            let now = self.now;
+            self.breakers
+                .breaker_mut(id)
+                .start(&config, now, &mut self.scratch);
+        }
         (config, id)
     }
 

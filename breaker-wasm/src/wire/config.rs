@@ -4,7 +4,9 @@
 use super::decode::Refusal;
 use super::raw::{Members, Raw};
 use crate::breaker::config::MAX_WINDOW_SIZE;
-use crate::breaker::{Backoff, Field, MAX_SAFE, Milli, Patch, Setting, Window};
+use crate::breaker::{
+    Backoff, Field, HalfOpenBudget, MAX_SAFE, Milli, Patch, Setting, StateName, Window,
+};
 use crate::node::ConfigChange;
 
 /// `config` of a `configure`: known fields only, each in range, or `null` (back to the layer
@@ -43,7 +45,10 @@ pub fn config_patch(value: Raw, path: &str) -> Result<Patch, String> {
         let field =
             Field::from_name(key).ok_or_else(|| format!("{path}.{key}: unknown config field"))?;
         let value = match field {
-            Field::SlowCallMs if v.is_null() => Setting::OptInt(None),
+            Field::SlowCallMs | Field::HalfOpenMaxMs | Field::IntervalMs if v.is_null() => {
+                Setting::OptInt(None)
+            }
+            Field::HalfOpenFailureRate if v.is_null() => Setting::OptRate(None),
             _ => setting(field, *v, &format!("{path}.{key}"))?,
         };
         patch.set(field, Some(value));
@@ -56,8 +61,40 @@ pub fn setting(field: Field, v: Raw, path: &str) -> Result<Setting, String> {
     match field {
         Field::Window => window(v, path).map(Setting::Window),
         Field::Backoff => backoff(v, path).map(Setting::Backoff),
-        Field::SlowCallMs => int(v, path, 1, MAX_SAFE).map(|n| Setting::OptInt(Some(n))),
+        Field::SlowCallMs | Field::HalfOpenMaxMs | Field::IntervalMs => {
+            int(v, path, 1, MAX_SAFE).map(|n| Setting::OptInt(Some(n)))
+        }
+        Field::HalfOpenBudget => match v.as_str().as_deref() {
+            Some("in_flight") => Ok(Setting::Budget(HalfOpenBudget::InFlight)),
+            Some("period") => Ok(Setting::Budget(HalfOpenBudget::Period)),
+            _ => Err(format!(
+                r#"{path}: expected "in_flight" or "period", found {}"#,
+                v.show()
+            )),
+        },
+        Field::InitialState => match v.as_str().as_deref() {
+            Some("closed") => Ok(Setting::Target(StateName::Closed)),
+            Some("open") => Ok(Setting::Target(StateName::Open)),
+            Some("half_open") => Ok(Setting::Target(StateName::HalfOpen)),
+            _ => Err(format!(
+                r#"{path}: expected "closed", "open" or "half_open", found {}"#,
+                v.show()
+            )),
+        },
+        Field::HalfOpenExpiry => match v.as_str().as_deref() {
+            Some("open") => Ok(Setting::Target(StateName::Open)),
+            Some("closed") => Ok(Setting::Target(StateName::Closed)),
+            _ => Err(format!(
+                r#"{path}: expected "open" or "closed", found {}"#,
+                v.show()
+            )),
+        },
         Field::SlowCallRate => rate(v, path).map(Setting::Rate),
+        Field::HalfOpenFailureRate => rate(v, path).map(|r| Setting::OptRate(Some(r))),
+        Field::MetricsOnly => v
+            .as_bool()
+            .map(Setting::Flag)
+            .ok_or_else(|| format!("{path}: expected true or false, found {}", v.show())),
         _ => int(v, path, 1, MAX_SAFE).map(Setting::Int),
     }
 }

@@ -8,7 +8,7 @@ use super::raw::{Members, Node};
 use super::values::quote;
 use crate::breaker::{Attempts, ForceMode, MAX_SAFE, Outcome, StateName};
 use crate::node::image::valid_service;
-use crate::node::{CallFixture, MAX_SERVICE_BYTES, Request};
+use crate::node::{CallFixture, MAX_SERVICE_BYTES, OpenFor, Request};
 
 /// The envelope of a message: who sent it, to whom, and the body's members.
 pub struct Envelope<'a> {
@@ -119,6 +119,44 @@ pub fn request<'v>(
     })
 }
 
+/// `transition`: one breaker (`service` required) to `to`, an open period of `for_ms` or
+/// `until_ms` when given.
+fn transition<'v>(fields: &Fields<'v>) -> Result<Request<'v>, Refusal> {
+    let Some(service) = fields.admin_service()? else {
+        return Err(Refusal::Field("service: missing".into()));
+    };
+    let to = match fields.str("to")?.as_deref() {
+        Some("closed") => StateName::Closed,
+        Some("open") => StateName::Open,
+        Some("half_open") => StateName::HalfOpen,
+        _ => {
+            return Err(Refusal::field(
+                "to",
+                r#"one of "closed", "open", "half_open""#,
+            ));
+        }
+    };
+    let open = match (
+        fields.int("for_ms", MAX_SAFE)?,
+        fields.int("until_ms", u64::MAX)?,
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(Refusal::Field(
+                "for_ms, until_ms: conflicting fields (give one)".into(),
+            ));
+        }
+        (Some(0), None) => return Err(Refusal::field("for_ms", "at least 1")),
+        (Some(ms), None) => Some(OpenFor::Ms(ms)),
+        (None, Some(t)) => Some(OpenFor::Until(t)),
+        (None, None) => None,
+    };
+    if open.is_some() && to != StateName::Open {
+        let text = r#"for_ms, until_ms: only with "to":"open""#;
+        return Err(Refusal::Field(text.into()));
+    }
+    Ok(Request::Transition { service, to, open })
+}
+
 /// The admin messages (and `init`); `kind` is the body's `type`.
 fn admin<'v>(
     kind: &str,
@@ -155,6 +193,14 @@ fn admin<'v>(
                 mode,
             }
         }
+        "transition" => transition(fields)?,
+        "isolate" | "release" => match fields.admin_service()? {
+            Some(service) => Request::Isolate {
+                service,
+                release: kind == "release",
+            },
+            None => return Err(Refusal::Field("service: missing".into())),
+        },
         "events" => Request::Events {
             service: fields.admin_service()?,
             after: fields.int("after", u64::MAX)?.unwrap_or(0),

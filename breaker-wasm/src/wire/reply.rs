@@ -10,7 +10,7 @@ use super::parts::{
     CheckpointsObject, CountsObject, Events, MemoryObject, Services, TransitionObject,
 };
 use super::snapshot::SnapshotObject;
-use super::values::{ConfigObject, Mode, State, forced_name};
+use super::values::{ConfigObject, Held, Mode, Moved, State, forced_name};
 use crate::breaker::{CallResult, StateName};
 use crate::node::{MemoryUse, Reply, ServiceState};
 
@@ -135,6 +135,9 @@ pub enum Body<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         state: Option<State>,
     },
+    TransitionOk(Moved<'a>),
+    IsolateOk(Held<'a>),
+    ReleaseOk(Held<'a>),
     EventsOk {
         in_reply_to: u64,
         events: Events<'a>,
@@ -217,6 +220,8 @@ impl<'a> Body<'a> {
                 mode: Mode(*mode),
                 state: service.map(|(_, state)| State(state)),
             },
+            Reply::IsolateOk(s, r, h) => super::values::held(id, s, *r, *h),
+            Reply::TransitionOk { service, state } => super::values::moved(id, service, *state),
             Reply::Events(events) => Body::EventsOk {
                 in_reply_to: id,
                 events: Events(events),

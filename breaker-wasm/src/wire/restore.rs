@@ -6,19 +6,19 @@ use super::config::{config_patch, setting as decode_setting};
 use super::raw::{Members, Raw};
 use super::snapshot::VERSION;
 use crate::breaker::{
-    Counts, Field, ForceMode, Forced, Lease, MAX_SAFE, Mark, Milli, Parts, Reason, Setting, Span,
-    State, StateName, Tally, WindowState, config::FIELDS,
+    Counts, Field, Forced, Lease, MAX_SAFE, Mark, Parts, Setting, State, StateName, Tally,
+    WindowState, config::FIELDS,
 };
 use crate::node::{Event, EventLog, Image, SavedBreaker};
 
 /// One object of the snapshot, read strictly: unknown keys are refused, every path is named.
-struct Obj<'a> {
+pub(super) struct Obj<'a> {
     members: Members<'a>,
-    path: String,
+    pub(super) path: String,
 }
 
 impl<'a> Obj<'a> {
-    fn new(value: Raw<'a>, path: String, allowed: &[&str]) -> Result<Self, String> {
+    pub(super) fn new(value: Raw<'a>, path: String, allowed: &[&str]) -> Result<Self, String> {
         let Some(members) = value.members() else {
             return Err(format!("{path}: expected an object"));
         };
@@ -28,28 +28,28 @@ impl<'a> Obj<'a> {
         Ok(Obj { members, path })
     }
 
-    fn opt(&self, key: &str) -> Option<Raw<'a>> {
+    pub(super) fn opt(&self, key: &str) -> Option<Raw<'a>> {
         self.members.get(key)
     }
 
-    fn get(&self, key: &str) -> Result<Raw<'a>, String> {
+    pub(super) fn get(&self, key: &str) -> Result<Raw<'a>, String> {
         self.opt(key)
             .ok_or_else(|| format!("{}.{key}: missing", self.path))
     }
 
-    fn u64(&self, key: &str) -> Result<u64, String> {
+    pub(super) fn u64(&self, key: &str) -> Result<u64, String> {
         self.get(key)?
             .as_u64()
             .ok_or_else(|| format!("{}.{key}: expected an unsigned integer", self.path))
     }
 
-    fn str(&self, key: &str) -> Result<std::borrow::Cow<'a, str>, String> {
+    pub(super) fn str(&self, key: &str) -> Result<std::borrow::Cow<'a, str>, String> {
         self.get(key)?
             .as_str()
             .ok_or_else(|| format!("{}.{key}: expected a string", self.path))
     }
 
-    fn state(&self, key: &str) -> Result<StateName, String> {
+    pub(super) fn state(&self, key: &str) -> Result<StateName, String> {
         match &*self.str(key)? {
             "closed" => Ok(StateName::Closed),
             "open" => Ok(StateName::Open),
@@ -58,7 +58,7 @@ impl<'a> Obj<'a> {
         }
     }
 
-    fn array(&self, key: &str) -> Result<Vec<Raw<'a>>, String> {
+    pub(super) fn array(&self, key: &str) -> Result<Vec<Raw<'a>>, String> {
         self.get(key)?
             .items()
             .ok_or_else(|| format!("{}.{key}: expected an array", self.path))
@@ -114,7 +114,9 @@ fn decode_image(value: Raw) -> Result<Image, String> {
         ));
     }
     let defaults = config_patch(o.get("defaults").map_err(strip)?, "defaults")?;
-    if let Some(missing) = FIELDS.into_iter().find(|&f| defaults.get(f).is_none()) {
+    // Fields added after the first version may be left out: they take their built-in default.
+    let missing = |f: Field| defaults.get(f).is_none() && !f.optional_in_objects();
+    if let Some(missing) = FIELDS.into_iter().find(|&f| missing(f)) {
         return Err(format!("defaults.{}: missing", missing.name()));
     }
     let defaults = defaults.apply(&Default::default());
@@ -167,42 +169,48 @@ fn strip(e: String) -> String {
     }
 }
 
+const OPEN_OR_CLOSED: &str = r#""open" or "closed""#;
+
+/// The fields of one saved breaker.
+const BREAKER_FIELDS: [&str; 16] = [
+    "service",
+    "state",
+    "since",
+    "until",
+    "open_ms",
+    "successes",
+    "admitted",
+    "trial",
+    "cycle",
+    "isolations",
+    "forced",
+    "failures",
+    "trips",
+    "counts",
+    "leases",
+    "window",
+];
+
 fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
-    let allowed = [
-        "service",
-        "state",
-        "since",
-        "until",
-        "successes",
-        "forced",
-        "failures",
-        "trips",
-        "counts",
-        "leases",
-        "window",
-    ];
-    let o = Obj::new(v, format!("snapshot.{path}"), &allowed)?;
+    let o = Obj::new(v, format!("snapshot.{path}"), &BREAKER_FIELDS)?;
     let forced = match o.opt("forced").map(|f| f.as_str()) {
         None => None,
         Some(Some(s)) if s == "open" => Some(Forced::Open),
         Some(Some(s)) if s == "closed" => Some(Forced::Closed),
-        Some(_) => {
-            return Err(format!(
-                "{}.forced: expected \"open\" or \"closed\"",
-                o.path
-            ));
-        }
+        Some(_) => return Err(format!("{}.forced: expected {OPEN_OR_CLOSED}", o.path)),
     };
     let state = match o.state("state")? {
         StateName::Closed => State::Closed,
-        StateName::Open => State::Open {
-            since: o.u64("since")?,
-            until: if forced == Some(Forced::Open) {
-                u64::MAX
-            } else {
-                o.u64("until")?
-            },
-        },
+        StateName::Open => {
+            let (since, at) = (o.u64("since")?, |k| o.opt(k).map(|_| o.u64(k)).transpose());
+            State::open_saved(
+                since,
+                at("until")?,
+                at("open_ms")?,
+                forced == Some(Forced::Open),
+            )
+            .ok_or_else(|| format!("{}.state: inconsistent open period", o.path))?
+        }
         StateName::HalfOpen => State::HalfOpen {
             since: o.u64("since")?,
             successes: o.u64("successes")?,
@@ -232,11 +240,49 @@ fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
         counts,
         leases,
         window,
+        trial: decode_trial(&o)?,
+        cycle: o.opt("cycle").map(|_| o.u64("cycle")).transpose()?,
+        isolations: o
+            .opt("isolations")
+            .map(|_| o.u64("isolations"))
+            .transpose()?
+            .unwrap_or(0),
+        admitted: match o.opt("admitted") {
+            Some(_) if state.name() == StateName::HalfOpen => o.u64("admitted")?,
+            Some(_) => return Err(format!("{}.admitted: only while half_open", o.path)),
+            None => 0,
+        },
     };
     Ok(SavedBreaker {
         name: (&*o.str("service")?).into(),
         parts,
     })
+}
+
+/// The trial calls of a half_open judged by rate: `[calls, failures, slow]`, none by default.
+fn decode_trial(o: &Obj) -> Result<Tally, String> {
+    let Some(v) = o.opt("trial") else {
+        return Ok(Tally::default());
+    };
+    let n: Vec<Option<u64>> = v
+        .items()
+        .unwrap_or_default()
+        .iter()
+        .map(|n| n.as_u64())
+        .collect();
+    match n[..] {
+        [Some(calls), Some(failures), Some(slow)] if failures <= calls && slow <= calls => {
+            Ok(Tally {
+                calls,
+                failures,
+                slow,
+            })
+        }
+        _ => Err(format!(
+            "{}.trial: expected [calls, failures, slow]",
+            o.path
+        )),
+    }
 }
 
 /// A breaker's outstanding permits: `[permit, at_ms]` pairs.
@@ -323,69 +369,7 @@ fn decode_event(v: Raw, path: String) -> Result<Event, String> {
         format!("snapshot.{path}"),
         &["seq", "at_ms", "service", "from", "to", "reason"],
     )?;
-    let r = o.get("reason")?;
-    let kind = r.members().and_then(|m| m.get("kind")?.as_str());
-    let kind = kind.as_deref().unwrap_or("");
-    let reason_path = format!("{}.reason", o.path);
-    let ro = |allowed: &[&str]| Obj::new(r, reason_path.clone(), allowed);
-    let reason = match kind {
-        "consecutive_failures" => {
-            let r = ro(&["kind", "failures", "threshold"])?;
-            Reason::ConsecutiveFailures {
-                failures: r.u64("failures")?,
-                threshold: r.u64("threshold")?,
-            }
-        }
-        "open_timeout_elapsed" => Reason::OpenTimeoutElapsed {
-            ms: ro(&["kind", "ms"])?.u64("ms")?,
-        },
-        "probe_failed" => ro(&["kind"]).map(|_| Reason::ProbeFailed)?,
-        "slow_probe" => ro(&["kind"]).map(|_| Reason::SlowProbe)?,
-        "rate" => {
-            let r = ro(&["kind", "slow", "span_ms", "bad", "calls", "threshold"])?;
-            let slow = r
-                .get("slow")?
-                .as_bool()
-                .ok_or_else(|| format!("{reason_path}.slow: expected a boolean"))?;
-            let span = match r.get("span_ms")? {
-                v if v.is_null() => Span::Calls,
-                v => Span::Millis(v.as_u64().ok_or_else(|| {
-                    format!("{reason_path}.span_ms: expected an integer or null")
-                })?),
-            };
-            let threshold = r
-                .get("threshold")?
-                .as_milli()
-                .ok_or_else(|| format!("{reason_path}.threshold: expected a number"))?;
-            let threshold = Milli(threshold);
-            Reason::Rate {
-                slow,
-                span,
-                bad: r.u64("bad")?,
-                calls: r.u64("calls")?,
-                threshold,
-            }
-        }
-        "probe_lease_expired" => Reason::ProbeLeaseExpired {
-            ms: ro(&["kind", "ms"])?.u64("ms")?,
-        },
-        "probes_succeeded" => {
-            let r = ro(&["kind", "successes", "threshold"])?;
-            Reason::ProbesSucceeded {
-                successes: r.u64("successes")?,
-                threshold: r.u64("threshold")?,
-            }
-        }
-        "fixture" => ro(&["kind"]).map(|_| Reason::Fixture)?,
-        "reset" => ro(&["kind"]).map(|_| Reason::Reset)?,
-        "forced" => Reason::Forced(match &*ro(&["kind", "mode"])?.str("mode")? {
-            "open" => ForceMode::Open,
-            "closed" => ForceMode::Closed,
-            "auto" => ForceMode::Auto,
-            _ => return Err(format!("{reason_path}.mode: expected a force mode")),
-        }),
-        _ => return Err(format!("{reason_path}.kind: unknown reason")),
-    };
+    let reason = super::reason::decode(o.get("reason")?, format!("{}.reason", o.path))?;
     Ok(Event {
         seq: o.u64("seq")?,
         at: o.u64("at_ms")?,

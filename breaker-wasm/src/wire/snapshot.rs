@@ -81,19 +81,35 @@ impl Serialize for BreakerObject<'_> {
         o.serialize_field("state", &values::State(b.state.name()))?;
         match b.state {
             State::Closed => {}
-            State::Open { since, until } => {
+            State::Open { since, period } => {
                 o.serialize_field("since", &since)?;
-                if b.forced != Some(Forced::Open) {
-                    o.serialize_field("until", &until)?;
+                // The deadline as a time while it falls within the clock, else as a length.
+                match b.state.open_until() {
+                    _ if b.forced == Some(Forced::Open) => {}
+                    Some(until) => o.serialize_field("until", &until)?,
+                    None => o.serialize_field("open_ms", &period)?,
                 }
             }
             State::HalfOpen { since, successes } => {
                 o.serialize_field("since", &since)?;
                 o.serialize_field("successes", &successes)?;
+                if b.admitted > 0 {
+                    o.serialize_field("admitted", &b.admitted)?;
+                }
+                if b.trial.calls > 0 {
+                    let t = b.trial;
+                    o.serialize_field("trial", &[t.calls, t.failures, t.slow])?;
+                }
             }
         }
         if let Some(f) = b.forced {
             o.serialize_field("forced", forced_name(f))?;
+        }
+        if b.isolations > 0 {
+            o.serialize_field("isolations", &b.isolations)?;
+        }
+        if let (Some(cycle), State::Closed) = (b.cycle, b.state) {
+            o.serialize_field("cycle", &cycle)?;
         }
         o.serialize_field("failures", &b.failures)?;
         o.serialize_field("trips", &b.trips)?;

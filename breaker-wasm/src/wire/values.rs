@@ -6,8 +6,10 @@ use serde::ser::{Error as _, SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use super::reply::Body;
 use crate::breaker::{
-    Backoff, Config, ForceMode, Forced, Milli, Patch, Setting, StateName, Window, config::FIELDS,
+    Backoff, Config, ForceMode, Forced, HalfOpenBudget, Milli, Patch, Setting, StateName, Window,
+    config::FIELDS,
 };
 use crate::node::{ErrorCode, Event, Refused};
 
@@ -51,6 +53,14 @@ pub fn refusal(refused: &Refused) -> (ErrorCode, String) {
             ErrorCode::NotSupported,
             "advance_clock: this node runs on the system clock (start it with --clock manual)"
                 .to_string(),
+        ),
+        Refused::NotIsolated => (
+            ErrorCode::Malformed,
+            "service: not isolated (release needs a holder)".to_string(),
+        ),
+        Refused::NotAfterNow { now } => (
+            ErrorCode::Malformed,
+            format!("until_ms: expected a time after now_ms ({now})"),
         ),
         Refused::NodeWide(field) => (
             ErrorCode::Malformed,
@@ -150,9 +160,13 @@ pub struct ConfigObject<'a>(pub &'a Config);
 
 impl Serialize for ConfigObject<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(FIELDS.len()))?;
+        let mut map = s.serialize_map(None)?;
+        let defaults = Config::default();
         for field in FIELDS {
-            map.serialize_entry(field.name(), &Value(field.get(self.0)))?;
+            let value = field.get(self.0);
+            if !field.optional_in_objects() || value != field.get(&defaults) {
+                map.serialize_entry(field.name(), &Value(value))?;
+            }
         }
         map.end()
     }
@@ -182,6 +196,12 @@ impl Serialize for Value {
             Setting::Rate(r) => Decimal(r).serialize(s),
             Setting::Window(w) => WindowObject(w).serialize(s),
             Setting::Backoff(b) => BackoffObject(b).serialize(s),
+            Setting::Flag(b) => s.serialize_bool(b),
+            Setting::Target(t) => State(t).serialize(s),
+            Setting::OptRate(None) => s.serialize_none(),
+            Setting::OptRate(Some(r)) => Decimal(r).serialize(s),
+            Setting::Budget(HalfOpenBudget::InFlight) => s.serialize_str("in_flight"),
+            Setting::Budget(HalfOpenBudget::Period) => s.serialize_str("period"),
         }
     }
 }
@@ -250,6 +270,45 @@ impl<R: Serialize> Serialize for EventObject<'_, R> {
         o.serialize_field("to", &State(e.to))?;
         o.serialize_field("reason", &self.reason)?;
         o.end()
+    }
+}
+
+/// The fields of `transition_ok`: `in_reply_to`, `service`, `state`.
+pub struct Moved<'a>(pub u64, pub &'a str, pub StateName);
+
+impl Serialize for Moved<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_struct("Moved", 3)?;
+        o.serialize_field("in_reply_to", &self.0)?;
+        o.serialize_field("service", self.1)?;
+        o.serialize_field("state", &State(self.2))?;
+        o.end()
+    }
+}
+
+/// The fields of `isolate_ok` and `release_ok`: `in_reply_to`, `service`, `holders`.
+pub struct Held<'a>(pub u64, pub &'a str, pub u64);
+
+impl Serialize for Held<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut o = s.serialize_struct("Held", 3)?;
+        o.serialize_field("in_reply_to", &self.0)?;
+        o.serialize_field("service", self.1)?;
+        o.serialize_field("holders", &self.2)?;
+        o.end()
+    }
+}
+
+/// `transition_ok`.
+pub fn moved<'a>(id: u64, service: &'a str, state: StateName) -> Body<'a> {
+    Body::TransitionOk(Moved(id, service, state))
+}
+
+/// `release_ok` when `release`, else `isolate_ok`.
+pub fn held<'a>(id: u64, service: &'a str, release: bool, holders: u64) -> Body<'a> {
+    match release {
+        true => Body::ReleaseOk(Held(id, service, holders)),
+        false => Body::IsolateOk(Held(id, service, holders)),
     }
 }
 
