@@ -6,8 +6,10 @@ pub mod budget;
 mod events;
 pub mod grant;
 pub mod image;
+mod metrics;
 mod registry;
 mod request;
+mod tallies;
 mod traffic;
 
 use std::collections::BTreeMap;
@@ -20,6 +22,7 @@ pub use request::{
     CallFixture, Checkpoints, ConfigChange, ErrorCode, MemoryUse, OpenFor, Refused, Reply, Request,
     ServiceState,
 };
+use tallies::Tallies;
 
 /// The longest service name, in bytes.
 pub const MAX_SERVICE_BYTES: usize = 256;
@@ -62,6 +65,8 @@ pub struct Node {
     /// What the host reported of its checkpoints, if it keeps any.
     checkpoints: Option<Checkpoints>,
     scratch: Transitions,
+    /// Slow and ignored calls and transitions by from/to, for metrics.
+    tallies: Tallies,
 }
 
 impl Node {
@@ -78,6 +83,7 @@ impl Node {
             overrides_charged: 0,
             checkpoints: None,
             scratch: Vec::new(),
+            tallies: Tallies::default(),
         }
     }
 
@@ -186,14 +192,8 @@ impl Node {
                 config: self.config_for(service),
             },
             Request::Status { service: None } => self.status_all(),
-            Request::StatusWithMemory => match self.status_all() {
-                Reply::StatusAll { services, evicted } => Reply::StatusAllWithMemory {
-                    services,
-                    evicted,
-                    memory: self.memory(),
-                },
-                other => other,
-            },
+            Request::Metrics => Reply::Metrics(self.metrics()),
+            Request::StatusWithMemory => self.status_with_memory(),
             Request::Reset { service } => {
                 // Resetting a breaker that does not exist has nothing to do: don't create it.
                 if service.is_none_or(|s| self.breakers.find(s).is_some()) {
@@ -212,8 +212,14 @@ impl Node {
             }
             Request::Transition { service, to, open } => self.transition(service, to, open),
             Request::Isolate { service, release } => self.isolate(service, release),
-            Request::Events { service, after } => {
-                self.settle_all();
+            Request::Events {
+                service,
+                after,
+                settle,
+            } => {
+                if settle {
+                    self.settle_all();
+                }
                 Reply::Events(self.events.since(after, service).cloned().collect())
             }
             // A snapshot only reads: taking one changes nothing a later message sees.

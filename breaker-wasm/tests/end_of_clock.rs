@@ -98,7 +98,7 @@ fn a_probe_lease_ending_past_the_clock_never_expires() {
         (
             MAX,
             r#"{"type":"status","msg_id":6}"#,
-            r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"half_open"}],"evicted":0}"#,
+            r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"half_open","policy":{"probes_in_flight":1,"half_open_max_calls":1,"successes":0,"success_threshold":1}}],"evicted":0}"#,
         ),
     ]);
     // Taken 10000 ms before the end, it expires exactly at 2^64−1: a failed probe, open again.
@@ -198,8 +198,8 @@ fn a_snapshot_keeps_a_deadline_past_the_clock_as_a_length() {
 fn a_half_open_limit_ending_past_the_clock_never_runs_out() {
     let configure = r#"{"type":"configure","msg_id":7,"config":{"half_open_max_ms":1000}}"#;
     let configured = check_configure(configure);
-    let half_open = r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"half_open"}],"evicted":0}"#;
-    let open = r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"open"}],"evicted":0}"#;
+    let half_open = r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"half_open","policy":{"probes_in_flight":0,"half_open_max_calls":1,"successes":0,"success_threshold":1}}],"evicted":0}"#;
+    let open = r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"open","policy":{"open_until_ms":null}}],"evicted":0}"#;
     let status = r#"{"type":"status","msg_id":6}"#;
     // Half_open from 2^64−1 − 5999 + 5000: its 1000 ms end one past the clock.
     check(&[

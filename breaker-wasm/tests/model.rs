@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use breaker_wasm::Options;
 use breaker_wasm::breaker::{
-    Attempts, Backoff, Breaker, CallResult, Config, Counts, Field, ForceMode, Forced,
+    Attempts, Backoff, Breaker, CallResult, Config, Counts, Field, Figures, ForceMode, Forced,
     HalfOpenBudget, Milli, Outcome, Patch, Reason, Setting, Span, StateName, Transition, View,
     Window,
 };
@@ -747,6 +747,46 @@ impl MBreaker {
             } else {
                 None
             },
+            figures: self.figures(c, now),
+        }
+    }
+
+    /// What the deciding policy sees (PROTOCOL, `status`): the window's tally while closed, the
+    /// probes while half_open, the deadline while open.
+    fn figures(&self, c: &Config, now: u64) -> Figures {
+        match self.state {
+            MState::Open { until, .. } => Figures::Open {
+                until: u64::try_from(until).ok().filter(|_| self.forced.is_none()),
+            },
+            MState::HalfOpen { successes, .. } => Figures::HalfOpen {
+                in_flight: self.leases.len() as u64,
+                max_calls: c.half_open_max_calls,
+                successes,
+                threshold: c.success_threshold,
+            },
+            MState::Closed if c.window == Window::Consecutive => Figures::Consecutive {
+                failures: self.failures,
+                threshold: c.failure_threshold,
+            },
+            MState::Closed => {
+                let t = match &self.window {
+                    Some(w) if w.built_for == c.window => {
+                        let mut w = w.clone();
+                        w.prune(now);
+                        w.tally()
+                    }
+                    _ => Tally::default(),
+                };
+                Figures::Window {
+                    window: c.window,
+                    tally: breaker_wasm::breaker::Tally {
+                        calls: t.calls,
+                        failures: t.failures,
+                        slow: t.slow,
+                    },
+                    slow_call_rate: c.slow_call_rate,
+                }
+            }
         }
     }
 
@@ -1359,10 +1399,12 @@ impl Model {
                     .iter()
                     .map(|(&s, b)| {
                         let mut b = b.clone();
-                        b.settle(&self.config(s), now);
+                        let c = self.config(s);
+                        b.settle(&c, now);
                         ServiceState {
                             service: SERVICES[s].into(),
                             state: b.state.name(),
+                            figures: b.figures(&c, now),
                         }
                     })
                     .collect();
@@ -1578,6 +1620,7 @@ fn request(op: &Op, permit: u64) -> Request<'static> {
         Op::Events => Request::Events {
             service: None,
             after: 0,
+            settle: true,
         },
         Op::Advance(_) | Op::SnapshotRestore(_) => unreachable!(),
     }
@@ -1940,6 +1983,7 @@ fn events_of(node: &mut Node, now: u64) -> Vec<(StateName, StateName, u64, Reaso
         &Request::Events {
             service: None,
             after: 0,
+            settle: true,
         },
     ) else {
         panic!()

@@ -78,7 +78,7 @@ fn resilience4j_metrics_only_counts_and_transitions_but_never_rejects() {
         (
             50,
             r#"{"type":"status","msg_id":6}"#,
-            r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"open"}],"evicted":0}"#,
+            r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"open","policy":{"open_until_ms":5000}}],"evicted":0}"#,
         ),
         // Three calls would have been rejected; the failure while open was not judged.
         (
@@ -192,12 +192,12 @@ fn resilience4j_max_wait_duration_in_half_open_state() {
         (
             5999,
             r#"{"type":"status","msg_id":6}"#,
-            r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"half_open"}],"evicted":0}"#,
+            r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"half_open","policy":{"probes_in_flight":2,"half_open_max_calls":2,"successes":1,"success_threshold":2}}],"evicted":0}"#,
         ),
         (
             6000,
             r#"{"type":"status","msg_id":6}"#,
-            r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"open"}],"evicted":0}"#,
+            r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"open","policy":{"open_until_ms":11000}}],"evicted":0}"#,
         ),
         // The outstanding probe's late verdict is stale.
         (
@@ -242,7 +242,7 @@ fn resilience4j_half_open_wait_can_end_in_closed() {
         (
             5249,
             r#"{"type":"status","msg_id":6}"#,
-            r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"half_open"}],"evicted":0}"#,
+            r#"{"type":"status_ok","in_reply_to":6,"services":[{"service":"svc","state":"half_open","policy":{"probes_in_flight":0,"half_open_max_calls":1,"successes":0,"success_threshold":1}}],"evicted":0}"#,
         ),
         (
             5250,

@@ -1,6 +1,8 @@
 //! Documents waiting for the guest, with where each came from in the input stream, so that the
 //! guest's diagnostics (which count lines within the call) can name the input's own lines.
 
+use crate::watch::Watch;
+
 /// Complete documents, one after another, each followed by a newline.
 #[derive(Default)]
 pub struct Batch {
@@ -55,8 +57,10 @@ impl Batch {
     }
 }
 
-/// Rewrites the guest's `line N...` diagnostics with input lines, one `breaker-host: ` line each.
-pub fn report(diagnostics: &[u8], stream_line: impl Fn(u64) -> u64) {
+/// Rewrites the guest's `line N...` diagnostics with input lines, one `breaker-host: ` line each,
+/// and counts them in `watch` (each is a document the guest could not answer).
+pub fn report(diagnostics: &[u8], watch: &Watch, stream_line: impl Fn(u64) -> u64) {
+    watch.bad_documents(crate::watch::lines(diagnostics));
     for line in diagnostics.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let line = String::from_utf8_lossy(line);
         let mapped = line

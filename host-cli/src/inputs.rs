@@ -3,7 +3,7 @@
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread;
 
 /// One input of the serving loop.
@@ -28,9 +28,11 @@ const STOP_SIGNALS: [i32; 4] = [
 /// handled again one document at a time).
 pub static STOPPING: AtomicBool = AtomicBool::new(false);
 
-pub fn spawn_inputs() -> Receiver<Input> {
+/// The inputs, and a sender for the HTTP side's wake-ups (empty `Data`).
+pub fn spawn_inputs() -> (Receiver<Input>, SyncSender<Input>) {
     let (tx, rx) = sync_channel(64);
     let signals_tx = tx.clone();
+    let poke = tx.clone();
     thread::spawn(move || {
         let mut stdin = io::stdin().lock();
         loop {
@@ -63,5 +65,5 @@ pub fn spawn_inputs() -> Receiver<Input> {
         }
         Err(e) => diag!("cannot watch SIGTERM/SIGINT/SIGHUP/SIGQUIT: {e}"),
     }
-    rx
+    (rx, poke)
 }

@@ -24,6 +24,7 @@ mod messages;
 mod serve;
 mod state_file;
 mod supervisor;
+mod watch;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -83,6 +84,16 @@ pub struct Args {
     /// its last good state.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CALL_FUEL, value_parser = clap::value_parser!(u64).range(1..))]
     max_call_fuel: u64,
+
+    /// Serve `GET /metrics` (OpenMetrics text), `GET /events` (every transition as Server-Sent
+    /// Events) and `GET /status` over HTTP at this address, such as 127.0.0.1:9464. Off by
+    /// default; stdout is the same with it or without.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+
+    /// How each transition is written on stderr: one line of text, or one JSON object.
+    #[arg(long, value_enum, default_value_t = watch::log::LogFormat::Text)]
+    log_format: watch::log::LogFormat,
 }
 
 /// The default `--max-call-fuel`.

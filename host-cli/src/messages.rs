@@ -31,6 +31,21 @@ pub enum Ask<'a> {
         msg_id: u64,
         ms: u64,
     },
+    /// Every service's status, for `GET /status`.
+    Status {
+        msg_id: u64,
+    },
+    /// The node's OpenMetrics text, for `GET /metrics`.
+    Metrics {
+        msg_id: u64,
+    },
+    /// The transitions after `after`, read without settling any breaker (so that watching
+    /// changes no reply a client gets).
+    Events {
+        msg_id: u64,
+        after: u64,
+        settle: bool,
+    },
 }
 
 #[derive(Serialize)]

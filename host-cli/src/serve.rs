@@ -22,6 +22,7 @@ use crate::guest::{GuestOptions, Limits, Program};
 use crate::inputs::{Input, STOPPING, spawn_inputs};
 use crate::state_file::{StateFile, open_state_file};
 use crate::supervisor::{Setup, Supervisor};
+use crate::watch::{Watch, lines};
 use crate::{Args, read_config};
 
 /// Hand the guest at most this much at once, and write replies at least this often.
@@ -78,8 +79,9 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
     let saved = saved
         .as_deref()
         .map(|bytes| (name.as_deref().unwrap_or(""), bytes));
-    let node = Supervisor::start(setup, saved, clock.now_ms())?;
-    let inputs = spawn_inputs();
+    let mut node = Supervisor::start(setup, saved, clock.now_ms())?;
+    let (inputs, poke) = spawn_inputs();
+    let watch = Watch::start(args, poke, &mut node, clock.now_ms())?;
     let interval = Duration::from_millis(args.checkpoint_ms);
     let mut server = Server {
         node,
@@ -95,6 +97,7 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
         next_checkpoint: Instant::now() + interval,
         earliest_checkpoint: Instant::now(),
         closed: false,
+        watch,
     };
     while !server.closed {
         let wait = server
@@ -129,6 +132,7 @@ struct Server {
     /// The input ended, a signal came, stdout is gone, or the node could not be kept whole:
     /// nothing more will be served.
     closed: bool,
+    watch: Watch,
 }
 
 impl Server {
@@ -150,6 +154,7 @@ impl Server {
             next = inputs.try_recv().ok();
         }
         self.flush();
+        self.watch.refresh(&mut self.node, self.clock.now_ms());
         self.checkpoint_if_due();
     }
 
@@ -165,7 +170,7 @@ impl Server {
                     line,
                     column,
                     message,
-                } => diag!("stdin line {line}, column {column}: {message}"),
+                } => self.watch.refused(line, column, &message),
             }
             if self.batch.bytes.len() >= BATCH_BYTES {
                 self.run_batch();
@@ -200,18 +205,20 @@ impl Server {
         let now = self.clock.now_ms();
         let before = self.replies.len();
         self.diagnostics.clear();
+        let at = |n| self.batch.stream_line(n);
         match self.node.handle(
             &self.batch.bytes,
             now,
             &mut self.replies,
             &mut self.diagnostics,
         ) {
-            Ok(()) => batch::report(&self.diagnostics, |n| self.batch.stream_line(n)),
+            Ok(()) => batch::report(&self.diagnostics, &self.watch, at),
             Err(trap) if self.batch.docs.len() == 1 => {
                 self.replies.truncate(before);
                 self.failed(0, &trap.0);
             }
             Err(trap) => {
+                self.watch.trapped();
                 self.replies.truncate(before);
                 let n = self.batch.docs.len();
                 diag!(
@@ -227,6 +234,7 @@ impl Server {
                 }
             }
         }
+        self.watch.batch(&mut self.node, now, self.batch.docs.len());
         self.batch.clear();
         let replay = self.node.replay_bytes();
         if replay >= 2 * REPLAY_BYTES
@@ -250,8 +258,8 @@ impl Server {
             &mut self.diagnostics,
         ) {
             Ok(()) => {
-                let first = self.batch.docs[i].stream_line;
-                batch::report(&self.diagnostics, |n| first + n.saturating_sub(1));
+                let at = |n: u64| self.batch.docs[i].stream_line + n.saturating_sub(1);
+                batch::report(&self.diagnostics, &self.watch, at);
             }
             Err(trap) => {
                 self.replies.truncate(before);
@@ -262,6 +270,7 @@ impl Server {
 
     /// Document `i` made the guest fail: code 13 when it asked for a reply, and a rebuilt node.
     fn failed(&mut self, i: usize, why: &str) {
+        self.watch.trapped();
         let line = self.batch.docs[i].stream_line;
         diag!(
             "stdin line {line}: the module failed on this document ({why}); answering code 13 and rebuilding it"
@@ -286,6 +295,7 @@ impl Server {
         if self.replies.is_empty() {
             return;
         }
+        self.watch.replies(lines(&self.replies));
         let mut out = io::stdout().lock();
         let written = out.write_all(&self.replies).and_then(|()| out.flush());
         self.replies.clear();

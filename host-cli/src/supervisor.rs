@@ -26,6 +26,7 @@ pub struct Setup {
 struct Checkpoint {
     snapshot: Box<RawValue>,
     now_ms: u64,
+    taken: std::time::Instant,
 }
 
 /// One call the guest handled since the checkpoint.
@@ -89,6 +90,11 @@ impl Supervisor {
         }
     }
 
+    /// How long ago the last checkpoint was taken.
+    pub fn checkpoint_age(&self) -> std::time::Duration {
+        self.checkpoint.taken.elapsed()
+    }
+
     /// The node time of the last checkpoint taken.
     pub fn checkpoint_ms(&self) -> u64 {
         self.checkpoint.now_ms
@@ -113,6 +119,20 @@ impl Supervisor {
             now_ms,
         });
         Ok(())
+    }
+
+    /// Sends one of the host's read-only messages (status, metrics, events), which change
+    /// nothing a client sees and so are not kept for a replay; returns the reply line. If the
+    /// guest fails on it, the node is rebuilt.
+    pub fn read(&mut self, ask: &Ask, now_ms: u64) -> Result<Vec<u8>, Trap> {
+        if let Some(lost) = &self.lost {
+            return Err(Trap(lost.clone()));
+        }
+        let reply = send(&mut self.guest, ask, now_ms);
+        if reply.is_err() {
+            self.rebuild();
+        }
+        reply
     }
 
     /// Whether anything was handled since the last checkpoint.
@@ -274,5 +294,6 @@ fn snapshot(guest: &mut Guest, now_ms: u64) -> Result<Checkpoint, Trap> {
     Ok(Checkpoint {
         now_ms: messages::snapshot_time(snapshot).map_err(Trap)?,
         snapshot: snapshot.to_owned(),
+        taken: std::time::Instant::now(),
     })
 }

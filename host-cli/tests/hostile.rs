@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{msg, reply, run};
+use common::{msg, reply, run, stderr};
 
 /// Before every case: a breaker opens.
 fn prelude() -> String {
@@ -61,7 +61,7 @@ fn check(cases: Vec<Case>) {
         input.extend_from_slice(epilogue().as_bytes());
         let out = run(&["--clock", "manual"], &input);
         assert!(out.status.success(), "{}: {:?}", c.name, out.status);
-        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stdout = String::from_utf8(out.stdout.clone()).unwrap();
         let got: Vec<&str> = stdout.lines().collect();
         let mut expected = vec![reply(OPENED)];
         expected.extend(c.replies);
@@ -81,7 +81,7 @@ fn check(cases: Vec<Case>) {
                 &g[..g.len().min(600)]
             );
         }
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = stderr(&out);
         let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(lines.len(), c.stderr.len(), "{}: {stderr}", c.name);
         for (line, part) in lines.iter().zip(&c.stderr) {
@@ -302,7 +302,7 @@ fn the_end_of_time() {
     all.extend_from_slice(b"\n");
     all.extend_from_slice(msg(r#"{"type":"call","msg_id":99,"service":"other"}"#).as_bytes());
     let out = run(&["--clock", "manual"], &all);
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
     let got: Vec<&str> = stdout.lines().collect();
     assert_eq!(got.len(), 6, "{stdout}");
     assert_eq!(
@@ -330,7 +330,7 @@ fn the_end_of_time() {
         got[5],
         reply(r#"{"type":"call_ok","in_reply_to":99,"service":"other","state":"closed"}"#)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(stderr(&out), "");
 }
 
 /// A real snapshot of a node with one open breaker (the prelude), to bend, and its one breaker.
@@ -341,7 +341,7 @@ fn snapshot() -> (String, String) {
         msg(r#"{"type":"snapshot","msg_id":2}"#)
     );
     let out = run(&["--clock", "manual"], input.as_bytes());
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
     let line = stdout.lines().nth(1).unwrap();
     let snapshot = &line[line.find(r#""snapshot":"#).unwrap() + 11..line.len() - 2];
     let breakers = &snapshot
@@ -473,7 +473,7 @@ fn hostile_snapshots_are_refused_and_change_nothing() {
         )
         .as_bytes(),
     );
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
     let got: Vec<&str> = stdout.lines().collect();
     assert!(
         got[0].contains(r#""in_reply_to":2,"code":12,"text":"snapshot"#)

@@ -64,7 +64,11 @@ fn a_trap_keeps_the_state_and_only_the_failing_document_answers_code_13() {
         "{}",
         got[7]
     );
-    assert!(got[7].ends_with(r#""retry_after_ms":3499}}"#), "{}", got[7]);
+    assert!(
+        got[7].ends_with(r#""retry_after_ms":3499,"policy":{"open_until_ms":5000}}}"#),
+        "{}",
+        got[7]
+    );
     // A trap alone in its batch, then more traffic.
     let got = live.send(&[msg(r#"{"type":"test_trap","msg_id":11}"#)], 1);
     assert_eq!(got, [internal(11)]);

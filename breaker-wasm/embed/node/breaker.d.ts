@@ -122,6 +122,28 @@ export interface Counts {
   opened: number;
 }
 
+/** What the deciding policy sees, by state (`policy` in `status`). */
+export type Policy =
+  | { window: 'consecutive'; failures: number; failure_threshold: number }
+  | {
+      window: 'count' | 'time';
+      calls: number;
+      minimum_calls: number;
+      failures: number;
+      failure_rate: number;
+      failure_rate_threshold: number;
+      slow: number;
+      slow_call_rate: number;
+      slow_call_rate_threshold: number;
+    }
+  | {
+      probes_in_flight: number;
+      half_open_max_calls: number;
+      successes: number;
+      success_threshold: number;
+    }
+  | { open_until_ms: number | null };
+
 /** `status(service)`. */
 export interface ServiceStatus extends ReplyBody {
   type: 'status_ok';
@@ -131,12 +153,13 @@ export interface ServiceStatus extends ReplyBody {
   counts: Counts;
   config: Config;
   retry_after_ms?: number;
+  policy: Policy;
 }
 
 /** `status()` without a service. */
 export interface NodeStatus extends ReplyBody {
   type: 'status_ok';
-  services: { service: string; state: StateName }[];
+  services: { service: string; state: StateName; policy: Policy }[];
   evicted: number;
 }
 
@@ -242,6 +265,8 @@ export class Breaker extends EventEmitter {
   status(): NodeStatus;
   configure(config: Partial<Config>, service?: string): ConfigureOk;
   events(after?: number, service?: string): TransitionEvent[];
+  /** This node's metrics as OpenMetrics text (what Prometheus scrapes), ending in `# EOF`. */
+  metrics(): string;
   snapshot(): Record<string, unknown>;
   restore(snapshot: Record<string, unknown>): number;
 }

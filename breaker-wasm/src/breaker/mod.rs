@@ -19,7 +19,8 @@ use std::collections::VecDeque;
 
 pub use config::{Backoff, Config, Field, HalfOpenBudget, MAX_SAFE, Milli, Patch, Setting, Window};
 pub use results::{
-    Attempts, CallResult, Counts, Lease, MAX_OUTSTANDING, Outcome, Recorded, Rejection, View,
+    Attempts, CallResult, Counts, Figures, Lease, MAX_OUTSTANDING, Outcome, Recorded, Rejection,
+    View,
 };
 pub use state::{ForceMode, Forced, Reason, Span, State, StateName, Transition};
 pub use window::{Mark, Tally, WindowState};
@@ -229,6 +230,38 @@ impl Breaker {
                 settled.retry_after(config, now)
             } else {
                 None
+            },
+            figures: settled.figures(config, now),
+        }
+    }
+
+    /// What the deciding policy sees at `now` (on a settled breaker).
+    fn figures(&mut self, config: &Config, now: u64) -> Figures {
+        match self.state {
+            State::Open { .. } => Figures::Open {
+                until: self.state.open_until().filter(|_| self.forced.is_none()),
+            },
+            State::HalfOpen { successes, .. } => Figures::HalfOpen {
+                in_flight: self.leases.len() as u64,
+                max_calls: config.half_open_max_calls,
+                successes,
+                threshold: config.success_threshold,
+            },
+            State::Closed if config.window == Window::Consecutive => Figures::Consecutive {
+                failures: self.failures,
+                threshold: config.failure_threshold,
+            },
+            State::Closed => Figures::Window {
+                window: config.window,
+                // A window built for another config starts over at the next call.
+                tally: match self.window.as_deref_mut() {
+                    Some(w) if w.built_for == config.window => {
+                        w.expire(now);
+                        w.tally
+                    }
+                    _ => Tally::default(),
+                },
+                slow_call_rate: config.slow_call_rate,
             },
         }
     }

@@ -1,6 +1,6 @@
 //! What the breaker's decisions return, and the limits on what it keeps.
 
-use super::{Forced, StateName, Transition};
+use super::{Forced, Milli, StateName, Tally, Transition, Window};
 
 /// Lifetime totals of one breaker.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,6 +54,30 @@ pub struct Rejection {
     pub retry_after_ms: Option<u64>,
 }
 
+/// What the policy that decides the next transition sees, by state: how close a breaker is to
+/// moving, as `status` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Figures {
+    /// Closed under the consecutive policy: the failures in a row and the threshold.
+    Consecutive { failures: u64, threshold: u64 },
+    /// Closed under a count or time window (`window`, the config): the calls in it now and how
+    /// many failed or were slow, and the slow-call threshold.
+    Window {
+        window: Window,
+        tally: Tally,
+        slow_call_rate: Milli,
+    },
+    /// Half-open: probes in flight and successful probes so far, with their limits.
+    HalfOpen {
+        in_flight: u64,
+        max_calls: u64,
+        successes: u64,
+        threshold: u64,
+    },
+    /// Open until `until` (the first moment a probe is admitted); `None` while forced open.
+    Open { until: Option<u64> },
+}
+
 /// The outcome of a permitted call, as `record` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -81,4 +105,6 @@ pub struct View {
     pub failures: u64,
     pub counts: Counts,
     pub retry_after_ms: Option<u64>,
+    /// What the deciding policy sees now.
+    pub figures: Figures,
 }

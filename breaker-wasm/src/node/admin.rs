@@ -4,6 +4,7 @@
 use crate::breaker::{Breaker, Config, Field, Patch, StateName, Transitions};
 
 use super::budget;
+use super::tallies::{ServiceTallies, pair_index};
 use super::{
     ConfigChange, ErrorCode, Image, ImageError, Node, OpenFor, Refused, Reply, SavedBreaker,
     ServiceState,
@@ -71,9 +72,22 @@ impl Node {
     }
 
     pub(super) fn log_transitions(&mut self, service: &str) {
-        for t in self.scratch.drain(..) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        for t in scratch.drain(..) {
+            if let Some(i) = pair_index(t.from, t.to) {
+                self.tallies_of(service).transitions[i] += 1;
+            }
             self.events.push(service, t);
         }
+        self.scratch = scratch;
+    }
+
+    /// `service`'s metrics tallies, bounded like the breakers (`max_services`).
+    pub(super) fn tallies_of(&mut self, service: &str) -> &mut ServiceTallies {
+        let breakers = &self.breakers;
+        let bound = self.defaults.max_services;
+        self.tallies
+            .entry(service, bound, |name| breakers.find(name).is_some())
     }
 
     /// Applies every due timed transition, so the event log and snapshots are complete.
@@ -88,13 +102,11 @@ impl Node {
             .ids()
             .map(|id| {
                 let slot = self.breakers.get(id);
-                let state = slot
-                    .breaker
-                    .view(&self.config_for(&slot.name), self.now)
-                    .state;
+                let view = slot.breaker.view(&self.config_for(&slot.name), self.now);
                 ServiceState {
                     service: slot.name.clone(),
-                    state,
+                    state: view.state,
+                    figures: view.figures,
                 }
             })
             .collect();
@@ -102,6 +114,18 @@ impl Node {
         Reply::StatusAll {
             services,
             evicted: self.breakers.evicted,
+        }
+    }
+
+    /// `status` of every breaker with `"memory":true`: the budget and checkpoints too.
+    pub(super) fn status_with_memory(&self) -> Reply<'static> {
+        match self.status_all() {
+            Reply::StatusAll { services, evicted } => Reply::StatusAllWithMemory {
+                services,
+                evicted,
+                memory: self.memory(),
+            },
+            other => other,
         }
     }
 

@@ -1,7 +1,8 @@
 //! The typed requests and replies of the protocol: what `wire` decodes into and encodes from.
 
 use crate::breaker::{
-    Attempts, CallResult, Config, Field, ForceMode, Outcome, Patch, StateName, Transition, View,
+    Attempts, CallResult, Config, Field, Figures, ForceMode, Outcome, Patch, StateName, Transition,
+    View,
 };
 
 use super::{Event, Image};
@@ -76,8 +77,13 @@ pub enum Request<'a> {
     Events {
         service: Option<&'a str>,
         after: u64,
+        /// Settle every breaker first (the default). A watcher reads the log as it stands, so
+        /// that watching changes nothing a client sees.
+        settle: bool,
     },
     Snapshot,
+    /// The node's metrics in the Prometheus (OpenMetrics) text format.
+    Metrics,
     Restore(Box<Image>),
     AdvanceClock {
         ms: u64,
@@ -118,6 +124,8 @@ pub enum Refused {
 pub struct ServiceState {
     pub service: Box<str>,
     pub state: StateName,
+    /// What the deciding policy sees.
+    pub figures: Figures,
 }
 
 /// One reply, before encoding.
@@ -176,6 +184,8 @@ pub enum Reply<'a> {
         state: StateName,
     },
     Events(Vec<Event>),
+    /// OpenMetrics text, ending with `# EOF`.
+    Metrics(String),
     SnapshotOk(Box<Image>),
     RestoreOk {
         services: usize,

@@ -242,6 +242,7 @@ fn events_keep_the_last_thousand_in_order() {
         &Request::Events {
             service: None,
             after: 0,
+            settle: true,
         },
     ) else {
         panic!()
@@ -253,6 +254,7 @@ fn events_keep_the_last_thousand_in_order() {
         &Request::Events {
             service: None,
             after: 1198,
+            settle: true,
         },
     ) else {
         panic!()
@@ -266,6 +268,7 @@ fn events_keep_the_last_thousand_in_order() {
         &Request::Events {
             service: Some("other"),
             after: 0,
+            settle: true,
         },
     ) else {
         panic!()
@@ -282,6 +285,7 @@ fn events_show_timed_transitions_at_their_deadline() {
         &Request::Events {
             service: Some("db"),
             after: 0,
+            settle: true,
         },
     ) else {
         panic!()

@@ -1,6 +1,6 @@
 //! Traffic: `call`, `acquire` and `record` on one service's breaker, created on first use.
 
-use crate::breaker::{Breaker, Config, Outcome, Transitions};
+use crate::breaker::{Attempts, Breaker, CallResult, Config, Outcome, Transitions};
 
 use super::{CallFixture, Node, Reply};
 
@@ -8,12 +8,26 @@ impl Node {
     /// A whole call through `service`'s breaker, the downstream behaving as `fixture` says.
     pub(super) fn call<'a>(&mut self, service: &'a str, fixture: CallFixture) -> Reply<'a> {
         let now = self.now;
+        let mut slow = false;
         let result = self.traffic(service, |b, config, log| {
             if let Some(state) = fixture.state {
                 b.set_state(config, state, now, log);
             }
+            slow = config.is_slow(fixture.duration_ms);
             b.call(config, now, fixture.attempts, fixture.duration_ms, log)
         });
+        if slow {
+            let attempts = match fixture.attempts {
+                Attempts::Success => 1,
+                Attempts::Failures(n) => n,
+            };
+            let admitted = match result {
+                CallResult::Rejected { .. } => 0,
+                CallResult::Opened { rejected, .. } => attempts - rejected,
+                _ => attempts,
+            };
+            self.tallies_of(service).slow += admitted;
+        }
         Reply::Call { service, result }
     }
 
@@ -59,9 +73,18 @@ impl Node {
             };
         }
         let now = self.now;
+        let mut slow = false;
         let r = self.traffic(service, |b, config, log| {
+            slow = config.is_slow(duration_ms);
             b.record(config, now, permit, outcome, duration_ms, log)
         });
+        if !r.stale {
+            match outcome {
+                Outcome::Ignored => self.tallies_of(service).ignored += 1,
+                _ if slow => self.tallies_of(service).slow += 1,
+                _ => {}
+            }
+        }
         Reply::Recorded {
             service,
             state: r.state,

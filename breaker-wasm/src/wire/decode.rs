@@ -204,8 +204,10 @@ fn admin<'v>(
         "events" => Request::Events {
             service: fields.admin_service()?,
             after: fields.int("after", u64::MAX)?.unwrap_or(0),
+            settle: fields.flag("settle")?.unwrap_or(true),
         },
         "snapshot" => Request::Snapshot,
+        "metrics" => Request::Metrics,
         "restore" => match body.get("snapshot") {
             Some(v) => Request::Restore(Box::new(
                 super::snapshot::decode(v).map_err(Refusal::Field)?,
@@ -310,6 +312,20 @@ impl<'v> Fields<'v> {
                     "{key}: expected an integer from 0 to {max}, found {}",
                     v.show()
                 ))),
+            },
+        }
+    }
+
+    /// An optional boolean field.
+    fn flag(&self, key: &str) -> Result<Option<bool>, Refusal> {
+        match self.0.get(key) {
+            None => Ok(None),
+            Some(v) => match v.as_bool() {
+                Some(b) => Ok(Some(b)),
+                None => Err(Refusal::field(
+                    key,
+                    &format!("a boolean, found {}", v.kind()),
+                )),
             },
         }
     }

@@ -8,6 +8,7 @@
 mod common;
 mod config;
 pub mod decode;
+mod figures;
 pub mod framing;
 mod parts;
 pub mod raw;

@@ -3,6 +3,7 @@
 
 use serde::{Serialize, Serializer};
 
+use super::figures::PolicyObject;
 use super::reason::ReasonText;
 use super::values::{EventObject, State};
 use crate::breaker::{Counts, Transition};
@@ -65,10 +66,12 @@ impl Serialize for Services<'_> {
         struct Line<'a> {
             service: &'a str,
             state: State,
+            policy: PolicyObject,
         }
         s.collect_seq(self.0.iter().map(|l| Line {
             service: &l.service,
             state: State(l.state),
+            policy: PolicyObject(l.figures),
         }))
     }
 }

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
+use super::figures::PolicyObject;
 use super::parts::{
     CheckpointsObject, CountsObject, Events, MemoryObject, Services, TransitionObject,
 };
@@ -102,6 +103,7 @@ pub enum Body<'a> {
         config: ConfigObject<'a>,
         #[serde(skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+        policy: PolicyObject,
     },
     #[serde(rename = "status_ok")]
     StatusAll {
@@ -139,6 +141,10 @@ pub enum Body<'a> {
     EventsOk {
         in_reply_to: u64,
         events: Events<'a>,
+    },
+    MetricsOk {
+        in_reply_to: u64,
+        text: &'a str,
     },
     SnapshotOk {
         in_reply_to: u64,
@@ -191,6 +197,7 @@ impl<'a> Body<'a> {
                 counts: view.counts.into(),
                 config: ConfigObject(config),
                 retry_after_ms: view.retry_after_ms,
+                policy: PolicyObject(view.figures),
             },
             Reply::StatusAll { services, evicted } => status_all(id, services, *evicted, None),
             Reply::StatusAllWithMemory {
@@ -218,6 +225,10 @@ impl<'a> Body<'a> {
             Reply::Events(events) => Body::EventsOk {
                 in_reply_to: id,
                 events: Events(events),
+            },
+            Reply::Metrics(text) => Body::MetricsOk {
+                in_reply_to: id,
+                text,
             },
             Reply::SnapshotOk(image) => Body::SnapshotOk {
                 in_reply_to: id,

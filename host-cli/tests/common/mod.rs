@@ -42,8 +42,18 @@ pub fn lines(out: &Output) -> Vec<String> {
         .collect()
 }
 
+/// stderr without the lines of transitions, which every node writes (`tests/watch.rs` checks
+/// them).
 pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    without_transitions(&out.stderr)
+}
+
+/// `stderr` without the lines of transitions.
+pub fn without_transitions(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .split_inclusive('\n')
+        .filter(|line| !line.contains(" → "))
+        .collect()
 }
 
 pub fn workspace() -> PathBuf {
@@ -117,6 +127,11 @@ impl Live {
             .collect()
     }
 
+    /// stdin, to write on from another thread; [`Live::finish`] then closes nothing.
+    pub fn take_stdin(&mut self) -> ChildStdin {
+        self.stdin.take().unwrap()
+    }
+
     /// Writes `input` (ignoring a closed stdin: the host may stop first) and waits for the exit,
     /// returning stderr.
     pub fn send_until_exit(mut self, input: &str) -> (std::process::ExitStatus, String) {
@@ -143,10 +158,7 @@ impl Live {
     pub fn finish(mut self) -> (std::process::ExitStatus, String) {
         drop(self.stdin.take());
         let out = self.child.wait_with_output().unwrap();
-        (
-            out.status,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        (out.status, without_transitions(&out.stderr))
     }
 
     /// Waits (polling, at most 10 s) for the exit after a signal.

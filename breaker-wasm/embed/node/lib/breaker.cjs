@@ -282,6 +282,10 @@ class Breaker extends EventEmitter {
     ).events;
   }
 
+  metrics() {
+    return this._checked({ type: 'metrics' }).text;
+  }
+
   snapshot() {
     return this._checked({ type: 'snapshot' }).snapshot;
   }

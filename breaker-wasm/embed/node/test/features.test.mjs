@@ -125,3 +125,14 @@ test('a listener that throws loses nothing: the outcome counts, the others hear'
   assert.equal(breaker.status('db').counts.failures, 1);
   assert.equal(breaker.listenerCount('transition'), 0, 'once listeners are removed');
 });
+
+test("metrics: the module's OpenMetrics text; status shows the policy", () => {
+  const breaker = new Breaker({ clock: fakeClock(1000) });
+  breaker.handle({ src: 'a', dest: 'db', body: { type: 'call', force_failures: 5 } });
+  const text = breaker.metrics();
+  assert.ok(text.includes('breaker_state{service="db",state="open"} 1\n'), text);
+  assert.ok(text.includes('breaker_calls_total{service="db",outcome="failure"} 5\n'), text);
+  assert.ok(text.includes('breaker_until_probe_seconds{service="db"} 5.0\n'), text);
+  assert.ok(text.endsWith('# EOF\n'));
+  assert.deepEqual(breaker.status('db').policy, { open_until_ms: 6000 });
+});

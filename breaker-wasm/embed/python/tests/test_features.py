@@ -171,3 +171,16 @@ def test_the_log_of_unreported_calls_stays_bounded() -> None:
             longest = max(longest, len(log))
         assert 0 < longest <= 4096 * 5, use
     assert breaker.status("db")["counts"]["successes"] == 20_000
+
+
+def test_metrics_are_the_modules_openmetrics_text_and_status_shows_the_policy() -> None:
+    breaker = Breaker(clock=FakeClock(1_000))
+    breaker.handle({"src": "a", "dest": "db", "body": {"type": "call", "force_failures": 5}})
+    text = breaker.metrics()
+    assert 'breaker_state{service="db",state="open"} 1\n' in text
+    assert 'breaker_calls_total{service="db",outcome="failure"} 5\n' in text
+    assert 'breaker_transitions_total{service="db",from="closed",to="open"} 1\n' in text
+    assert 'breaker_until_probe_seconds{service="db"} 5.0\n' in text
+    assert text.endswith("# EOF\n")
+    assert breaker.status("db")["policy"] == {"open_until_ms": 6_000}
+    assert breaker.status()["services"][0]["policy"] == {"open_until_ms": 6_000}

@@ -275,6 +275,11 @@ class Breaker:
             body["service"] = service
         return list(self._checked(body)["events"])
 
+    def metrics(self) -> str:
+        """This node's metrics as OpenMetrics text (what Prometheus scrapes), ending in ``# EOF``:
+        the text ``breaker-host --listen`` serves, without the host's own series."""
+        return str(self._checked({"type": "metrics"})["text"])
+
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to resume this node (the ``snapshot`` object)."""
         return cast("dict[str, Any]", self._checked({"type": "snapshot"})["snapshot"])
