@@ -495,6 +495,11 @@ fn each_transition_is_one_stderr_line_in_text_or_json() {
     let at = first["at_ms"].as_u64().unwrap();
     assert!(time.ends_with('Z') && time.len() == 24, "{time}");
     assert_eq!(&time[20..23], format!("{:03}", at % 1000), "{time} is {at}");
+    // Off: the same replies, and nothing on stderr.
+    let off = common::run(&["--clock", "manual", "--log-format", "off"], &input);
+    let on = common::run(&["--clock", "manual"], &input);
+    assert_eq!(off.stdout, on.stdout);
+    assert_eq!(String::from_utf8(off.stderr).unwrap(), "");
 }
 
 #[test]

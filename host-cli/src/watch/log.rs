@@ -13,6 +13,9 @@ pub enum LogFormat {
     Text,
     /// `{"time":"2026-11-29T21:23:41.123Z","seq":1,"at_ms":...,"service":...,"from":...,"to":...,"reason":...}`
     Json,
+    /// No transition lines: for a harness that never reads stderr, where a full pipe would
+    /// otherwise hold the node up.
+    Off,
 }
 
 /// One transition, as the module's `events` reply gives it.
@@ -34,6 +37,7 @@ pub fn write(format: LogFormat, clock: ClockKind, t: &Transition) {
     };
     let line = match format {
         LogFormat::Text => format!("{time} {} {} → {}: {}", t.service, t.from, t.to, t.reason),
+        LogFormat::Off => return,
         LogFormat::Json => {
             #[derive(Serialize)]
             struct Line<'a> {
