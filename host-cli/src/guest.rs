@@ -88,10 +88,17 @@ impl Program {
         Ok(Program { engine, module })
     }
 
-    /// A fresh instance: a new node with no state.
-    pub fn instantiate(&self, options: GuestOptions, limits: Limits) -> Result<Guest, StartError> {
+    /// A fresh instance: a new node with no state. Its memory may grow to the limit plus
+    /// `headroom` (room for restoring a snapshot, see `Supervisor`); the node's own budget
+    /// follows the limit alone, so every instance of a node decides alike.
+    pub fn instantiate(
+        &self,
+        options: GuestOptions,
+        limits: Limits,
+        headroom: usize,
+    ) -> Result<Guest, StartError> {
         let cap = StoreLimitsBuilder::new()
-            .memory_size(limits.memory_bytes)
+            .memory_size(limits.memory_bytes.saturating_add(headroom))
             .trap_on_grow_failure(true)
             .build();
         let mut store = Store::new(&self.engine, cap);

@@ -58,7 +58,10 @@ impl Supervisor {
         saved: Option<(&str, &[u8])>,
         now_ms: u64,
     ) -> Result<Supervisor, StartError> {
-        let mut guest = fresh(&setup)?;
+        let mut guest = fresh(
+            &setup,
+            saved.map_or(0, |(_, bytes)| restore_headroom(bytes)),
+        )?;
         if let Some((path, snapshot)) = saved {
             let refused = |reason: String| StartError::State {
                 path: path.to_string(),
@@ -213,7 +216,8 @@ impl Supervisor {
 
     /// A fresh instance in the state of the last checkpoint, at the time it was taken.
     fn at_checkpoint(&self) -> Result<Guest, String> {
-        let mut guest = fresh(&self.setup).map_err(|e| e.to_string())?;
+        let headroom = restore_headroom(self.checkpoint.snapshot.get().as_bytes());
+        let mut guest = fresh(&self.setup, headroom).map_err(|e| e.to_string())?;
         let clock = self
             .setup
             .options
@@ -229,9 +233,19 @@ impl Supervisor {
     }
 }
 
-/// A fresh instance with the `--config` defaults.
-fn fresh(setup: &Setup) -> Result<Guest, StartError> {
-    let mut guest = setup.program.instantiate(setup.options, setup.limits)?;
+/// The guest memory a restore of `snapshot` may take beyond the limit: the document itself,
+/// copied into the guest, and what reading it holds until the node is built, which the running
+/// node never needed. The node's state stays within its budget (half the limit) whatever this
+/// is, so whatever a node writes, a node with the same options can restore.
+fn restore_headroom(snapshot: &[u8]) -> usize {
+    snapshot.len().saturating_mul(3).saturating_add(16 << 20)
+}
+
+/// A fresh instance with the `--config` defaults, with `headroom` for a restore.
+fn fresh(setup: &Setup, headroom: usize) -> Result<Guest, StartError> {
+    let mut guest = setup
+        .program
+        .instantiate(setup.options, setup.limits, headroom)?;
     if let Some((path, config)) = &setup.config {
         let bad = |reason: String| StartError::Config {
             path: path.clone(),

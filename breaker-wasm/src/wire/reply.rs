@@ -188,17 +188,7 @@ impl<'a> Body<'a> {
                 service,
                 view,
                 config,
-            } => Body::Status {
-                in_reply_to: id,
-                service,
-                state: State(view.state),
-                forced: view.forced.map(forced_name),
-                failures: view.failures,
-                counts: view.counts.into(),
-                config: ConfigObject(config),
-                retry_after_ms: view.retry_after_ms,
-                policy: PolicyObject(view.figures),
-            },
+            } => status_one(id, service, view, config),
             Reply::StatusAll { services, evicted } => status_all(id, services, *evicted, None),
             Reply::StatusAllWithMemory {
                 services,
@@ -256,6 +246,26 @@ impl<'a> Body<'a> {
                 }
             }
         }
+    }
+}
+
+/// `status_ok` of one breaker.
+fn status_one<'a>(
+    id: u64,
+    service: &'a str,
+    view: &'a crate::breaker::View,
+    config: &'a crate::breaker::Config,
+) -> Body<'a> {
+    Body::Status {
+        in_reply_to: id,
+        service,
+        state: State(view.state),
+        forced: view.forced.map(forced_name),
+        failures: view.failures,
+        counts: view.counts.into(),
+        config: ConfigObject(config),
+        retry_after_ms: view.retry_after_ms,
+        policy: PolicyObject(view.figures),
     }
 }
 
