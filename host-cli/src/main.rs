@@ -21,6 +21,7 @@ mod files;
 mod guest;
 mod inputs;
 mod messages;
+mod record;
 mod serve;
 mod state_file;
 mod supervisor;
@@ -94,6 +95,20 @@ pub struct Args {
     /// How each transition is written on stderr: one line of text, or one JSON object.
     #[arg(long, value_enum, default_value_t = watch::log::LogFormat::Text)]
     log_format: watch::log::LogFormat,
+
+    /// Record every document the module is given, with the node time it was given, to this
+    /// file (NDJSON), for `breaker-host replay`. It must not exist yet.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+
+    /// Rotate the record file once it would grow past this many bytes: FILE becomes FILE.1, and
+    /// so on.
+    #[arg(long, value_name = "N", default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(1..), requires = "record")]
+    record_max_bytes: u64,
+
+    /// How many rotated record files to keep besides FILE (the oldest go first).
+    #[arg(long, value_name = "K", default_value_t = 10, requires = "record")]
+    record_keep: u32,
 }
 
 /// The default `--max-call-fuel`.
