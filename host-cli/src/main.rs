@@ -22,6 +22,7 @@ mod guest;
 mod inputs;
 mod messages;
 mod record;
+mod replay;
 mod serve;
 mod state_file;
 mod supervisor;
@@ -38,8 +39,11 @@ use error::StartError;
 
 /// Runs the circuit-breaker node: JSON messages on stdin, replies on stdout.
 #[derive(Debug, Parser)]
-#[command(name = "breaker-host", version, about, long_about = None)]
+#[command(name = "breaker-host", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Where time comes from: Unix epoch milliseconds, or a manual clock that starts at 0 and
     /// moves only on `advance_clock` messages.
     #[arg(long, value_enum, default_value_t = ClockKind::System)]
@@ -111,6 +115,13 @@ pub struct Args {
     record_keep: u32,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Run a recording (`--record`) under other configs: when each would have opened and closed
+    /// each breaker, how many calls it would have rejected, and where they first disagree.
+    Replay(replay::ReplayArgs),
+}
+
 /// The default `--max-call-fuel`.
 const DEFAULT_CALL_FUEL: u64 = 10_000_000_000;
 
@@ -132,6 +143,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Replay(replay)) = &args.command {
+        return match replay::run(replay) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                diag!("replay: {}", one_line(&e));
+                ExitCode::FAILURE
+            }
+        };
+    }
     match serve::run(&args) {
         Ok(serve::Ending::Saved) => ExitCode::SUCCESS,
         Ok(serve::Ending::Lost(what)) => {

@@ -7,7 +7,7 @@
 //! The format (host-cli/README.md, "Recording and replay"):
 //!
 //! ```text
-//! {"breaker_record":1,"part":1,"clock":"system","fixtures":true,"restored":false,"config":"{\"failure_threshold\":3}"}
+//! {"breaker_record":1,"part":1,"clock":"system","fixtures":true,"memory_mib":256,"restored":false,"config":"{\"failure_threshold\":3}"}
 //! {"at_ms":1700000000000,"doc":"{\"src\":\"c\",\"dest\":\"db\",\"body\":{...}}"}
 //! {"at_ms":1700000000001,"doc_base64":"..."}
 //! ```
@@ -39,6 +39,9 @@ pub struct Header {
     pub clock: String,
     /// Whether the test fixtures were accepted (`--no-fixtures` off).
     pub fixtures: bool,
+    /// `--max-guest-memory-mib`: the node's memory budget (half of it) decides which breakers
+    /// are forgotten, so a replay runs under the same.
+    pub memory_mib: u64,
     /// Whether the node started from a saved state (`--state-file`), which a replay from a
     /// fresh node does not have.
     pub restored: bool,
@@ -207,6 +210,13 @@ fn create(path: &Path) -> io::Result<File> {
     OpenOptions::new().write(true).create_new(true).open(path)
 }
 
+/// Writes out what `recorder`, if there is one, holds.
+pub fn flush(recorder: &mut Option<Recorder>) {
+    if let Some(r) = recorder {
+        r.flush();
+    }
+}
+
 /// The recorder `breaker-host --record` asks for, if any; `restored` when the node starts from
 /// a state file.
 pub fn from_args(
@@ -225,8 +235,14 @@ pub fn from_args(
     let header = Header {
         breaker_record: FORMAT,
         part: 1,
-        clock: if setup.options.manual_clock { "manual" } else { "system" }.into(),
+        clock: if setup.options.manual_clock {
+            "manual"
+        } else {
+            "system"
+        }
+        .into(),
         fixtures: !setup.options.no_fixtures,
+        memory_mib: args.max_guest_memory_mib,
         restored,
         config,
     };

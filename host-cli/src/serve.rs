@@ -20,7 +20,6 @@ use crate::clock::{Clock, ClockKind};
 use crate::error::StartError;
 use crate::guest::{GuestOptions, Limits, Program};
 use crate::inputs::{Input, STOPPING, spawn_inputs};
-use crate::record::Recorder;
 use crate::state_file::{StateFile, open_state_file};
 use crate::supervisor::{Setup, Supervisor};
 use crate::watch::{Watch, lines};
@@ -136,7 +135,7 @@ struct Server {
     /// nothing more will be served.
     closed: bool,
     watch: Watch,
-    recorder: Option<Recorder>,
+    recorder: Option<crate::record::Recorder>,
 }
 
 impl Server {
@@ -294,7 +293,7 @@ impl Server {
     fn flush(&mut self) {
         self.run_batch();
         self.write_replies();
-        self.recorder.iter_mut().for_each(Recorder::flush);
+        crate::record::flush(&mut self.recorder);
     }
 
     fn write_replies(&mut self) {
@@ -390,10 +389,12 @@ impl Server {
 
     /// What an exit after the node stopped lost, in one line.
     fn lost_line(&self, lost: &str) -> String {
-        let at = self.unsaved.as_ref().map_or(self.node.checkpoint_ms(), |u| u.0);
-        match &self.state_file {
-            Some(file) => format!("{lost}; {} was left as it was, with the state at {at} ms", file.path().display()),
-            None => format!("{lost}; no state file was given, so nothing was saved"),
-        }
+        let Some(file) = &self.state_file else {
+            return format!("{lost}; no state file was given, so nothing was saved");
+        };
+        let saved = self.node.checkpoint_ms();
+        let at = self.unsaved.as_ref().map_or(saved, |u| u.0);
+        let path = file.path().display();
+        format!("{lost}; {path} was left as it was, with the state at {at} ms")
     }
 }
