@@ -49,14 +49,14 @@ pub struct Header {
     pub config: Option<String>,
 }
 
-/// One recorded document: its text, or its bytes in base64 when it is not UTF-8.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One recorded document: its text, or its bytes in base64 when it is not UTF-8 (read back by
+/// `replay::reader`).
+#[derive(Debug, Serialize)]
 pub struct Entry<'a> {
     pub at_ms: u64,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
-    pub doc: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doc: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub doc_base64: Option<String>,
 }
 
@@ -127,7 +127,7 @@ impl Recorder {
         let entry = match std::str::from_utf8(doc) {
             Ok(text) => Entry {
                 at_ms: now_ms,
-                doc: Some(text.into()),
+                doc: Some(text),
                 doc_base64: None,
             },
             Err(_) => Entry {

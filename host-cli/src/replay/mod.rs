@@ -94,7 +94,7 @@ pub fn run(args: &ReplayArgs) -> Result<(), String> {
         let replies = runs[0].replies.as_deref().unwrap_or_default();
         out.write_all(replies)
     } else {
-        let report = report::build(names, recording.docs.len(), &runs, notes(&recording, &runs));
+        let report = report::build(names, recording.len(), &runs, notes(&recording, &runs));
         match args.json {
             true => report::write_json(&report, &mut out),
             false => report::write_table(&report, &mut out),

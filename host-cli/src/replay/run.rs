@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use super::reader::Recording;
+use super::reader::{Chunk, Recording};
 use crate::guest::{Guest, Trap};
 use crate::messages::Ask;
 use crate::supervisor::{Setup, fresh};
@@ -71,65 +71,106 @@ struct EventsBody {
 
 /// Replays `recording` on a fresh module set up by `setup`; keeps the replies when `keep`.
 pub fn run(setup: &Setup, recording: &Recording, keep: bool) -> Result<Run, String> {
-    let mut guest = fresh(setup, 0).map_err(|e| e.to_string())?;
-    let mut run = Run {
-        verdicts: Vec::with_capacity(recording.docs.len()),
-        times: Vec::new(),
-        services: Vec::new(),
-        transitions: Vec::new(),
-        unseen_transitions: 0,
-        replies: keep.then(Vec::new),
+    let mut replayer = Replayer {
+        guest: fresh(setup, 0).map_err(|e| e.to_string())?,
+        run: Run {
+            verdicts: Vec::with_capacity(recording.len()),
+            times: Vec::new(),
+            services: Vec::new(),
+            transitions: Vec::new(),
+            unseen_transitions: 0,
+            replies: keep.then(Vec::new),
+        },
+        names: HashMap::new(),
+        replies: Vec::new(),
+        diagnostics: Vec::new(),
+        last_seq: 0,
+        manual: setup.options.manual_clock,
+        node_time: 0,
+        done: 0,
     };
-    let mut names: HashMap<String, u32> = HashMap::new();
-    let (mut replies, mut diagnostics) = (Vec::new(), Vec::new());
-    let mut last_seq = read_events(&mut guest, &mut run, 0, 0)?;
-    let docs = &recording.docs;
-    let manual = setup.options.manual_clock;
-    let doc = |i: usize| &recording.bytes[if i == 0 { 0 } else { docs[i - 1].1 }..docs[i].1];
-    // Under the manual clock only `advance_clock` moves the node's time: a call ends after one,
-    // and the node is asked its time then (an `advance_clock` of 0 ms, which changes nothing).
-    let advance = memchr::memmem::Finder::new(b"advance_clock");
-    let moves = |i: usize| manual && advance.find(doc(i)).is_some();
-    let mut node_time = 0;
-    let mut i = 0;
-    while i < docs.len() {
-        let at = docs[i].0;
-        let start = if i == 0 { 0 } else { docs[i - 1].1 };
-        let mut j = i + 1;
-        while j < docs.len() && j - i < DOCS_PER_CALL && docs[j].0 == at && !moves(j - 1) {
-            j += 1;
+    replayer.last_seq = read_events(&mut replayer.guest, &mut replayer.run, 0, 0)?;
+    for chunk in &recording.chunks {
+        replayer.chunk(chunk)?;
+    }
+    Ok(replayer.run)
+}
+
+/// A replay under way.
+struct Replayer {
+    guest: Guest,
+    run: Run,
+    names: HashMap<String, u32>,
+    replies: Vec<u8>,
+    diagnostics: Vec<u8>,
+    /// The last transition read from the module's log.
+    last_seq: u64,
+    manual: bool,
+    /// The node's time under the manual clock.
+    node_time: u64,
+    /// Documents replayed.
+    done: usize,
+}
+
+impl Replayer {
+    /// Gives the module the documents of `chunk`, those of the same time together.
+    fn chunk(&mut self, chunk: &Chunk) -> Result<(), String> {
+        let docs = &chunk.docs;
+        let begin = |i: usize| if i == 0 { 0 } else { docs[i - 1].1 };
+        // Under the manual clock only `advance_clock` moves the node's time: a call ends after
+        // one, and the node is asked its time then (an `advance_clock` of 0 ms, which changes
+        // nothing).
+        let advance = memchr::memmem::Finder::new(b"advance_clock");
+        let manual = self.manual;
+        let moves = |i: usize| manual && advance.find(&chunk.bytes[begin(i)..docs[i].1]).is_some();
+        let mut i = 0;
+        while i < docs.len() {
+            let at = docs[i].0;
+            let mut j = i + 1;
+            while j < docs.len() && j - i < DOCS_PER_CALL && docs[j].0 == at && !moves(j - 1) {
+                j += 1;
+            }
+            let input = &chunk.bytes[begin(i)..docs[j - 1].1];
+            let (first, last) = (self.done + i + 1, self.done + j);
+            self.call(input, at, (first, last))?;
+            if moves(j - 1) {
+                self.node_time = clock(&mut self.guest)?;
+            }
+            i = j;
         }
-        replies.clear();
-        diagnostics.clear();
-        guest
-            .handle(
-                &recording.bytes[start..docs[j - 1].1],
-                at,
-                &mut replies,
-                &mut diagnostics,
-            )
+        self.done += docs.len();
+        Ok(())
+    }
+
+    /// One call into the module with the documents `input` (numbered `docs`) at `at`.
+    fn call(&mut self, input: &[u8], at: u64, docs: (usize, usize)) -> Result<(), String> {
+        self.replies.clear();
+        self.diagnostics.clear();
+        self.guest
+            .handle(input, at, &mut self.replies, &mut self.diagnostics)
             .map_err(|Trap(why)| {
                 format!(
-                    "the module failed on recorded documents {}–{j} ({why})",
-                    i + 1
+                    "the module failed on recorded documents {}–{} ({why})",
+                    docs.0, docs.1
                 )
             })?;
-        run.times
-            .push((run.verdicts.len(), if manual { node_time } else { at }));
-        for line in replies.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let run = &mut self.run;
+        let time = if self.manual { self.node_time } else { at };
+        run.times.push((run.verdicts.len(), time));
+        for line in self
+            .replies
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
             run.verdicts
-                .push(verdict(line, &mut names, &mut run.services)?);
+                .push(verdict(line, &mut self.names, &mut run.services)?);
         }
         if let Some(kept) = &mut run.replies {
-            kept.extend_from_slice(&replies);
+            kept.extend_from_slice(&self.replies);
         }
-        last_seq = read_events(&mut guest, &mut run, last_seq, at)?;
-        if moves(j - 1) {
-            node_time = clock(&mut guest)?;
-        }
-        i = j;
+        self.last_seq = read_events(&mut self.guest, run, self.last_seq, at)?;
+        Ok(())
     }
-    Ok(run)
 }
 
 /// The verdict of one reply line, and its service.
