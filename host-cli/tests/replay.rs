@@ -339,3 +339,40 @@ fn a_recording_under_the_system_clock_replays_at_its_recorded_times() {
     let replayed = ok_stdout(replay(&[name, "--replies"]));
     assert!(out.stdout == replayed);
 }
+
+#[test]
+fn transitions_the_event_log_could_not_hold_are_reported() {
+    let dir = scratch("replay-unseen");
+    let mut stream = Vec::new();
+    // 1,500 breakers, then one message that opens all of them: 1,500 transitions in one
+    // document, more than the module's event log keeps between two reads.
+    for i in 0..1500 {
+        let body = format!(r#"{{"type":"call","msg_id":{i},"service":"s{i}"}}"#);
+        stream.extend_from_slice(common::msg(&body).as_bytes());
+        stream.push(b'\n');
+    }
+    let force = common::msg(r#"{"type":"force","msg_id":9999,"mode":"open"}"#);
+    stream.extend_from_slice(force.as_bytes());
+    stream.push(b'\n');
+    let served = record(&dir, &stream, &[]);
+    let file = dir.join("record.ndjson");
+    let file = file.to_str().unwrap();
+    assert!(served == ok_stdout(replay(&[file, "--replies"])));
+    let report: Value = serde_json::from_slice(&ok_stdout(replay(&[file, "--json"]))).unwrap();
+    let notes = report["notes"].as_array().unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0]
+            .as_str()
+            .unwrap()
+            .starts_with("500 transitions were not seen")
+    );
+    // The 1,000 the log held are reported.
+    let opened: usize = report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["configs"][0]["opened_at_ms"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(opened, 1000);
+}

@@ -14,8 +14,11 @@ use crate::supervisor::{Setup, fresh};
 use crate::watch::log::Transition;
 
 /// Documents given to the module in one call at most: documents of the same time go together,
-/// and the module's event log (the last 1,000 transitions) is read after every call.
-const DOCS_PER_CALL: usize = 256;
+/// and the module's event log (the last 1,000 transitions) is read after every call. A call that
+/// brings many transitions makes the next ones smaller, down to [`FEWEST_PER_CALL`], so that
+/// the log does not overflow between two reads; calls grow again when transitions are few.
+const DOCS_PER_CALL: usize = 2048;
+const FEWEST_PER_CALL: usize = 8;
 
 /// What a reply says of the call it answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +91,7 @@ pub fn run(setup: &Setup, recording: &Recording, keep: bool) -> Result<Run, Stri
         manual: setup.options.manual_clock,
         node_time: 0,
         done: 0,
+        per_call: DOCS_PER_CALL,
     };
     replayer.last_seq = read_events(&mut replayer.guest, &mut replayer.run, 0, 0)?;
     for chunk in &recording.chunks {
@@ -110,6 +114,8 @@ struct Replayer {
     node_time: u64,
     /// Documents replayed.
     done: usize,
+    /// Documents in the next call at most.
+    per_call: usize,
 }
 
 impl Replayer {
@@ -127,7 +133,7 @@ impl Replayer {
         while i < docs.len() {
             let at = docs[i].0;
             let mut j = i + 1;
-            while j < docs.len() && j - i < DOCS_PER_CALL && docs[j].0 == at && !moves(j - 1) {
+            while j < docs.len() && j - i < self.per_call && docs[j].0 == at && !moves(j - 1) {
                 j += 1;
             }
             let input = &chunk.bytes[begin(i)..docs[j - 1].1];
@@ -168,7 +174,13 @@ impl Replayer {
         if let Some(kept) = &mut run.replies {
             kept.extend_from_slice(&self.replies);
         }
+        let before = run.transitions.len();
         self.last_seq = read_events(&mut self.guest, run, self.last_seq, at)?;
+        self.per_call = match run.transitions.len() - before {
+            n if n > 250 => (self.per_call / 4).max(FEWEST_PER_CALL),
+            n if n < 50 => (self.per_call * 2).min(DOCS_PER_CALL),
+            _ => self.per_call,
+        };
         Ok(())
     }
 }
