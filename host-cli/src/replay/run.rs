@@ -24,12 +24,12 @@ const FEWEST_PER_CALL: usize = 8;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Not a decision on a call (`record_ok`, admin replies, errors other than a rejection).
-    Other = 0,
+    Other,
     /// The call was let through (`call_ok`, `call_failed`, `circuit_breaker_open`,
     /// `circuit_breaker_closed`, `acquire_ok`).
-    Admitted = 1,
+    Admitted,
     /// The breaker refused it (`call`'s `"Circuit breaker OPEN"`/`"HALF_OPEN"`, code 11).
-    Rejected = 2,
+    Rejected,
 }
 
 /// What one config's replay decided.
