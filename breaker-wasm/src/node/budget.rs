@@ -171,6 +171,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_last_failure_is_charged_by_its_length_and_given_back_on_close() {
+        let mut b = Breaker::new("db");
+        let bare = breaker_charge("db", &b);
+        b.note_failure("timeout", 5);
+        assert_eq!(breaker_charge("db", &b), bare + 128 + 14 * 7);
+        // The text is cut to 256 bytes, so no failure is charged more than that.
+        b.note_failure(&"x".repeat(10_000), 6);
+        assert_eq!(breaker_charge("db", &b), bare + 128 + 14 * 256);
+        b.reset(&Config::default(), 7, &mut Vec::new());
+        assert_eq!(breaker_charge("db", &b), bare, "closing forgets it");
+    }
+
+    #[test]
     fn the_defaults_fit_the_default_budget_and_a_huge_window_does_not() {
         let budget = budget(DEFAULT_MEMORY_LIMIT);
         let defaults = Config::default();
