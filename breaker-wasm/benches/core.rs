@@ -155,6 +155,7 @@ impl NodeRun {
                         permit,
                         outcome,
                         duration_ms: None,
+                        error: None,
                     },
                 ));
             }

@@ -119,6 +119,7 @@ impl Batch {
             permit,
             outcome,
             duration_ms,
+            error: None,
         };
         match node.handle(now, &request) {
             Reply::Recorded { stale, .. } => Some(i64::from(stale)),

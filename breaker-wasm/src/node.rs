@@ -176,14 +176,9 @@ impl Node {
         let now = self.now;
         match *request {
             Request::Init => Reply::InitOk,
-            Request::Call { service, fixture } => self.call(service, fixture),
-            Request::Acquire { service } => self.acquire(service),
-            Request::Record {
-                service,
-                permit,
-                outcome,
-                duration_ms,
-            } => self.record(service, permit, outcome, duration_ms),
+            Request::Call { .. } | Request::Acquire { .. } | Request::Record { .. } => {
+                self.traffic_request(request)
+            }
             Request::Status {
                 service: Some(service),
             } => Reply::Status {

@@ -64,6 +64,7 @@ pub fn record(
         permit,
         outcome,
         duration_ms,
+        error: None,
     };
     match session.node_mut().handle(now_ms, &request) {
         Reply::Recorded { stale, .. } => i32::from(stale),

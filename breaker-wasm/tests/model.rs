@@ -17,13 +17,14 @@
 //!
 //! `PROPTEST_CASES` raises the number of cases (default 256 per property).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use breaker_wasm::Options;
 use breaker_wasm::breaker::{
     Attempts, Backoff, Breaker, CallResult, Config, Counts, Field, Figures, ForceMode, Forced,
-    HalfOpenBudget, Milli, Outcome, Patch, Reason, Setting, Span, StateName, Transition, View,
-    Window,
+    HalfOpenBudget, LastFailure, MAX_ERROR_BYTES, Milli, Outcome, Patch, Reason, Setting, Span,
+    StateName, Transition, View, Window,
 };
 use breaker_wasm::node::{
     CallFixture, ConfigChange, Event, Image, Node, OpenFor, Refused, Reply, Request, ServiceState,
@@ -60,6 +61,8 @@ enum Op {
         state: Option<StateName>,
         failures: u64,
         duration: Option<u64>,
+        /// The failures' text: an index in [`ERRORS`].
+        error: Option<usize>,
     },
     Acquire {
         svc: usize,
@@ -69,6 +72,7 @@ enum Op {
         permit: PermitPick,
         outcome: Outcome,
         duration: Option<u64>,
+        error: Option<usize>,
     },
     Configure {
         svc: Option<usize>,
@@ -235,6 +239,20 @@ fn state_name() -> impl Strategy<Value = StateName> {
     ]
 }
 
+/// Failure texts: a short one, one past the bound with a two-byte character across it, and
+/// one of exactly the bound.
+static ERRORS: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
+    [
+        "timeout".to_string(),
+        format!("{}\u{e9}{}", "a".repeat(255), "z".repeat(40)),
+        "b".repeat(MAX_ERROR_BYTES),
+    ]
+});
+
+fn error_text() -> impl Strategy<Value = Option<usize>> {
+    prop_oneof![2 => Just(None), 1 => (0..3usize).prop_map(Some)]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         5 => prop_oneof![4 => 0..=20u64, 1 => 21..=150u64].prop_map(Op::Advance),
@@ -243,16 +261,18 @@ fn op() -> impl Strategy<Value = Op> {
             prop_oneof![8 => Just(None), 1 => state_name().prop_map(Some)],
             prop_oneof![4 => Just(0u64), 4 => 1..=8u64, 1 => Just(BIG)],
             duration(),
+            error_text(),
         )
-            .prop_map(|(svc, state, failures, duration)| Op::Call { svc, state, failures, duration }),
+            .prop_map(|(svc, state, failures, duration, error)| Op::Call { svc, state, failures, duration, error }),
         4 => svc().prop_map(|svc| Op::Acquire { svc }),
         5 => (
             svc(),
             prop_oneof![6 => any::<Index>().prop_map(PermitPick::Issued), 1 => Just(PermitPick::Unissued)],
             prop_oneof![3 => Just(Outcome::Success), 3 => Just(Outcome::Failure), 1 => Just(Outcome::Ignored)],
             duration(),
+            error_text(),
         )
-            .prop_map(|(svc, permit, outcome, duration)| Op::Record { svc, permit, outcome, duration }),
+            .prop_map(|(svc, permit, outcome, duration, error)| Op::Record { svc, permit, outcome, duration, error }),
         2 => (maybe_svc(), config_change()).prop_map(|(svc, (set, cleared))| Op::Configure { svc, set, cleared }),
         1 => (maybe_svc(), prop_oneof![Just(ForceMode::Open), Just(ForceMode::Closed), Just(ForceMode::Auto)])
             .prop_map(|(svc, mode)| Op::Force { svc, mode }),
@@ -503,6 +523,8 @@ struct MBreaker {
     cycle: Option<u64>,
     /// Holders of an isolation.
     isolations: u64,
+    /// The last failure recorded with a text since it last closed (Polly's `LastException`).
+    last_failure: Option<LastFailure>,
     /// This service's transitions, in order.
     log: Vec<Transition>,
 }
@@ -521,6 +543,7 @@ impl MBreaker {
             trial: (0, 0, 0),
             cycle: None,
             isolations: 0,
+            last_failure: None,
             log: Vec::new(),
         }
     }
@@ -538,6 +561,7 @@ impl MBreaker {
             StateName::Closed => {
                 self.failures = 0;
                 self.trips = 0;
+                self.last_failure = None;
             }
             StateName::Open if from != StateName::Open => self.counts.opened += 1,
             _ => {}
@@ -748,6 +772,7 @@ impl MBreaker {
                 None
             },
             figures: self.figures(c, now),
+            last_failure: self.last_failure.clone(),
         }
     }
 
@@ -1108,6 +1133,7 @@ impl Model {
                 state,
                 failures,
                 duration,
+                error,
             } => {
                 let c = self.config(svc);
                 let b = self.breaker(svc);
@@ -1129,10 +1155,21 @@ impl Model {
                     // The call itself settles first (a closed breaker starts its cycle).
                     b.settle(&c, now);
                 }
+                let counted = b.counts.failures;
                 let result = call(b, &c, now, failures, duration);
+                // A text is kept when the breaker counted one of the failures.
+                // A failing trial call that closes the breaker leaves none.
+                let closed = result == CallResult::Closed;
+                if let Some(e) =
+                    error.filter(|_| failures > 0 && !closed && b.counts.failures > counted)
+                {
+                    b.last_failure = Some(LastFailure::new(&ERRORS[e], now));
+                }
+                let rejected = matches!(result, CallResult::Rejected { .. });
                 Reply::Call {
                     service: SERVICES[svc],
                     result,
+                    last_failure: b.last_failure.clone().filter(|_| rejected),
                 }
             }
             Op::Acquire { svc } => {
@@ -1163,6 +1200,7 @@ impl Model {
                         service: SERVICES[svc],
                         state,
                         retry_after_ms,
+                        last_failure: b.last_failure.clone(),
                     };
                 }
                 b.leases.push((next, now));
@@ -1182,6 +1220,7 @@ impl Model {
                 svc,
                 outcome,
                 duration,
+                error,
                 ..
             } => {
                 let service = SERVICES[svc];
@@ -1225,6 +1264,11 @@ impl Model {
                         }
                         MState::Open { .. } => unreachable!("an open breaker has no permits"),
                     }
+                }
+                // A failure the breaker counted keeps its text.
+                let closed = b.log[logged..].iter().any(|t| t.to == StateName::Closed);
+                if let Some(e) = error.filter(|_| failed && !closed && b.forced.is_none()) {
+                    b.last_failure = Some(LastFailure::new(&ERRORS[e], now));
                 }
                 let transition = b.log[logged..].last().copied();
                 Reply::Recorded {
@@ -1564,6 +1608,7 @@ fn request(op: &Op, permit: u64) -> Request<'static> {
             state,
             failures,
             duration,
+            error,
         } => Request::Call {
             service: SERVICES[svc],
             fixture: CallFixture {
@@ -1576,6 +1621,7 @@ fn request(op: &Op, permit: u64) -> Request<'static> {
                 duration_ms: duration,
                 uses_fixtures: true,
             },
+            error: error.map(|e| Cow::Borrowed(ERRORS[e].as_str())),
         },
         Op::Acquire { svc } => Request::Acquire {
             service: SERVICES[svc],
@@ -1584,12 +1630,14 @@ fn request(op: &Op, permit: u64) -> Request<'static> {
             svc,
             outcome,
             duration,
+            error,
             ..
         } => Request::Record {
             service: SERVICES[svc],
             permit,
             outcome,
             duration_ms: duration,
+            error: error.map(|e| Cow::Borrowed(ERRORS[e].as_str())),
         },
         Op::Configure {
             svc,
@@ -1972,6 +2020,7 @@ fn call_req(failures: u64, duration: Option<u64>, state: Option<StateName>) -> R
             state,
             failures,
             duration,
+            error: None,
         },
         0,
     )
@@ -2031,7 +2080,8 @@ fn a_time_window_burst_stops_at_the_attempt_that_opens_it() {
                     service: "alpha",
                     result: CallResult::Ok {
                         state: StateName::Closed
-                    }
+                    },
+                    last_failure: None,
                 }
             );
         }
@@ -2045,7 +2095,8 @@ fn a_time_window_burst_stops_at_the_attempt_that_opens_it() {
                 result: CallResult::Opened {
                     failures: 1,
                     rejected: 7
-                }
+                },
+                last_failure: None,
             },
             "{window:?}"
         );

@@ -6,7 +6,8 @@ use breaker_wasm::{Options, Session};
 
 /// Runs `steps` — (time in ms, request body, expected reply body or "" for none) — against one
 /// node, all traffic to the service `svc`, and compares every reply body exactly (or, for an
-/// expected body starting with `~`, checks that the reply contains the rest).
+/// expected body starting with `~`, checks that the reply contains the rest, and for one starting
+/// with `!`, that it does not).
 fn check(steps: &[(u64, &str, &str)]) {
     check_with(Options::default(), steps);
 }
@@ -21,9 +22,10 @@ fn check_with(options: Options, steps: &[(u64, &str, &str)]) {
             .strip_prefix(r#"{"src":"svc","dest":"c","body":"#)
             .and_then(|s| s.strip_suffix("}\n"))
             .unwrap_or(&out);
-        match expected.strip_prefix('~') {
-            Some(part) => assert!(got.contains(part), "step {i} at {now} ms: {body}: {got}"),
-            None => assert_eq!(got, *expected, "step {i} at {now} ms: {body}"),
+        match (expected.strip_prefix('~'), expected.strip_prefix('!')) {
+            (Some(part), _) => assert!(got.contains(part), "step {i} at {now} ms: {body}: {got}"),
+            (_, Some(part)) => assert!(!got.contains(part), "step {i} at {now} ms: {body}: {got}"),
+            _ => assert_eq!(got, *expected, "step {i} at {now} ms: {body}"),
         }
         assert_eq!(session.diagnostics(), b"", "step {i}");
     }
@@ -778,4 +780,126 @@ fn cockatiel_isolation_holds_until_every_holder_releases() {
             ),
         ],
     );
+}
+
+fn record(permit: u32, outcome: &str, error: &str) -> String {
+    let error = match error {
+        "" => String::new(),
+        text => format!(r#","error":"{text}""#),
+    };
+    format!(r#"{{"type":"record","msg_id":5,"permit":{permit},"outcome":"{outcome}"{error}}}"#)
+}
+
+fn recorded(state: &str, extra: &str) -> String {
+    format!(r#"{{"type":"record_ok","in_reply_to":5,"service":"svc","state":"{state}"{extra}}}"#)
+}
+
+#[test]
+fn polly_last_exception_rides_on_rejections_until_the_breaker_closes() {
+    // Polly's classic `CircuitBreaker(2, TimeSpan.FromMinutes(1))`: `LastException` is set on
+    // every handled exception, breaking or not; while the circuit is open a call fails with a
+    // `BrokenCircuitException` whose inner exception is that last exception; `Reset()` (and any
+    // close) sets `LastException` back to null. Here the exception is the `error` text of a
+    // failed `record`, and it rides on rejections and `status` as `last_failure`.
+    let configure = r#"{"type":"configure","msg_id":1,"config":{"failure_threshold":2,"open_timeout_ms":60000}}"#;
+    let configured = r#"{"type":"configure_ok","in_reply_to":1,"config":{"failure_threshold":2,"open_timeout_ms":60000,"#;
+    let status = r#"{"type":"status","msg_id":6,"service":"svc"}"#;
+    let divide = "DivideByZeroException: Attempted to divide by zero.";
+    let last =
+        |at: u64, error: &str| format!(r#""last_failure":{{"at_ms":{at},"error":"{error}"}}"#);
+    check(&[
+        (0, configure, &format!("~{configured}")),
+        // Closed, no failure yet: nothing to report (Polly: `LastException` is null).
+        (1, status, "!last_failure"),
+        (5, ACQUIRE, &acquired("closed", 1)),
+        // Should_set_LastException_on_handling_exception_even_when_not_breaking.
+        (10, &record(1, "failure", divide), &recorded("closed", "")),
+        (11, status, &format!(r#"~{},"policy""#, last(10, divide))),
+        (12, ACQUIRE, &acquired("closed", 2)),
+        // Should_set_LastException_to_last_raised_exception_when_breaking.
+        (
+            20,
+            &record(2, "failure", "TimeoutException"),
+            &recorded(
+                "open",
+                r#","transition":{"from":"closed","to":"open","reason":"2 consecutive failures (threshold 2)"}"#,
+            ),
+        ),
+        // Open: the rejection carries the exception that broke the circuit, as
+        // `BrokenCircuitException.InnerException` does.
+        (
+            30,
+            r#"{"type":"call","msg_id":7}"#,
+            &format!(
+                r#"{{"type":"error","in_reply_to":7,"error":"Circuit breaker OPEN","service":"svc",{}}}"#,
+                last(20, "TimeoutException")
+            ),
+        ),
+        (
+            40,
+            ACQUIRE,
+            &format!(
+                r#"{{"type":"error","in_reply_to":4,"code":11,"text":"Circuit breaker OPEN","service":"svc","retry_after_ms":59980,{}}}"#,
+                last(20, "TimeoutException")
+            ),
+        ),
+        (
+            50,
+            status,
+            &format!(
+                r#"~"retry_after_ms":59970,{},"policy""#,
+                last(20, "TimeoutException")
+            ),
+        ),
+        // Should_set_LastException_to_null_on_circuit_reset.
+        (
+            60,
+            r#"{"type":"reset","msg_id":8,"service":"svc"}"#,
+            r#"{"type":"reset_ok","in_reply_to":8,"service":"svc"}"#,
+        ),
+        (70, ACQUIRE, &acquired("closed", 3)),
+        (
+            80,
+            &record(3, "failure", "SocketException"),
+            &recorded("closed", ""),
+        ),
+        // A failure without a text keeps the last text (Polly v8 keeps the breaking exception
+        // across handled results that are not exceptions).
+        (90, ACQUIRE, &acquired("closed", 4)),
+        (
+            100,
+            &record(4, "failure", ""),
+            &recorded(
+                "open",
+                r#","transition":{"from":"closed","to":"open","reason":"2 consecutive failures (threshold 2)"}"#,
+            ),
+        ),
+        (
+            110,
+            r#"{"type":"call","msg_id":7}"#,
+            &format!(
+                r#"{{"type":"error","in_reply_to":7,"error":"Circuit breaker OPEN","service":"svc",{}}}"#,
+                last(80, "SocketException")
+            ),
+        ),
+        // A successful probe closes the circuit, and closing forgets the exception (Polly's
+        // half-open success resets the circuit the way `Reset()` does).
+        (
+            60_100,
+            r#"{"type":"call","msg_id":7}"#,
+            r#"{"type":"circuit_breaker_closed","in_reply_to":7,"service":"svc","state":"closed"}"#,
+        ),
+        (60_101, status, "!last_failure"),
+        // The `call` fixture's failures carry a text too.
+        (
+            60_110,
+            r#"{"type":"call","msg_id":7,"force_failures":1,"error":"HttpRequestException"}"#,
+            r#"{"type":"call_failed","in_reply_to":7,"service":"svc","state":"closed","failures":1}"#,
+        ),
+        (
+            60_120,
+            status,
+            &format!(r#"~{},"policy""#, last(60_110, "HttpRequestException")),
+        ),
+    ]);
 }

@@ -634,6 +634,7 @@ fn a_million_services_under_a_bound_of_a_hundred_thousand() {
             &Request::Call {
                 service: &name,
                 fixture: call(failures),
+                error: None,
             },
         );
         if failures > 0 {

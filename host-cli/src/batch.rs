@@ -1,6 +1,7 @@
 //! Documents waiting for the guest, with where each came from in the input stream, so that the
 //! guest's diagnostics (which count lines within the call) can name the input's own lines.
 
+use crate::record::Recorder;
 use crate::watch::Watch;
 
 /// Complete documents, one after another, each followed by a newline.
@@ -45,6 +46,15 @@ impl Batch {
     pub fn doc(&self, i: usize) -> &[u8] {
         let d = &self.docs[i];
         &self.bytes[d.start..=d.end]
+    }
+
+    /// Hands every document, without its newline, to `recorder` at `now_ms`.
+    pub fn record(&self, recorder: Option<&mut Recorder>, now_ms: u64) {
+        if let Some(recorder) = recorder {
+            for d in &self.docs {
+                recorder.record(&self.bytes[d.start..d.end], now_ms);
+            }
+        }
     }
 
     /// The input line of a line of the batch.

@@ -33,6 +33,9 @@ pub enum StartError {
     /// is.
     #[error("cannot restore the state file {path}: {reason}")]
     State { path: String, reason: String },
+    /// `--record` cannot start its file.
+    #[error("cannot record to {path}: {reason}")]
+    Record { path: String, reason: String },
     /// `--listen` cannot bind its address.
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },

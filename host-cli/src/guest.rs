@@ -50,7 +50,8 @@ impl Limits {
 /// The fuel added to the host's own calls: a snapshot of a million breakers costs about 4 × 10^9.
 pub const HOST_CALL_FUEL: u64 = 1_000_000_000_000;
 
-/// A compiled module, ready to be instantiated as often as needed.
+/// A compiled module, ready to be instantiated as often as needed (a clone shares it).
+#[derive(Clone)]
 pub struct Program {
     engine: Engine,
     module: Module,

@@ -21,6 +21,8 @@ mod files;
 mod guest;
 mod inputs;
 mod messages;
+mod record;
+mod replay;
 mod serve;
 mod state_file;
 mod supervisor;
@@ -37,8 +39,11 @@ use error::StartError;
 
 /// Runs the circuit-breaker node: JSON messages on stdin, replies on stdout.
 #[derive(Debug, Parser)]
-#[command(name = "breaker-host", version, about, long_about = None)]
+#[command(name = "breaker-host", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Where time comes from: Unix epoch milliseconds, or a manual clock that starts at 0 and
     /// moves only on `advance_clock` messages.
     #[arg(long, value_enum, default_value_t = ClockKind::System)]
@@ -94,6 +99,27 @@ pub struct Args {
     /// How each transition is written on stderr: one line of text, or one JSON object.
     #[arg(long, value_enum, default_value_t = watch::log::LogFormat::Text)]
     log_format: watch::log::LogFormat,
+
+    /// Record every document the module is given, with the node time it was given, to this
+    /// file (NDJSON), for `breaker-host replay`. It must not exist yet.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+
+    /// Rotate the record file once it would grow past this many bytes: FILE becomes FILE.1, and
+    /// so on.
+    #[arg(long, value_name = "N", default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(1..), requires = "record")]
+    record_max_bytes: u64,
+
+    /// How many rotated record files to keep besides FILE (the oldest go first).
+    #[arg(long, value_name = "K", default_value_t = 10, requires = "record")]
+    record_keep: u32,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Run a recording (`--record`) under other configs: when each would have opened and closed
+    /// each breaker, how many calls it would have rejected, and where they first disagree.
+    Replay(replay::ReplayArgs),
 }
 
 /// The default `--max-call-fuel`.
@@ -117,6 +143,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Replay(replay)) = &args.command {
+        return match replay::run(replay) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                diag!("replay: {}", one_line(&e));
+                ExitCode::FAILURE
+            }
+        };
+    }
     match serve::run(&args) {
         Ok(serve::Ending::Saved) => ExitCode::SUCCESS,
         Ok(serve::Ending::Lost(what)) => {

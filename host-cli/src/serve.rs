@@ -79,6 +79,7 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
     let saved = saved
         .as_deref()
         .map(|bytes| (name.as_deref().unwrap_or(""), bytes));
+    let recorder = crate::record::from_args(args, saved.is_some(), &setup)?;
     let mut node = Supervisor::start(setup, saved, clock.now_ms())?;
     let (inputs, poke) = spawn_inputs();
     let watch = Watch::start(args, poke, &mut node, clock.now_ms())?;
@@ -98,6 +99,7 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
         earliest_checkpoint: Instant::now(),
         closed: false,
         watch,
+        recorder,
     };
     while !server.closed {
         let wait = server
@@ -133,6 +135,7 @@ struct Server {
     /// nothing more will be served.
     closed: bool,
     watch: Watch,
+    recorder: Option<crate::record::Recorder>,
 }
 
 impl Server {
@@ -203,6 +206,7 @@ impl Server {
             return;
         }
         let now = self.clock.now_ms();
+        self.batch.record(self.recorder.as_mut(), now);
         let before = self.replies.len();
         self.diagnostics.clear();
         let at = |n| self.batch.stream_line(n);
@@ -289,6 +293,7 @@ impl Server {
     fn flush(&mut self) {
         self.run_batch();
         self.write_replies();
+        crate::record::flush(&mut self.recorder);
     }
 
     fn write_replies(&mut self) {
@@ -384,17 +389,12 @@ impl Server {
 
     /// What an exit after the node stopped lost, in one line.
     fn lost_line(&self, lost: &str) -> String {
-        match (&self.state_file, &self.unsaved) {
-            (Some(file), None) => format!(
-                "{lost}; {} was left as it was, with the state at {} ms",
-                file.path().display(),
-                self.node.checkpoint_ms()
-            ),
-            (Some(file), Some((at, _))) => format!(
-                "{lost}; {} was left as it was, with the state at {at} ms",
-                file.path().display()
-            ),
-            (None, _) => format!("{lost}; no state file was given, so nothing was saved"),
-        }
+        let Some(file) = &self.state_file else {
+            return format!("{lost}; no state file was given, so nothing was saved");
+        };
+        let saved = self.node.checkpoint_ms();
+        let at = self.unsaved.as_ref().map_or(saved, |u| u.0);
+        let path = file.path().display();
+        format!("{lost}; {path} was left as it was, with the state at {at} ms")
     }
 }

@@ -242,7 +242,7 @@ fn restore_headroom(snapshot: &[u8]) -> usize {
 }
 
 /// A fresh instance with the `--config` defaults, with `headroom` for a restore.
-fn fresh(setup: &Setup, headroom: usize) -> Result<Guest, StartError> {
+pub fn fresh(setup: &Setup, headroom: usize) -> Result<Guest, StartError> {
     let mut guest = setup
         .program
         .instantiate(setup.options, setup.limits, headroom)?;

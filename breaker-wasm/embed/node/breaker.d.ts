@@ -153,6 +153,8 @@ export interface ServiceStatus extends ReplyBody {
   counts: Counts;
   config: Config;
   retry_after_ms?: number;
+  /** The last failure recorded with an `error` text since the breaker last closed. */
+  last_failure?: { at_ms: number; error: string };
   policy: Policy;
 }
 

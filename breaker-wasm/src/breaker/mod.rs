@@ -9,6 +9,7 @@
 pub mod config;
 mod decisions;
 mod fixture;
+mod last_failure;
 mod operator;
 mod results;
 mod state;
@@ -18,6 +19,7 @@ mod window;
 use std::collections::VecDeque;
 
 pub use config::{Backoff, Config, Field, HalfOpenBudget, MAX_SAFE, Milli, Patch, Setting, Window};
+pub use last_failure::{LastFailure, MAX_ERROR_BYTES};
 pub use results::{
     Attempts, CallResult, Counts, Figures, Lease, MAX_OUTSTANDING, Outcome, Recorded, Rejection,
     View,
@@ -58,6 +60,8 @@ pub struct Breaker {
     /// What only some options use, boxed so that a breaker that does not use them stays
     /// small; `None` while every part is at its zero.
     extra: Option<Box<Extras>>,
+    /// The last failure recorded with a text since the breaker last closed.
+    last_failure: Option<Box<LastFailure>>,
 }
 
 /// The parts of a breaker that only some options use.
@@ -102,6 +106,8 @@ pub struct Parts {
     pub cycle: Option<u64>,
     /// Holders of an isolation.
     pub isolations: u64,
+    /// The last failure recorded with a text since the breaker last closed.
+    pub last_failure: Option<LastFailure>,
 }
 
 impl Breaker {
@@ -117,6 +123,7 @@ impl Breaker {
             leases: VecDeque::new(),
             window: None,
             extra: None,
+            last_failure: None,
         }
     }
 
@@ -138,6 +145,7 @@ impl Breaker {
                 isolations: p.isolations,
             }))
             .filter(|e| **e != Extras::default()),
+            last_failure: p.last_failure.map(Box::new),
         }
     }
 
@@ -154,7 +162,18 @@ impl Breaker {
             trial: self.ext_ref().trial,
             cycle: self.ext_ref().cycle,
             isolations: self.ext_ref().isolations,
+            last_failure: self.last_failure.as_deref().cloned(),
         }
+    }
+
+    /// The last failure recorded with a text since the breaker last closed.
+    pub fn last_failure(&self) -> Option<&LastFailure> {
+        self.last_failure.as_deref()
+    }
+
+    /// Keeps `error` as the last failure, at `at`: the caller has just had a failure counted.
+    pub fn note_failure(&mut self, error: &str, at: u64) {
+        self.last_failure = Some(Box::new(LastFailure::new(error, at)));
     }
 
     /// The live failure window, if any.
@@ -211,6 +230,9 @@ impl Breaker {
         for lease in &mut self.leases {
             lease.at = lease.at.saturating_sub(delta);
         }
+        if let Some(f) = &mut self.last_failure {
+            f.at = f.at.saturating_sub(delta);
+        }
         if let Some(w) = &mut self.window {
             w.shift_back(delta);
         }
@@ -232,6 +254,7 @@ impl Breaker {
                 None
             },
             figures: settled.figures(config, now),
+            last_failure: settled.last_failure.map(|f| *f),
         }
     }
 
@@ -295,9 +318,11 @@ impl Breaker {
             })
         });
         match to {
+            // Closing forgets the last failure, as Polly's reset clears `LastException`.
             StateName::Closed => {
                 self.failures = 0;
                 self.trips = 0;
+                self.last_failure = None;
             }
             StateName::Open if from != StateName::Open => self.counts.opened += 1,
             _ => {}

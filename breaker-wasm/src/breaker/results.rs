@@ -1,6 +1,6 @@
 //! What the breaker's decisions return, and the limits on what it keeps.
 
-use super::{Forced, Milli, StateName, Tally, Transition, Window};
+use super::{Forced, LastFailure, Milli, StateName, Tally, Transition, Window};
 
 /// Lifetime totals of one breaker.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -98,7 +98,7 @@ pub struct Recorded {
 }
 
 /// A read-only view of a breaker at some time, as `status` shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct View {
     pub state: StateName,
     pub forced: Option<Forced>,
@@ -107,4 +107,6 @@ pub struct View {
     pub retry_after_ms: Option<u64>,
     /// What the deciding policy sees now.
     pub figures: Figures,
+    /// The last failure recorded with a text since the breaker last closed.
+    pub last_failure: Option<LastFailure>,
 }

@@ -1,6 +1,6 @@
-//! The node's memory budget: every breaker, window, outstanding permit and override is charged a
-//! fixed number of bytes, checked before it is allocated, so that no configuration and no traffic
-//! can take the guest past its memory limit.
+//! The node's memory budget: every breaker, window, outstanding permit, last failure and override
+//! is charged a fixed number of bytes (a failure text, per byte), checked before it is allocated,
+//! so that no configuration and no traffic can take the guest past its memory limit.
 //!
 //! A charge covers the thing itself, its copy in a snapshot and the snapshot's JSON (whose buffer
 //! may be twice its length while it grows): a node within its budget can always be snapshotted
@@ -8,7 +8,7 @@
 //! 32-bit guest, a native test) charges, evicts and refuses exactly alike. The budget is half the
 //! guest's memory limit; the other half is for the snapshot's buffers, input and replies.
 
-use crate::breaker::{Breaker, Config, Window};
+use crate::breaker::{Breaker, Config, LastFailure, Window};
 use crate::node::Image;
 
 /// The guest memory limit a node assumes until its host says otherwise: breaker-host's default
@@ -30,6 +30,9 @@ struct Rates {
     count_call_quarters: u64,
     /// One per-service override, besides its name.
     override_: u64,
+    /// A last failure's fixed part, and each byte of its text.
+    failure: u64,
+    failure_byte: u64,
 }
 
 /// What the node holds while it runs (a count window keeps two bits per call).
@@ -41,6 +44,8 @@ const LIVE: Rates = Rates {
     count_window: 64,
     count_call_quarters: 1,
     override_: 128,
+    failure: 32,
+    failure_byte: 1,
 };
 
 /// What it holds and what a snapshot of it takes besides: its copy, and its JSON in a buffer
@@ -54,6 +59,10 @@ const HELD: Rates = Rates {
     count_window: 64,
     count_call_quarters: 20,
     override_: 256,
+    // A text byte may be written as six in the snapshot's JSON (`\u0001`), in a buffer that may
+    // be twice as long, besides the copy held and the snapshot's copy.
+    failure: 128,
+    failure_byte: 14,
 };
 
 /// The name length the check of a config assumes (real names are charged as they are).
@@ -78,18 +87,27 @@ fn window(rates: &Rates, window: &Window) -> u64 {
     }
 }
 
-fn breaker(rates: &Rates, name: usize, permits: usize, built: Option<&Window>) -> u64 {
+fn breaker(
+    rates: &Rates,
+    name: usize,
+    permits: usize,
+    built: Option<&Window>,
+    failure: Option<&LastFailure>,
+) -> u64 {
     rates.breaker
         + rates.name_copies * name as u64
         + rates.permit * permits as u64
         + built.map_or(0, |w| window(rates, w))
+        + failure.map_or(0, |f| {
+            rates.failure + rates.failure_byte * f.error.len() as u64
+        })
 }
 
 /// What the breaker named `name` is charged now, snapshot included: its window and permits
 /// too. The registry forgets breakers to keep the sum of these within the budget.
 pub fn breaker_charge(name: &str, b: &Breaker) -> u64 {
     let built = b.window().map(|w| &w.built_for);
-    breaker(&HELD, name.len(), b.leases().len(), built)
+    breaker(&HELD, name.len(), b.leases().len(), built, b.last_failure())
 }
 
 /// What restoring `image` charges: its breakers and overrides.
@@ -99,7 +117,8 @@ pub fn image_charge(image: &Image) -> u64 {
         .iter()
         .map(|b| {
             let built = b.parts.window.as_ref().map(|w| &w.built_for);
-            breaker(&HELD, b.name.len(), b.parts.leases.len(), built)
+            let failure = b.parts.last_failure.as_ref();
+            breaker(&HELD, b.name.len(), b.parts.leases.len(), built, failure)
         })
         .sum();
     let overrides: u64 = image
@@ -117,7 +136,13 @@ pub fn override_charge(name: &str) -> u64 {
 
 /// What a running breaker under `config` with a typical name and no permits holds.
 pub fn typical_breaker(config: &Config) -> u64 {
-    breaker(&LIVE, TYPICAL_NAME_BYTES as usize, 0, Some(&config.window))
+    breaker(
+        &LIVE,
+        TYPICAL_NAME_BYTES as usize,
+        0,
+        Some(&config.window),
+        None,
+    )
 }
 
 /// Checks that `max_services` running breakers under `config` fit in `budget`: a config that
@@ -144,6 +169,19 @@ pub fn check(config: &Config, budget: u64, field: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_last_failure_is_charged_by_its_length_and_given_back_on_close() {
+        let mut b = Breaker::new("db");
+        let bare = breaker_charge("db", &b);
+        b.note_failure("timeout", 5);
+        assert_eq!(breaker_charge("db", &b), bare + 128 + 14 * 7);
+        // The text is cut to 256 bytes, so no failure is charged more than that.
+        b.note_failure(&"x".repeat(10_000), 6);
+        assert_eq!(breaker_charge("db", &b), bare + 128 + 14 * 256);
+        b.reset(&Config::default(), 7, &mut Vec::new());
+        assert_eq!(breaker_charge("db", &b), bare, "closing forgets it");
+    }
 
     #[test]
     fn the_defaults_fit_the_default_budget_and_a_huge_window_does_not() {

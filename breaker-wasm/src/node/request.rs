@@ -1,8 +1,10 @@
 //! The typed requests and replies of the protocol: what `wire` decodes into and encodes from.
 
+use std::borrow::Cow;
+
 use crate::breaker::{
-    Attempts, CallResult, Config, Field, Figures, ForceMode, Outcome, Patch, StateName, Transition,
-    View,
+    Attempts, CallResult, Config, Field, Figures, ForceMode, LastFailure, Outcome, Patch,
+    StateName, Transition, View,
 };
 
 use super::{Event, Image};
@@ -36,6 +38,8 @@ pub enum Request<'a> {
     Call {
         service: &'a str,
         fixture: CallFixture,
+        /// The text of the simulated downstream's failures, if any.
+        error: Option<Cow<'a, str>>,
     },
     Acquire {
         service: &'a str,
@@ -45,6 +49,8 @@ pub enum Request<'a> {
         permit: u64,
         outcome: Outcome,
         duration_ms: Option<u64>,
+        /// The failure's text (kept with a counted failure only).
+        error: Option<Cow<'a, str>>,
     },
     Status {
         service: Option<&'a str>,
@@ -135,6 +141,8 @@ pub enum Reply<'a> {
     Call {
         service: &'a str,
         result: CallResult,
+        /// With a rejection: the breaker's last failure, if it has one.
+        last_failure: Option<LastFailure>,
     },
     Acquired {
         service: &'a str,
@@ -145,6 +153,7 @@ pub enum Reply<'a> {
         service: &'a str,
         state: StateName,
         retry_after_ms: Option<u64>,
+        last_failure: Option<LastFailure>,
     },
     Recorded {
         service: &'a str,

@@ -17,6 +17,7 @@ fn call<'a>(service: &'a str, failures: u64) -> Request<'a> {
             duration_ms: None,
             uses_fixtures: true,
         },
+        error: None,
     }
 }
 
@@ -42,7 +43,8 @@ fn services_are_independent() {
             service: "b",
             result: CallResult::Ok {
                 state: StateName::Closed
-            }
+            },
+            last_failure: None,
         }
     );
     assert_eq!(node.view("a").state, StateName::Open);
@@ -325,6 +327,7 @@ fn fixtures_can_be_switched_off_for_good() {
             duration_ms: None,
             uses_fixtures: false,
         },
+        error: None,
     };
     assert!(matches!(node.handle(0, &plain), Reply::Call { .. }));
 }
@@ -344,6 +347,7 @@ fn a_snapshot_taken_at_the_end_of_time_restores() {
             duration_ms: None,
             uses_fixtures: true,
         },
+        error: None,
     };
     node.handle(0, &open);
     node.handle(0, &call("db", 1));

@@ -1,20 +1,88 @@
 //! Traffic: `call`, `acquire` and `record` on one service's breaker, created on first use.
 
-use crate::breaker::{Attempts, Breaker, CallResult, Config, Outcome, Transitions};
+use crate::breaker::{
+    Attempts, Breaker, CallResult, Config, Outcome, Recorded, StateName, Transitions,
+};
 
-use super::{CallFixture, Node, Reply};
+use super::{CallFixture, ErrorCode, Node, Reply, Request};
+
+/// What a breaker had counted before a decision: if the decision itself counts a failure,
+/// that failure's text becomes the breaker's last failure.
+#[derive(Clone, Copy)]
+struct Counted(u64);
+
+impl Counted {
+    fn before(b: &Breaker) -> Counted {
+        Counted(b.counts().failures)
+    }
+
+    /// Whether a `call` counted one of its failures: it opened the breaker, or failed and was
+    /// judged. A call admitted unjudged under `metrics_only` counts no failure of its own; one
+    /// that reports `open` was admitted unjudged even when a probe lease that ran out before it
+    /// (a failure counted by the timed transitions) re-opened the breaker.
+    fn call_failure(self, b: &Breaker, result: CallResult) -> bool {
+        match result {
+            CallResult::Opened { .. } => true,
+            CallResult::Failed { state, .. } => {
+                state != StateName::Open && b.counts().failures > self.0
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a `record` counted its failure (a record that is not stale acts on a permit of
+    /// the current generation, so no timed transition counted a failure before it).
+    /// A failed trial call that closes the breaker (judged by rate) leaves no last failure.
+    fn record_failure(self, b: &Breaker, r: &Recorded) -> bool {
+        let closed = r.transition.is_some_and(|t| t.to == StateName::Closed);
+        !r.stale && !closed && b.counts().failures > self.0
+    }
+}
 
 impl Node {
-    /// A whole call through `service`'s breaker, the downstream behaving as `fixture` says.
-    pub(super) fn call<'a>(&mut self, service: &'a str, fixture: CallFixture) -> Reply<'a> {
+    /// `call`, `acquire` or `record`.
+    pub(super) fn traffic_request<'a>(&mut self, request: &Request<'a>) -> Reply<'a> {
+        match *request {
+            Request::Call {
+                service,
+                fixture,
+                ref error,
+            } => self.call(service, fixture, error.as_deref()),
+            Request::Acquire { service } => self.acquire(service),
+            Request::Record {
+                service,
+                permit,
+                outcome,
+                duration_ms,
+                ref error,
+            } => self.record(service, permit, outcome, duration_ms, error.as_deref()),
+            _ => Reply::error(ErrorCode::Internal, "not a traffic request"),
+        }
+    }
+
+    /// A whole call through `service`'s breaker, the downstream behaving as `fixture` says;
+    /// `error` is the text of its failures.
+    pub(super) fn call<'a>(
+        &mut self,
+        service: &'a str,
+        fixture: CallFixture,
+        error: Option<&str>,
+    ) -> Reply<'a> {
         let now = self.now;
         let mut slow = false;
-        let result = self.traffic(service, |b, config, log| {
+        let failing = matches!(fixture.attempts, Attempts::Failures(_));
+        let (result, last_failure) = self.traffic(service, |b, config, log| {
             if let Some(state) = fixture.state {
                 b.set_state(config, state, now, log);
             }
             slow = config.is_slow(fixture.duration_ms);
-            b.call(config, now, fixture.attempts, fixture.duration_ms, log)
+            let counted = Counted::before(b);
+            let result = b.call(config, now, fixture.attempts, fixture.duration_ms, log);
+            if let Some(e) = error.filter(|_| failing && counted.call_failure(b, result)) {
+                b.note_failure(e, now);
+            }
+            let rejected = matches!(result, CallResult::Rejected { .. });
+            (result, b.last_failure().filter(|_| rejected).cloned())
         });
         if slow {
             let attempts = match fixture.attempts {
@@ -28,7 +96,11 @@ impl Node {
             };
             self.tallies_of(service).slow += admitted;
         }
-        Reply::Call { service, result }
+        Reply::Call {
+            service,
+            result,
+            last_failure,
+        }
     }
 
     /// A permit for a real call, or the rejection with when to retry.
@@ -37,6 +109,7 @@ impl Node {
         let permit = self.last_permit + 1;
         match self.traffic(service, |b, config, log| {
             b.acquire(config, now, permit, log)
+                .map_err(|r| (r, b.last_failure().cloned()))
         }) {
             Ok(state) => {
                 self.last_permit = permit;
@@ -46,22 +119,25 @@ impl Node {
                     permit,
                 }
             }
-            Err(r) => Reply::AcquireRejected {
+            Err((r, last_failure)) => Reply::AcquireRejected {
                 service,
                 state: r.state,
                 retry_after_ms: r.retry_after_ms,
+                last_failure,
             },
         }
     }
 
     /// The outcome of a permit; stale when the permit is not outstanding, or the service has
-    /// no breaker (which is not created for it).
+    /// no breaker (which is not created for it). A failure's `error` text is kept when the
+    /// breaker counts the failure.
     pub(super) fn record<'a>(
         &mut self,
         service: &'a str,
         permit: u64,
         outcome: Outcome,
         duration_ms: Option<u64>,
+        error: Option<&str>,
     ) -> Reply<'a> {
         if self.breakers.find(service).is_none() {
             let state = self.view(service).state;
@@ -76,7 +152,13 @@ impl Node {
         let mut slow = false;
         let r = self.traffic(service, |b, config, log| {
             slow = config.is_slow(duration_ms);
-            b.record(config, now, permit, outcome, duration_ms, log)
+            let counted = Counted::before(b);
+            let r = b.record(config, now, permit, outcome, duration_ms, log);
+            let failed = outcome == Outcome::Failure && counted.record_failure(b, &r);
+            if let Some(e) = error.filter(|_| failed) {
+                b.note_failure(e, now);
+            }
+            r
         });
         if !r.stale {
             match outcome {

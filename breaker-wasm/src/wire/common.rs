@@ -7,6 +7,7 @@
 //! [`super::decode`], which give the same answer to what this takes and name the field for
 //! everything else. So no refusal is ever worded here.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, MapAccess, Visitor};
@@ -36,6 +37,7 @@ struct Body<'a> {
     duration_ms: Option<u64>,
     permit: Option<u64>,
     outcome: Option<&'a str>,
+    error: Option<&'a str>,
 }
 
 // The visitors below read through `deserialize_any` and refuse every other shape themselves:
@@ -142,6 +144,7 @@ impl<'de> Deserialize<'de> for Body<'de> {
                         ("duration_ms", Scalar::Int(n)) => b.duration_ms.replace(n).is_none(),
                         ("permit", Scalar::Int(n)) => b.permit.replace(n).is_none(),
                         ("outcome", Scalar::Str(s)) => b.outcome.replace(s).is_none(),
+                        ("error", Scalar::Str(s)) => b.error.replace(s).is_none(),
                         _ => false,
                     };
                     if !fresh {
@@ -184,6 +187,7 @@ impl<'a> Message<'a> {
             "call" => Request::Call {
                 service: traffic()?,
                 fixture: self.fixture()?,
+                error: b.error.map(Cow::Borrowed),
             },
             "acquire" => Request::Acquire {
                 service: traffic()?,
@@ -198,6 +202,7 @@ impl<'a> Message<'a> {
                     _ => return None,
                 },
                 duration_ms: b.duration_ms,
+                error: b.error.map(Cow::Borrowed),
             },
             "status" => Request::Status { service },
             _ => return None,

@@ -90,6 +90,7 @@ pub fn request<'v>(
         "call" => Request::Call {
             service: fields.traffic_service(dest)?,
             fixture: call_fixture(&fields)?,
+            error: fields.str("error")?,
         },
         "acquire" => Request::Acquire {
             service: fields.traffic_service(dest)?,
@@ -113,6 +114,7 @@ pub fn request<'v>(
                     .ok_or_else(|| Refusal::Field("permit: missing".into()))?,
                 outcome,
                 duration_ms: fields.duration()?,
+                error: fields.str("error")?,
             }
         }
         _ => return admin(&kind, &fields, body),

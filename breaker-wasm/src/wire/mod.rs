@@ -15,8 +15,10 @@ pub mod raw;
 mod reason;
 pub mod reply;
 mod restore;
+mod saved;
 pub mod snapshot;
 mod strict;
+mod traffic;
 pub mod values;
 
 use decode::Refusal;

@@ -10,8 +10,8 @@ use super::parts::{
     CheckpointsObject, CountsObject, Events, MemoryObject, Services, TransitionObject,
 };
 use super::snapshot::SnapshotObject;
+use super::traffic::FailureObject;
 use super::values::{ConfigObject, Held, Mode, Moved, State, forced_name};
-use crate::breaker::{CallResult, StateName};
 use crate::node::{MemoryUse, Reply, ServiceState};
 
 /// `{"src":..,"dest":..,"body":{..}}`: one reply document.
@@ -43,6 +43,8 @@ pub enum Body<'a> {
         in_reply_to: u64,
         error: &'static str,
         service: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_failure: Option<FailureObject<'a>>,
     },
     CircuitBreakerOpen {
         in_reply_to: u64,
@@ -81,6 +83,8 @@ pub enum Body<'a> {
         service: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_failure: Option<FailureObject<'a>>,
     },
     RecordOk {
         in_reply_to: u64,
@@ -103,6 +107,8 @@ pub enum Body<'a> {
         config: ConfigObject<'a>,
         #[serde(skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_failure: Option<FailureObject<'a>>,
         policy: PolicyObject,
     },
     #[serde(rename = "status_ok")]
@@ -165,15 +171,6 @@ pub enum Body<'a> {
     },
 }
 
-/// The rejection text of a breaker in `state`.
-fn rejection(state: StateName) -> &'static str {
-    if state == StateName::HalfOpen {
-        "Circuit breaker HALF_OPEN"
-    } else {
-        "Circuit breaker OPEN"
-    }
-}
-
 impl<'a> Body<'a> {
     /// The body of the reply `reply` to the message `in_reply_to`.
     pub fn of(in_reply_to: u64, reply: &'a Reply<'a>) -> Body<'a> {
@@ -183,7 +180,7 @@ impl<'a> Body<'a> {
             Reply::Call { .. }
             | Reply::Acquired { .. }
             | Reply::AcquireRejected { .. }
-            | Reply::Recorded { .. } => traffic(id, reply),
+            | Reply::Recorded { .. } => super::traffic::body(id, reply),
             Reply::Status {
                 service,
                 view,
@@ -265,6 +262,7 @@ fn status_one<'a>(
         counts: view.counts.into(),
         config: ConfigObject(config),
         retry_after_ms: view.retry_after_ms,
+        last_failure: view.last_failure.as_ref().map(FailureObject::of),
         policy: PolicyObject(view.figures),
     }
 }
@@ -290,83 +288,6 @@ fn status_all<'a>(
                 last_good_ms: c.last_good_ms,
                 failures_since: c.failures_since,
             }),
-    }
-}
-
-/// The bodies of the traffic replies (`call`, `acquire`, `record`).
-fn traffic<'a>(id: u64, reply: &'a Reply<'a>) -> Body<'a> {
-    match reply {
-        Reply::Call { service, result } => call(id, service, *result),
-        &Reply::Acquired {
-            service,
-            state,
-            permit,
-        } => Body::AcquireOk {
-            in_reply_to: id,
-            service,
-            state: State(state),
-            permit,
-        },
-        &Reply::AcquireRejected {
-            service,
-            state,
-            retry_after_ms,
-        } => Body::AcquireRejected {
-            in_reply_to: id,
-            code: 11,
-            text: rejection(state),
-            service,
-            retry_after_ms,
-        },
-        Reply::Recorded {
-            service,
-            state,
-            stale,
-            transition,
-        } => Body::RecordOk {
-            in_reply_to: id,
-            service,
-            state: State(*state),
-            stale: *stale,
-            transition: transition.as_ref().map(TransitionObject),
-        },
-        _ => Body::Error {
-            in_reply_to: id,
-            code: 13,
-            text: Cow::Borrowed("not a traffic reply"),
-        },
-    }
-}
-
-fn call(in_reply_to: u64, service: &str, result: CallResult) -> Body<'_> {
-    match result {
-        CallResult::Rejected { state } => Body::CallRejected {
-            in_reply_to,
-            error: rejection(state),
-            service,
-        },
-        CallResult::Opened { failures, rejected } => Body::CircuitBreakerOpen {
-            in_reply_to,
-            service,
-            failures,
-            rejected,
-        },
-        CallResult::Closed => Body::CircuitBreakerClosed {
-            in_reply_to,
-            service,
-            state: State(StateName::Closed),
-        },
-        CallResult::Ok { state } => Body::CallOk {
-            in_reply_to,
-            service,
-            state: State(state),
-        },
-        CallResult::Failed { state, failures } => Body::CallFailed {
-            in_reply_to,
-            service,
-            state: State(state),
-            failures,
-        },
     }
 }
 

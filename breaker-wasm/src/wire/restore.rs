@@ -172,7 +172,7 @@ fn strip(e: String) -> String {
 const OPEN_OR_CLOSED: &str = r#""open" or "closed""#;
 
 /// The fields of one saved breaker.
-const BREAKER_FIELDS: [&str; 16] = [
+const BREAKER_FIELDS: [&str; 17] = [
     "service",
     "state",
     "since",
@@ -183,6 +183,7 @@ const BREAKER_FIELDS: [&str; 16] = [
     "trial",
     "cycle",
     "isolations",
+    "last_failure",
     "forced",
     "failures",
     "trips",
@@ -240,13 +241,14 @@ fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
         counts,
         leases,
         window,
-        trial: decode_trial(&o)?,
+        trial: super::saved::decode_trial(&o)?,
         cycle: o.opt("cycle").map(|_| o.u64("cycle")).transpose()?,
         isolations: o
             .opt("isolations")
             .map(|_| o.u64("isolations"))
             .transpose()?
             .unwrap_or(0),
+        last_failure: super::saved::decode_last_failure(&o)?,
         admitted: match o.opt("admitted") {
             Some(_) if state.name() == StateName::HalfOpen => o.u64("admitted")?,
             Some(_) => return Err(format!("{}.admitted: only while half_open", o.path)),
@@ -257,32 +259,6 @@ fn decode_breaker(v: Raw, path: String) -> Result<SavedBreaker, String> {
         name: (&*o.str("service")?).into(),
         parts,
     })
-}
-
-/// The trial calls of a half_open judged by rate: `[calls, failures, slow]`, none by default.
-fn decode_trial(o: &Obj) -> Result<Tally, String> {
-    let Some(v) = o.opt("trial") else {
-        return Ok(Tally::default());
-    };
-    let n: Vec<Option<u64>> = v
-        .items()
-        .unwrap_or_default()
-        .iter()
-        .map(|n| n.as_u64())
-        .collect();
-    match n[..] {
-        [Some(calls), Some(failures), Some(slow)] if failures <= calls && slow <= calls => {
-            Ok(Tally {
-                calls,
-                failures,
-                slow,
-            })
-        }
-        _ => Err(format!(
-            "{}.trial: expected [calls, failures, slow]",
-            o.path
-        )),
-    }
 }
 
 /// A breaker's outstanding permits: `[permit, at_ms]` pairs.

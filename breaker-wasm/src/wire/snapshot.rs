@@ -6,6 +6,7 @@ use serde::{Serialize, Serializer};
 
 use super::parts::CountsObject;
 use super::reason::StructuredReason;
+use super::traffic::FailureObject;
 use super::values::{self, ConfigObject, EventObject, PatchObject, forced_name};
 use crate::breaker::{Forced, Patch, State, WindowState};
 use crate::node::{EventLog, Image, SavedBreaker};
@@ -110,6 +111,9 @@ impl Serialize for BreakerObject<'_> {
         }
         if let (Some(cycle), State::Closed) = (b.cycle, b.state) {
             o.serialize_field("cycle", &cycle)?;
+        }
+        if let Some(f) = &b.last_failure {
+            o.serialize_field("last_failure", &FailureObject::of(f))?;
         }
         o.serialize_field("failures", &b.failures)?;
         o.serialize_field("trips", &b.trips)?;

@@ -63,6 +63,7 @@ fn main() {
             &Request::Call {
                 service: name,
                 fixture,
+                error: None,
             },
         );
     }
