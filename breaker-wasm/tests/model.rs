@@ -604,8 +604,15 @@ impl MBreaker {
         if self.forced.is_some() {
             return;
         }
-        // Fixed intervals: cycle n is [n·interval, (n+1)·interval); a later cycle than the
-        // counts' clears them (consecutive failures, window, permits).
+        self.clear_cycles(c, now);
+        self.settle_deadlines(c, now);
+        // A timed close starts the cycle of `now` at once.
+        self.clear_cycles(c, now);
+    }
+
+    /// Fixed intervals: cycle n is [n·interval, (n+1)·interval); a later cycle than the
+    /// counts' clears them (consecutive failures, window, permits).
+    fn clear_cycles(&mut self, c: &Config, now: u64) {
         if let (Some(ms), MState::Closed) = (c.interval_ms, self.state) {
             // Kept as the cycle's start time, so a changed interval compares correctly.
             // A cycle that began after the counts' own clears them; the counts' cycle is never
@@ -618,6 +625,10 @@ impl MBreaker {
             }
             self.cycle = Some(self.cycle.map_or(n, |k| k.max(n)));
         }
+    }
+
+    /// Open periods, probe leases and the half_open limit that ran out by `now`.
+    fn settle_deadlines(&mut self, c: &Config, now: u64) {
         loop {
             match self.state {
                 MState::Open { since, until } if u128::from(now) >= until => self.enter(

@@ -903,3 +903,27 @@ fn polly_last_exception_rides_on_rejections_until_the_breaker_closes() {
         ),
     ]);
 }
+
+#[test]
+fn a_timed_close_starts_the_current_interval_cycle() {
+    // gobreaker starts a new generation whenever the breaker enters closed, and a result that
+    // comes after that generation's interval is dropped. A close that comes from the half_open
+    // limit is applied on the next input: its cycle starts there, so a call admitted by that
+    // input and recorded in a later cycle is stale, as any permit that outlives its cycle.
+    let configure = r#"{"type":"configure","msg_id":1,"config":{"interval_ms":10000,"failure_threshold":2,"half_open_max_ms":250,"half_open_expiry":"closed"}}"#;
+    check(&[
+        (0, configure, "~configure_ok"),
+        (
+            9000,
+            r#"{"type":"call","msg_id":2,"force_failures":2}"#,
+            r#"{"type":"circuit_breaker_open","in_reply_to":2,"service":"svc","failures":2}"#,
+        ),
+        // Open until 14000, half_open until 14250, then closed (in the cycle from 10000).
+        (14_300, ACQUIRE, &acquired("closed", 1)),
+        (
+            20_001,
+            r#"{"type":"record","msg_id":6,"permit":1,"outcome":"failure"}"#,
+            r#"{"type":"record_ok","in_reply_to":6,"service":"svc","state":"closed","stale":true}"#,
+        ),
+    ]);
+}
