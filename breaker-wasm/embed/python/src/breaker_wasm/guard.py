@@ -11,7 +11,6 @@ import functools
 import inspect
 import threading
 from collections.abc import Awaitable, Callable
-from time import time_ns
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -28,10 +27,12 @@ _NOT_A_RESULT = (GeneratorExit, KeyboardInterrupt, SystemExit)
 
 CANCELLATION_CHOICES = ("failure", "ignored")
 
-#: A permit in hand: (permit, acquired at ms, the batch-path handle or None for messages).
-_Held = tuple[int, float, Service]
+#: A permit in hand: (permit, acquired at (in the breaker's clock ticks), the batch-path
+#: handle, or _NO_BATCH for messages).
+_Held = tuple[int, int, Service]
 
 _SUCCESS, _FAILURE, _IGNORED = 0, 1, 2
+_CALL_SUCCESS = _CALL + _SUCCESS
 _OUTCOMES = ("success", "failure", "ignored")
 #: The batch-path handle of a guard's service is looked up on first use (no grant until then).
 _UNRESOLVED = Service("", -1)
@@ -87,8 +88,8 @@ class Guard:
         self._local = threading.local()
         self._handle = _UNRESOLVED
         self._lock = breaker._lock
-        self._clock = breaker._clock
-        self._system_clock = breaker._system_clock  # the default clock, inlined below
+        self._ticks = breaker._ticks
+        self._ticks_per_ms = breaker._ticks_per_ms
         self._batch = cast("Batch", breaker._batch)
         self._tasks: dict[asyncio.Task[Any] | None, list[tuple[_Held, Any]]] = {}
 
@@ -100,13 +101,13 @@ class Guard:
         s = self._handle
         self._lock.acquire()
         try:
-            now = time_ns() // 1_000_000 if self._system_clock else self._clock()
+            now = self._ticks()
             if s.outcomes > 0:
                 batch = self._batch
                 if len(batch._log) >= _FLUSH_WORDS:
                     batch.flush()
                 batch.last_permit = s.last = permit = batch.last_permit + 1
-                batch._log += (_ACQUIRE, s.slot, permit, -1.0, now)
+                batch._log += (_ACQUIRE, s.slot, permit, -1, now)
                 return permit, now, s
             if s is _UNRESOLVED:
                 self._handle = s = self._resolve()
@@ -120,7 +121,8 @@ class Guard:
             self._lock.release()
         if s is _NO_BATCH:
             # Not a service name, or no batch path: the message says why, or decides.
-            return self._breaker.acquire(self._service, now), now, _NO_BATCH
+            permit = self._breaker.acquire(self._service, now // self._ticks_per_ms)
+            return permit, now, _NO_BATCH
         if self._breaker._pending:
             # What this acquire caused (a probe's half_open) reaches the listeners before the
             # call runs; if a listener raises, the call does not run and its permit is released.
@@ -140,8 +142,7 @@ class Guard:
         permit, started, s = held
         self._lock.acquire()
         try:
-            now = time_ns() // 1_000_000 if self._system_clock else self._clock()
-            duration = now - started if now > started else 0
+            now = self._ticks()
             if s.outcomes > 0 and (code != _FAILURE or s.failures > 0):
                 s.outcomes -= 1
                 if code == _FAILURE:
@@ -154,19 +155,21 @@ class Guard:
                 if log and log[-3] == permit and log[-5] == _ACQUIRE and now >= started:
                     # Its acquire is the last entry: one entry for both (ABI.md, op 4 + outcome).
                     log[-5] = _CALL + code
-                    log[-2] = duration
+                    log[-2] = started
                     log[-1] = now
                 else:
-                    log += (code, s.slot, permit, duration, now)
+                    log += (code, s.slot, permit, started, now)
                 if len(log) < _FLUSH_WORDS:
                     return
                 self._batch.flush()
             elif s is not _NO_BATCH:
-                self._batch.record(s, permit, code, duration, now)
+                self._batch.record(s, permit, code, started, now)
         finally:
             self._lock.release()
         if s is _NO_BATCH:
-            self._breaker.record(self._service, permit, _OUTCOMES[code], int(duration), now)
+            unit = self._ticks_per_ms
+            now_ms, duration = now // unit, max(0, now // unit - started // unit)
+            self._breaker.record(self._service, permit, _OUTCOMES[code], duration, now_ms)
         elif self._breaker._pending:
             self._breaker._deliver()
 
@@ -203,9 +206,9 @@ class Guard:
             self._lock.acquire()
             try:
                 if s.outcomes > 0 and len(log) < _FLUSH_WORDS:
-                    now = float(time_ns() // 1_000_000) if self._system_clock else self._clock()
+                    now = self._ticks()
                     batch.last_permit = s.last = permit = batch.last_permit + 1
-                    log.extend((_ACQUIRE, s.slot, permit, -1.0, now))
+                    log.extend((_ACQUIRE, s.slot, permit, -1, now))
                     held = (permit, now, s)
             finally:
                 self._lock.release()
@@ -239,13 +242,13 @@ class Guard:
         self._lock.acquire()
         try:
             if len(log) > 0 and log[-3] == permit and log[-5] == _ACQUIRE and s.outcomes > 0:
-                now = float(time_ns() // 1_000_000) if self._system_clock else self._clock()
+                now = self._ticks()
                 if now >= started:
                     s.outcomes -= 1
                     if permit == s.last:
                         s.failures = s.rearm
                     log[-5] = _CALL + _SUCCESS
-                    log[-2] = now - started
+                    log[-2] = started
                     log[-1] = now
                     done = True
         finally:
@@ -309,11 +312,11 @@ class Guard:
 
     def _sync_wrapper(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         acquire, release = self._lock.acquire, self._lock.release
-        clock, breaker, batch = self._clock, self._breaker, self._batch
+        ticks, breaker, batch = self._ticks, self._breaker, self._batch
         # The same objects for the breaker's life (the log is cleared, never replaced), held
-        # here so that the common case below looks nothing up; the default clock inlined.
-        log: list[float] = [] if batch is None else batch._log
-        system_clock = breaker._system_clock
+        # here so that the common case below looks nothing up.
+        log: list[int] = [] if batch is None else batch._log
+        extend = log.extend
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -323,9 +326,9 @@ class Guard:
             acquire()
             try:
                 if s.outcomes > 0 and len(log) < _FLUSH_WORDS:
-                    started = float(time_ns() // 1_000_000) if system_clock else clock()
+                    started = ticks()
                     batch.last_permit = s.last = permit = batch.last_permit + 1
-                    log.extend((_ACQUIRE, s.slot, permit, -1.0, started))
+                    extend((_ACQUIRE, s.slot, permit, -1, started))
                 else:
                     s = _UNRESOLVED  # the general path, which also flushes a long log
             finally:
@@ -344,15 +347,17 @@ class Guard:
                 raise
             acquire()
             try:
-                done = s.outcomes > 0 and len(log) > 0 and log[-3] == permit and log[-5] == _ACQUIRE
+                # Permits are unique, so the entry with this permit at [-3] is its acquire (no
+                # record of it is logged before this): one entry for both, op 4 (ABI.md).
+                done = s.outcomes > 0 and len(log) > 0 and log[-3] == permit
                 if done:
-                    now = float(time_ns() // 1_000_000) if system_clock else clock()
+                    now = ticks()
                     if now >= started:
                         s.outcomes -= 1
                         if permit == s.last:
                             s.failures = s.rearm
-                        log[-5] = _CALL + _SUCCESS
-                        log[-2] = now - started
+                        log[-5] = _CALL_SUCCESS
+                        log[-2] = started
                         log[-1] = now
                     else:
                         done = False
