@@ -208,7 +208,8 @@ class Breaker extends EventEmitter {
   async guard(service, fn, options = NO_OPTIONS) {
     if (options !== NO_OPTIONS) checkOptions(options);
     const batch = this._batch;
-    const s = batch === null ? null : batch.service(service);
+    // The service's handle: a Map lookup here, a call into batch.service only the first time.
+    const s = batch === null ? null : (batch._services.get(service) ?? batch.service(service));
     const started = this._clock();
     let permit;
     try {
