@@ -50,8 +50,22 @@ class Service:
         self.last = 0
 
 
+#: The handle of a guard whose service is not looked up yet (no grant until then).
+UNRESOLVED = Service("", -1)
+
+
 class Batch:
     """The log, the grants and the permit numbering of one instance."""
+
+    __slots__ = (
+        "_after_sync",
+        "_buffer",
+        "_instance",
+        "_log",
+        "_services",
+        "_ticks_per_ms",
+        "last_permit",
+    )
 
     def __init__(
         self, instance: Instance, ticks_per_ms: int, after_sync: Callable[[], None]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ._batch import Batch
+from ._decorated import sync_decorator
 from ._instance import BATCH_EXPORTS, OPTION_MANUAL_CLOCK, OPTION_NO_FIXTURES, Instance, Source
 from .errors import BreakerDiagnostic, BreakerError, BreakerOpen, ProtocolError
 
@@ -128,6 +129,8 @@ class Breaker:
             if self._instance.has(*BATCH_EXPORTS)
             else None
         )
+        #: Decorates a plain function with a guard (``Guard.__call__``).
+        self._decorate = sync_decorator(self)
         if config:
             self.configure(config)
 

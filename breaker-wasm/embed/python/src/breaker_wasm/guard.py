@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ._batch import _ACQUIRE, _CALL, _FLUSH_WORDS, Batch, Service
+from ._batch import _ACQUIRE, _CALL, _FLUSH_WORDS, UNRESOLVED, Batch, Service
 from .errors import BreakerOpen
 
 if TYPE_CHECKING:
@@ -32,10 +32,9 @@ CANCELLATION_CHOICES = ("failure", "ignored")
 _Held = tuple[int, int, Service]
 
 _SUCCESS, _FAILURE, _IGNORED = 0, 1, 2
-_CALL_SUCCESS = _CALL + _SUCCESS
 _OUTCOMES = ("success", "failure", "ignored")
 #: The batch-path handle of a guard's service is looked up on first use (no grant until then).
-_UNRESOLVED = Service("", -1)
+_UNRESOLVED = UNRESOLVED
 #: The handle of a guard whose calls go through the messages (no batch path, or a bad name).
 _NO_BATCH = Service("", -1)
 
@@ -62,6 +61,24 @@ class Guard:
     plain ``with`` keeps its permits per thread, and tasks of one thread would pair them up
     wrongly.
     """
+
+    __slots__ = (
+        "_batch",
+        "_breaker",
+        "_cancel_ignored",
+        "_exclude",
+        "_fallback",
+        "_handle",
+        "_ignore",
+        "_ignored_types",
+        "_local",
+        "_lock",
+        "_service",
+        "_tasks",
+        "_ticks",
+        "_ticks_per_ms",
+        "_timeout",
+    )
 
     def __init__(
         self,
@@ -308,66 +325,4 @@ class Guard:
 
             return cast(F, async_wrapper)
 
-        return cast(F, self._sync_wrapper(fn))
-
-    def _sync_wrapper(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        acquire, release = self._lock.acquire, self._lock.release
-        ticks, breaker, batch = self._ticks, self._breaker, self._batch
-        # The same objects for the breaker's life (the log is cleared, never replaced), held
-        # here so that the common case below looks nothing up.
-        log: list[int] = [] if batch is None else batch._log
-        extend = log.extend
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            # _begin and a success's _end written out once more for the common case (a grant in
-            # hand, the record right after its acquire): this is every decorated call's cost.
-            s = self._handle
-            acquire()
-            try:
-                if s.outcomes > 0 and len(log) < _FLUSH_WORDS:
-                    started = ticks()
-                    batch.last_permit = s.last = permit = batch.last_permit + 1
-                    extend((_ACQUIRE, s.slot, permit, -1, started))
-                else:
-                    s = _UNRESOLVED  # the general path, which also flushes a long log
-            finally:
-                release()
-            if s is _UNRESOLVED:
-                try:
-                    permit, started, s = self._begin()
-                except BreakerOpen as e:
-                    if self._fallback is None:
-                        raise
-                    return self._fallback(e)
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as e:
-                self._end((permit, started, s), self._code(e))
-                raise
-            acquire()
-            try:
-                # Permits are unique, so the entry with this permit at [-3] is its acquire (no
-                # record of it is logged before this): one entry for both, op 4 (ABI.md).
-                done = s.outcomes > 0 and log and log[-3] == permit
-                if done:
-                    now = ticks()
-                    if now >= started:
-                        s.outcomes -= 1
-                        if permit == s.last:
-                            s.failures = s.rearm
-                        log[-5] = _CALL_SUCCESS
-                        log[-2] = started
-                        log[-1] = now
-                    else:
-                        done = False
-            finally:
-                release()
-            if done:
-                if breaker._pending:
-                    breaker._deliver()
-                return result
-            self._end((permit, started, s), _SUCCESS)
-            return result
-
-        return wrapper
+        return cast(F, self._breaker._decorate(self, fn))
