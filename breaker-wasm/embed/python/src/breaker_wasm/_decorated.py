@@ -66,7 +66,7 @@ def sync_decorator(breaker: Breaker) -> Decorate:
             try:
                 # Permits are unique, so the entry with this permit at [-3] is its acquire (no
                 # record of it is logged before this): one entry for both, op 4 (ABI.md).
-                done = s.outcomes > 0 and len(log) > 0 and log[-3] == permit
+                done = s.outcomes > 0 and log and log[-3] == permit
                 if done:
                     now = ticks()
                     if now >= started:
