@@ -63,6 +63,7 @@ class Guard:
     """
 
     __slots__ = (
+        "_acquire",
         "_batch",
         "_breaker",
         "_cancel_ignored",
@@ -73,6 +74,8 @@ class Guard:
         "_ignored_types",
         "_local",
         "_lock",
+        "_log",
+        "_release",
         "_service",
         "_tasks",
         "_ticks",
@@ -108,6 +111,9 @@ class Guard:
         self._ticks = breaker._ticks
         self._ticks_per_ms = breaker._ticks_per_ms
         self._batch = cast("Batch", breaker._batch)
+        # Held for `with`, which looks them up on every use.
+        self._acquire, self._release = self._lock.acquire, self._lock.release
+        self._log: list[int] = [] if breaker._batch is None else breaker._batch._log
         self._tasks: dict[asyncio.Task[Any] | None, list[tuple[_Held, Any]]] = {}
 
     # -- acquire and record ----------------------------------------------------------------------
@@ -218,17 +224,17 @@ class Guard:
         s = self._handle
         held: _Held | None = None
         if s.outcomes > 0:
-            batch = self._batch
-            log = batch._log
-            self._lock.acquire()
+            log = self._log
+            self._acquire()
             try:
                 if s.outcomes > 0 and len(log) < _FLUSH_WORDS:
+                    batch = self._batch
                     now = self._ticks()
                     batch.last_permit = s.last = permit = batch.last_permit + 1
                     log.extend((_ACQUIRE, s.slot, permit, -1, now))
                     held = (permit, now, s)
             finally:
-                self._lock.release()
+                self._release()
         if held is None:
             held = self._begin()
         try:
@@ -244,35 +250,33 @@ class Guard:
         tb: TracebackType | None,
     ) -> None:
         held = self._local.stack.pop()
-        if exc is None and self._merged(held):
-            return
-        self._end(held, _SUCCESS if exc is None else self._code(exc))
-
-    def _merged(self, held: _Held) -> bool:
-        """A success whose acquire is still the log's last entry, within the grant, recorded in
-        that entry (the common case of _end, written out); False when _end must do it."""
         permit, started, s = held
-        if s.outcomes <= 0:
-            return False
-        log = self._batch._log
-        done = False
-        self._lock.acquire()
-        try:
-            if len(log) > 0 and log[-3] == permit and log[-5] == _ACQUIRE and s.outcomes > 0:
-                now = self._ticks()
-                if now >= started:
-                    s.outcomes -= 1
-                    if permit == s.last:
-                        s.failures = s.rearm
-                    log[-5] = _CALL + _SUCCESS
-                    log[-2] = started
-                    log[-1] = now
-                    done = True
-        finally:
-            self._lock.release()
-        if done and self._breaker._pending:
-            self._breaker._deliver()
-        return done
+        if exc is None and s.outcomes > 0:
+            # A success whose acquire is still the log's last entry, within the grant: recorded
+            # in that entry (the common case of _end, written out). Permits are unique, so the
+            # entry with this permit at [-3] is its acquire.
+            log = self._log
+            self._acquire()
+            try:
+                done = s.outcomes > 0 and log and log[-3] == permit
+                if done:
+                    now = self._ticks()
+                    if now >= started:
+                        s.outcomes -= 1
+                        if permit == s.last:
+                            s.failures = s.rearm
+                        log[-5] = _CALL + _SUCCESS
+                        log[-2] = started
+                        log[-1] = now
+                    else:
+                        done = False
+            finally:
+                self._release()
+            if done:
+                if self._breaker._pending:
+                    self._breaker._deliver()
+                return
+        self._end(held, _SUCCESS if exc is None else self._code(exc))
 
     # -- async with ------------------------------------------------------------------------------
 
