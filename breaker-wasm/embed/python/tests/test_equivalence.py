@@ -126,9 +126,9 @@ def test_the_default_nanosecond_clock_reaches_the_module_as_whole_milliseconds(
     including calls that straddle a millisecond (slow calls here count from 2 ms)."""
     now = [1_700_000_000_000_999_000]
     monkeypatch.setattr(time, "time_ns", lambda: now[0])
-    config = {"failure_threshold": 3, "slow_call_ms": 2}
-    fast = Breaker(**config)  # the default clock: the patched time.time_ns
-    slow = Breaker(clock=lambda: now[0] // 1_000_000, **config)
+    # The default clock (the patched time.time_ns), against the same time in milliseconds.
+    fast = Breaker(failure_threshold=3, slow_call_ms=2)
+    slow = Breaker(clock=lambda: now[0] // 1_000_000, failure_threshold=3, slow_call_ms=2)
     rng = random.Random(7)
     for _ in range(300):
         service = rng.choice(SERVICES)
