@@ -71,7 +71,8 @@ impl Wrapper {
     fn flush(&mut self) -> i64 {
         let result = if self.ticks {
             let ticks = in_ticks(&self.log);
-            self.batch.sync_ticks(&mut self.session, &ticks, TICKS_PER_MS)
+            self.batch
+                .sync_ticks(&mut self.session, &ticks, TICKS_PER_MS)
         } else {
             self.batch.sync(&mut self.session, &self.log)
         };
@@ -312,7 +313,10 @@ fn a_tick_log_with_a_bad_unit_or_time_is_refused() {
     assert_eq!(b.slot(b"db"), 0);
     let acquire = [3, 0, 1, -1, 5_000_000];
     assert_eq!(b.sync_ticks(&mut s, &acquire, 0), SYNC_MISMATCH);
-    assert_eq!(b.sync_ticks(&mut s, &[3, 0, 1, -1, -5], TICKS_PER_MS), SYNC_MISMATCH);
+    assert_eq!(
+        b.sync_ticks(&mut s, &[3, 0, 1, -1, -5], TICKS_PER_MS),
+        SYNC_MISMATCH
+    );
     assert!(s.node().is_empty(), "nothing replayed");
     assert_eq!(b.sync_ticks(&mut s, &acquire, TICKS_PER_MS), 1);
     // A whole call that took 2.5 ms by the clock, 3 ms in whole milliseconds (5 to 8).
