@@ -161,6 +161,7 @@ impl Batch {
         self.hints[e.slot] = node.recent_breaker();
         result
     }
+
     /// The `events_ok` reply document (with `in_reply_to` 0) holding the transitions after
     /// `seq`, read without settling anything. Valid until the next call.
     pub fn events_after(&mut self, session: &Session, seq: f64) -> &[u8] {
