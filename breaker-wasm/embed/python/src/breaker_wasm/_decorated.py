@@ -37,9 +37,14 @@ def sync_decorator(breaker: Breaker) -> Decorate:
     extend = log.extend
 
     def decorate(guard: Guard, fn: Callable[..., Any]) -> Callable[..., Any]:
+        # The guard's handle, held here once it is resolved, so that the common case does not
+        # touch the guard at all (a handle never changes once resolved).
+        handle = guard._handle
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            s = guard._handle
+            nonlocal handle
+            s = handle
             acquire()
             try:
                 if s.outcomes > 0 and len(log) < _FLUSH_WORDS:
@@ -57,6 +62,8 @@ def sync_decorator(breaker: Breaker) -> Decorate:
                     if guard._fallback is None:
                         raise
                     return guard._fallback(e)
+                finally:
+                    handle = guard._handle
             try:
                 result = fn(*args, **kwargs)
             except BaseException as e:
