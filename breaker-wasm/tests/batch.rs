@@ -324,6 +324,10 @@ fn a_tick_log_with_a_bad_unit_or_time_is_refused() {
     assert_eq!(b.sync_ticks(&mut s, &call, TICKS_PER_MS), 0);
     assert_eq!(s.node().now(), 8);
     assert_eq!(s.node().last_permit(), 2);
+    // An acquire's start is ignored: its time is `now`.
+    let acquire = [3, 0, 3, 1_000_000, 9_500_000];
+    assert_eq!(b.sync_ticks(&mut s, &acquire, TICKS_PER_MS), 3);
+    assert_eq!(s.node().now(), 9);
 }
 
 #[test]

@@ -18,7 +18,9 @@ from ._instance import Instance
 from .errors import BreakerError, BreakerTrapped, rejection
 
 #: i64 numbers per log entry: op, slot, permit, start, now (times in clock ticks; start -1
-#: when there is none). ``breaker_sync_ticks`` turns ticks into milliseconds.
+#: when there is none, and an acquire's own time, which the module ignores, so that its record
+#: can take its entry by changing the op and the time). ``breaker_sync_ticks`` turns ticks
+#: into milliseconds.
 _WORDS = 5
 _ACQUIRE = 3
 #: Plus the outcome: an acquire at ``now - duration`` of ``permit`` and its record at ``now``.
@@ -103,9 +105,9 @@ class Batch:
             if len(self._log) >= FLUSH_AT * _WORDS:
                 self.flush()
             self.last_permit = s.last = permit = self.last_permit + 1
-            self._log += (_ACQUIRE, s.slot, permit, -1, now)
+            self._log += (_ACQUIRE, s.slot, permit, now, now)
             return permit
-        self._log += (_ACQUIRE, s.slot, 0, -1, now)
+        self._log += (_ACQUIRE, s.slot, 0, now, now)
         result = self.flush()
         if result <= 0:
             raise rejection(s.name, result)

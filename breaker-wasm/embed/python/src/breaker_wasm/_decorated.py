@@ -35,6 +35,7 @@ def sync_decorator(breaker: Breaker) -> Decorate:
     # The same objects for the breaker's life (the log is cleared, never replaced).
     log: list[int] = [] if batch is None else batch._log
     extend = log.extend
+    pending = breaker._pending
 
     def decorate(guard: Guard, fn: Callable[..., Any]) -> Callable[..., Any]:
         # The guard's handle, held here once it is resolved, so that the common case does not
@@ -50,7 +51,9 @@ def sync_decorator(breaker: Breaker) -> Decorate:
                 if s.outcomes > 0 and len(log) < _FLUSH_WORDS:
                     started = ticks()
                     batch.last_permit = s.last = permit = batch.last_permit + 1  # type: ignore[union-attr]
-                    extend((_ACQUIRE, s.slot, permit, -1, started))
+                    # The acquire's start is its own time (ignored by the module): a success
+                    # below then only changes the op and the time.
+                    extend((_ACQUIRE, s.slot, permit, started, started))
                 else:
                     s = UNRESOLVED  # the general path, which also flushes a long log
             finally:
@@ -81,14 +84,13 @@ def sync_decorator(breaker: Breaker) -> Decorate:
                         if permit == s.last:
                             s.failures = s.rearm
                         log[-5] = _CALL_SUCCESS
-                        log[-2] = started
                         log[-1] = now
                     else:
                         done = False
             finally:
                 release()
             if done:
-                if breaker._pending:
+                if pending:
                     breaker._deliver()
                 return result
             guard._end((permit, started, s), _SUCCESS)

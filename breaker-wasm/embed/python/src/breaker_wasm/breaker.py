@@ -354,7 +354,10 @@ class Breaker:
         listener may use the breaker). A listener that raises does not keep the others from
         hearing: the first error is raised once all have been called."""
         with self._lock:
-            pending, self._pending = self._pending, []
+            # The same list object for the breaker's life: the decorated call's common case
+            # holds it.
+            pending = self._pending.copy()
+            self._pending.clear()
             listeners = list(self._listeners)
         failed: BaseException | None = None
         for t in pending:

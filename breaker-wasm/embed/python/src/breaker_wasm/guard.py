@@ -130,7 +130,7 @@ class Guard:
                 if len(batch._log) >= _FLUSH_WORDS:
                     batch.flush()
                 batch.last_permit = s.last = permit = batch.last_permit + 1
-                batch._log += (_ACQUIRE, s.slot, permit, -1, now)
+                batch._log += (_ACQUIRE, s.slot, permit, now, now)
                 return permit, now, s
             if s is _UNRESOLVED:
                 self._handle = s = self._resolve()
@@ -231,7 +231,7 @@ class Guard:
                     batch = self._batch
                     now = self._ticks()
                     batch.last_permit = s.last = permit = batch.last_permit + 1
-                    log.extend((_ACQUIRE, s.slot, permit, -1, now))
+                    log.extend((_ACQUIRE, s.slot, permit, now, now))
                     held = (permit, now, s)
             finally:
                 self._release()
