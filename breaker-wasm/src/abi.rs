@@ -210,6 +210,20 @@ pub extern "C" fn breaker_sync(ptr: i32, count: i32) -> i64 {
     batch().sync(session(), ops)
 }
 
+/// The batch path, for wrappers with an integer clock: replays `count` log entries of five i64
+/// each at `ptr` (8-byte aligned), `[op, slot, permit, start, now]`, the times in clock ticks,
+/// `ticks_per_ms` of them a millisecond; returns as `breaker_sync` does.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_sync_ticks(ptr: i32, count: i32, ticks_per_ms: i64) -> i64 {
+    let words = usize::try_from(count).unwrap_or(0) * crate::batch::OP_WORDS;
+    if words == 0 || ptr == 0 || ptr % 8 != 0 {
+        return 0;
+    }
+    // SAFETY: the caller wrote `count` entries at `ptr` (from `breaker_alloc`), 8-byte aligned.
+    let ops = unsafe { std::slice::from_raw_parts(ptr as u32 as usize as *const i64, words) };
+    batch().sync_ticks(session(), ops, ticks_per_ms)
+}
+
 /// The last permit handed out (0 before the first).
 #[unsafe(no_mangle)]
 pub extern "C" fn breaker_last_permit() -> f64 {

@@ -12,11 +12,12 @@
 use std::collections::HashMap;
 
 use crate::breaker::Outcome;
-use crate::node::{Reply, Request};
+use crate::node::{Node, Reply, Request};
 use crate::typed_abi::{acquire_result, outcome_of, service};
 use crate::wire::{Session, reply};
 
-/// `f64`s per log entry: `[op, slot, permit, duration_ms, now_ms]`.
+/// Numbers per log entry: `[op, slot, permit, duration_ms, now_ms]` as `f64`
+/// ([`Batch::sync`]), or `[op, slot, permit, start, now]` as `i64` ([`Batch::sync_ticks`]).
 pub const OP_WORDS: usize = 5;
 /// `op` of an acquire; 0, 1, 2 are the outcomes of a record (success, failure, ignored).
 pub const OP_ACQUIRE: f64 = 3.0;
@@ -27,11 +28,58 @@ pub const OP_CALL: u64 = 4;
 /// admission: this plus the index of the first such entry.
 pub const SYNC_MISMATCH: i64 = i64::MIN;
 
+/// One log entry, decoded: times in milliseconds.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    code: u64,
+    slot: usize,
+    permit: u64,
+    duration_ms: Option<u64>,
+    now: u64,
+}
+
+impl Entry {
+    /// `[op, slot, permit, duration_ms, now_ms]`, `duration_ms` < 0 when unknown.
+    fn of_f64(op: &[f64]) -> Option<Entry> {
+        Some(Entry {
+            code: whole(op[0])?,
+            slot: usize::try_from(whole(op[1])?).ok()?,
+            permit: whole(op[2])?,
+            duration_ms: (op[3] >= 0.0).then(|| crate::millis_from_f64(op[3])),
+            now: crate::millis_from_f64(op[4]),
+        })
+    }
+
+    /// `[op, slot, permit, start, now]`, times in clock ticks (`ticks_per_ms` a millisecond),
+    /// `start` < 0 when unknown: the duration is what the two times say in whole milliseconds
+    /// (`now / ticks_per_ms − start / ticks_per_ms`, 0 if negative), as the wrapper would
+    /// have computed it from two millisecond readings.
+    fn of_ticks(op: &[i64], ticks_per_ms: u64) -> Option<Entry> {
+        let ms = |t: i64| u64::try_from(t).ok().map(|t| t / ticks_per_ms);
+        let now = ms(op[4])?;
+        let duration_ms = match op[3] {
+            start if start < 0 => None,
+            start => Some(now.saturating_sub(ms(start)?)),
+        };
+        let permit = u64::try_from(op[2]).ok()?;
+        Some(Entry {
+            code: u64::try_from(op[0]).ok()?,
+            slot: usize::try_from(op[1]).ok()?,
+            permit: (permit <= crate::breaker::MAX_SAFE).then_some(permit)?,
+            duration_ms,
+            now,
+        })
+    }
+}
+
 /// The wrapper-facing state of the batch path: service names by slot, and an output buffer.
 #[derive(Debug, Default)]
 pub struct Batch {
     names: Vec<Box<str>>,
     slots: HashMap<Box<str>, u32>,
+    /// Per slot, the registry id its breaker had at the last replay: a hint that spares the
+    /// node hashing the name (checked by name, so it is never wrong, only sometimes useless).
+    hints: Vec<u32>,
     out: Vec<u8>,
 }
 
@@ -49,6 +97,7 @@ impl Batch {
             return -1;
         };
         self.names.push(name.into());
+        self.hints.push(u32::MAX);
         self.slots.insert(name.into(), slot as u32);
         slot
     }
@@ -56,21 +105,41 @@ impl Batch {
     /// The grant of the service in `slot`, packed as `outcomes | failures << 21 | rearm << 42`
     /// (see `node::grant::Grant`); −1 for an unknown slot.
     pub fn grant(&self, session: &Session, slot: i32) -> i64 {
-        match self.name(slot) {
+        match usize::try_from(slot).ok().and_then(|i| self.names.get(i)) {
             Some(name) => session.node().grant(name).packed(),
             None => -1,
         }
     }
 
-    /// Replays the log `ops` ([`OP_WORDS`] numbers per entry) in order. Returns the result of
+    /// Replays the log `ops` ([`OP_WORDS`] `f64`s per entry) in order. Returns the result of
     /// the last entry, encoded as `typed_abi::acquire` or `typed_abi::record` return it, or
     /// [`SYNC_MISMATCH`] plus the index of the first entry that was malformed or whose expected
     /// permit (when not 0) the node did not hand out. Every valid entry is replayed either way.
-    pub fn sync(&self, session: &mut Session, ops: &[f64]) -> i64 {
+    pub fn sync(&mut self, session: &mut Session, ops: &[f64]) -> i64 {
+        self.sync_entries(session, ops.chunks_exact(OP_WORDS).map(Entry::of_f64))
+    }
+
+    /// [`Batch::sync`] of a log of `i64`s, `[op, slot, permit, start, now]`, with times in
+    /// clock ticks, `ticks_per_ms` of them a millisecond (a wrapper that reads a nanosecond
+    /// clock logs it as it is and gives 1,000,000); `start` < 0 when unknown. A `ticks_per_ms`
+    /// below 1 makes every entry malformed.
+    pub fn sync_ticks(&mut self, session: &mut Session, ops: &[i64], ticks_per_ms: i64) -> i64 {
+        let unit = u64::try_from(ticks_per_ms).ok().filter(|&u| u > 0);
+        let entries = ops
+            .chunks_exact(OP_WORDS)
+            .map(|op| unit.and_then(|u| Entry::of_ticks(op, u)));
+        self.sync_entries(session, entries)
+    }
+
+    fn sync_entries(
+        &mut self,
+        session: &mut Session,
+        entries: impl Iterator<Item = Option<Entry>>,
+    ) -> i64 {
         let mut first_bad = None;
         let mut last = 0;
-        for (i, op) in ops.chunks_exact(OP_WORDS).enumerate() {
-            match self.replay(session, op) {
+        for (i, entry) in entries.enumerate() {
+            match entry.and_then(|e| self.replay(session, e)) {
                 Some(result) => last = result,
                 None => {
                     first_bad.get_or_insert(i as i64);
@@ -84,47 +153,13 @@ impl Batch {
     }
 
     /// One entry; `None` when it is malformed or the node disagrees with it.
-    fn replay(&self, session: &mut Session, op: &[f64]) -> Option<i64> {
-        let service = self.name(op[1] as i32).filter(|_| op[1].fract() == 0.0)?;
-        let permit = whole(op[2])?;
-        let now = crate::millis_from_f64(op[4]);
+    fn replay(&mut self, session: &mut Session, e: Entry) -> Option<i64> {
+        let service = self.names.get(e.slot)?;
         let node = session.node_mut();
-        let duration_ms = (op[3] >= 0.0).then(|| crate::millis_from_f64(op[3]));
-        let code = whole(op[0])?;
-        if (OP_CALL..OP_CALL + 3).contains(&code) && permit > 0 {
-            // The common entry: both requests at once, the service looked up once.
-            let at = now.checked_sub(duration_ms?)?;
-            let outcome: Outcome = outcome_of((code % OP_CALL).try_into().ok()?)?;
-            let stale = node.whole_call(at, now, service, permit, outcome, duration_ms)?;
-            return Some(i64::from(stale));
-        }
-        if code == OP_ACQUIRE as u64 || code >= OP_CALL {
-            // A call's acquire is dated `duration_ms` before its record.
-            let at = match code {
-                OP_CALL.. if permit > 0 => now.checked_sub(duration_ms?)?,
-                OP_CALL.. => return None,
-                _ => now,
-            };
-            let result = acquire_result(node.handle(at, &Request::Acquire { service }));
-            if permit != 0 && result != permit as i64 {
-                return None;
-            }
-            if code < OP_CALL {
-                return Some(result);
-            }
-        }
-        let outcome: Outcome = outcome_of((code % OP_CALL).try_into().ok()?)?;
-        let request = Request::Record {
-            service,
-            permit,
-            outcome,
-            duration_ms,
-            error: None,
-        };
-        match node.handle(now, &request) {
-            Reply::Recorded { stale, .. } => Some(i64::from(stale)),
-            _ => None,
-        }
+        node.expect_breaker(self.hints[e.slot]);
+        let result = replay(node, service, e);
+        self.hints[e.slot] = node.recent_breaker();
+        result
     }
 
     /// The `events_ok` reply document (with `in_reply_to` 0) holding the transitions after
@@ -135,12 +170,50 @@ impl Batch {
         reply::write(&mut self.out, "breaker", "embed", 0, &Reply::Events(events));
         &self.out
     }
+}
 
-    fn name(&self, slot: i32) -> Option<&str> {
-        usize::try_from(slot)
-            .ok()
-            .and_then(|i| self.names.get(i))
-            .map(|n| &**n)
+/// One entry on `service`'s breaker: the very requests the messages would make.
+fn replay(node: &mut Node, service: &str, e: Entry) -> Option<i64> {
+    let Entry {
+        code,
+        permit,
+        duration_ms,
+        now,
+        ..
+    } = e;
+    if (OP_CALL..OP_CALL + 3).contains(&code) && permit > 0 {
+        // The common entry: both requests at once, the service looked up once.
+        let at = now.checked_sub(duration_ms?)?;
+        let outcome: Outcome = outcome_of((code % OP_CALL).try_into().ok()?)?;
+        let stale = node.whole_call(at, now, service, permit, outcome, duration_ms)?;
+        return Some(i64::from(stale));
+    }
+    if code == OP_ACQUIRE as u64 || code >= OP_CALL {
+        // A call's acquire is dated `duration_ms` before its record.
+        let at = match code {
+            OP_CALL.. if permit > 0 => now.checked_sub(duration_ms?)?,
+            OP_CALL.. => return None,
+            _ => now,
+        };
+        let result = acquire_result(node.handle(at, &Request::Acquire { service }));
+        if permit != 0 && result != permit as i64 {
+            return None;
+        }
+        if code < OP_CALL {
+            return Some(result);
+        }
+    }
+    let outcome: Outcome = outcome_of((code % OP_CALL).try_into().ok()?)?;
+    let request = Request::Record {
+        service,
+        permit,
+        outcome,
+        duration_ms,
+        error: None,
+    };
+    match node.handle(now, &request) {
+        Reply::Recorded { stale, .. } => Some(i64::from(stale)),
+        _ => None,
     }
 }
 

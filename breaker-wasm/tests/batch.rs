@@ -41,6 +41,9 @@ struct Wrapper {
     calls: u64,
     /// Successes that re-armed a grant.
     rearmed: u64,
+    /// Whether the log is handed over as `i64` clock ticks (`Batch::sync_ticks`), as the
+    /// Python wrapper does, rather than `f64` milliseconds.
+    ticks: bool,
 }
 
 impl Wrapper {
@@ -53,6 +56,7 @@ impl Wrapper {
             last_permit: 0,
             calls: 0,
             rearmed: 0,
+            ticks: false,
         }
     }
 
@@ -65,7 +69,13 @@ impl Wrapper {
     }
 
     fn flush(&mut self) -> i64 {
-        let result = self.batch.sync(&mut self.session, &self.log);
+        let result = if self.ticks {
+            let ticks = in_ticks(&self.log);
+            self.batch
+                .sync_ticks(&mut self.session, &ticks, TICKS_PER_MS)
+        } else {
+            self.batch.sync(&mut self.session, &self.log)
+        };
         assert!(
             result > SYNC_MISMATCH + 1_000_000,
             "the node disagreed: {result}"
@@ -158,6 +168,26 @@ impl Wrapper {
     }
 }
 
+/// Nanoseconds, as the Python wrapper's default clock reads them.
+const TICKS_PER_MS: i64 = 1_000_000;
+
+/// The `f64` log `[op, slot, permit, duration_ms, now_ms]` as the `i64` log `[op, slot, permit,
+/// start, now]` in nanoseconds, each time somewhere within its millisecond.
+fn in_ticks(log: &[f64]) -> Vec<i64> {
+    let within = |i: usize| ((i as i64).wrapping_mul(7919) % TICKS_PER_MS).abs();
+    let mut out = Vec::with_capacity(log.len());
+    for (i, e) in log.chunks_exact(OP_WORDS).enumerate() {
+        let now = e[4] as i64;
+        let start = match e[3] {
+            d if d < 0.0 => -1,
+            d => (now - d as i64) * TICKS_PER_MS + within(2 * i),
+        };
+        let now = now * TICKS_PER_MS + within(2 * i + 1);
+        out.extend([e[0] as i64, e[1] as i64, e[2] as i64, start, now]);
+    }
+    out
+}
+
 const CONFIGS: [&str; 6] = [
     // Few breakers: one is forgotten for another, and its window starts again empty.
     r#"{"window":{"kind":"count","size":40,"minimum_calls":3,"failure_rate":60},"max_services":2}"#,
@@ -168,9 +198,10 @@ const CONFIGS: [&str; 6] = [
     r#"{"window":{"kind":"time","size_ms":500,"minimum_calls":5,"failure_rate":40},"open_timeout_ms":300}"#,
 ];
 
-fn run(seed: u64, steps: usize) {
+fn run(seed: u64, steps: usize, ticks: bool) {
     let mut rng = Rng(seed);
     let mut fast = Wrapper::new();
+    fast.ticks = ticks;
     let mut json = Session::new(Options::default());
     let services = ["a", "b", "c"];
     let mut outstanding: Vec<(usize, u64, u64)> = Vec::new();
@@ -264,8 +295,39 @@ fn run(seed: u64, steps: usize) {
 #[test]
 fn the_batch_path_and_the_messages_agree() {
     for seed in 1..=40 {
-        run(seed * 7919, 3000);
+        run(seed * 7919, 3000, false);
     }
+}
+
+#[test]
+fn a_log_in_nanosecond_ticks_agrees_with_the_messages_too() {
+    for seed in 1..=20 {
+        run(seed * 104_729, 3000, true);
+    }
+}
+
+#[test]
+fn a_tick_log_with_a_bad_unit_or_time_is_refused() {
+    let mut s = Session::new(Options::default());
+    let mut b = Batch::default();
+    assert_eq!(b.slot(b"db"), 0);
+    let acquire = [3, 0, 1, -1, 5_000_000];
+    assert_eq!(b.sync_ticks(&mut s, &acquire, 0), SYNC_MISMATCH);
+    assert_eq!(
+        b.sync_ticks(&mut s, &[3, 0, 1, -1, -5], TICKS_PER_MS),
+        SYNC_MISMATCH
+    );
+    assert!(s.node().is_empty(), "nothing replayed");
+    assert_eq!(b.sync_ticks(&mut s, &acquire, TICKS_PER_MS), 1);
+    // A whole call that took 2.5 ms by the clock, 3 ms in whole milliseconds (5 to 8).
+    let call = [4, 0, 2, 5_900_000, 8_400_000];
+    assert_eq!(b.sync_ticks(&mut s, &call, TICKS_PER_MS), 0);
+    assert_eq!(s.node().now(), 8);
+    assert_eq!(s.node().last_permit(), 2);
+    // An acquire's start is ignored: its time is `now`.
+    let acquire = [3, 0, 3, 1_000_000, 9_500_000];
+    assert_eq!(b.sync_ticks(&mut s, &acquire, TICKS_PER_MS), 3);
+    assert_eq!(s.node().now(), 9);
 }
 
 #[test]

@@ -61,6 +61,18 @@ impl Node {
         }
     }
 
+    /// The registry id of the breaker found last (`u32::MAX` before the first): a hint a
+    /// caller may give back to [`Node::expect_breaker`].
+    pub fn recent_breaker(&self) -> u32 {
+        self.breakers.recent()
+    }
+
+    /// Tells the registry which breaker the next request is likely for (checked by name, so a
+    /// wrong or outdated hint only costs the usual lookup).
+    pub fn expect_breaker(&self, id: u32) {
+        self.breakers.expect(id);
+    }
+
     /// The last permit handed out (0 before the first).
     pub fn last_permit(&self) -> u64 {
         self.last_permit

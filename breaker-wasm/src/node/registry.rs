@@ -7,6 +7,7 @@
 //! date whenever it is filed, which happens after every change.
 
 use hashbrown::{DefaultHashBuilder, HashTable};
+use std::cell::Cell;
 use std::hash::BuildHasher;
 
 use super::budget;
@@ -61,6 +62,9 @@ pub struct Registry {
     pub evicted: u64,
     /// Counts uses; the value of the last use.
     pub clock: u64,
+    /// The id `find` returned last, or one a caller expects ([`Registry::expect`]): `find`
+    /// compares its name first, and hashes only when that is not the breaker asked for.
+    recent: Cell<u32>,
 }
 
 impl Default for Registry {
@@ -75,6 +79,7 @@ impl Default for Registry {
             charged: 0,
             evicted: 0,
             clock: 0,
+            recent: Cell::new(NIL),
         }
     }
 }
@@ -94,10 +99,32 @@ impl Registry {
     }
 
     pub fn find(&self, name: &str) -> Option<u32> {
+        // A forgotten breaker's slot has an empty name, which no service has.
+        let recent = self.recent.get();
+        if self
+            .slots
+            .get(recent as usize)
+            .is_some_and(|s| &*s.name == name)
+        {
+            return Some(recent);
+        }
         let hash = self.hasher.hash_one(name);
-        self.index
+        let id = self
+            .index
             .find(hash, |&i| &*self.slots[i as usize].name == name)
-            .copied()
+            .copied()?;
+        self.recent.set(id);
+        Some(id)
+    }
+
+    /// The id `find` returned last (`u32::MAX` before the first).
+    pub fn recent(&self) -> u32 {
+        self.recent.get()
+    }
+
+    /// Tells `find` which breaker is likely asked for next (any id: it is checked by name).
+    pub fn expect(&self, id: u32) {
+        self.recent.set(id);
     }
 
     pub fn get(&self, id: u32) -> &Slot {
@@ -307,6 +334,26 @@ mod tests {
         assert!(r.find("a").is_none());
         assert!(r.find("e").is_some() && r.find("f").is_some() && r.find("g").is_some());
         assert_eq!(r.evicted, 4);
+    }
+
+    #[test]
+    fn a_wrong_or_outdated_hint_never_finds_another_breaker() {
+        let mut r = Registry::default();
+        let a = r.find_or_insert("a", 2, u64::MAX, Breaker::default);
+        let b = r.find_or_insert("b", 2, u64::MAX, Breaker::default);
+        r.expect(a);
+        assert_eq!(r.find("b"), Some(b));
+        assert_eq!(r.recent(), b);
+        r.expect(u32::MAX - 1);
+        assert_eq!(r.find("a"), Some(a));
+        // "a" is forgotten and its slot goes to "c": a hint at that slot finds "c" only.
+        r.touch(b);
+        let c = r.find_or_insert("c", 2, u64::MAX, Breaker::default);
+        assert_eq!(c, a, "the freed slot is reused");
+        r.expect(a);
+        assert_eq!(r.find("a"), None);
+        r.expect(a);
+        assert_eq!(r.find("c"), Some(c));
     }
 
     #[test]

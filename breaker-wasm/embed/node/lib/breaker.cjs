@@ -91,6 +91,9 @@ class Breaker extends EventEmitter {
     const config = configOf(options);
     this._instance = new Instance(module, where);
     this._clock = options.clock ?? systemClock();
+    // What guard() reads twice per call: Date.now itself by default (the module treats a time
+    // behind the latest it has seen as that one, and guard() never takes a negative duration).
+    this._now = options.clock ?? Date.now;
     this._src = options.src ?? 'node';
     this._service = options.service ?? null; // wrap(fn)'s service (else fn's name)
     if (this._service !== null && typeof this._service !== 'string')
@@ -208,8 +211,9 @@ class Breaker extends EventEmitter {
   async guard(service, fn, options = NO_OPTIONS) {
     if (options !== NO_OPTIONS) checkOptions(options);
     const batch = this._batch;
-    const s = batch === null ? null : batch.service(service);
-    const started = this._clock();
+    // The service's handle: a Map lookup here, a call into batch.service only the first time.
+    const s = batch === null ? null : (batch._services.get(service) ?? batch.service(service));
+    const started = this._now();
     let permit;
     try {
       permit = s !== null ? batch.acquire(s, started) : this.acquire(service, started);
@@ -239,7 +243,7 @@ class Breaker extends EventEmitter {
       error = e;
       code = outcomeOf(e, options);
     }
-    const now = this._clock();
+    const now = this._now();
     const duration = now > started ? now - started : 0;
     if (s !== null) batch.record(s, permit, code, duration, now);
     else this.record(service, permit, OUTCOMES[code], duration, now);

@@ -344,7 +344,7 @@ def test_a_trap_in_a_batch_stops_local_admissions() -> None:
           (func (export "breaker_diagnostics") (result i64) i64.const 0)
           (func (export "breaker_slot") (param i32 i32) (result i32) i32.const 0)
           (func (export "breaker_grant") (param i32) (result i64) i64.const 1000)
-          (func (export "breaker_sync") (param i32 i32) (result i64)
+          (func (export "breaker_sync_ticks") (param i32 i32 i64) (result i64)
             global.get $synced
             if unreachable end
             i32.const 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,38 @@ def run(seed: int, steps: int) -> None:
 @pytest.mark.parametrize("seed", range(8))
 def test_the_batch_path_and_the_messages_agree(wasm_path: Path, seed: int) -> None:
     run(seed, 600)
+
+
+def test_the_default_nanosecond_clock_reaches_the_module_as_whole_milliseconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Guards log ``time.time_ns()`` as it is and the module divides: each call must arrive at
+    the milliseconds, and with the duration, that two millisecond readings would have given,
+    including calls that straddle a millisecond (slow calls here count from 2 ms)."""
+    now = [1_700_000_000_000_999_000]
+    monkeypatch.setattr(time, "time_ns", lambda: now[0])
+    # The default clock (the patched time.time_ns), against the same time in milliseconds.
+    fast = Breaker(failure_threshold=3, slow_call_ms=2)
+    slow = Breaker(clock=lambda: now[0] // 1_000_000, failure_threshold=3, slow_call_ms=2)
+    rng = random.Random(7)
+    for _ in range(300):
+        service = rng.choice(SERVICES)
+        kind = rng.choice(["success", "success", "failure"])
+        took = rng.choice([0, 400_000, 1_000_000, 1_999_999, 2_000_001, 2_600_000])
+        start = now[0]
+        with contextlib.suppress(Down, Exception), fast.guard(service):
+            now[0] += took
+            if kind == "failure":
+                raise Down()
+        end, now[0] = now[0], start
+        try:
+            permit = slow.acquire(service)
+        except Exception:
+            permit = 0
+        now[0] = end
+        if permit:
+            slow.record(service, permit, kind, end // 1_000_000 - start // 1_000_000)
+        now[0] += rng.choice([0, 1_000, 700_000, 5_000_000_000])
+    assert fast.snapshot() == slow.snapshot()
+    assert fast.events() == slow.events()
+    assert len(fast.events()) > 5

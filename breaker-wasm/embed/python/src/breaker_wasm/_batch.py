@@ -17,9 +17,12 @@ from collections.abc import Callable
 from ._instance import Instance
 from .errors import BreakerError, BreakerTrapped, rejection
 
-#: f64 numbers per log entry: op, slot, permit, duration_ms, now_ms.
+#: i64 numbers per log entry: op, slot, permit, start, now (times in clock ticks; start -1
+#: when there is none, and an acquire's own time, which the module ignores, so that its record
+#: can take its entry by changing the op and the time). ``breaker_sync_ticks`` turns ticks
+#: into milliseconds.
 _WORDS = 5
-_ACQUIRE = 3.0
+_ACQUIRE = 3
 #: Plus the outcome: an acquire at ``now - duration`` of ``permit`` and its record at ``now``.
 _CALL = 4
 #: A grant is packed as outcomes | failures << 21 | rearm << 42.
@@ -49,14 +52,31 @@ class Service:
         self.last = 0
 
 
+#: The handle of a guard whose service is not looked up yet (no grant until then).
+UNRESOLVED = Service("", -1)
+
+
 class Batch:
     """The log, the grants and the permit numbering of one instance."""
 
-    def __init__(self, instance: Instance, after_sync: Callable[[], None]) -> None:
+    __slots__ = (
+        "_after_sync",
+        "_buffer",
+        "_instance",
+        "_log",
+        "_services",
+        "_ticks_per_ms",
+        "last_permit",
+    )
+
+    def __init__(
+        self, instance: Instance, ticks_per_ms: int, after_sync: Callable[[], None]
+    ) -> None:
         self._instance = instance
+        self._ticks_per_ms = ticks_per_ms
         self._after_sync = after_sync
         self._services: dict[str, Service | None] = {}
-        self._log: list[float] = []
+        self._log: list[int] = []
         self._buffer = (0, 0, 0)  # (address from breaker_alloc, aligned address, capacity)
         self.last_permit = int(instance.call("breaker_last_permit"))
 
@@ -85,9 +105,9 @@ class Batch:
             if len(self._log) >= FLUSH_AT * _WORDS:
                 self.flush()
             self.last_permit = s.last = permit = self.last_permit + 1
-            self._log += (_ACQUIRE, s.slot, permit, -1.0, now)
+            self._log += (_ACQUIRE, s.slot, permit, now, now)
             return permit
-        self._log += (_ACQUIRE, s.slot, 0.0, -1.0, now)
+        self._log += (_ACQUIRE, s.slot, 0, now, now)
         result = self.flush()
         if result <= 0:
             raise rejection(s.name, result)
@@ -96,11 +116,11 @@ class Batch:
         s.last = result
         return result
 
-    def record(self, s: Service, permit: int, outcome: int, duration_ms: float, now: int) -> None:
-        """The outcome (0 success, 1 failure, 2 ignored) of a permit from :meth:`acquire`: kept
-        within the grant, else replayed with the log before this returns (the caller holds the
-        breaker's lock)."""
-        self._log += (outcome, s.slot, permit, duration_ms, now)
+    def record(self, s: Service, permit: int, outcome: int, started: int, now: int) -> None:
+        """The outcome (0 success, 1 failure, 2 ignored) of a permit from :meth:`acquire` at
+        ``started``: kept within the grant, else replayed with the log before this returns (the
+        caller holds the breaker's lock)."""
+        self._log += (outcome, s.slot, permit, started, now)
         if s.outcomes > 0 and (outcome != 1 or s.failures > 0):
             s.outcomes -= 1
             if outcome == 1:
@@ -123,9 +143,8 @@ class Batch:
         count = len(self._log) // _WORDS
         if count == 0:
             return 0
-        # struct packs floats several times faster than array("d") converts large ints, so
-        # the decorated call logs its times as floats (whole milliseconds, exact below 2^53).
-        data = struct.pack(f"<{len(self._log)}d", *self._log)
+        # struct converts a list of ints about twice as fast as array("q") does.
+        data = struct.pack(f"<{len(self._log)}q", *self._log)
         self._log.clear()
         raw, ptr, capacity = self._buffer
         if capacity < len(data):
@@ -137,7 +156,7 @@ class Batch:
             self._buffer = (raw, ptr, capacity)
         self._instance.write(data, ptr)
         try:
-            result = self._instance.call("breaker_sync", ptr, count)
+            result = self._instance.call("breaker_sync_ticks", ptr, count, self._ticks_per_ms)
         except BreakerTrapped:
             self.void()  # no call is admitted here by an instance that is gone
             raise

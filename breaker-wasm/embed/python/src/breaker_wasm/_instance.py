@@ -31,7 +31,7 @@ _EXPORTS = (
 BATCH_EXPORTS = (
     "breaker_slot",
     "breaker_grant",
-    "breaker_sync",
+    "breaker_sync_ticks",
     "breaker_last_permit",
     "breaker_event_seq",
     "breaker_events_after",

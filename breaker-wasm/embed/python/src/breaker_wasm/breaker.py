@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ._batch import Batch
+from ._decorated import sync_decorator
 from ._instance import BATCH_EXPORTS, OPTION_MANUAL_CLOCK, OPTION_NO_FIXTURES, Instance, Source
 from .errors import BreakerDiagnostic, BreakerError, BreakerOpen, ProtocolError
 
@@ -105,8 +106,10 @@ class Breaker:
         if unknown:
             raise TypeError(f"unknown config field(s): {', '.join(unknown)}")
         self._clock: Callable[[], int] = clock if clock is not None else system_now
-        #: Whether _clock is system_now, which the decorated call's common case inlines.
-        self._system_clock = clock is None
+        #: The guards' clock, in ticks, ``_ticks_per_ms`` of them a millisecond: by default
+        #: ``time.time_ns`` as it is (the module divides, so a guarded call does not).
+        self._ticks: Callable[[], int] = clock if clock is not None else time.time_ns
+        self._ticks_per_ms = 1 if clock is not None else 1_000_000
         self._src = src
         # Not re-entrant (cheaper, and every guarded call takes it twice): nothing holding it
         # calls back into the breaker, and listeners run after it is released.
@@ -122,8 +125,12 @@ class Breaker:
             (OPTION_MANUAL_CLOCK if manual_clock else 0) | (0 if fixtures else OPTION_NO_FIXTURES)
         )
         self._batch = (
-            Batch(self._instance, self._collect) if self._instance.has(*BATCH_EXPORTS) else None
+            Batch(self._instance, self._ticks_per_ms, self._collect)
+            if self._instance.has(*BATCH_EXPORTS)
+            else None
         )
+        #: Decorates a plain function with a guard (``Guard.__call__``).
+        self._decorate = sync_decorator(self)
         if config:
             self.configure(config)
 
@@ -347,7 +354,10 @@ class Breaker:
         listener may use the breaker). A listener that raises does not keep the others from
         hearing: the first error is raised once all have been called."""
         with self._lock:
-            pending, self._pending = self._pending, []
+            # The same list object for the breaker's life: the decorated call's common case
+            # holds it.
+            pending = self._pending.copy()
+            self._pending.clear()
             listeners = list(self._listeners)
         failed: BaseException | None = None
         for t in pending:

@@ -11,11 +11,10 @@ import functools
 import inspect
 import threading
 from collections.abc import Awaitable, Callable
-from time import time_ns
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ._batch import _ACQUIRE, _CALL, _FLUSH_WORDS, Batch, Service
+from ._batch import _ACQUIRE, _CALL, _FLUSH_WORDS, UNRESOLVED, Batch, Service
 from .errors import BreakerOpen
 
 if TYPE_CHECKING:
@@ -28,13 +27,14 @@ _NOT_A_RESULT = (GeneratorExit, KeyboardInterrupt, SystemExit)
 
 CANCELLATION_CHOICES = ("failure", "ignored")
 
-#: A permit in hand: (permit, acquired at ms, the batch-path handle or None for messages).
-_Held = tuple[int, float, Service]
+#: A permit in hand: (permit, acquired at (in the breaker's clock ticks), the batch-path
+#: handle, or _NO_BATCH for messages).
+_Held = tuple[int, int, Service]
 
 _SUCCESS, _FAILURE, _IGNORED = 0, 1, 2
 _OUTCOMES = ("success", "failure", "ignored")
 #: The batch-path handle of a guard's service is looked up on first use (no grant until then).
-_UNRESOLVED = Service("", -1)
+_UNRESOLVED = UNRESOLVED
 #: The handle of a guard whose calls go through the messages (no batch path, or a bad name).
 _NO_BATCH = Service("", -1)
 
@@ -62,6 +62,27 @@ class Guard:
     wrongly.
     """
 
+    __slots__ = (
+        "_acquire",
+        "_batch",
+        "_breaker",
+        "_cancel_ignored",
+        "_exclude",
+        "_fallback",
+        "_handle",
+        "_ignore",
+        "_ignored_types",
+        "_local",
+        "_lock",
+        "_log",
+        "_release",
+        "_service",
+        "_tasks",
+        "_ticks",
+        "_ticks_per_ms",
+        "_timeout",
+    )
+
     def __init__(
         self,
         breaker: Breaker,
@@ -87,9 +108,12 @@ class Guard:
         self._local = threading.local()
         self._handle = _UNRESOLVED
         self._lock = breaker._lock
-        self._clock = breaker._clock
-        self._system_clock = breaker._system_clock  # the default clock, inlined below
+        self._ticks = breaker._ticks
+        self._ticks_per_ms = breaker._ticks_per_ms
         self._batch = cast("Batch", breaker._batch)
+        # Held for `with`, which looks them up on every use.
+        self._acquire, self._release = self._lock.acquire, self._lock.release
+        self._log: list[int] = [] if breaker._batch is None else breaker._batch._log
         self._tasks: dict[asyncio.Task[Any] | None, list[tuple[_Held, Any]]] = {}
 
     # -- acquire and record ----------------------------------------------------------------------
@@ -100,13 +124,13 @@ class Guard:
         s = self._handle
         self._lock.acquire()
         try:
-            now = time_ns() // 1_000_000 if self._system_clock else self._clock()
+            now = self._ticks()
             if s.outcomes > 0:
                 batch = self._batch
                 if len(batch._log) >= _FLUSH_WORDS:
                     batch.flush()
                 batch.last_permit = s.last = permit = batch.last_permit + 1
-                batch._log += (_ACQUIRE, s.slot, permit, -1.0, now)
+                batch._log += (_ACQUIRE, s.slot, permit, now, now)
                 return permit, now, s
             if s is _UNRESOLVED:
                 self._handle = s = self._resolve()
@@ -120,7 +144,8 @@ class Guard:
             self._lock.release()
         if s is _NO_BATCH:
             # Not a service name, or no batch path: the message says why, or decides.
-            return self._breaker.acquire(self._service, now), now, _NO_BATCH
+            permit = self._breaker.acquire(self._service, now // self._ticks_per_ms)
+            return permit, now, _NO_BATCH
         if self._breaker._pending:
             # What this acquire caused (a probe's half_open) reaches the listeners before the
             # call runs; if a listener raises, the call does not run and its permit is released.
@@ -140,8 +165,7 @@ class Guard:
         permit, started, s = held
         self._lock.acquire()
         try:
-            now = time_ns() // 1_000_000 if self._system_clock else self._clock()
-            duration = now - started if now > started else 0
+            now = self._ticks()
             if s.outcomes > 0 and (code != _FAILURE or s.failures > 0):
                 s.outcomes -= 1
                 if code == _FAILURE:
@@ -154,19 +178,21 @@ class Guard:
                 if log and log[-3] == permit and log[-5] == _ACQUIRE and now >= started:
                     # Its acquire is the last entry: one entry for both (ABI.md, op 4 + outcome).
                     log[-5] = _CALL + code
-                    log[-2] = duration
+                    log[-2] = started
                     log[-1] = now
                 else:
-                    log += (code, s.slot, permit, duration, now)
+                    log += (code, s.slot, permit, started, now)
                 if len(log) < _FLUSH_WORDS:
                     return
                 self._batch.flush()
             elif s is not _NO_BATCH:
-                self._batch.record(s, permit, code, duration, now)
+                self._batch.record(s, permit, code, started, now)
         finally:
             self._lock.release()
         if s is _NO_BATCH:
-            self._breaker.record(self._service, permit, _OUTCOMES[code], int(duration), now)
+            unit = self._ticks_per_ms
+            now_ms, duration = now // unit, max(0, now // unit - started // unit)
+            self._breaker.record(self._service, permit, _OUTCOMES[code], duration, now_ms)
         elif self._breaker._pending:
             self._breaker._deliver()
 
@@ -198,17 +224,17 @@ class Guard:
         s = self._handle
         held: _Held | None = None
         if s.outcomes > 0:
-            batch = self._batch
-            log = batch._log
-            self._lock.acquire()
+            log = self._log
+            self._acquire()
             try:
                 if s.outcomes > 0 and len(log) < _FLUSH_WORDS:
-                    now = float(time_ns() // 1_000_000) if self._system_clock else self._clock()
+                    batch = self._batch
+                    now = self._ticks()
                     batch.last_permit = s.last = permit = batch.last_permit + 1
-                    log.extend((_ACQUIRE, s.slot, permit, -1.0, now))
+                    log.extend((_ACQUIRE, s.slot, permit, now, now))
                     held = (permit, now, s)
             finally:
-                self._lock.release()
+                self._release()
         if held is None:
             held = self._begin()
         try:
@@ -224,35 +250,33 @@ class Guard:
         tb: TracebackType | None,
     ) -> None:
         held = self._local.stack.pop()
-        if exc is None and self._merged(held):
-            return
-        self._end(held, _SUCCESS if exc is None else self._code(exc))
-
-    def _merged(self, held: _Held) -> bool:
-        """A success whose acquire is still the log's last entry, within the grant, recorded in
-        that entry (the common case of _end, written out); False when _end must do it."""
         permit, started, s = held
-        if s.outcomes <= 0:
-            return False
-        log = self._batch._log
-        done = False
-        self._lock.acquire()
-        try:
-            if len(log) > 0 and log[-3] == permit and log[-5] == _ACQUIRE and s.outcomes > 0:
-                now = float(time_ns() // 1_000_000) if self._system_clock else self._clock()
-                if now >= started:
-                    s.outcomes -= 1
-                    if permit == s.last:
-                        s.failures = s.rearm
-                    log[-5] = _CALL + _SUCCESS
-                    log[-2] = now - started
-                    log[-1] = now
-                    done = True
-        finally:
-            self._lock.release()
-        if done and self._breaker._pending:
-            self._breaker._deliver()
-        return done
+        if exc is None and s.outcomes > 0:
+            # A success whose acquire is still the log's last entry, within the grant: recorded
+            # in that entry (the common case of _end, written out). Permits are unique, so the
+            # entry with this permit at [-3] is its acquire.
+            log = self._log
+            self._acquire()
+            try:
+                done = s.outcomes > 0 and log and log[-3] == permit
+                if done:
+                    now = self._ticks()
+                    if now >= started:
+                        s.outcomes -= 1
+                        if permit == s.last:
+                            s.failures = s.rearm
+                        log[-5] = _CALL + _SUCCESS
+                        log[-2] = started
+                        log[-1] = now
+                    else:
+                        done = False
+            finally:
+                self._release()
+            if done:
+                if self._breaker._pending:
+                    self._breaker._deliver()
+                return
+        self._end(held, _SUCCESS if exc is None else self._code(exc))
 
     # -- async with ------------------------------------------------------------------------------
 
@@ -305,64 +329,4 @@ class Guard:
 
             return cast(F, async_wrapper)
 
-        return cast(F, self._sync_wrapper(fn))
-
-    def _sync_wrapper(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        acquire, release = self._lock.acquire, self._lock.release
-        clock, breaker, batch = self._clock, self._breaker, self._batch
-        # The same objects for the breaker's life (the log is cleared, never replaced), held
-        # here so that the common case below looks nothing up; the default clock inlined.
-        log: list[float] = [] if batch is None else batch._log
-        system_clock = breaker._system_clock
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            # _begin and a success's _end written out once more for the common case (a grant in
-            # hand, the record right after its acquire): this is every decorated call's cost.
-            s = self._handle
-            acquire()
-            try:
-                if s.outcomes > 0 and len(log) < _FLUSH_WORDS:
-                    started = float(time_ns() // 1_000_000) if system_clock else clock()
-                    batch.last_permit = s.last = permit = batch.last_permit + 1
-                    log.extend((_ACQUIRE, s.slot, permit, -1.0, started))
-                else:
-                    s = _UNRESOLVED  # the general path, which also flushes a long log
-            finally:
-                release()
-            if s is _UNRESOLVED:
-                try:
-                    permit, started, s = self._begin()
-                except BreakerOpen as e:
-                    if self._fallback is None:
-                        raise
-                    return self._fallback(e)
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as e:
-                self._end((permit, started, s), self._code(e))
-                raise
-            acquire()
-            try:
-                done = s.outcomes > 0 and len(log) > 0 and log[-3] == permit and log[-5] == _ACQUIRE
-                if done:
-                    now = float(time_ns() // 1_000_000) if system_clock else clock()
-                    if now >= started:
-                        s.outcomes -= 1
-                        if permit == s.last:
-                            s.failures = s.rearm
-                        log[-5] = _CALL + _SUCCESS
-                        log[-2] = now - started
-                        log[-1] = now
-                    else:
-                        done = False
-            finally:
-                release()
-            if done:
-                if breaker._pending:
-                    breaker._deliver()
-                return result
-            self._end((permit, started, s), _SUCCESS)
-            return result
-
-        return wrapper
+        return cast(F, self._breaker._decorate(self, fn))
