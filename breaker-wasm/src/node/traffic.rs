@@ -9,10 +9,21 @@ impl Node {
     pub(super) fn call<'a>(&mut self, service: &'a str, fixture: CallFixture) -> Reply<'a> {
         let now = self.now;
         let mut slow = false;
+        let gate = self.gate(service);
         let result = self.traffic(service, |b, config, log| {
-            if let Some(state) = fixture.state {
-                b.set_state(config, state, now, log);
-            }
+            // A fixture's state is as if just entered, lease and all.
+            let gated;
+            let config = match fixture.state {
+                Some(state) => {
+                    b.set_state(config, state, now, log);
+                    config
+                }
+                None => {
+                    b.settle(config, now, log);
+                    gated = gate.config(b.state(), config);
+                    &gated
+                }
+            };
             slow = config.is_slow(fixture.duration_ms);
             b.call(config, now, fixture.attempts, fixture.duration_ms, log)
         });
@@ -35,8 +46,10 @@ impl Node {
     pub(super) fn acquire<'a>(&mut self, service: &'a str) -> Reply<'a> {
         let now = self.now;
         let permit = self.last_permit + 1;
+        let gate = self.gate(service);
         match self.traffic(service, |b, config, log| {
-            b.acquire(config, now, permit, log)
+            b.settle(config, now, log);
+            b.acquire(&gate.config(b.state(), config), now, permit, log)
         }) {
             Ok(state) => {
                 self.last_permit = permit;
