@@ -375,3 +375,20 @@ fn a_snapshot_keeps_the_peer_behind_a_transition() {
         ],
     );
 }
+
+#[test]
+fn what_time_did_before_a_peers_message_stays_this_nodes_own() {
+    check(&[
+        (0, PEER_OPEN, ""),
+        (
+            1500,
+            r#"{"type":"peer_transition","service":"svc","to":"closed","peer":"n3","reason":"probe ok","entry":"200-0"}"#,
+            "",
+        ),
+        (
+            1500,
+            r#"{"type":"events","msg_id":1,"after":1}"#,
+            r#"{"type":"events_ok","in_reply_to":1,"events":[{"seq":2,"at_ms":1000,"service":"svc","from":"open","to":"half_open","reason":"open timeout of 1000 ms elapsed"},{"seq":3,"at_ms":1500,"service":"svc","from":"half_open","to":"closed","reason":"peer n3: probe ok"}]}"#,
+        ),
+    ]);
+}

@@ -106,8 +106,10 @@ impl Node {
         let idle = self.breakers.find(service).is_none()
             && matches!(p.to, PeerMove::Closed | PeerMove::Open(0));
         if !duplicate && !idle {
-            let before = self.events.last_seq();
             let now = self.now;
+            // What time did first is this node's own doing, not the peer's.
+            self.traffic(service, |b, config, log| b.settle(config, now, log));
+            let before = self.events.last_seq();
             self.traffic(service, |b, config, log| b.peer(config, p.to, now, log));
             let note = PeerNote {
                 peer: (*p.peer).into(),

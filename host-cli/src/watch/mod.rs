@@ -1,5 +1,5 @@
-//! Watching a running node: transitions on stderr, and with `--listen` an HTTP side serving
-//! `/metrics`, `/events` and `/status`.
+//! Watching a running node: transitions on stderr, with `--listen` an HTTP side serving
+//! `/metrics`, `/events` and `/status`, and with `--fleet` the fleet's publisher.
 //!
 //! The serving loop asks the guest with the host's own read-only messages (`events` after the
 //! last seq seen, without settling; `status`; `metrics`), in calls of their own, so nothing a
@@ -21,6 +21,7 @@ use serde_json::value::RawValue;
 use crate::Args;
 use crate::clock::ClockKind;
 use crate::error::StartError;
+use crate::fleet::Fleet;
 use crate::inputs::Input;
 use crate::messages::Ask;
 use crate::supervisor::Supervisor;
@@ -52,6 +53,8 @@ pub struct Watch {
     clock: ClockKind,
     /// Said once when the module's answers cannot be read, rather than on every batch.
     complained: bool,
+    /// The fleet (`--fleet`) gets the transitions too.
+    pub fleet: Fleet,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +84,7 @@ impl Watch {
     ) -> Result<Watch, StartError> {
         // Empty data wakes the loop, which then looks at `wanted`; a full channel means it is
         // busy and will look soon anyway.
+        let fleet = Fleet::start(args, &poke)?;
         let poke: Poke = Box::new(move || drop(poke.try_send(Input::Data(Vec::new()))));
         let shared = Arc::new(Shared::new());
         if let Some(addr) = &args.listen {
@@ -94,6 +98,7 @@ impl Watch {
             listening: args.listen.is_some(),
             clock: args.clock,
             complained: false,
+            fleet,
         };
         watch.read_events(node, now_ms, false);
         Ok(watch)
@@ -131,6 +136,7 @@ impl Watch {
         if self.log != LogFormat::Off || self.listening {
             self.read_events(node, now_ms, true);
         }
+        self.fleet.after(node, now_ms);
     }
 
     /// Reads the transitions after the last one seen. The last one seen is asked for again:
