@@ -84,7 +84,7 @@ impl Drop for Redis {
 /// One `breaker-host` of the fleet, its replies read on a thread so a wait can time out.
 struct Node {
     child: Child,
-    stdin: ChildStdin,
+    stdin: Option<ChildStdin>,
     replies: Receiver<String>,
     stderr: PathBuf,
     next_id: u64,
@@ -115,7 +115,7 @@ impl Node {
         });
         Node {
             child,
-            stdin,
+            stdin: Some(stdin),
             replies,
             stderr,
             next_id: 1,
@@ -128,8 +128,9 @@ impl Node {
         self.next_id += 1;
         let body = body.replacen('{', &format!(r#"{{"msg_id":{id},"#), 1);
         let doc = format!(r#"{{"src":"c","dest":"payments","body":{body}}}"#);
-        writeln!(self.stdin, "{doc}").unwrap();
-        self.stdin.flush().unwrap();
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{doc}").unwrap();
+        stdin.flush().unwrap();
         match self.replies.recv_timeout(REPLY_WITHIN) {
             Ok(line) => {
                 assert!(line.contains(&format!(r#""in_reply_to":{id}"#)), "{line}");
@@ -398,4 +399,67 @@ fn duplicate_stream_entries_make_no_second_transition() {
     assert_eq!(events.matches(r#""to":"open""#).count(), 1, "{events}");
     assert_eq!(events.matches(r#""to":"closed""#).count(), 1, "{events}");
     assert!(events.contains("peer ghost: probe ok"), "{events}");
+}
+
+#[test]
+fn a_nodes_input_with_the_fleets_documents_replays_to_the_same_replies() {
+    let redis = Redis::start("fleet-replay");
+    let dir = redis.dir.clone();
+    let config = dir.join("config.json");
+    std::fs::write(&config, r#"{"open_timeout_ms":300}"#).unwrap();
+    let (url, config) = (redis.url(), config.to_str().unwrap().to_string());
+    let trace = dir.join("b.trace");
+    let base = [
+        "--fleet",
+        &url,
+        "--fleet-name",
+        "replay",
+        "--config",
+        &config,
+    ];
+    let mut a = Node::start(&dir, "a", &[&base[..], &["--instance", "a"]].concat());
+    let b_args = ["--instance", "b", "--fleet-trace", trace.to_str().unwrap()];
+    let mut b = Node::start(&dir, "b", &[&base[..], &b_args].concat());
+    let mut replies = vec![b.ask(CALL)];
+    assert!(
+        a.ask(r#"{"type":"call","force_failures":5}"#)
+            .contains("circuit_breaker_open")
+    );
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(600) {
+        replies.push(b.ask(r#"{"type":"acquire"}"#));
+        thread::sleep(Duration::from_millis(10));
+    }
+    replies.push(b.ask(r#"{"type":"status","service":"payments"}"#));
+    drop(b.stdin.take());
+    let _ = b.child.wait();
+    let mut replay = String::new();
+    let mut now = 0;
+    for line in std::fs::read_to_string(&trace).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let at = v["now_ms"].as_u64().unwrap();
+        let advance = format!(
+            r#"{{"src":"r","dest":"r","body":{{"type":"advance_clock","ms":{}}}}}"#,
+            at - now
+        );
+        replay.push_str(&advance);
+        replay.push('\n');
+        replay.push_str(v["input"].as_str().unwrap());
+        now = at;
+    }
+    assert!(
+        replay.contains("peer_transition") && replay.contains("fleet_lease"),
+        "{replay}"
+    );
+    let args = ["--clock", "manual", "--fleet-replay", "--config", &config];
+    let out = common::run(&args, replay.as_bytes());
+    assert_eq!(common::lines(&out), replies);
+    assert!(
+        replies.iter().any(|r| r.contains("Circuit breaker OPEN")),
+        "{replies:?}"
+    );
+    assert!(
+        replies.iter().any(|r| r.contains("acquire_ok")),
+        "{replies:?}"
+    );
 }
