@@ -133,10 +133,14 @@ impl Watch {
     /// stream.
     pub fn batch(&mut self, node: &mut Supervisor, now_ms: u64, docs: usize) {
         HostCounts::add(&self.counts().messages_in, docs as u64);
-        if self.log != LogFormat::Off || self.listening {
+        let (seen, reading) = (self.last_seq, self.log != LogFormat::Off || self.listening);
+        if reading {
             self.read_events(node, now_ms, true);
         }
-        self.fleet.after(node, now_ms);
+        // The fleet asks the module only after a batch that moved a breaker, when that is known.
+        if !reading || self.last_seq != seen {
+            self.fleet.after(node, now_ms);
+        }
     }
 
     /// Reads the transitions after the last one seen. The last one seen is asked for again:
