@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         Options {
             manual_clock: false,
             fixtures: false,
-            fleet: false,
+            fleet: true,
         },
     ] {
         let mut session = Session::new(options);
