@@ -463,3 +463,23 @@ fn a_nodes_input_with_the_fleets_documents_replays_to_the_same_replies() {
         "{replies:?}"
     );
 }
+
+#[test]
+fn a_node_that_ends_right_after_a_trip_still_shares_it() {
+    let redis = Redis::start("fleet-end");
+    let url = redis.url();
+    let args = ["--fleet", &url, "--fleet-name", "end", "--instance"];
+    let mut b = Node::start(&redis.dir, "b", &[&args[..], &["b"]].concat());
+    assert!(b.ask(CALL).contains("call_ok"));
+    let trip =
+        r#"{"src":"c","dest":"payments","body":{"type":"call","msg_id":1,"force_failures":5}}"#;
+    let out = common::run(
+        &[&args[..], &["a"]].concat(),
+        format!("{trip}\n").as_bytes(),
+    );
+    assert!(out.status.success());
+    assert!(common::lines(&out)[0].contains("circuit_breaker_open"));
+    until(&mut b, CALL, Duration::from_secs(1), |r| {
+        r.contains(REJECTED_OPEN)
+    });
+}

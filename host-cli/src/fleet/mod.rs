@@ -17,7 +17,8 @@ mod writer;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::sync::Arc;
-use std::sync::mpsc::{Sender, SyncSender, channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -34,8 +35,9 @@ const STREAM_MAXLEN: u64 = 10_000;
 
 /// The serving loop's side of the fleet; inert without `--fleet`.
 pub struct Fleet {
-    /// The writer thread's queue, with `--fleet`.
+    /// The writer thread's queue, with `--fleet`, and word of its end.
     tx: Option<Sender<Vec<Outgoing>>>,
+    writer_done: Option<Receiver<()>>,
     /// The seq of the last transition read from the guest.
     last_seq: u64,
     share_force: bool,
@@ -60,6 +62,9 @@ struct TraceLine<'a> {
     input: &'a str,
 }
 
+/// How long a node that is ending gives the writer to publish its last transitions.
+const LAST_PUBLISH: Duration = Duration::from_secs(1);
+
 /// This node's name in the fleet when `--instance` is not given: the host's name and the pid.
 fn default_instance() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
@@ -80,6 +85,7 @@ impl Fleet {
         };
         let mut fleet = Fleet {
             tx: None,
+            writer_done: None,
             last_seq: 0,
             share_force: args.fleet_share_force,
             trace,
@@ -103,7 +109,7 @@ impl Fleet {
         };
         reader::spawn(link(), names.stream.clone(), me, inputs.clone());
         let (tx, rx) = channel();
-        writer::spawn(link(), names, rx, inputs.clone());
+        fleet.writer_done = Some(writer::spawn(link(), names, rx, inputs.clone()));
         fleet.tx = Some(tx);
         Ok(fleet)
     }
@@ -145,6 +151,16 @@ impl Fleet {
                 self.complained = true;
             }
             Err(_) => {}
+        }
+    }
+}
+
+impl Drop for Fleet {
+    /// The node is ending: its last transitions are published (for at most [`LAST_PUBLISH`]).
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(done) = &self.writer_done {
+            let _ = done.recv_timeout(LAST_PUBLISH);
         }
     }
 }

@@ -5,7 +5,7 @@
 //! transitions; it never waits for Redis.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -57,7 +57,14 @@ struct Writer {
     give_back: Script,
 }
 
-pub fn spawn(link: Link, names: Names, rx: Receiver<Vec<Outgoing>>, inputs: SyncSender<Input>) {
+/// Starts the writer; the receiver hears once it has ended (after its last attempt to publish,
+/// once the serving loop has dropped its sender).
+pub fn spawn(
+    link: Link,
+    names: Names,
+    rx: Receiver<Vec<Outgoing>>,
+    inputs: SyncSender<Input>,
+) -> Receiver<()> {
     let mut w = Writer {
         link,
         names,
@@ -67,13 +74,19 @@ pub fn spawn(link: Link, names: Names, rx: Receiver<Vec<Outgoing>>, inputs: Sync
         take: Script::new(TAKE),
         give_back: Script::new(GIVE_BACK),
     };
+    let (ended, done) = sync_channel(1);
     thread::spawn(move || {
         loop {
             let wait = w.next_wake().saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
                 Ok(batch) => w.take_in(batch),
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Disconnected) => {
+                    // The node is ending: what it has not published yet goes out now, if it can.
+                    w.publish();
+                    let _ = ended.send(());
+                    return;
+                }
             }
             while let Ok(batch) = rx.try_recv() {
                 w.take_in(batch);
@@ -84,6 +97,7 @@ pub fn spawn(link: Link, names: Names, rx: Receiver<Vec<Outgoing>>, inputs: Sync
             }
         }
     });
+    done
 }
 
 impl Writer {
