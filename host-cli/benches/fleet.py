@@ -33,11 +33,21 @@ class Node:
     """One breaker-host of the fleet, asked one message at a time."""
 
     def __init__(self, instance: str) -> None:
-        args = [host, "--fleet", url, "--fleet-name", fleet, "--instance", instance,
-                "--log-format", "off"]
-        err = open(f"{logs}/{instance}.err", "wb")
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=err)
+        args = [
+            host,
+            "--fleet",
+            url,
+            "--fleet-name",
+            fleet,
+            "--instance",
+            instance,
+            "--log-format",
+            "off",
+        ]
+        with open(f"{logs}/{instance}.err", "wb") as err:
+            self.proc = subprocess.Popen(
+                args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
+            )
         self.next_id = 1
 
     def ask(self, body: dict[str, object]) -> str:
@@ -61,8 +71,9 @@ for i in range(trips):
     service = f"s{i}"
     assert "call_ok" in b.ask({"type": "call", "service": service})
     started = time.perf_counter()
-    assert "circuit_breaker_open" in a.ask({"type": "call", "service": service,
-                                            "force_failures": 5})
+    assert "circuit_breaker_open" in a.ask(
+        {"type": "call", "service": service, "force_failures": 5}
+    )
     while "Circuit breaker OPEN" not in b.ask({"type": "call", "service": service}):
         pass
     delays.append((time.perf_counter() - started) * 1000)
