@@ -257,6 +257,63 @@ fn three_nodes_trip_together_probe_once_and_close_together() {
             thread::sleep(Duration::from_millis(2));
         }
     }
+    // The holder gave the probe lease back on leaving half_open.
+    let mut conn = redis.client().get_connection().unwrap();
+    let held = |conn: &mut redis::Connection| {
+        let key = "breaker:{three}:lease:payments";
+        redis::cmd("EXISTS").arg(key).query::<bool>(conn).unwrap()
+    };
+    while held(&mut conn) {
+        assert!(
+            at.elapsed() < Duration::from_secs(2),
+            "the lease is still held"
+        );
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn forced_modes_are_shared_only_when_asked() {
+    let redis = Redis::start("fleet-force");
+    let url = redis.url();
+    let start = |name: &str, instance: &str, share: bool| {
+        let mut args = vec![
+            "--fleet",
+            &url,
+            "--fleet-name",
+            name,
+            "--instance",
+            instance,
+        ];
+        if share {
+            args.push("--fleet-share-force");
+        }
+        Node::start(&redis.dir, &format!("{name}-{instance}"), &args)
+    };
+    let (mut a, mut b) = (start("private", "a", false), start("private", "b", false));
+    assert!(b.ask(CALL).contains("call_ok"));
+    assert!(
+        a.ask(r#"{"type":"force","service":"payments","mode":"open"}"#)
+            .contains("force_ok")
+    );
+    let (mut c, mut d) = (start("shared", "c", true), start("shared", "d", true));
+    assert!(d.ask(CALL).contains("call_ok"));
+    assert!(
+        c.ask(r#"{"type":"force","service":"payments","mode":"open"}"#)
+            .contains("force_ok")
+    );
+    until(&mut d, CALL, Duration::from_secs(1), |r| {
+        r.contains(REJECTED_OPEN)
+    });
+    // By then the unshared force would have arrived too, had it been shared.
+    assert!(b.ask(CALL).contains("call_ok"));
+    assert!(
+        c.ask(r#"{"type":"force","service":"payments","mode":"auto"}"#)
+            .contains("force_ok")
+    );
+    until(&mut d, CALL, Duration::from_secs(1), |r| {
+        r.contains("call_ok")
+    });
 }
 
 /// How many lines of `text` contain `what`.
