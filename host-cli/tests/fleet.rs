@@ -376,6 +376,10 @@ fn redis_absent_at_start_the_nodes_serve_alone_then_join() {
     until(&mut b, CALL, Duration::from_secs(15), |r| {
         r.contains(REJECTED_OPEN)
     });
+    for node in [&a, &b] {
+        let err = node.err();
+        assert_eq!(count(&err, "is unreachable"), 1, "{err}");
+    }
 }
 
 #[test]
