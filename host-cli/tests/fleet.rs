@@ -544,3 +544,54 @@ fn a_node_that_ends_right_after_a_trip_still_shares_it() {
         r.contains(REJECTED_OPEN)
     });
 }
+
+#[test]
+fn a_restarted_node_does_not_publish_its_old_transitions_again() {
+    let redis = Redis::start("fleet-restart");
+    let url = redis.url();
+    let state = redis.dir.join("a.state");
+    let a_args = [
+        "--fleet",
+        &url,
+        "--fleet-name",
+        "restart",
+        "--instance",
+        "a",
+        "--state-file",
+        state.to_str().unwrap(),
+    ];
+    let mut b = Node::start(
+        &redis.dir,
+        "b",
+        &["--fleet", &url, "--fleet-name", "restart"],
+    );
+    assert!(b.ask(CALL).contains("call_ok"));
+    let doc = |body: &str| format!(r#"{{"src":"c","dest":"payments","body":{body}}}"#);
+    let first = [
+        doc(r#"{"type":"call","msg_id":1,"force_failures":5}"#),
+        doc(r#"{"type":"reset","msg_id":2,"service":"payments"}"#),
+    ];
+    let out = common::run(&a_args, (first.join("\n") + "\n").as_bytes());
+    assert!(out.status.success());
+    let mut conn = redis.client().get_connection().unwrap();
+    let stream = "breaker:{restart}:transitions";
+    let entries =
+        |conn: &mut redis::Connection| redis::cmd("XLEN").arg(stream).query::<u64>(conn).unwrap();
+    // The open was over (reset) before it could be published: only the close was.
+    assert_eq!(entries(&mut conn), 1, "the close");
+    // b opens on its own; a comes back with the old open and close in its log.
+    until(&mut b, CALL, Duration::from_secs(1), |r| {
+        r.contains("call_ok")
+    });
+    let tripped = b.ask(r#"{"type":"call","force_failures":5}"#);
+    assert!(tripped.contains("circuit_breaker_open"), "{tripped}");
+    let again = [
+        doc(r#"{"type":"status","msg_id":1,"service":"payments"}"#),
+        doc(r#"{"type":"call","msg_id":2,"service":"other","force_failures":5}"#),
+    ];
+    let out = common::run(&a_args, (again.join("\n") + "\n").as_bytes());
+    assert!(common::lines(&out)[0].contains(r#""state":"closed""#));
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(entries(&mut conn), 3, "b's trip and a's new one only");
+    assert!(b.ask(CALL).contains(REJECTED_OPEN));
+}

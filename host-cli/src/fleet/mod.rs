@@ -128,6 +128,16 @@ impl Fleet {
 
     /// After a call into the guest: its new transitions go to the writer thread.
     pub fn after(&mut self, node: &mut Supervisor, now_ms: u64) {
+        self.read_outbox(node, now_ms, true);
+    }
+
+    /// At start: the transitions a restored node already holds are old news, not published;
+    /// the writer only learns from them which breakers are half_open (and want the lease).
+    pub fn catch_up(&mut self, node: &mut Supervisor, now_ms: u64) {
+        self.read_outbox(node, now_ms, false);
+    }
+
+    fn read_outbox(&mut self, node: &mut Supervisor, now_ms: u64, publish: bool) {
         let Some(tx) = &self.tx else {
             return;
         };
@@ -140,8 +150,11 @@ impl Fleet {
         let body = read
             .and_then(|line| serde_json::from_slice::<Envelope>(&line).map_err(|e| e.to_string()));
         match body {
-            Ok(Envelope { body }) => {
+            Ok(Envelope { mut body }) => {
                 self.last_seq = body.last_seq;
+                for t in body.transitions.iter_mut().filter(|_| !publish) {
+                    t.share = false;
+                }
                 if !body.transitions.is_empty() {
                     let _ = tx.send(body.transitions);
                 }

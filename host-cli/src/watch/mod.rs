@@ -101,6 +101,7 @@ impl Watch {
             fleet,
         };
         watch.read_events(node, now_ms, false);
+        watch.fleet.catch_up(node, now_ms);
         Ok(watch)
     }
 
