@@ -392,3 +392,39 @@ fn what_time_did_before_a_peers_message_stays_this_nodes_own() {
         ),
     ]);
 }
+
+#[test]
+fn transitions_a_restore_brings_in_are_never_shared() {
+    let mut a = Session::new(FLEET);
+    check_with(
+        &mut a,
+        &[(
+            0,
+            r#"{"type":"call","msg_id":1,"service":"x","force_failures":5}"#,
+            r#"~"circuit_breaker_open""#,
+        )],
+    );
+    let doc = r#"{"src":"c","dest":"svc","body":{"type":"snapshot","msg_id":1}}"#;
+    let out = String::from_utf8(a.handle(doc.as_bytes(), 5).to_vec()).unwrap();
+    let start = out.find(r#""snapshot":"#).unwrap() + r#""snapshot":"#.len();
+    let restore = format!(
+        r#"{{"type":"restore","msg_id":2,"snapshot":{}}}"#,
+        &out[start..out.len() - 3]
+    );
+    check_with(
+        &mut a,
+        &[
+            (6, &restore, r#"~"restore_ok""#),
+            (
+                7,
+                r#"{"type":"call","msg_id":3,"service":"y","force_failures":5}"#,
+                r#"~"circuit_breaker_open""#,
+            ),
+            (
+                8,
+                r#"{"type":"fleet_outbox","msg_id":4}"#,
+                r#"~"transitions":[{"seq":1,"at_ms":0,"service":"x","from":"closed","to":"open","reason":"5 consecutive failures (threshold 5)","share":false,"remaining_ms":4992,"lease_ms":10000},{"seq":2,"at_ms":7,"service":"y","from":"closed","to":"open","reason":"5 consecutive failures (threshold 5)","share":true"#,
+            ),
+        ],
+    );
+}

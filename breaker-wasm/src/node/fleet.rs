@@ -62,8 +62,9 @@ pub enum FleetReply<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outgoing {
     pub event: Event,
-    /// Publish it: a transition of this node's own (not a peer's), not to half_open (each node
-    /// gets there by itself), a forced mode only when asked, an open only while it lasts.
+    /// Publish it: a transition of this node's own (not a peer's, not one a restore brought
+    /// in), not to half_open (each node gets there by itself), a forced mode only when asked, an
+    /// open only while it lasts.
     pub share: bool,
     /// What is left of the open period (an open that is shared, not forced).
     pub remaining_ms: Option<u64>,
@@ -87,6 +88,16 @@ struct Grant {
 pub struct FleetState {
     last_entry: Option<EntryId>,
     grants: BTreeMap<Box<str>, Grant>,
+    /// The last event a restore brought in: those are old news, never shared.
+    restored_upto: u64,
+}
+
+impl FleetState {
+    /// A restore replaced the node's state and its event log, up to `last_seq`.
+    pub(super) fn restored(&mut self, last_seq: u64) {
+        self.restored_upto = last_seq;
+        self.grants.clear();
+    }
 }
 
 impl Node {
@@ -209,6 +220,7 @@ impl Node {
             _ => None,
         };
         let share = e.peer.is_none()
+            && e.seq > self.fleet.restored_upto
             && e.to != StateName::HalfOpen
             && match mode {
                 Some(_) => forced,
