@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use crate::breaker::{Config, ForceMode, PeerMove, Reason, State, StateName};
+use crate::breaker::{Breaker, Config, ForceMode, PeerMove, Reason, State, StateName};
 
 use super::events::{Event, PeerNote};
 use super::{Node, Reply};
@@ -244,16 +244,26 @@ pub(super) struct Gate {
 }
 
 impl Gate {
-    /// The config to decide with in `state` (after settling): in a fleet, a half_open breaker
-    /// admits probes only while this node holds the lease of that period; otherwise its
-    /// `half_open_max_calls` is 0, so every call is rejected as when the probe slots are taken.
-    pub(super) fn config(&self, state: State, config: &Config) -> Config {
+    /// The config to decide on `b` with: in a fleet, a breaker that is half_open (or whose open
+    /// period has ended, so that the decision will find it half_open) admits probes only while
+    /// this node holds the lease of that half_open period; otherwise its `half_open_max_calls`
+    /// is 0, so every call is rejected as when the probe slots are taken. Outside a fleet, the
+    /// config as it is. Read without settling: the decision settles, with the same config.
+    pub(super) fn config(&self, b: &Breaker, config: &Config) -> Config {
         let mut gated = *config;
-        if let State::HalfOpen { since, .. } = state {
+        if !self.fleet || b.forced().is_some() {
+            return gated;
+        }
+        let half_open = match b.state() {
+            State::HalfOpen { since, .. } => Some(since),
+            open @ State::Open { .. } if open.open_elapsed(self.now) => open.open_until(),
+            _ => None,
+        };
+        if let Some(since) = half_open {
             let held = self
                 .grant
                 .is_some_and(|g| g.since == since && self.now < g.until);
-            if self.fleet && !held {
+            if !held {
                 gated.half_open_max_calls = 0;
             }
         }

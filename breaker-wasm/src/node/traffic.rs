@@ -19,8 +19,7 @@ impl Node {
                     config
                 }
                 None => {
-                    b.settle(config, now, log);
-                    gated = gate.config(b.state(), config);
+                    gated = gate.config(b, config);
                     &gated
                 }
             };
@@ -48,8 +47,7 @@ impl Node {
         let permit = self.last_permit + 1;
         let gate = self.gate(service);
         match self.traffic(service, |b, config, log| {
-            b.settle(config, now, log);
-            b.acquire(&gate.config(b.state(), config), now, permit, log)
+            b.acquire(&gate.config(b, config), now, permit, log)
         }) {
             Ok(state) => {
                 self.last_permit = permit;
