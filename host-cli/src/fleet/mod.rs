@@ -1,13 +1,13 @@
 //! A node as one of a fleet (`--fleet`): transitions shared through a Redis stream, probes of
 //! half_open shared through a lease in Redis, every decision still the guest's own.
 //!
-//! The serving loop's side is [`Fleet`]: after every call into the guest it reads the guest's
-//! new transitions (`fleet_outbox`, read-only) and hands them to the writer thread
-//! (`writer.rs`: publishes, asks for probe leases); the reader thread (`reader.rs`) turns the
-//! other nodes' entries into `peer_transition` documents. Those documents, and the lease's
-//! answers (`fleet_lease`), come back through the loop's inputs and reach the guest like any
-//! document, one at a time: the guest's input alone decides, so a recorded input replays to the
-//! same replies (`--fleet-trace`).
+//! The serving loop's side is [`Fleet`], held by the watch: after a batch that moved a breaker
+//! it reads the guest's new transitions (`fleet_outbox`, read-only) and hands them to the writer
+//! thread (`writer.rs`: publishes, asks for probe leases); the reader thread (`reader.rs`) turns
+//! the other nodes' entries into `peer_transition` documents. Those documents, and the lease's
+//! answers (`fleet_lease`), come back through the loop's inputs (`Input::Peer`) as complete
+//! documents and reach the guest with the next batch, like any document: the guest's input
+//! alone decides, so a recorded input replays to the same replies (`--fleet-trace`).
 
 mod entry;
 mod link;
