@@ -62,7 +62,7 @@ pub extern "C" fn breaker_free(ptr: i32, len: i32) {
 }
 
 /// Sets how this node runs, before its first message: bit 0 the manual clock, bit 1 no test
-/// fixtures. Returns 0, or -1 once messages have been handled (nothing changes then).
+/// fixtures, bit 2 one of a fleet (half_open probes only under the fleet's lease). Returns 0, or -1 once messages have been handled (nothing changes then).
 #[unsafe(no_mangle)]
 pub extern "C" fn breaker_set_options(flags: i32) -> i32 {
     // SAFETY: one thread; no reference outlives this call.
@@ -73,6 +73,7 @@ pub extern "C" fn breaker_set_options(flags: i32) -> i32 {
     *slot = Some(Session::new(Options {
         manual_clock: flags & 1 != 0,
         fixtures: flags & 2 == 0,
+        fleet: flags & 4 != 0,
     }));
     0
 }

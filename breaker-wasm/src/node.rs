@@ -4,6 +4,7 @@
 mod admin;
 pub mod budget;
 mod events;
+pub mod fleet;
 pub mod grant;
 pub mod image;
 mod metrics;
@@ -15,7 +16,8 @@ mod traffic;
 use std::collections::BTreeMap;
 
 use crate::breaker::{Breaker, Config, Patch, Transitions, View};
-pub use events::{Event, EventLog, MAX_EVENTS};
+pub use events::{Event, EventLog, MAX_EVENTS, PeerNote};
+pub use fleet::{EntryId, FleetReply, FleetRequest, Outgoing, PeerTransition};
 pub use image::{Image, ImageError, SavedBreaker};
 use registry::Registry;
 pub use request::{
@@ -35,6 +37,9 @@ pub struct Options {
     /// The test fixtures of `call` (`state`, `force_failures`, `force_success`) and `force` are
     /// accepted. Off in production.
     pub fixtures: bool,
+    /// One of a fleet: a half_open breaker admits probes only while the node holds the fleet's
+    /// probe lease (`fleet_lease`).
+    pub fleet: bool,
 }
 
 impl Default for Options {
@@ -42,6 +47,7 @@ impl Default for Options {
         Options {
             manual_clock: false,
             fixtures: true,
+            fleet: false,
         }
     }
 }
@@ -67,6 +73,8 @@ pub struct Node {
     scratch: Transitions,
     /// Slow and ignored calls and transitions by from/to, for metrics.
     tallies: Tallies,
+    /// The last peer entry applied and the probe leases held (see `fleet`).
+    fleet: fleet::FleetState,
 }
 
 impl Node {
@@ -84,6 +92,7 @@ impl Node {
             checkpoints: None,
             scratch: Vec::new(),
             tallies: Tallies::default(),
+            fleet: fleet::FleetState::default(),
         }
     }
 
@@ -207,6 +216,7 @@ impl Node {
             }
             Request::Transition { service, to, open } => self.transition(service, to, open),
             Request::Isolate { service, release } => self.isolate(service, release),
+            Request::Fleet(ref fleet) => self.fleet(fleet),
             Request::Events {
                 service,
                 after,

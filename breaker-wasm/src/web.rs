@@ -19,6 +19,7 @@ impl WebNode {
             session: Session::new(Options {
                 manual_clock,
                 fixtures: true,
+                fleet: false,
             }),
         }
     }

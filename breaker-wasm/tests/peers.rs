@@ -297,6 +297,7 @@ fn the_half_open_limit_is_validated() {
 const NO_FIXTURES: Options = Options {
     manual_clock: false,
     fixtures: false,
+    fleet: false,
 };
 
 fn moved(state: &str) -> String {

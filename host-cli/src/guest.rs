@@ -20,11 +20,23 @@ static EMBEDDED_CWASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/breaker
 pub struct GuestOptions {
     pub manual_clock: bool,
     pub no_fixtures: bool,
+    pub fleet: bool,
 }
 
 impl GuestOptions {
+    /// The options the command line asks for.
+    pub fn of(args: &crate::Args) -> GuestOptions {
+        GuestOptions {
+            manual_clock: args.clock == crate::clock::ClockKind::Manual,
+            no_fixtures: args.no_fixtures,
+            fleet: args.fleet.is_some() || args.fleet_replay,
+        }
+    }
+
     fn flags(self) -> i32 {
-        i32::from(self.manual_clock) | (i32::from(self.no_fixtures) << 1)
+        i32::from(self.manual_clock)
+            | (i32::from(self.no_fixtures) << 1)
+            | (i32::from(self.fleet) << 2)
     }
 }
 

@@ -9,6 +9,8 @@ use std::thread;
 /// One input of the serving loop.
 pub enum Input {
     Data(Vec<u8>),
+    /// One complete document from the fleet (`--fleet`), handled on its own.
+    Peer(Vec<u8>),
     /// End of input (or an unreadable stdin).
     End,
     /// SIGTERM, SIGINT, SIGHUP or SIGQUIT.

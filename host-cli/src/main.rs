@@ -18,6 +18,7 @@ mod clock;
 mod engine_config;
 mod error;
 mod files;
+mod fleet;
 mod guest;
 mod inputs;
 mod messages;
@@ -113,6 +114,39 @@ pub struct Args {
     /// How many rotated record files to keep besides FILE (the oldest go first).
     #[arg(long, value_name = "K", default_value_t = 10, requires = "record")]
     record_keep: u32,
+
+    /// Join a fleet through Redis at this URL (redis://HOST:PORT/DB): this node's transitions
+    /// are shared with the fleet's other nodes and theirs with it, and in half_open the fleet
+    /// runs at most `half_open_max_calls` probes in all. Off by default.
+    #[arg(long, value_name = "URL")]
+    fleet: Option<String>,
+
+    /// The fleet's name: nodes of one name share their transitions.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "default",
+        requires = "fleet"
+    )]
+    fleet_name: String,
+
+    /// This node's name in the fleet (default: the host's name and the process id).
+    #[arg(long, value_name = "ID", requires = "fleet")]
+    instance: Option<String>,
+
+    /// Share forced modes (`force`, `isolate`) with the fleet too.
+    #[arg(long, requires = "fleet")]
+    fleet_share_force: bool,
+
+    /// Run the module as one of a fleet without Redis: the fleet's documents come from stdin.
+    /// For replaying what a node of a fleet handled (see --fleet-trace).
+    #[arg(long, conflicts_with = "fleet")]
+    fleet_replay: bool,
+
+    /// Append every input the module handles (stdin and the fleet's documents), with its time,
+    /// to this file, one JSON object a line: {"now_ms":N,"input":"..."}.
+    #[arg(long, value_name = "FILE")]
+    fleet_trace: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Subcommand)]

@@ -46,6 +46,12 @@ pub enum Ask<'a> {
         after: u64,
         settle: bool,
     },
+    /// The transitions after `after` and which of them the fleet gets (read-only).
+    FleetOutbox {
+        msg_id: u64,
+        after: u64,
+        forced: bool,
+    },
 }
 
 #[derive(Serialize)]

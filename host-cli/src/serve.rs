@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use breaker_wasm::wire::framing::{Frame, Splitter};
 
 use crate::batch::{self, Batch};
-use crate::clock::{Clock, ClockKind};
+use crate::clock::Clock;
 use crate::error::StartError;
 use crate::guest::{GuestOptions, Limits, Program};
 use crate::inputs::{Input, STOPPING, spawn_inputs};
@@ -56,10 +56,7 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
     };
     let setup = Setup {
         program,
-        options: GuestOptions {
-            manual_clock: args.clock == ClockKind::Manual,
-            no_fixtures: args.no_fixtures,
-        },
+        options: GuestOptions::of(args),
         limits: Limits {
             memory_bytes: (args.max_guest_memory_mib as usize) << 20,
             fuel_per_call: args.max_call_fuel,
@@ -145,6 +142,7 @@ impl Server {
         while let Some(input) = next {
             match input {
                 Input::Data(bytes) => self.take(&bytes),
+                Input::Peer(doc) => self.batch.add(&doc, 0),
                 Input::End => {
                     self.end_of_input();
                     self.closed = true;
@@ -209,6 +207,7 @@ impl Server {
         self.batch.record(self.recorder.as_mut(), now);
         let before = self.replies.len();
         self.diagnostics.clear();
+        self.watch.fleet.trace(&self.batch.bytes, now);
         let at = |n| self.batch.stream_line(n);
         match self.node.handle(
             &self.batch.bytes,

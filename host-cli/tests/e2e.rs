@@ -323,6 +323,7 @@ fn native_and_wasm_give_byte_identical_replies() {
     let options = breaker_wasm::Options {
         manual_clock: true,
         fixtures: true,
+        fleet: false,
     };
     let mut session = breaker_wasm::Session::new(options);
     let native = session.handle(&input, 0).to_vec();

@@ -13,10 +13,12 @@ fuzz_target!(|data: &[u8]| {
         Options {
             manual_clock: true,
             fixtures: true,
+            fleet: false,
         },
         Options {
             manual_clock: false,
             fixtures: false,
+            fleet: true,
         },
     ] {
         let mut session = Session::new(options);

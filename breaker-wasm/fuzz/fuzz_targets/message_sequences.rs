@@ -351,6 +351,7 @@ fuzz_target!(|script: Script| {
     let options = Options {
         manual_clock: script.manual_clock,
         fixtures: script.fixtures,
+        fleet: false,
     };
     let (mut a, mut twin) = (Session::new(options), Session::new(options));
     let mut restored: Option<Session> = None;

@@ -24,7 +24,7 @@ pub use results::{
     Attempts, CallResult, Counts, Figures, Lease, MAX_OUTSTANDING, Outcome, Recorded, Rejection,
     View,
 };
-pub use state::{ForceMode, Forced, Reason, Span, State, StateName, Transition};
+pub use state::{ForceMode, Forced, PeerMove, Reason, Span, State, StateName, Transition};
 pub use window::{Mark, Tally, WindowState};
 
 use timing::fnv1a;

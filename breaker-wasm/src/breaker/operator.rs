@@ -1,6 +1,8 @@
 //! Operator actions: `force` and `reset`.
 
-use super::{Breaker, Config, Counts, ForceMode, Forced, Reason, State, StateName, Transitions};
+use super::{
+    Breaker, Config, Counts, ForceMode, Forced, PeerMove, Reason, State, StateName, Transitions,
+};
 
 impl Breaker {
     /// An operator's override: forced open, forced closed, or back to normal (closed, zeroed).
@@ -49,6 +51,29 @@ impl Breaker {
     ) {
         self.settle(config, now, log);
         self.put(config, to, open_ms, now, Reason::Operator, log);
+    }
+
+    /// A peer's transition (`peer_transition`), after the timed transitions due. A peer's open
+    /// opens a closed or half_open breaker for `ms` from now (an open one stays as it is); a
+    /// peer's close closes an open or half_open one; neither touches a breaker an operator forced
+    /// or isolated here. A peer's forced mode is applied as a local `force` would be.
+    pub fn peer(&mut self, config: &Config, to: PeerMove, now: u64, log: &mut Transitions) {
+        self.settle(config, now, log);
+        match to {
+            PeerMove::Forced(mode) => self.force(config, mode, now, log),
+            _ if self.forced.is_some() => {}
+            PeerMove::Open(0) => {}
+            PeerMove::Open(ms) => {
+                if !matches!(self.state, State::Open { .. }) {
+                    self.put(config, StateName::Open, Some(ms), now, Reason::Peer, log);
+                }
+            }
+            PeerMove::Closed => {
+                if self.state != State::Closed {
+                    self.put(config, StateName::Closed, None, now, Reason::Peer, log);
+                }
+            }
+        }
     }
 
     /// One more holder of an isolation (`isolate`): forced open until every holder releases.

@@ -77,6 +77,16 @@ pub enum Forced {
     Closed,
 }
 
+/// What a peer's transition asks of this node's breaker (`peer_transition`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerMove {
+    /// Open for this many milliseconds from now (nothing when 0).
+    Open(u64),
+    Closed,
+    /// A peer's forced mode (shared only when the fleet shares them).
+    Forced(ForceMode),
+}
+
 /// What `force` asks for: one of the forced modes, or back to normal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ForceMode {
@@ -128,6 +138,8 @@ pub enum Reason {
     Reset,
     /// An operator's `transition`.
     Operator,
+    /// A peer of the fleet moved it (`peer_transition`); the event log keeps which peer and why.
+    Peer,
     /// A new breaker starting in `initial_state`.
     Initial,
     /// The first holder isolated it (`isolate`).

@@ -298,6 +298,7 @@ impl Node {
         self.last_permit = image.last_permit;
         self.events = image.events.clone();
         self.events.shift_back(delta);
+        self.fleet.restored(self.events.last_seq());
         Ok(image.breakers.len())
     }
 }

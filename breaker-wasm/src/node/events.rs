@@ -17,6 +17,15 @@ pub struct Event {
     pub from: StateName,
     pub to: StateName,
     pub reason: Reason,
+    /// Set when a peer's transition caused it: which peer, and why it moved.
+    pub peer: Option<Box<PeerNote>>,
+}
+
+/// The peer behind a transition a `peer_transition` caused, and the reason it gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerNote {
+    pub peer: Box<str>,
+    pub reason: Box<str>,
 }
 
 /// The last [`MAX_EVENTS`] transitions, oldest first.
@@ -56,8 +65,17 @@ impl EventLog {
             from: t.from,
             to: t.to,
             reason: t.reason,
+            peer: None,
         };
         self.items.push_back(event);
+    }
+
+    /// Marks the events after `after` as caused by a peer's transition.
+    pub fn mark_peer(&mut self, after: u64, note: &PeerNote) {
+        let start = self.items.partition_point(|e| e.seq <= after);
+        for e in self.items.range_mut(start..) {
+            e.peer = Some(Box::new(note.clone()));
+        }
     }
 
     /// The events after `after`, of `service` only when given.

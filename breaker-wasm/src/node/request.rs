@@ -7,7 +7,7 @@ use crate::breaker::{
     StateName, Transition, View,
 };
 
-use super::{Event, Image};
+use super::{Event, FleetReply, FleetRequest, Image};
 
 /// The `call` fixture: how the simulated downstream behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +94,8 @@ pub enum Request<'a> {
     AdvanceClock {
         ms: u64,
     },
+    /// `peer_transition`, `fleet_lease`, `fleet_outbox`.
+    Fleet(FleetRequest<'a>),
 }
 
 /// The protocol's error codes (Maelstrom's numbering).
@@ -207,6 +209,7 @@ pub enum Reply<'a> {
         text: String,
     },
     Refused(Refused),
+    Fleet(FleetReply<'a>),
 }
 
 impl Reply<'_> {

@@ -96,6 +96,7 @@ fn snapshot_and_restore_resume_the_same_countdown() {
     let mut behind = Node::new(Options {
         manual_clock: true,
         fixtures: true,
+        fleet: false,
     });
     assert_eq!(behind.restore(&image), Ok(1));
     assert_eq!(behind.view("db").retry_after_ms, Some(5000));
@@ -312,6 +313,7 @@ fn fixtures_can_be_switched_off_for_good() {
     let mut node = Node::new(Options {
         manual_clock: false,
         fixtures: false,
+        fleet: false,
     });
     assert!(matches!(node.handle(0, &call("db", 5)), Reply::Refused(_)));
     let force = Request::Force {
@@ -337,6 +339,7 @@ fn a_snapshot_taken_at_the_end_of_time_restores() {
     let mut node = Node::new(Options {
         manual_clock: true,
         fixtures: true,
+        fleet: false,
     });
     node.handle(0, &Request::AdvanceClock { ms: u64::MAX });
     let open = Request::Call {
@@ -355,6 +358,7 @@ fn a_snapshot_taken_at_the_end_of_time_restores() {
     let mut other = Node::new(Options {
         manual_clock: true,
         fixtures: true,
+        fleet: false,
     });
     other.handle(0, &Request::AdvanceClock { ms: u64::MAX });
     assert_eq!(

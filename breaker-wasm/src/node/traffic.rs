@@ -71,10 +71,20 @@ impl Node {
         let now = self.now;
         let mut slow = false;
         let failing = matches!(fixture.attempts, Attempts::Failures(_));
+        let gate = self.gate(service);
         let (result, last_failure) = self.traffic(service, |b, config, log| {
-            if let Some(state) = fixture.state {
-                b.set_state(config, state, now, log);
-            }
+            // A fixture's state is as if just entered, lease and all.
+            let gated;
+            let config = match fixture.state {
+                Some(state) => {
+                    b.set_state(config, state, now, log);
+                    config
+                }
+                None => {
+                    gated = gate.config(b, config);
+                    &gated
+                }
+            };
             slow = config.is_slow(fixture.duration_ms);
             let counted = Counted::before(b);
             let result = b.call(config, now, fixture.attempts, fixture.duration_ms, log);
@@ -107,8 +117,9 @@ impl Node {
     pub(super) fn acquire<'a>(&mut self, service: &'a str) -> Reply<'a> {
         let now = self.now;
         let permit = self.last_permit + 1;
+        let gate = self.gate(service);
         match self.traffic(service, |b, config, log| {
-            b.acquire(config, now, permit, log)
+            b.acquire(&gate.config(b, config), now, permit, log)
                 .map_err(|r| (r, b.last_failure().cloned()))
         }) {
             Ok(state) => {

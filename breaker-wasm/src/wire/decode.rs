@@ -221,6 +221,9 @@ fn admin<'v>(
             None => return Err(Refusal::Field("ms: missing".into())),
         },
         other => {
+            if let Some(request) = super::fleet::request(other, fields) {
+                return request;
+            }
             return Err(Refusal::Unknown(format!(
                 "unknown message type {}",
                 quote(other)
@@ -288,10 +291,10 @@ pub fn service<'a>(body: &Members<'a>) -> Service<'a> {
 }
 
 /// Typed access to a body's optional fields, with its `service` already read.
-struct Fields<'v>(&'v Members<'v>, &'v Service<'v>);
+pub(super) struct Fields<'v>(&'v Members<'v>, &'v Service<'v>);
 
 impl<'v> Fields<'v> {
-    fn str(&self, key: &str) -> Result<Option<Cow<'v, str>>, Refusal> {
+    pub(super) fn str(&self, key: &str) -> Result<Option<Cow<'v, str>>, Refusal> {
         match self.0.get(key) {
             None => Ok(None),
             Some(v) => match v.as_str() {
@@ -305,7 +308,7 @@ impl<'v> Fields<'v> {
     }
 
     /// An optional integer field in `0..=max`.
-    fn int(&self, key: &str, max: u64) -> Result<Option<u64>, Refusal> {
+    pub(super) fn int(&self, key: &str, max: u64) -> Result<Option<u64>, Refusal> {
         match self.0.get(key) {
             None => Ok(None),
             Some(v) => match v.as_u64() {
@@ -319,7 +322,7 @@ impl<'v> Fields<'v> {
     }
 
     /// An optional boolean field.
-    fn flag(&self, key: &str) -> Result<Option<bool>, Refusal> {
+    pub(super) fn flag(&self, key: &str) -> Result<Option<bool>, Refusal> {
         match self.0.get(key) {
             None => Ok(None),
             Some(v) => match v.as_bool() {
@@ -354,7 +357,7 @@ impl<'v> Fields<'v> {
     }
 
     /// Admin acts on `service` when given, and never falls back to `dest`.
-    fn admin_service(&self) -> Result<Option<&'v str>, Refusal> {
+    pub(super) fn admin_service(&self) -> Result<Option<&'v str>, Refusal> {
         self.service()
     }
 }

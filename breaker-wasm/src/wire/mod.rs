@@ -9,6 +9,7 @@ mod common;
 mod config;
 pub mod decode;
 mod figures;
+mod fleet;
 pub mod framing;
 mod parts;
 pub mod raw;

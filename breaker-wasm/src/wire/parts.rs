@@ -83,7 +83,7 @@ impl Serialize for Events<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.0.iter().map(|event| EventObject {
             event,
-            reason: ReasonText(&event.reason),
+            reason: super::fleet::EventReason(event),
         }))
     }
 }

@@ -72,6 +72,7 @@ pub fn reason_text(r: &Reason) -> String {
         Reason::Forced(mode) => format!("forced {}", mode_name(mode)),
         Reason::Reset => "reset".into(),
         Reason::Operator => "moved by an operator (transition)".into(),
+        Reason::Peer => "a peer's transition".into(),
         Reason::Initial => "initial state of a new breaker".into(),
         Reason::Isolated => "isolated".into(),
         Reason::Released => "released by the last holder of its isolation".into(),
@@ -172,6 +173,7 @@ impl Serialize for StructuredReason<'_> {
             }
             Reason::Reset => o.serialize_field("kind", "reset")?,
             Reason::Operator => o.serialize_field("kind", "transition")?,
+            Reason::Peer => o.serialize_field("kind", "peer")?,
             Reason::Initial => o.serialize_field("kind", "initial")?,
             Reason::Isolated => o.serialize_field("kind", "isolated")?,
             Reason::Released => o.serialize_field("kind", "released")?,
@@ -243,6 +245,7 @@ pub(super) fn decode(r: Raw, reason_path: String) -> Result<Reason, String> {
         "fixture" => ro(&["kind"]).map(|_| Reason::Fixture)?,
         "reset" => ro(&["kind"]).map(|_| Reason::Reset)?,
         "transition" => ro(&["kind"]).map(|_| Reason::Operator)?,
+        "peer" => ro(&["kind", "peer", "reason"]).map(|_| Reason::Peer)?,
         "initial" => ro(&["kind"]).map(|_| Reason::Initial)?,
         "isolated" => ro(&["kind"]).map(|_| Reason::Isolated)?,
         "released" => ro(&["kind"]).map(|_| Reason::Released)?,

@@ -142,6 +142,9 @@ pub enum Body<'a> {
         state: Option<State>,
     },
     TransitionOk(Moved<'a>),
+    PeerTransitionOk(Moved<'a>),
+    FleetLeaseOk(super::fleet::LeaseObject<'a>),
+    FleetOutboxOk(super::fleet::OutboxObject<'a>),
     IsolateOk(Held<'a>),
     ReleaseOk(Held<'a>),
     EventsOk {
@@ -234,6 +237,7 @@ impl<'a> Body<'a> {
                 code: *code as u64,
                 text: Cow::Borrowed(text),
             },
+            Reply::Fleet(fleet) => super::fleet::body(id, fleet),
             Reply::Refused(refused) => {
                 let (code, text) = super::values::refusal(refused);
                 Body::Error {

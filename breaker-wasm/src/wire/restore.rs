@@ -345,7 +345,9 @@ fn decode_event(v: Raw, path: String) -> Result<Event, String> {
         format!("snapshot.{path}"),
         &["seq", "at_ms", "service", "from", "to", "reason"],
     )?;
-    let reason = super::reason::decode(o.get("reason")?, format!("{}.reason", o.path))?;
+    let reason_path = format!("{}.reason", o.path);
+    let peer = super::fleet::decode_note(o.get("reason")?, &reason_path)?;
+    let reason = super::reason::decode(o.get("reason")?, reason_path)?;
     Ok(Event {
         seq: o.u64("seq")?,
         at: o.u64("at_ms")?,
@@ -353,5 +355,6 @@ fn decode_event(v: Raw, path: String) -> Result<Event, String> {
         from: o.state("from")?,
         to: o.state("to")?,
         reason,
+        peer,
     })
 }

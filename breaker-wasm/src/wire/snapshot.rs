@@ -66,7 +66,7 @@ impl Serialize for Events<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.0.iter().map(|event| EventObject {
             event,
-            reason: StructuredReason(&event.reason),
+            reason: super::fleet::SavedReason(event, StructuredReason(&event.reason)),
         }))
     }
 }

@@ -51,6 +51,7 @@ fn main() {
     let mut oracle = Session::new(Options {
         manual_clock: true,
         fixtures: true,
+        fleet: false,
     });
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());

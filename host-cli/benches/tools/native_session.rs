@@ -15,6 +15,7 @@ fn main() {
     let mut session = Session::new(Options {
         manual_clock: true,
         fixtures: true,
+        fleet: false,
     });
     let mut stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();

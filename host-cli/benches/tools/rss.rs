@@ -29,6 +29,7 @@ fn main() {
     let mut node = Node::new(Options {
         manual_clock: true,
         fixtures: true,
+        fleet: false,
     });
     // Room for every breaker in the memory budget (half the limit): this measures what a
     // breaker takes, not the budget.

@@ -52,6 +52,7 @@ pub fn run(args: &ReplayArgs) -> Result<(), String> {
     let options = GuestOptions {
         manual_clock: header.clock == "manual",
         no_fixtures: !header.fixtures,
+        fleet: false,
     };
     let limits = Limits {
         memory_bytes: (header.memory_mib as usize) << 20,

@@ -1,5 +1,5 @@
-//! Watching a running node: transitions on stderr, and with `--listen` an HTTP side serving
-//! `/metrics`, `/events` and `/status`.
+//! Watching a running node: transitions on stderr, with `--listen` an HTTP side serving
+//! `/metrics`, `/events` and `/status`, and with `--fleet` the fleet's publisher.
 //!
 //! The serving loop asks the guest with the host's own read-only messages (`events` after the
 //! last seq seen, without settling; `status`; `metrics`), in calls of their own, so nothing a
@@ -21,6 +21,7 @@ use serde_json::value::RawValue;
 use crate::Args;
 use crate::clock::ClockKind;
 use crate::error::StartError;
+use crate::fleet::Fleet;
 use crate::inputs::Input;
 use crate::messages::Ask;
 use crate::supervisor::Supervisor;
@@ -52,6 +53,8 @@ pub struct Watch {
     clock: ClockKind,
     /// Said once when the module's answers cannot be read, rather than on every batch.
     complained: bool,
+    /// The fleet (`--fleet`) gets the transitions too.
+    pub fleet: Fleet,
 }
 
 #[derive(Deserialize)]
@@ -81,6 +84,7 @@ impl Watch {
     ) -> Result<Watch, StartError> {
         // Empty data wakes the loop, which then looks at `wanted`; a full channel means it is
         // busy and will look soon anyway.
+        let fleet = Fleet::start(args, &poke)?;
         let poke: Poke = Box::new(move || drop(poke.try_send(Input::Data(Vec::new()))));
         let shared = Arc::new(Shared::new());
         if let Some(addr) = &args.listen {
@@ -94,8 +98,10 @@ impl Watch {
             listening: args.listen.is_some(),
             clock: args.clock,
             complained: false,
+            fleet,
         };
         watch.read_events(node, now_ms, false);
+        watch.fleet.catch_up(node, now_ms);
         Ok(watch)
     }
 
@@ -128,8 +134,13 @@ impl Watch {
     /// stream.
     pub fn batch(&mut self, node: &mut Supervisor, now_ms: u64, docs: usize) {
         HostCounts::add(&self.counts().messages_in, docs as u64);
-        if self.log != LogFormat::Off || self.listening {
+        let (seen, reading) = (self.last_seq, self.log != LogFormat::Off || self.listening);
+        if reading {
             self.read_events(node, now_ms, true);
+        }
+        // The fleet asks the module only after a batch that moved a breaker, when that is known.
+        if !reading || self.last_seq != seen {
+            self.fleet.after(node, now_ms);
         }
     }
 
