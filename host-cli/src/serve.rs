@@ -1,5 +1,5 @@
-//! The serving loop: stdin is split into documents, complete documents go to the guest in
-//! batches, replies go to stdout, and the node is checkpointed on a timer.
+//! The serving loop: stdin goes to the guest as it comes (the guest finds the documents), replies
+//! go to stdout, and the node is checkpointed on a timer.
 //!
 //! A reader thread and a signal thread feed one channel. The loop takes everything already
 //! there, hands it to the guest, and writes and flushes the replies before it waits again: an
@@ -9,17 +9,16 @@
 //! the state file.
 
 use std::io::{self, Write};
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use breaker_wasm::wire::framing::{Frame, Splitter};
 
-use crate::batch::{self, Batch};
+use crate::batch;
 use crate::clock::{Clock, ClockKind};
 use crate::error::StartError;
 use crate::guest::{GuestOptions, Limits, Program};
-use crate::inputs::{Input, STOPPING, spawn_inputs};
+use crate::inputs::{Input, spawn_inputs};
 use crate::state_file::{StateFile, open_state_file};
 use crate::supervisor::{Setup, Supervisor};
 use crate::watch::{Watch, lines};
@@ -38,8 +37,7 @@ const REPLAY_BYTES: usize = 16 << 20;
 /// `--checkpoint-ms` rather than spend most of its time checkpointing.
 const CHECKPOINT_GAP_FACTOR: u32 = 9;
 
-/// The text of a code-13 reply.
-const INTERNAL_ERROR: &str = "internal error: the module failed while handling this message";
+mod recover;
 
 /// How the node ended after serving.
 pub enum Ending {
@@ -64,6 +62,7 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
             memory_bytes: (args.max_guest_memory_mib as usize) << 20,
             fuel_per_call: args.max_call_fuel,
             fuel_per_byte: crate::FUEL_PER_BYTE,
+            max_document: args.max_message_bytes as usize,
         },
         config: match &args.config {
             Some(path) => Some((path.display().to_string(), read_config(path)?)),
@@ -85,9 +84,9 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
     let interval = Duration::from_millis(args.checkpoint_ms);
     let mut server = Server {
         node,
-        splitter: Splitter::new(args.max_message_bytes as usize),
         clock,
-        batch: Batch::default(),
+        input: Vec::new(),
+        native: None,
         replies: Vec::new(),
         diagnostics: Vec::new(),
         state_file,
@@ -114,9 +113,12 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
 
 struct Server {
     node: Supervisor,
-    splitter: Splitter,
     clock: Clock,
-    batch: Batch,
+    /// Input read but not yet handed to the guest.
+    input: Vec<u8>,
+    /// After the guest failed on the input: the stream, framed here until it is between
+    /// documents again (see `batch`).
+    native: Option<Splitter>,
     replies: Vec<u8>,
     diagnostics: Vec<u8>,
     state_file: Option<StateFile>,
@@ -158,84 +160,61 @@ impl Server {
         self.checkpoint_if_due();
     }
 
-    /// Splits new input into documents, handing full batches to the guest.
+    /// Takes new input, handing it to the guest once there is enough of it.
     fn take(&mut self, bytes: &[u8]) {
-        self.splitter.push(bytes);
-        while !self.closed
-            && let Some(frame) = self.splitter.next_frame()
-        {
-            match frame {
-                Frame::Doc { bytes, line } => self.batch.add(bytes, line),
-                Frame::Error {
-                    line,
-                    column,
-                    message,
-                } => self.watch.refused(line, column, &message),
+        self.input.extend_from_slice(bytes);
+        if self.input.len() >= BATCH_BYTES {
+            self.run_batch();
+            if self.replies.len() >= BATCH_BYTES {
+                self.write_replies();
             }
-            if self.batch.bytes.len() >= BATCH_BYTES {
-                self.run_batch();
-                if self.replies.len() >= BATCH_BYTES {
-                    self.write_replies();
-                }
-                self.checkpoint_if_due();
-            }
+            self.checkpoint_if_due();
         }
     }
 
     fn end_of_input(&mut self) {
-        if let Some(Frame::Error {
-            line,
-            column,
-            message,
-        }) = self.splitter.finish()
-        {
-            diag!("stdin line {line}, column {column}: {message}");
+        self.run_batch();
+        if self.node.lost().is_some() {
+            return;
+        }
+        if let Some(mut splitter) = self.native.take() {
+            if let Some(Frame::Error {
+                line,
+                column,
+                message,
+            }) = splitter.finish()
+            {
+                self.watch.refused(line, column, &message);
+            }
+            return;
+        }
+        self.diagnostics.clear();
+        match self.node.stream_end(&mut self.diagnostics) {
+            Ok(()) => batch::report(&self.diagnostics, &self.watch, |n| n),
+            Err(trap) => diag!("the module failed at the end of input ({trap})"),
         }
     }
 
-    /// Hands the waiting documents to the guest. If it fails, the node is rebuilt from its last
-    /// checkpoint and the documents are handled again one at a time, so that only the one the
-    /// guest fails on answers code 13. A stop signal ends that re-run at the next document: the
-    /// documents not yet handled are dropped, unanswered.
+    /// Hands the waiting input to the guest. If it fails, the node is rebuilt from its last
+    /// checkpoint and the input is framed here and handled again one document at a time, so
+    /// that only the one the guest fails on answers code 13. A stop signal ends that re-run at
+    /// the next document: the documents not yet handled are dropped, unanswered.
     fn run_batch(&mut self) {
-        if self.batch.docs.is_empty() || self.node.lost().is_some() {
-            self.batch.clear();
+        if self.input.is_empty() || self.node.lost().is_some() {
+            self.input.clear();
             return;
         }
         let now = self.clock.now_ms();
         let before = self.replies.len();
         self.diagnostics.clear();
-        let at = |n| self.batch.stream_line(n);
-        match self.node.handle(
-            &self.batch.bytes,
-            now,
-            &mut self.replies,
-            &mut self.diagnostics,
-        ) {
-            Ok(()) => batch::report(&self.diagnostics, &self.watch, at),
-            Err(trap) if self.batch.docs.len() == 1 => {
-                self.replies.truncate(before);
-                self.failed(0, &trap.0);
-            }
-            Err(trap) => {
-                self.watch.trapped();
-                self.replies.truncate(before);
-                let n = self.batch.docs.len();
-                diag!(
-                    "the module failed on a batch of {n} documents ({trap}); rebuilding it and handling them one at a time"
-                );
-                self.node.rebuild();
-                for i in 0..n {
-                    if STOPPING.load(Ordering::SeqCst) || self.node.lost().is_some() {
-                        self.closed = true;
-                        break;
-                    }
-                    self.run_one(i, now);
-                }
-            }
-        }
-        self.watch.batch(&mut self.node, now, self.batch.docs.len());
-        self.batch.clear();
+        let chunk = std::mem::take(&mut self.input);
+        let documents = match self.native.take() {
+            Some(splitter) => self.natively(splitter, &chunk, None, now),
+            None => self.streamed(&chunk, before, now),
+        };
+        self.input = chunk;
+        self.input.clear();
+        self.watch.batch(&mut self.node, now, documents);
         let replay = self.node.replay_bytes();
         if replay >= 2 * REPLAY_BYTES
             || (replay >= REPLAY_BYTES && Instant::now() >= self.earliest_checkpoint)
@@ -245,44 +224,6 @@ impl Server {
         if self.node.lost().is_some() {
             self.closed = true;
         }
-    }
-
-    /// Hands document `i` of the batch to the guest on its own.
-    fn run_one(&mut self, i: usize, now: u64) {
-        let before = self.replies.len();
-        self.diagnostics.clear();
-        match self.node.handle(
-            self.batch.doc(i),
-            now,
-            &mut self.replies,
-            &mut self.diagnostics,
-        ) {
-            Ok(()) => {
-                let at = |n: u64| self.batch.docs[i].stream_line + n.saturating_sub(1);
-                batch::report(&self.diagnostics, &self.watch, at);
-            }
-            Err(trap) => {
-                self.replies.truncate(before);
-                self.failed(i, &trap.0);
-            }
-        }
-    }
-
-    /// Document `i` made the guest fail: code 13 when it asked for a reply, and a rebuilt node.
-    fn failed(&mut self, i: usize, why: &str) {
-        self.watch.trapped();
-        let line = self.batch.docs[i].stream_line;
-        diag!(
-            "stdin line {line}: the module failed on this document ({why}); answering code 13 and rebuilding it"
-        );
-        let d = &self.batch.docs[i];
-        if let Some(reply) = breaker_wasm::wire::internal_error_reply(
-            &self.batch.bytes[d.start..d.end],
-            INTERNAL_ERROR,
-        ) {
-            self.replies.extend_from_slice(&reply);
-        }
-        self.node.rebuild();
     }
 
     /// Runs what is waiting and writes every reply out.
