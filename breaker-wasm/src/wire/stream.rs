@@ -57,7 +57,10 @@ pub fn save(splitter: &mut Splitter) -> Vec<u8> {
 
 /// A splitter in the state `saved` describes.
 pub fn load(saved: &[u8]) -> Result<Splitter, String> {
-    serde_json::from_slice(saved).map_err(|e| format!("not a saved stream state: {e}"))
+    // Read as text: the module already holds serde_json's reader for text, not the one for
+    // bytes.
+    let text = std::str::from_utf8(saved).map_err(|_| "not a saved stream state".to_string())?;
+    serde_json::from_str(text).map_err(|e| format!("not a saved stream state: {e}"))
 }
 
 impl Session {
