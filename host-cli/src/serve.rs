@@ -143,7 +143,7 @@ impl Server {
         let mut next = Some(first);
         while let Some(input) = next {
             match input {
-                Input::Data(bytes) => self.take(&bytes),
+                Input::Data(bytes) => self.take(bytes),
                 Input::End => {
                     self.end_of_input();
                     self.closed = true;
@@ -161,8 +161,12 @@ impl Server {
     }
 
     /// Takes new input, handing it to the guest once there is enough of it.
-    fn take(&mut self, bytes: &[u8]) {
-        self.input.extend_from_slice(bytes);
+    fn take(&mut self, bytes: Vec<u8>) {
+        if self.input.is_empty() {
+            self.input = bytes;
+        } else {
+            self.input.extend_from_slice(&bytes);
+        }
         if self.input.len() >= BATCH_BYTES {
             self.run_batch();
             if self.replies.len() >= BATCH_BYTES {
