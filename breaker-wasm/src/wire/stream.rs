@@ -18,6 +18,9 @@ use super::framing::{Frame, Splitter};
 /// The size limit for one document when the host sets none (`breaker-host`'s default).
 pub const DEFAULT_MAX_DOCUMENT: usize = 1 << 20;
 
+/// The first piece of a chunk the splitter takes (see [`Session::feed`]).
+const FIRST_PIECE: usize = 4096;
+
 /// The stream's framing state.
 #[derive(Debug)]
 pub struct Stream {
@@ -75,15 +78,25 @@ impl Session {
     /// [`Session::handle`] does; [`Session::diagnostics`] names lines of the whole stream.
     pub fn feed(&mut self, chunk: &[u8], now_ms: u64) -> &[u8] {
         self.begin_call();
-        let mut more = if self.stream.slow {
-            self.stream.splitter.push(chunk);
-            self.drain(now_ms)
-        } else {
-            self.fast_segment(chunk, now_ms)
-        };
-        while let Some(bytes) = more {
-            more = self.fast_segment(&bytes, now_ms);
-            self.stream.rest = bytes;
+        let mut rest = chunk;
+        // While the splitter has the stream, it takes the chunk in growing pieces, so that what
+        // follows the document it finishes goes back to the fast path uncopied, and a long
+        // skip still takes few steps.
+        let mut piece = FIRST_PIECE;
+        while !rest.is_empty() {
+            let mut more = if self.stream.slow {
+                let n = piece.min(rest.len());
+                piece = piece.saturating_mul(2);
+                self.stream.splitter.push(&rest[..n]);
+                rest = &rest[n..];
+                self.drain(now_ms)
+            } else {
+                self.fast_segment(std::mem::take(&mut rest), now_ms)
+            };
+            while let Some(bytes) = more {
+                more = self.fast_segment(&bytes, now_ms);
+                self.stream.rest = bytes;
+            }
         }
         &self.out
     }
