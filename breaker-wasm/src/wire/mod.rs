@@ -198,7 +198,9 @@ impl Lines {
     fn at(&mut self, bytes: &[u8], pos: usize) -> (u64, u64) {
         let seen = &bytes[self.pos..pos];
         if let Some(last) = seen.iter().rposition(|&b| b == b'\n') {
-            self.line += seen.iter().filter(|&&b| b == b'\n').count() as u64;
+            // Every byte of a chunk is counted once: word-at-a-time (bytecount), which a
+            // byte loop is several times slower than, natively and in the module.
+            self.line += bytecount::count(seen, b'\n') as u64;
             self.line_start = self.pos + last + 1;
             self.first_column = 1;
         }
