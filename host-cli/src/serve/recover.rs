@@ -67,9 +67,15 @@ impl Server {
         if let Some(why) = failed
             && culprit.is_none()
         {
-            diag!(
-                "the module failed on a batch of {n} documents ({why}); rebuilding it and handling them one at a time"
-            );
+            if n == 0 {
+                diag!(
+                    "the module failed on input that completes no document ({why}); rebuilding it and framing the input here until it is between documents"
+                );
+            } else {
+                diag!(
+                    "the module failed on a batch of {n} documents ({why}); rebuilding it and handling them one at a time"
+                );
+            }
             self.node.rebuild();
         }
         for piece in &pieces {
