@@ -110,6 +110,71 @@ pub extern "C" fn breaker_handle(ptr: i32, len: i32, now_ms: i64) -> i64 {
     pack(session().handle(bytes(ptr, len), now_ms as u64))
 }
 
+/// Takes the next `len` bytes of the input stream at `ptr` (a chunk of any size; documents may
+/// be cut anywhere) at time `now_ms`: handles every document it completes and keeps what is
+/// incomplete. Returns the replies as `breaker_handle` does; diagnostics count lines from the
+/// start of the stream.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_stream(ptr: i32, len: i32, now_ms: i64) -> i64 {
+    pack(session().feed(bytes(ptr, len), now_ms as u64))
+}
+
+/// The end of the input stream: an unfinished document becomes a diagnostic. Returns the
+/// replies (none).
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_stream_end() -> i64 {
+    pack(session().end_stream())
+}
+
+/// The stream refuses documents larger than `bytes` from now on (default 1 MiB). Returns 0, or
+/// -1 for a limit below 1 (nothing changes then).
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_set_max_document(bytes: i64) -> i32 {
+    match usize::try_from(bytes) {
+        Ok(max) if max >= 1 => {
+            session().set_max_document(max);
+            0
+        }
+        _ => -1,
+    }
+}
+
+/// How many whole documents the last `breaker_handle`, `breaker_stream` or
+/// `breaker_stream_end` took, answered or refused.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_documents() -> i32 {
+    session().documents().min(i32::MAX as u64) as i32
+}
+
+/// `(ptr << 32) | len` of the stream's state (opaque bytes of this build): what is held of an
+/// incomplete document and where the stream is. Valid until the next call.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_stream_state() -> i64 {
+    let state = session().stream_state();
+    // SAFETY: one thread; the buffer is replaced only by the next call of this export.
+    let held = unsafe { &mut *STREAM_STATE.0.get() };
+    *held = state;
+    pack(held)
+}
+
+/// Carries on from a state `breaker_stream_state` gave (by this build): 0, or -1 when the bytes
+/// are not one (then nothing changes).
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_set_stream_state(ptr: i32, len: i32) -> i32 {
+    match session().set_stream_state(bytes(ptr, len)) {
+        Ok(()) => 0,
+        Err(_) => -1,
+    }
+}
+
+/// The last stream state handed out, kept until the next one.
+struct Held(UnsafeCell<Vec<u8>>);
+
+// SAFETY: as for `Global`, one thread.
+unsafe impl Sync for Held {}
+
+static STREAM_STATE: Held = Held(UnsafeCell::new(Vec::new()));
+
 /// The typed fast path (see `typed_abi::acquire`): a permit for the service named by the `len`
 /// bytes at `ptr`, or a rejection, at `now_ms`. Times and permits are whole numbers carried as
 /// f64 (exact up to 2^53, like the protocol's), which JavaScript passes without conversion;

@@ -29,7 +29,7 @@ pub enum StartError {
     /// node holds its lock, or it is not a regular file.
     #[error("cannot use the state file {path}: {reason}")]
     StateFile { path: String, reason: String },
-    /// `--fleet` or `--fleet-trace` cannot be used.
+    /// `--fleet` cannot be used.
     #[error("{0}")]
     Fleet(String),
     /// The `--state-file` exists but is not a snapshot this node can restore; it is left as it

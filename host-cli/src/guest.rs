@@ -11,6 +11,8 @@ use wasmtime::{
 
 use crate::error::StartError;
 
+mod stream;
+
 /// The module embedded at build time, and its precompiled form for this machine.
 static EMBEDDED_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/breaker.wasm"));
 static EMBEDDED_CWASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/breaker.cwasm"));
@@ -50,6 +52,8 @@ pub struct Limits {
     pub fuel_per_call: u64,
     /// Extra fuel for each byte of input a call is given.
     pub fuel_per_byte: u64,
+    /// The largest document the input stream takes (`--max-message-bytes`).
+    pub max_document: usize,
 }
 
 impl Limits {
@@ -156,7 +160,9 @@ impl Program {
         let report = instance
             .get_typed_func(&mut store, "breaker_report_checkpoints")
             .ok();
+        let stream = stream::Stream::find(&instance, &mut store, limits.max_document)?;
         Ok(Guest {
+            stream,
             report,
             alloc: instance
                 .get_typed_func(&mut store, "breaker_alloc")
@@ -180,6 +186,7 @@ impl Program {
 
 /// A running instance of the module: one node.
 pub struct Guest {
+    stream: stream::Stream,
     store: Store<StoreLimits>,
     memory: Memory,
     limits: Limits,
@@ -261,15 +268,25 @@ impl Guest {
         diagnostics: &mut Vec<u8>,
     ) -> Result<(), Trap> {
         self.store.set_fuel(fuel)?;
+        let (ptr, len) = self.write_input(input)?;
+        let packed = self
+            .handle
+            .call(&mut self.store, (ptr, len, now_ms as i64))?;
+        self.read_packed(packed, replies)?;
+        self.read_diagnostics(diagnostics)
+    }
+
+    /// Copies `input` into the guest's input buffer: its pointer and length.
+    pub(super) fn write_input(&mut self, input: &[u8]) -> Result<(i32, i32), Trap> {
         let ptr = self.input_buffer(input.len())?;
         self.memory
             .write(&mut self.store, ptr as u32 as usize, input)
             .map_err(|e| Trap(e.to_string()))?;
         let len = i32::try_from(input.len()).map_err(|_| Trap("input larger than 2 GiB".into()))?;
-        let packed = self
-            .handle
-            .call(&mut self.store, (ptr, len, now_ms as i64))?;
-        self.read_packed(packed, replies)?;
+        Ok((ptr, len))
+    }
+
+    pub(super) fn read_diagnostics(&mut self, diagnostics: &mut Vec<u8>) -> Result<(), Trap> {
         let packed = self.diagnostics.call(&mut self.store, ())?;
         self.read_packed(packed, diagnostics)
     }
@@ -300,7 +317,7 @@ impl Guest {
         Ok(ptr)
     }
 
-    fn read_packed(&mut self, packed: i64, into: &mut Vec<u8>) -> Result<(), Trap> {
+    pub(super) fn read_packed(&mut self, packed: i64, into: &mut Vec<u8>) -> Result<(), Trap> {
         let (ptr, len) = (
             (packed as u64 >> 32) as usize,
             (packed as u64 & 0xffff_ffff) as usize,

@@ -26,6 +26,9 @@ const STOP_SIGNALS: [i32; 4] = [
     signal_hook::consts::SIGQUIT,
 ];
 
+/// The most one read of stdin takes.
+const READ_BYTES: usize = 1 << 20;
+
 /// Set as soon as a stop signal arrives, for the loops that run long between two inputs (a batch
 /// handled again one document at a time).
 pub static STOPPING: AtomicBool = AtomicBool::new(false);
@@ -38,7 +41,8 @@ pub fn spawn_inputs() -> (Receiver<Input>, SyncSender<Input>) {
     thread::spawn(move || {
         let mut stdin = io::stdin().lock();
         loop {
-            let mut buf = vec![0; 64 * 1024];
+            // As much as a read gives: a pipe holds 64 KiB, a file gives the whole buffer.
+            let mut buf = vec![0; READ_BYTES];
             match stdin.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {

@@ -139,14 +139,9 @@ pub struct Args {
     fleet_share_force: bool,
 
     /// Run the module as one of a fleet without Redis: the fleet's documents come from stdin.
-    /// For replaying what a node of a fleet handled (see --fleet-trace).
+    /// For replaying what a node of a fleet handled (see --record).
     #[arg(long, conflicts_with = "fleet")]
     fleet_replay: bool,
-
-    /// Append every input the module handles (stdin and the fleet's documents), with its time,
-    /// to this file, one JSON object a line: {"now_ms":N,"input":"..."}.
-    #[arg(long, value_name = "FILE")]
-    fleet_trace: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Subcommand)]

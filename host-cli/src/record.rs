@@ -39,6 +39,11 @@ pub struct Header {
     pub clock: String,
     /// Whether the test fixtures were accepted (`--no-fixtures` off).
     pub fixtures: bool,
+    /// Whether the node was one of a fleet (`--fleet`): its half_open breakers probe only
+    /// under the fleet's lease, and the fleet's documents are in the recording. Absent in
+    /// recordings of nodes without a fleet.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fleet: bool,
     /// `--max-guest-memory-mib`: the node's memory budget (half of it) decides which breakers
     /// are forgotten, so a replay runs under the same.
     pub memory_mib: u64,
@@ -242,6 +247,7 @@ pub fn from_args(
         }
         .into(),
         fixtures: !setup.options.no_fixtures,
+        fleet: setup.options.fleet,
         memory_mib: args.max_guest_memory_mib,
         restored,
         config,

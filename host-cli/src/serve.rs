@@ -1,5 +1,5 @@
-//! The serving loop: stdin is split into documents, complete documents go to the guest in
-//! batches, replies go to stdout, and the node is checkpointed on a timer.
+//! The serving loop: stdin goes to the guest as it comes (the guest finds the documents), replies
+//! go to stdout, and the node is checkpointed on a timer.
 //!
 //! A reader thread and a signal thread feed one channel. The loop takes everything already
 //! there, hands it to the guest, and writes and flushes the replies before it waits again: an
@@ -9,17 +9,16 @@
 //! the state file.
 
 use std::io::{self, Write};
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use breaker_wasm::wire::framing::{Frame, Splitter};
 
-use crate::batch::{self, Batch};
+use crate::batch;
 use crate::clock::Clock;
 use crate::error::StartError;
 use crate::guest::{GuestOptions, Limits, Program};
-use crate::inputs::{Input, STOPPING, spawn_inputs};
+use crate::inputs::{Input, spawn_inputs};
 use crate::state_file::{StateFile, open_state_file};
 use crate::supervisor::{Setup, Supervisor};
 use crate::watch::{Watch, lines};
@@ -38,8 +37,7 @@ const REPLAY_BYTES: usize = 16 << 20;
 /// `--checkpoint-ms` rather than spend most of its time checkpointing.
 const CHECKPOINT_GAP_FACTOR: u32 = 9;
 
-/// The text of a code-13 reply.
-const INTERNAL_ERROR: &str = "internal error: the module failed while handling this message";
+mod recover;
 
 /// How the node ended after serving.
 pub enum Ending {
@@ -61,6 +59,7 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
             memory_bytes: (args.max_guest_memory_mib as usize) << 20,
             fuel_per_call: args.max_call_fuel,
             fuel_per_byte: crate::FUEL_PER_BYTE,
+            max_document: args.max_message_bytes as usize,
         },
         config: match &args.config {
             Some(path) => Some((path.display().to_string(), read_config(path)?)),
@@ -77,15 +76,19 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
         .as_deref()
         .map(|bytes| (name.as_deref().unwrap_or(""), bytes));
     let recorder = crate::record::from_args(args, saved.is_some(), &setup)?;
+    // A recording needs every document: the host frames the input itself.
+    let native = recorder
+        .as_ref()
+        .map(|_| Splitter::new(args.max_message_bytes as usize));
     let mut node = Supervisor::start(setup, saved, clock.now_ms())?;
     let (inputs, poke) = spawn_inputs();
     let watch = Watch::start(args, poke, &mut node, clock.now_ms())?;
     let interval = Duration::from_millis(args.checkpoint_ms);
     let mut server = Server {
         node,
-        splitter: Splitter::new(args.max_message_bytes as usize),
         clock,
-        batch: Batch::default(),
+        input: Vec::new(),
+        native,
         replies: Vec::new(),
         diagnostics: Vec::new(),
         state_file,
@@ -113,9 +116,12 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
 
 struct Server {
     node: Supervisor,
-    splitter: Splitter,
     clock: Clock,
-    batch: Batch,
+    /// Input read but not yet handed to the guest.
+    input: Vec<u8>,
+    /// After the guest failed on the input: the stream, framed here until it is between
+    /// documents again (see `batch`).
+    native: Option<Splitter>,
     replies: Vec<u8>,
     diagnostics: Vec<u8>,
     state_file: Option<StateFile>,
@@ -132,6 +138,7 @@ struct Server {
     /// nothing more will be served.
     closed: bool,
     watch: Watch,
+    /// `--record`: every document the guest is given, with its time.
     recorder: Option<crate::record::Recorder>,
 }
 
@@ -141,8 +148,8 @@ impl Server {
         let mut next = Some(first);
         while let Some(input) = next {
             match input {
-                Input::Data(bytes) => self.take(&bytes),
-                Input::Peer(doc) => self.batch.add(&doc, 0),
+                Input::Data(bytes) => self.take(bytes),
+                Input::Peer(doc) => self.peer(&doc),
                 Input::End => {
                     self.end_of_input();
                     self.closed = true;
@@ -159,86 +166,65 @@ impl Server {
         self.checkpoint_if_due();
     }
 
-    /// Splits new input into documents, handing full batches to the guest.
-    fn take(&mut self, bytes: &[u8]) {
-        self.splitter.push(bytes);
-        while !self.closed
-            && let Some(frame) = self.splitter.next_frame()
-        {
-            match frame {
-                Frame::Doc { bytes, line } => self.batch.add(bytes, line),
-                Frame::Error {
-                    line,
-                    column,
-                    message,
-                } => self.watch.refused(line, column, &message),
+    /// Takes new input, handing it to the guest once there is enough of it.
+    fn take(&mut self, bytes: Vec<u8>) {
+        if self.input.is_empty() {
+            self.input = bytes;
+        } else {
+            self.input.extend_from_slice(&bytes);
+        }
+        if self.input.len() >= BATCH_BYTES {
+            self.run_batch();
+            if self.replies.len() >= BATCH_BYTES {
+                self.write_replies();
             }
-            if self.batch.bytes.len() >= BATCH_BYTES {
-                self.run_batch();
-                if self.replies.len() >= BATCH_BYTES {
-                    self.write_replies();
-                }
-                self.checkpoint_if_due();
-            }
+            self.checkpoint_if_due();
         }
     }
 
     fn end_of_input(&mut self) {
-        if let Some(Frame::Error {
-            line,
-            column,
-            message,
-        }) = self.splitter.finish()
-        {
-            diag!("stdin line {line}, column {column}: {message}");
+        self.run_batch();
+        if self.node.lost().is_some() {
+            return;
+        }
+        if let Some(mut splitter) = self.native.take() {
+            if let Some(Frame::Error {
+                line,
+                column,
+                message,
+            }) = splitter.finish()
+            {
+                self.watch.refused(line, column, &message);
+            }
+            return;
+        }
+        self.diagnostics.clear();
+        match self.node.stream_end(&mut self.diagnostics) {
+            Ok(()) => batch::report(&self.diagnostics, &self.watch, |n| n),
+            Err(trap) => diag!("the module failed at the end of input ({trap})"),
         }
     }
 
-    /// Hands the waiting documents to the guest. If it fails, the node is rebuilt from its last
-    /// checkpoint and the documents are handled again one at a time, so that only the one the
-    /// guest fails on answers code 13. A stop signal ends that re-run at the next document: the
-    /// documents not yet handled are dropped, unanswered.
+    /// Hands the waiting input to the guest. If it fails, the node is rebuilt from its last
+    /// checkpoint and the input is framed here and handled again one document at a time, so
+    /// that only the one the guest fails on answers code 13. A stop signal ends that re-run at
+    /// the next document: the documents not yet handled are dropped, unanswered.
     fn run_batch(&mut self) {
-        if self.batch.docs.is_empty() || self.node.lost().is_some() {
-            self.batch.clear();
+        if self.input.is_empty() || self.node.lost().is_some() {
+            self.input.clear();
             return;
         }
         let now = self.clock.now_ms();
-        self.batch.record(self.recorder.as_mut(), now);
         let before = self.replies.len();
         self.diagnostics.clear();
-        self.watch.fleet.trace(&self.batch.bytes, now);
-        let at = |n| self.batch.stream_line(n);
-        match self.node.handle(
-            &self.batch.bytes,
-            now,
-            &mut self.replies,
-            &mut self.diagnostics,
-        ) {
-            Ok(()) => batch::report(&self.diagnostics, &self.watch, at),
-            Err(trap) if self.batch.docs.len() == 1 => {
-                self.replies.truncate(before);
-                self.failed(0, &trap.0);
-            }
-            Err(trap) => {
-                self.watch.trapped();
-                self.replies.truncate(before);
-                let n = self.batch.docs.len();
-                diag!(
-                    "the module failed on a batch of {n} documents ({trap}); rebuilding it and handling them one at a time"
-                );
-                self.node.rebuild();
-                for i in 0..n {
-                    if STOPPING.load(Ordering::SeqCst) || self.node.lost().is_some() {
-                        self.closed = true;
-                        break;
-                    }
-                    self.run_one(i, now);
-                }
-            }
-        }
-        self.watch.batch(&mut self.node, now, self.batch.docs.len());
-        self.batch.clear();
+        let chunk = std::mem::take(&mut self.input);
+        let documents = match self.native.take() {
+            Some(splitter) => self.natively(splitter, &chunk, None, now),
+            None => self.streamed(&chunk, before, now),
+        };
+        self.input = chunk;
+        self.input.clear();
+        self.watch.batch(&mut self.node, now, documents);
         let replay = self.node.replay_bytes();
         if replay >= 2 * REPLAY_BYTES
             || (replay >= REPLAY_BYTES && Instant::now() >= self.earliest_checkpoint)
@@ -250,42 +236,14 @@ impl Server {
         }
     }
 
-    /// Hands document `i` of the batch to the guest on its own.
-    fn run_one(&mut self, i: usize, now: u64) {
-        let before = self.replies.len();
-        self.diagnostics.clear();
-        match self.node.handle(
-            self.batch.doc(i),
-            now,
-            &mut self.replies,
-            &mut self.diagnostics,
-        ) {
-            Ok(()) => {
-                let at = |n: u64| self.batch.docs[i].stream_line + n.saturating_sub(1);
-                batch::report(&self.diagnostics, &self.watch, at);
-            }
-            Err(trap) => {
-                self.replies.truncate(before);
-                self.failed(i, &trap.0);
-            }
+    /// A document from the fleet: after the input that came before it, on its own.
+    fn peer(&mut self, doc: &[u8]) {
+        self.run_batch();
+        if self.node.lost().is_none() {
+            let now = self.clock.now_ms();
+            self.run_one(doc, 0, now);
+            self.watch.batch(&mut self.node, now, 0);
         }
-    }
-
-    /// Document `i` made the guest fail: code 13 when it asked for a reply, and a rebuilt node.
-    fn failed(&mut self, i: usize, why: &str) {
-        self.watch.trapped();
-        let line = self.batch.docs[i].stream_line;
-        diag!(
-            "stdin line {line}: the module failed on this document ({why}); answering code 13 and rebuilding it"
-        );
-        let d = &self.batch.docs[i];
-        if let Some(reply) = breaker_wasm::wire::internal_error_reply(
-            &self.batch.bytes[d.start..d.end],
-            INTERNAL_ERROR,
-        ) {
-            self.replies.extend_from_slice(&reply);
-        }
-        self.node.rebuild();
     }
 
     /// Runs what is waiting and writes every reply out.
@@ -388,12 +346,17 @@ impl Server {
 
     /// What an exit after the node stopped lost, in one line.
     fn lost_line(&self, lost: &str) -> String {
-        let Some(file) = &self.state_file else {
-            return format!("{lost}; no state file was given, so nothing was saved");
-        };
-        let saved = self.node.checkpoint_ms();
-        let at = self.unsaved.as_ref().map_or(saved, |u| u.0);
-        let path = file.path().display();
-        format!("{lost}; {path} was left as it was, with the state at {at} ms")
+        match (&self.state_file, &self.unsaved) {
+            (Some(file), None) => format!(
+                "{lost}; {} was left as it was, with the state at {} ms",
+                file.path().display(),
+                self.node.checkpoint_ms()
+            ),
+            (Some(file), Some((at, _))) => format!(
+                "{lost}; {} was left as it was, with the state at {at} ms",
+                file.path().display()
+            ),
+            (None, _) => format!("{lost}; no state file was given, so nothing was saved"),
+        }
     }
 }

@@ -2,16 +2,21 @@
 //! handled since, so that a failed instance can be rebuilt exactly where it stood. Nothing
 //! here decides anything for a breaker.
 //!
-//! A checkpoint is a `snapshot` taken through the guest. Rebuilding makes a fresh instance,
-//! restores the checkpoint at the time it was taken (so no time shifts), and replays the calls
-//! handled since with their own times, replies discarded. Fuel makes that replay deterministic:
-//! a call that fitted its budget once fits it again.
+//! A checkpoint is a `snapshot` taken through the guest, with the input stream's state (what
+//! the guest holds of a document not yet complete). Rebuilding makes a fresh instance, restores
+//! the checkpoint at the time it was taken (so no time shifts), and replays the calls handled
+//! since (stream chunks and whole documents alike) with their own times, replies discarded.
+//! Fuel makes that replay deterministic: a call that fitted its budget once fits it again.
 
 use serde_json::value::RawValue;
 
 use crate::error::StartError;
 use crate::guest::{Guest, GuestOptions, Limits, Program, Trap};
 use crate::messages::{self, Ask, Reply};
+
+mod calls;
+
+use calls::{Call, Kind};
 
 /// Everything needed to make a fresh instance like the first.
 pub struct Setup {
@@ -22,17 +27,12 @@ pub struct Setup {
     pub config: Option<(String, Vec<u8>)>,
 }
 
-/// A snapshot object and the node time it was taken at.
+/// A snapshot object, the input stream's state, and the node time they were taken at.
 struct Checkpoint {
     snapshot: Box<RawValue>,
+    stream: Vec<u8>,
     now_ms: u64,
     taken: std::time::Instant,
-}
-
-/// One call the guest handled since the checkpoint.
-struct Call {
-    input: Vec<u8>,
-    now_ms: u64,
 }
 
 /// The most input kept for a replay while checkpoints fail. Past it the node stops rather than
@@ -116,12 +116,45 @@ impl Supervisor {
             return Err(Trap(lost.clone()));
         }
         self.guest.handle(input, now_ms, replies, diagnostics)?;
+        self.remember(Kind::Documents, input, now_ms);
+        Ok(())
+    }
+
+    /// Hands the next chunk of the input stream to the guest (see [`Guest::stream`]) and
+    /// remembers it for a rebuild; returns how many whole documents it completed. On a failure
+    /// the instance is dead: call [`Supervisor::rebuild`].
+    pub fn stream(
+        &mut self,
+        chunk: &[u8],
+        now_ms: u64,
+        replies: &mut Vec<u8>,
+        diagnostics: &mut Vec<u8>,
+    ) -> Result<u64, Trap> {
+        if let Some(lost) = &self.lost {
+            return Err(Trap(lost.clone()));
+        }
+        let documents = self.guest.stream(chunk, now_ms, replies, diagnostics)?;
+        self.remember(Kind::Stream, chunk, now_ms);
+        Ok(documents)
+    }
+
+    /// The end of the input stream: the diagnostic of an unfinished document, if any.
+    pub fn stream_end(&mut self, diagnostics: &mut Vec<u8>) -> Result<(), Trap> {
+        if let Some(lost) = &self.lost {
+            return Err(Trap(lost.clone()));
+        }
+        self.guest.stream_end(diagnostics)?;
+        self.remember(Kind::StreamEnd, &[], 0);
+        Ok(())
+    }
+
+    fn remember(&mut self, kind: Kind, input: &[u8], now_ms: u64) {
         self.since_bytes += input.len();
         self.since.push(Call {
+            kind,
             input: input.to_vec(),
             now_ms,
         });
-        Ok(())
     }
 
     /// Sends one of the host's read-only messages (status, metrics, events), which change
@@ -185,12 +218,8 @@ impl Supervisor {
             return;
         }
         let replayed = self.at_checkpoint().and_then(|mut guest| {
-            let (mut sink, mut diagnostics) = (Vec::new(), Vec::new());
             for call in &self.since {
-                sink.clear();
-                diagnostics.clear();
-                guest
-                    .handle(&call.input, call.now_ms, &mut sink, &mut diagnostics)
+                call.replay(&mut guest)
                     .map_err(|t| format!("replaying: {t}"))?;
             }
             Ok(guest)
@@ -229,6 +258,9 @@ impl Supervisor {
             self.checkpoint.now_ms,
             clock,
         )?;
+        guest
+            .set_stream_state(&self.checkpoint.stream)
+            .map_err(|t| t.0)?;
         Ok(guest)
     }
 }
@@ -308,6 +340,7 @@ fn snapshot(guest: &mut Guest, now_ms: u64) -> Result<Checkpoint, Trap> {
     Ok(Checkpoint {
         now_ms: messages::snapshot_time(snapshot).map_err(Trap)?,
         snapshot: snapshot.to_owned(),
+        stream: guest.stream_state()?,
         taken: std::time::Instant::now(),
     })
 }

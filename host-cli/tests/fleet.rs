@@ -469,7 +469,7 @@ fn a_nodes_input_with_the_fleets_documents_replays_to_the_same_replies() {
     let config = dir.join("config.json");
     std::fs::write(&config, r#"{"open_timeout_ms":300}"#).unwrap();
     let (url, config) = (redis.url(), config.to_str().unwrap().to_string());
-    let trace = dir.join("b.trace");
+    let record = dir.join("b.record");
     let base = [
         "--fleet",
         &url,
@@ -479,7 +479,7 @@ fn a_nodes_input_with_the_fleets_documents_replays_to_the_same_replies() {
         &config,
     ];
     let mut a = Node::start(&dir, "a", &[&base[..], &["--instance", "a"]].concat());
-    let b_args = ["--instance", "b", "--fleet-trace", trace.to_str().unwrap()];
+    let b_args = ["--instance", "b", "--record", record.to_str().unwrap()];
     let mut b = Node::start(&dir, "b", &[&base[..], &b_args].concat());
     let mut replies = vec![b.ask(CALL)];
     assert!(
@@ -496,16 +496,21 @@ fn a_nodes_input_with_the_fleets_documents_replays_to_the_same_replies() {
     let _ = b.child.wait();
     let mut replay = String::new();
     let mut now = 0;
-    for line in std::fs::read_to_string(&trace).unwrap().lines() {
+    // The recording: a header, then every document the module was given with its time.
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    assert!(recorded.starts_with(r#"{"breaker_record":1"#), "{recorded}");
+    assert!(recorded.lines().next().unwrap().contains(r#""fleet":true"#));
+    for line in recorded.lines().skip(1) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let at = v["now_ms"].as_u64().unwrap();
+        let at = v["at_ms"].as_u64().unwrap();
         let advance = format!(
             r#"{{"src":"r","dest":"r","body":{{"type":"advance_clock","ms":{}}}}}"#,
             at - now
         );
         replay.push_str(&advance);
         replay.push('\n');
-        replay.push_str(v["input"].as_str().unwrap());
+        replay.push_str(v["doc"].as_str().unwrap());
+        replay.push('\n');
         now = at;
     }
     assert!(
@@ -514,6 +519,14 @@ fn a_nodes_input_with_the_fleets_documents_replays_to_the_same_replies() {
     );
     let args = ["--clock", "manual", "--fleet-replay", "--config", &config];
     let out = common::run(&args, replay.as_bytes());
+    assert_eq!(common::lines(&out), replies);
+    // And `breaker-host replay` reads the same recording to the same replies.
+    let out = common::run(&["replay", record.to_str().unwrap(), "--replies"], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(common::lines(&out), replies);
     assert!(
         replies.iter().any(|r| r.contains("Circuit breaker OPEN")),

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::io::Write;
+
 use common::{Live, msg, reply, trap_module};
 
 const INTERNAL: &str =
@@ -138,7 +140,7 @@ fn a_document_that_needs_too_much_memory_answers_code_13_and_the_node_carries_on
         "--max-guest-memory-mib",
         "4",
         "--max-message-bytes",
-        "4000000",
+        "40000000",
         "--clock",
         "manual",
     ]);
@@ -147,10 +149,13 @@ fn a_document_that_needs_too_much_memory_answers_code_13_and_the_node_carries_on
         1,
     );
     assert!(got[0].contains("circuit_breaker_open"));
-    // A 3 MB document (an ignored field): its input buffer alone is past the cap.
+    // A 30 MB document (an ignored field): holding it is past the cap, whether the guest's
+    // stream holds it or, after a first failure, it is handed whole to a rebuilt instance
+    // (which has room for restoring a checkpoint besides the cap: 16 MiB and three times the
+    // snapshot).
     let big = msg(&format!(
         r#"{{"type":"call","msg_id":2,"pad":"{}"}}"#,
-        "x".repeat(3_000_000)
+        "x".repeat(30_000_000)
     ));
     let got = live.send(
         &[
@@ -249,4 +254,69 @@ fn no_fixtures_cannot_be_turned_back_on_not_even_by_a_rebuilt_instance() {
         got[1]
     );
     assert!(live.finish().0.success());
+}
+
+#[test]
+fn documents_cut_anywhere_and_a_trap_in_a_chunk_that_ends_inside_a_document() {
+    let module = trap_module();
+    let mut live = Live::start(&["--module", module.to_str().unwrap(), "--clock", "manual"]);
+    let mut stdin = live.take_stdin();
+    let mut write = |bytes: &[u8]| {
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+        // Long enough for the host to hand the bytes over on their own.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let read = |live: &mut Live| {
+        let mut line = String::new();
+        live.read_line(&mut line);
+        line.trim_end().to_string()
+    };
+    // One document in three pieces, cut inside a key and inside a character.
+    let first = msg(r#"{"type":"call","msg_id":1,"service":"é","force_failures":5}"#) + "\n";
+    let first = first.as_bytes();
+    let cut = first.iter().position(|&b| b >= 0x80).unwrap() + 1;
+    write(&first[..10]);
+    write(&first[10..cut]);
+    write(&first[cut..]);
+    assert!(read(&mut live).contains(r#""in_reply_to":1,"service":"é","failures":5"#));
+    // A chunk with two whole documents, the second one fatal, and the start of a third.
+    let third = msg(r#"{"type":"call","msg_id":4,"service":"é"}"#);
+    write(
+        format!(
+            "{}\n{}\n{}",
+            msg(r#"{"type":"call","msg_id":2,"force_failures":5}"#),
+            msg(r#"{"type":"test_trap","msg_id":3}"#),
+            &third[..20]
+        )
+        .as_bytes(),
+    );
+    assert!(read(&mut live).contains(r#""in_reply_to":2,"service":"db","failures":5"#));
+    assert_eq!(read(&mut live), internal(3));
+    // The rest of the third, a broken line, and one more.
+    write(
+        format!(
+            "{}\n{{\"a\" 1}}\n{}\n",
+            &third[20..],
+            msg(r#"{"type":"call","msg_id":5}"#)
+        )
+        .as_bytes(),
+    );
+    assert_eq!(read(&mut live), rejected(4, "é"));
+    assert_eq!(read(&mut live), rejected(5, "db"));
+    drop(stdin);
+    let (status, err) = live.finish();
+    assert!(status.success());
+    assert!(
+        err.contains("the module failed on a batch of 2 documents"),
+        "{err}"
+    );
+    assert!(
+        err.contains("stdin line 3: the module failed on this document"),
+        "{err}"
+    );
+    assert!(
+        err.contains("stdin line 5, column 6: expected ':' after an object key"),
+        "{err}"
+    );
 }

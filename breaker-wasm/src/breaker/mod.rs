@@ -14,6 +14,7 @@ mod operator;
 mod results;
 mod state;
 mod timing;
+pub mod validate;
 mod window;
 
 use std::collections::VecDeque;

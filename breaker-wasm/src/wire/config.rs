@@ -1,12 +1,11 @@
-//! Config objects on the wire: `configure`'s change, a snapshot's defaults and overrides, each
-//! field checked against its range and named by its path when refused.
+//! Config objects on the wire: `configure`'s change, a snapshot's defaults and overrides. Each
+//! value is checked by the core's rules (`breaker::validate`); a refusal names it by its JSON
+//! path and quotes what was sent.
 
 use super::decode::Refusal;
 use super::raw::{Members, Raw};
-use crate::breaker::config::MAX_WINDOW_SIZE;
-use crate::breaker::{
-    Backoff, Field, HalfOpenBudget, MAX_SAFE, Milli, Patch, Setting, StateName, Window,
-};
+use crate::breaker::validate::{ConfigError, Key};
+use crate::breaker::{Backoff, Field, HalfOpenBudget, Milli, Patch, Setting, StateName, Window};
 use crate::node::ConfigChange;
 
 /// `config` of a `configure`: known fields only, each in range, or `null` (back to the layer
@@ -62,7 +61,7 @@ pub fn setting(field: Field, v: Raw, path: &str) -> Result<Setting, String> {
         Field::Window => window(v, path).map(Setting::Window),
         Field::Backoff => backoff(v, path).map(Setting::Backoff),
         Field::SlowCallMs | Field::HalfOpenMaxMs | Field::IntervalMs => {
-            int(v, path, 1, MAX_SAFE).map(|n| Setting::OptInt(Some(n)))
+            integer(v, path, Key::Field(field)).map(|n| Setting::OptInt(Some(n)))
         }
         Field::HalfOpenBudget => match v.as_str().as_deref() {
             Some("in_flight") => Ok(Setting::Budget(HalfOpenBudget::InFlight)),
@@ -89,44 +88,56 @@ pub fn setting(field: Field, v: Raw, path: &str) -> Result<Setting, String> {
                 v.show()
             )),
         },
-        Field::SlowCallRate => rate(v, path).map(Setting::Rate),
-        Field::HalfOpenFailureRate => rate(v, path).map(|r| Setting::OptRate(Some(r))),
+        Field::SlowCallRate => decimal(v, path, Key::Field(field)).map(Setting::Rate),
+        Field::HalfOpenFailureRate => {
+            decimal(v, path, Key::Field(field)).map(|r| Setting::OptRate(Some(r)))
+        }
         Field::MetricsOnly => v
             .as_bool()
             .map(Setting::Flag)
             .ok_or_else(|| format!("{path}: expected true or false, found {}", v.show())),
-        _ => int(v, path, 1, MAX_SAFE).map(Setting::Int),
+        _ => integer(v, path, Key::Field(field)).map(Setting::Int),
     }
 }
 
-fn int(v: Raw, path: &str, min: u64, max: u64) -> Result<u64, String> {
-    v.as_u64()
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| {
-            format!(
-                "{path}: expected an integer from {min} to {max}, found {}",
-                v.show()
-            )
-        })
+/// A whole number, if the setting `key` takes it.
+fn integer(v: Raw, path: &str, key: Key) -> Result<u64, String> {
+    key.integer(v.as_u64()).map_err(|e| refusal(e, path, v))
 }
 
-/// A percentage in (0, 100], to three decimal places.
-fn rate(v: Raw, path: &str) -> Result<Milli, String> {
-    decimal(
-        v,
-        path,
-        1,
-        100_000,
-        "a number above 0 and at most 100 (three decimals at most)",
-    )
+/// A decimal number (thousandths), if the setting `key` takes it.
+fn decimal(v: Raw, path: &str, key: Key) -> Result<Milli, String> {
+    key.decimal(v.as_milli().map(Milli))
+        .map_err(|e| refusal(e, path, v))
 }
 
-/// A decimal number in `min..=max` thousandths.
-fn decimal(v: Raw, path: &str, min: u64, max: u64, expected: &str) -> Result<Milli, String> {
-    v.as_milli()
-        .filter(|m| (min..=max).contains(m))
-        .map(Milli)
-        .ok_or_else(|| format!("{path}: expected {expected}, found {}", v.show()))
+/// The text of a refusal: the path, the rule in the protocol's words, and what was sent.
+fn refusal(e: ConfigError, path: &str, v: Raw) -> String {
+    let expected = match e {
+        ConfigError::Integer { min, max, .. } => format!("an integer from {min} to {max}"),
+        ConfigError::Percentage { .. } => {
+            "a number above 0 and at most 100 (three decimals at most)".into()
+        }
+        ConfigError::Multiplier { .. } => {
+            "a number from 1 to 1000000 (three decimals at most)".into()
+        }
+        ConfigError::Fraction { .. } => "a number from 0 to 1 (three decimals at most)".into(),
+    };
+    format!("{path}: expected {expected}, found {}", v.show())
+}
+
+/// The JSON name of a setting inside `window` or `backoff`.
+fn member_name(key: Key) -> &'static str {
+    match key {
+        Key::Field(field) => field.name(),
+        Key::WindowSize => "size",
+        Key::WindowSizeMs => "size_ms",
+        Key::WindowMinimumCalls => "minimum_calls",
+        Key::WindowFailureRate => "failure_rate",
+        Key::BackoffMultiplier => "multiplier",
+        Key::BackoffMaxOpenMs => "max_open_ms",
+        Key::BackoffJitter => "jitter",
+    }
 }
 
 /// The members of a sub-object, refusing keys outside `allowed`.
@@ -144,18 +155,15 @@ fn sub_object<'a>(v: Raw<'a>, path: &str, allowed: &[&str]) -> Result<Members<'a
 fn window(v: Raw, path: &str) -> Result<Window, String> {
     let members = v.members().unwrap_or_default();
     let kind = members.get("kind").and_then(|k| k.as_str());
-    let kind = kind.as_deref();
-    let v_get = |key: &str| members.get(key);
-    let sub = |key: &str| format!("{path}.{key}");
-    let int_or = |key: &str, default: u64, max: u64| match v_get(key) {
-        Some(x) => int(x, &sub(key), 1, max),
+    let int_or = |key: Key, default: u64| match members.get(member_name(key)) {
+        Some(x) => integer(x, &format!("{path}.{}", member_name(key)), key),
         None => Ok(default),
     };
-    let rate_or = |key: &str, default: Milli| match v_get(key) {
-        Some(x) => rate(x, &sub(key)),
+    let rate_or = |key: Key, default: Milli| match members.get(member_name(key)) {
+        Some(x) => decimal(x, &format!("{path}.{}", member_name(key)), key),
         None => Ok(default),
     };
-    match kind {
+    match kind.as_deref() {
         Some("consecutive") => {
             sub_object(v, path, &["kind"])?;
             Ok(Window::Consecutive)
@@ -171,9 +179,9 @@ fn window(v: Raw, path: &str) -> Result<Window, String> {
                 unreachable!()
             };
             Ok(Window::Count {
-                size: int_or("size", size, MAX_WINDOW_SIZE)?,
-                minimum_calls: int_or("minimum_calls", minimum_calls, MAX_SAFE)?,
-                failure_rate: rate_or("failure_rate", failure_rate)?,
+                size: int_or(Key::WindowSize, size)?,
+                minimum_calls: int_or(Key::WindowMinimumCalls, minimum_calls)?,
+                failure_rate: rate_or(Key::WindowFailureRate, failure_rate)?,
             })
         }
         Some("time") => {
@@ -191,17 +199,16 @@ fn window(v: Raw, path: &str) -> Result<Window, String> {
                 unreachable!()
             };
             Ok(Window::Time {
-                size_ms: int_or("size_ms", size_ms, MAX_SAFE)?,
-                minimum_calls: int_or("minimum_calls", minimum_calls, MAX_SAFE)?,
-                failure_rate: rate_or("failure_rate", failure_rate)?,
+                size_ms: int_or(Key::WindowSizeMs, size_ms)?,
+                minimum_calls: int_or(Key::WindowMinimumCalls, minimum_calls)?,
+                failure_rate: rate_or(Key::WindowFailureRate, failure_rate)?,
             })
         }
         _ if v.members().is_none() => {
             Err(format!("{path}: expected an object, found {}", v.kind()))
         }
         _ => Err(format!(
-            "{}: expected one of \"consecutive\", \"count\", \"time\"",
-            sub("kind")
+            "{path}.kind: expected one of \"consecutive\", \"count\", \"time\""
         )),
     }
 }
@@ -209,30 +216,20 @@ fn window(v: Raw, path: &str) -> Result<Window, String> {
 /// A `backoff` object: a whole new backoff, missing fields taking their defaults.
 fn backoff(v: Raw, path: &str) -> Result<Backoff, String> {
     let members = sub_object(v, path, &["multiplier", "max_open_ms", "jitter"])?;
-    let v = &members;
     let defaults = Backoff::default();
-    let number = |key: &str, default: Milli, min: u64, max: u64, range: &str| match v.get(key) {
-        None => Ok(default),
-        Some(x) => decimal(x, &format!("{path}.{key}"), min, max, range),
-    };
+    let at = |key: Key| format!("{path}.{}", member_name(key));
     Ok(Backoff {
-        multiplier: number(
-            "multiplier",
-            defaults.multiplier,
-            1000,
-            1_000_000_000,
-            "a number from 1 to 1000000 (three decimals at most)",
-        )?,
-        max_open_ms: match v.get("max_open_ms") {
-            Some(x) => int(x, &format!("{path}.max_open_ms"), 1, MAX_SAFE)?,
+        multiplier: match members.get("multiplier") {
+            Some(x) => decimal(x, &at(Key::BackoffMultiplier), Key::BackoffMultiplier)?,
+            None => defaults.multiplier,
+        },
+        max_open_ms: match members.get("max_open_ms") {
+            Some(x) => integer(x, &at(Key::BackoffMaxOpenMs), Key::BackoffMaxOpenMs)?,
             None => defaults.max_open_ms,
         },
-        jitter: number(
-            "jitter",
-            defaults.jitter,
-            0,
-            1000,
-            "a number from 0 to 1 (three decimals at most)",
-        )?,
+        jitter: match members.get("jitter") {
+            Some(x) => decimal(x, &at(Key::BackoffJitter), Key::BackoffJitter)?,
+            None => defaults.jitter,
+        },
     })
 }

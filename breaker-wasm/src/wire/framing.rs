@@ -10,6 +10,7 @@
 mod grammar;
 
 use grammar::{Grammar, Step, plain};
+use serde::{Deserialize, Serialize};
 
 /// What the splitter found next.
 #[derive(Debug, PartialEq, Eq)]
@@ -24,7 +25,7 @@ pub enum Frame<'a> {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum Mode {
     /// Between documents: whitespace, then `{`.
     Between,
@@ -44,9 +45,11 @@ enum Found {
     Error(Frame<'static>),
 }
 
-/// An incremental document splitter over a byte stream.
-#[derive(Debug)]
+/// An incremental document splitter over a byte stream. Its whole state is a serde type, so a
+/// host can save it with a checkpoint and carry on with it elsewhere (see `wire::stream`).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Splitter {
+    #[serde(with = "latin1")]
     buf: Vec<u8>,
     /// Where the scan has reached in `buf`.
     pos: usize,
@@ -83,6 +86,11 @@ impl Splitter {
             max,
             last_error: None,
         }
+    }
+
+    /// Drops the bytes already dealt with.
+    pub fn compact(&mut self) {
+        self.push(&[]);
     }
 
     /// Adds input. Bytes already dealt with are dropped first.
@@ -244,6 +252,43 @@ impl Splitter {
         Some(error)
     }
 
+    /// Changes the size limit for documents from now on.
+    pub fn set_max(&mut self, max: usize) {
+        self.max = max;
+    }
+
+    /// The size limit for documents.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Whether the splitter is between documents (not inside one, not resynchronising).
+    pub fn is_between(&self) -> bool {
+        self.mode == Mode::Between
+    }
+
+    /// Where the next byte will be: its line and column (1-based).
+    pub fn position(&self) -> (u64, u64) {
+        (self.line, self.base + self.pos as u64 - self.line_start + 1)
+    }
+
+    /// Moves the bytes pushed but not yet scanned into `into` (which is cleared first); the
+    /// splitter then holds none.
+    pub fn take_unscanned(&mut self, into: &mut Vec<u8>) {
+        into.clear();
+        into.extend_from_slice(&self.buf[self.pos..]);
+        self.buf.truncate(self.pos);
+    }
+
+    /// Between documents, carries on as if the stream had reached `line` and `column`: like
+    /// [`Splitter::reset_at`], but a broken document already reported is remembered (resuming
+    /// inside it must not report it twice).
+    pub fn resume_at(&mut self, line: u64, column: u64) {
+        let last_error = self.last_error;
+        self.reset_at(line, column);
+        self.last_error = last_error;
+    }
+
     /// Forgets everything: the next input starts a new stream at `line` and `column` (1-based).
     pub fn reset_at(&mut self, line: u64, column: u64) {
         let max = self.max;
@@ -309,6 +354,23 @@ impl Splitter {
             self.line += 1;
             self.line_start = self.base + self.pos as u64;
         }
+    }
+}
+
+/// Bytes as a JSON string of the characters U+0000 to U+00FF, one per byte: a saved state is
+/// about as long as the bytes it holds (an array of numbers would be up to four times longer).
+mod latin1 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&bytes.iter().map(|&b| char::from(b)).collect::<String>())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        text.chars()
+            .map(|c| u8::try_from(c).map_err(|_| D::Error::custom("a character above U+00FF")))
+            .collect()
     }
 }
 

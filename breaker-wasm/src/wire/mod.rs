@@ -18,6 +18,7 @@ pub mod reply;
 mod restore;
 mod saved;
 pub mod snapshot;
+pub mod stream;
 mod strict;
 mod traffic;
 pub mod values;
@@ -34,6 +35,9 @@ pub struct Session {
     out: Vec<u8>,
     diagnostics: Vec<u8>,
     splitter: Splitter,
+    stream: stream::Stream,
+    /// Documents the last call took (whole ones, answered or refused).
+    documents: u64,
 }
 
 impl Session {
@@ -43,7 +47,21 @@ impl Session {
             out: Vec::new(),
             diagnostics: Vec::new(),
             splitter: Splitter::new(usize::MAX),
+            stream: stream::Stream::new(),
+            documents: 0,
         }
+    }
+
+    /// How many whole documents the last call took (answered or refused), not counting input
+    /// refused before it made a document (not JSON, too large).
+    pub fn documents(&self) -> u64 {
+        self.documents
+    }
+
+    fn begin_call(&mut self) {
+        self.out.clear();
+        self.diagnostics.clear();
+        self.documents = 0;
     }
 
     pub fn node(&self) -> &Node {
@@ -61,11 +79,10 @@ impl Session {
     /// Well-formed objects are parsed straight from the input; from the first thing that is not
     /// one, the rest goes through the validating splitter, which reports it and resynchronises.
     pub fn handle(&mut self, input: &[u8], now_ms: u64) -> &[u8] {
-        self.out.clear();
-        self.diagnostics.clear();
-        let mut lines = Lines::default();
+        self.begin_call();
+        let mut lines = Lines::starting_at(1, 1);
         let start = match std::str::from_utf8(input) {
-            Ok(text) => self.fast_path(text, now_ms, &mut lines),
+            Ok(text) => self.fast_path(text, now_ms, &mut lines, usize::MAX),
             Err(_) => 0,
         };
         if start < input.len() {
@@ -75,8 +92,9 @@ impl Session {
         &self.out
     }
 
-    /// Handles the well-formed objects at the start of `text`; returns where it stopped.
-    fn fast_path(&mut self, text: &str, now_ms: u64, lines: &mut Lines) -> usize {
+    /// Handles the well-formed objects of at most `max` bytes at the start of `text`; returns
+    /// where it stopped.
+    fn fast_path(&mut self, text: &str, now_ms: u64, lines: &mut Lines, max: usize) -> usize {
         let bytes = text.as_bytes();
         let mut pos = 0;
         loop {
@@ -90,8 +108,10 @@ impl Session {
             let mut common =
                 serde_json::Deserializer::from_str(rest).into_iter::<common::Message>();
             if let Some(Ok(message)) = common.next()
+                && common.byte_offset() <= max
                 && let Some((msg_id, request)) = message.request()
             {
+                self.documents += 1;
                 let reply = self.node.handle(now_ms, &request);
                 let (src, dest) = (message.src, message.dest);
                 if let Err(text) = answer(&mut self.out, src, dest, msg_id, reply) {
@@ -106,6 +126,10 @@ impl Session {
                 return pos;
             };
             let used = stream.byte_offset();
+            if used > max {
+                return pos;
+            }
+            self.documents += 1;
             if let Err(text) = handle_value(&mut self.node, &mut self.out, doc, now_ms) {
                 let (line, _) = lines.at(bytes, pos);
                 diagnose(&mut self.diagnostics, line, None, &text);
@@ -121,6 +145,8 @@ impl Session {
             out,
             diagnostics,
             splitter,
+            documents,
+            ..
         } = self;
         splitter.reset_at(line, column);
         splitter.push(input);
@@ -134,13 +160,8 @@ impl Session {
             };
             match frame {
                 Frame::Doc { bytes, line } => {
-                    if let Err((text, at)) = handle_document(node, out, bytes, now_ms) {
-                        let (line, column) = match at {
-                            Some((l, c)) => (line + l.saturating_sub(1), Some(c)),
-                            None => (line, None),
-                        };
-                        diagnose(diagnostics, line, column, &text);
-                    }
+                    *documents += 1;
+                    handle_framed(node, out, diagnostics, bytes, line, now_ms);
                 }
                 Frame::Error {
                     line,
@@ -158,26 +179,39 @@ impl Session {
 }
 
 /// Line and column of byte offsets in one input, counted forward from the last one asked.
-#[derive(Default)]
 struct Lines {
     pos: usize,
     line: u64,
     line_start: usize,
+    /// The column of `line_start`: 1, unless the input began inside a line.
+    first_column: u64,
 }
 
 impl Lines {
-    fn at(&mut self, bytes: &[u8], pos: usize) -> (u64, u64) {
-        if self.line == 0 {
-            self.line = 1;
+    /// Counts from an input whose first byte is at `line` and `column`.
+    fn starting_at(line: u64, column: u64) -> Lines {
+        Lines {
+            pos: 0,
+            line,
+            line_start: 0,
+            first_column: column,
         }
-        for (i, &b) in bytes[self.pos..pos].iter().enumerate() {
-            if b == b'\n' {
-                self.line += 1;
-                self.line_start = self.pos + i + 1;
-            }
+    }
+
+    fn at(&mut self, bytes: &[u8], pos: usize) -> (u64, u64) {
+        let seen = &bytes[self.pos..pos];
+        if let Some(last) = seen.iter().rposition(|&b| b == b'\n') {
+            // Every byte of a chunk is counted once: word-at-a-time (bytecount), which a
+            // byte loop is several times slower than, natively and in the module.
+            self.line += bytecount::count(seen, b'\n') as u64;
+            self.line_start = self.pos + last + 1;
+            self.first_column = 1;
         }
         self.pos = pos;
-        (self.line, (pos - self.line_start) as u64 + 1)
+        (
+            self.line,
+            self.first_column + (pos - self.line_start) as u64,
+        )
     }
 }
 
@@ -194,6 +228,25 @@ fn diagnose(out: &mut Vec<u8>, line: u64, column: Option<u64>, text: &str) {
             .map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
     );
     out.push(b'\n');
+}
+
+/// Handles one document the splitter found at `line`; what it cannot answer becomes a
+/// diagnostics line.
+fn handle_framed(
+    node: &mut Node,
+    out: &mut Vec<u8>,
+    diagnostics: &mut Vec<u8>,
+    doc: &[u8],
+    line: u64,
+    now_ms: u64,
+) {
+    if let Err((text, at)) = handle_document(node, out, doc, now_ms) {
+        let (line, column) = match at {
+            Some((l, c)) => (line + l.saturating_sub(1), Some(c)),
+            None => (line, None),
+        };
+        diagnose(diagnostics, line, column, &text);
+    }
 }
 
 /// Handles one document; `Err((text, (line, column)))` when it cannot be answered, with where

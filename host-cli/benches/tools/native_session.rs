@@ -1,7 +1,8 @@
-//! The core without WebAssembly: reads NDJSON on stdin in large chunks, runs each chunk's
-//! complete lines through one `Session::handle` (manual clock, like `breaker-host --clock
-//! manual`), and writes the replies to stdout, diagnostics to stderr. The native baseline of
-//! the end-to-end benchmark; its output must be byte-identical to breaker-host's.
+//! The core without WebAssembly: reads stdin in chunks of up to 1 MiB and hands each to one
+//! `Session::feed` (the input stream, as `breaker-host` hands it to the module's
+//! `breaker_stream`; manual clock, like `breaker-host --clock manual`), and writes the replies
+//! to stdout, diagnostics to stderr. The native baseline of the end-to-end benchmark; its output
+//! must be byte-identical to breaker-host's.
 //!
 //!     bench-native-session < workload.ndjson > replies.ndjson
 
@@ -21,33 +22,17 @@ fn main() {
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
     let mut buf = vec![0u8; CHUNK];
-    let mut filled = 0;
     loop {
-        if filled == buf.len() {
-            buf.resize(buf.len() * 2, 0);
-        }
-        let n = stdin.read(&mut buf[filled..]).expect("stdin");
-        filled += n;
-        // Hand over every complete line; keep the tail for the next read (all of it at the end).
-        let end = if n == 0 {
-            filled
-        } else {
-            buf[..filled]
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |i| i + 1)
-        };
-        if end > 0 {
-            stdout
-                .write_all(session.handle(&buf[..end], 0))
-                .expect("stdout");
-            stderr.write_all(session.diagnostics()).expect("stderr");
-            buf.copy_within(end..filled, 0);
-            filled -= end;
-        }
+        let n = stdin.read(&mut buf).expect("stdin");
         if n == 0 {
             break;
         }
+        stdout
+            .write_all(session.feed(&buf[..n], 0))
+            .expect("stdout");
+        stderr.write_all(session.diagnostics()).expect("stderr");
     }
+    session.end_stream();
+    stderr.write_all(session.diagnostics()).expect("stderr");
     stdout.flush().expect("stdout");
 }

@@ -7,20 +7,18 @@
 //! the other nodes' entries into `peer_transition` documents. Those documents, and the lease's
 //! answers (`fleet_lease`), come back through the loop's inputs (`Input::Peer`) as complete
 //! documents and reach the guest with the next batch, like any document: the guest's input
-//! alone decides, so a recorded input replays to the same replies (`--fleet-trace`).
+//! alone decides, so a recorded input replays to the same replies (`--record`).
 
 mod entry;
 mod link;
 mod reader;
 mod writer;
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::Args;
 use crate::error::StartError;
@@ -41,7 +39,6 @@ pub struct Fleet {
     /// The seq of the last transition read from the guest.
     last_seq: u64,
     share_force: bool,
-    trace: Option<BufWriter<File>>,
     complained: bool,
 }
 
@@ -54,12 +51,6 @@ struct Envelope {
 struct OutboxBody {
     last_seq: u64,
     transitions: Vec<Outgoing>,
-}
-
-#[derive(Serialize)]
-struct TraceLine<'a> {
-    now_ms: u64,
-    input: &'a str,
 }
 
 /// How long a node that is ending gives the writer to publish its last transitions.
@@ -77,18 +68,11 @@ impl Fleet {
     /// Joins the fleet of `--fleet`, if given: starts the reader and writer threads (which
     /// connect in the background: a Redis that is away does not hold up the start).
     pub fn start(args: &Args, inputs: &SyncSender<Input>) -> Result<Fleet, StartError> {
-        let trace = match &args.fleet_trace {
-            Some(path) => Some(BufWriter::new(File::create(path).map_err(|e| {
-                StartError::Fleet(format!("cannot create {}: {e}", path.display()))
-            })?)),
-            None => None,
-        };
         let mut fleet = Fleet {
             tx: None,
             writer_done: None,
             last_seq: 0,
             share_force: args.fleet_share_force,
-            trace,
             complained: false,
         };
         let Some(url) = &args.fleet else {
@@ -112,18 +96,6 @@ impl Fleet {
         fleet.writer_done = Some(writer::spawn(link(), names, rx, inputs.clone()));
         fleet.tx = Some(tx);
         Ok(fleet)
-    }
-
-    /// Writes what the guest is about to handle at `now_ms` to the trace, if one is kept.
-    pub fn trace(&mut self, input: &[u8], now_ms: u64) {
-        if let Some(out) = &mut self.trace {
-            let input = &String::from_utf8_lossy(input);
-            let line = serde_json::to_string(&TraceLine { now_ms, input }).expect("a string");
-            if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-                diag!("fleet: cannot write the trace; it stops here");
-                self.trace = None;
-            }
-        }
     }
 
     /// After a call into the guest: its new transitions go to the writer thread.

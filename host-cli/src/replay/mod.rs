@@ -52,12 +52,15 @@ pub fn run(args: &ReplayArgs) -> Result<(), String> {
     let options = GuestOptions {
         manual_clock: header.clock == "manual",
         no_fixtures: !header.fixtures,
-        fleet: false,
+        fleet: header.fleet,
     };
     let limits = Limits {
         memory_bytes: (header.memory_mib as usize) << 20,
         fuel_per_call: crate::DEFAULT_CALL_FUEL,
         fuel_per_byte: crate::FUEL_PER_BYTE,
+        // Recorded documents are whole and were within the node's limit; the stream's limit
+        // does not apply to them.
+        max_document: u32::MAX as usize,
     };
     let setup = |config| Setup {
         program: program.clone(),

@@ -79,8 +79,8 @@ pub fn read(paths: &[PathBuf]) -> Result<Recording, String> {
                 b.part
             ));
         }
-        if (&b.clock, b.fixtures, b.memory_mib, &b.config)
-            != (&a.clock, a.fixtures, a.memory_mib, &a.config)
+        if (&b.clock, b.fixtures, b.fleet, b.memory_mib, &b.config)
+            != (&a.clock, a.fixtures, a.fleet, a.memory_mib, &a.config)
         {
             return Err(format!(
                 "{} and {} were recorded with other options: not one recording",

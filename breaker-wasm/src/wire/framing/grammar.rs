@@ -1,9 +1,11 @@
 //! The JSON grammar, one byte at a time: what the splitter checks a document against.
 
+use serde::{Deserialize, Serialize};
+
 use super::Splitter;
 use crate::wire::raw::MAX_DEPTH;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum Num {
     Minus,
     Zero,
@@ -15,7 +17,25 @@ pub(super) enum Num {
     ExpDigits,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The three literals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) enum Word {
+    True,
+    False,
+    Null,
+}
+
+impl Word {
+    fn bytes(self) -> &'static [u8] {
+        match self {
+            Word::True => b"true",
+            Word::False => b"false",
+            Word::Null => b"null",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum Grammar {
     /// A value must come (after `:`, or `,` in an array).
     Value,
@@ -37,7 +57,7 @@ pub(super) enum Grammar {
     },
     Number(Num),
     Literal {
-        word: &'static [u8],
+        word: Word,
         matched: u8,
     },
 }
@@ -90,15 +110,15 @@ impl Splitter {
             b'0' => G::Number(Num::Zero),
             b'1'..=b'9' => G::Number(Num::Int),
             b't' => G::Literal {
-                word: b"true",
+                word: Word::True,
                 matched: 1,
             },
             b'f' => G::Literal {
-                word: b"false",
+                word: Word::False,
                 matched: 1,
             },
             b'n' => G::Literal {
-                word: b"null",
+                word: Word::Null,
                 matched: 1,
             },
             _ => return Step::Error("expected a value"),
@@ -167,13 +187,13 @@ impl Splitter {
     }
 
     /// A byte of `true`, `false` or `null`.
-    fn literal_byte(&mut self, word: &'static [u8], matched: u8, b: u8) -> Step {
+    fn literal_byte(&mut self, word: Word, matched: u8, b: u8) -> Step {
         use Grammar as G;
-        if word.get(matched as usize) != Some(&b) {
+        if word.bytes().get(matched as usize) != Some(&b) {
             return Step::Error("expected a value");
         }
         let matched = matched + 1;
-        self.grammar = if matched as usize == word.len() {
+        self.grammar = if matched as usize == word.bytes().len() {
             G::After
         } else {
             G::Literal { word, matched }
