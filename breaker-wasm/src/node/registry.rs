@@ -198,6 +198,14 @@ impl Registry {
         self.link(id, tick);
     }
 
+    /// Whether filing breaker `id` with one more permit than it holds would leave nothing for
+    /// [`Registry::shrink_to`] with `max` and `bytes` to forget.
+    pub fn holds_one_more_permit(&self, id: u32, max: u64, bytes: u64) -> bool {
+        let slot = &self.slots[id as usize];
+        let charge = budget::breaker_charge(&slot.name, &slot.breaker) + budget::permit_charge();
+        self.len as u64 <= max && self.charged - slot.charge + charge <= bytes
+    }
+
     /// Forgets breakers, least recently used closed ones first, until at most `max` remain and
     /// their charges come to at most `bytes`.
     pub fn shrink_to(&mut self, max: u64, bytes: u64) {
