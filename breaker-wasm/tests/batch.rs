@@ -47,9 +47,9 @@ struct Wrapper {
 }
 
 impl Wrapper {
-    fn new() -> Wrapper {
+    fn new(options: Options) -> Wrapper {
         Wrapper {
-            session: Session::new(Options::default()),
+            session: Session::new(options),
             batch: Batch::default(),
             log: Vec::new(),
             local: Vec::new(),
@@ -170,6 +170,8 @@ impl Wrapper {
 
 /// Nanoseconds, as the Python wrapper's default clock reads them.
 const TICKS_PER_MS: i64 = 1_000_000;
+/// A guest memory limit whose budget (half of it) holds three breakers and eight permits.
+const MEMORY_LIMIT: u64 = 2 * (3 * 515 + 8 * 64);
 
 /// The `f64` log `[op, slot, permit, duration_ms, now_ms]` as the `i64` log `[op, slot, permit,
 /// start, now]` in nanoseconds, each time somewhere within its millisecond.
@@ -188,7 +190,7 @@ fn in_ticks(log: &[f64]) -> Vec<i64> {
     out
 }
 
-const CONFIGS: [&str; 6] = [
+const CONFIGS: [&str; 8] = [
     // Few breakers: one is forgotten for another, and its window starts again empty.
     r#"{"window":{"kind":"count","size":40,"minimum_calls":3,"failure_rate":60},"max_services":2}"#,
     r#"{"failure_threshold":3}"#,
@@ -196,13 +198,37 @@ const CONFIGS: [&str; 6] = [
     r#"{"window":{"kind":"count","size":10,"minimum_calls":4,"failure_rate":50}}"#,
     r#"{"window":{"kind":"count","size":8,"minimum_calls":20,"failure_rate":30},"slow_call_ms":30,"slow_call_rate":50}"#,
     r#"{"window":{"kind":"time","size_ms":500,"minimum_calls":5,"failure_rate":40},"open_timeout_ms":300}"#,
+    // Cycles clear the counts, and outstanding permits go stale, every 250 ms.
+    r#"{"failure_threshold":3,"interval_ms":250}"#,
+    // Open breakers that admit anyway.
+    r#"{"failure_threshold":2,"metrics_only":true,"open_timeout_ms":200}"#,
 ];
 
-fn run(seed: u64, steps: usize, ticks: bool) {
+/// How the two nodes of a run are set up besides their traffic.
+#[derive(Clone, Copy, Default)]
+struct Variant {
+    /// The log in clock ticks (`Batch::sync_ticks`).
+    ticks: bool,
+    /// The guest memory limit both nodes are told: a small one makes the budget forget a
+    /// breaker for another's permits.
+    memory_limit: Option<u64>,
+    /// Time from `advance_clock` messages only.
+    manual_clock: bool,
+}
+
+fn run(seed: u64, steps: usize, v: Variant) {
     let mut rng = Rng(seed);
-    let mut fast = Wrapper::new();
-    fast.ticks = ticks;
-    let mut json = Session::new(Options::default());
+    let options = Options {
+        manual_clock: v.manual_clock,
+        ..Options::default()
+    };
+    let mut fast = Wrapper::new(options);
+    fast.ticks = v.ticks;
+    let mut json = Session::new(options);
+    if let Some(bytes) = v.memory_limit {
+        fast.session.node_mut().set_memory_limit(bytes);
+        json.node_mut().set_memory_limit(bytes);
+    }
     let services = ["a", "b", "c"];
     let mut outstanding: Vec<(usize, u64, u64)> = Vec::new();
     let mut now = 1_000;
@@ -248,7 +274,18 @@ fn run(seed: u64, steps: usize, ticks: bool) {
                 );
                 json.handle(doc.as_bytes(), now);
             }
-            85..=94 => now += rng.below(400),
+            85..=94 => {
+                let ms = rng.below(400);
+                now += ms;
+                if v.manual_clock {
+                    let doc = format!(
+                        r#"{{"src":"c","dest":"x","body":{{"type":"advance_clock","msg_id":{id},"ms":{ms}}}}}"#
+                    );
+                    let a = fast.message(&doc, now);
+                    let b = String::from_utf8(json.handle(doc.as_bytes(), now).to_vec()).unwrap();
+                    assert_eq!(a, b);
+                }
+            }
             95..=97 => {
                 let config = CONFIGS[rng.below(CONFIGS.len() as u64) as usize];
                 let target = match rng.below(2) {
@@ -290,19 +327,28 @@ fn run(seed: u64, steps: usize, ticks: bool) {
         fast.session.node().events_after(0),
         json.node().events_after(0)
     );
+    // The metrics too: slow and ignored calls are counted however they were recorded.
+    let metrics = r#"{"src":"c","dest":"x","body":{"type":"metrics","msg_id":1}}"#;
+    let a = fast.message(metrics, now);
+    let b = String::from_utf8(json.handle(metrics.as_bytes(), now).to_vec()).unwrap();
+    assert_eq!(a, b, "metrics differ (seed {seed})");
 }
 
 #[test]
 fn the_batch_path_and_the_messages_agree() {
     for seed in 1..=40 {
-        run(seed * 7919, 3000, false);
+        run(seed * 7919, 3000, Variant::default());
     }
 }
 
 #[test]
 fn a_log_in_nanosecond_ticks_agrees_with_the_messages_too() {
     for seed in 1..=20 {
-        run(seed * 104_729, 3000, true);
+        let ticks = Variant {
+            ticks: true,
+            ..Variant::default()
+        };
+        run(seed * 104_729, 3000, ticks);
     }
 }
 
@@ -371,7 +417,7 @@ fn the_default_grant_allows_four_failures() {
 
 #[test]
 fn the_fifth_failure_trips_before_its_call_returns() {
-    let mut fast = Wrapper::new();
+    let mut fast = Wrapper::new(Options::default());
     for i in 0..5 {
         let p = fast.acquire("db", 10 + i);
         assert_eq!(p, i as i64 + 1);
@@ -383,7 +429,7 @@ fn the_fifth_failure_trips_before_its_call_returns() {
 
 #[test]
 fn only_the_newest_permit_since_the_grant_rearms_it() {
-    let mut fast = Wrapper::new();
+    let mut fast = Wrapper::new(Options::default());
     let configure = r#"{"src":"c","dest":"x","body":{"type":"configure","msg_id":1,"config":{"failure_threshold":3}}}"#;
     fast.message(configure, 0);
     let old = fast.acquire("db", 1) as u64;
@@ -407,7 +453,7 @@ fn only_the_newest_permit_since_the_grant_rearms_it() {
 
 #[test]
 fn a_forgotten_breaker_starts_an_empty_window_and_the_grant_allows_for_it() {
-    let mut fast = Wrapper::new();
+    let mut fast = Wrapper::new(Options::default());
     let configure = r#"{"src":"c","dest":"x","body":{"type":"configure","msg_id":1,"config":{"window":{"kind":"count","size":100,"minimum_calls":10,"failure_rate":50},"max_services":1}}}"#;
     fast.message(configure, 0);
     for t in 1..=20 {
@@ -427,4 +473,21 @@ fn a_forgotten_breaker_starts_an_empty_window_and_the_grant_allows_for_it() {
         before + 1,
         "ten failures in a fresh window of ten opened it before the tenth call returned"
     );
+}
+
+#[test]
+fn a_small_memory_budget_or_a_manual_clock_changes_nothing_either() {
+    for seed in 1..=20 {
+        let small = Variant {
+            memory_limit: Some(MEMORY_LIMIT),
+            ..Variant::default()
+        };
+        run(seed * 15_485_863, 3000, small);
+        let manual = Variant {
+            manual_clock: true,
+            ticks: seed % 2 == 0,
+            ..Variant::default()
+        };
+        run(seed * 32_452_843, 3000, manual);
+    }
 }

@@ -110,6 +110,41 @@ impl Breaker {
         }
     }
 
+    /// Whether [`Breaker::whole_call`] may stand for an `acquire` at one time and the
+    /// `record` of its permit at a later one: closed and not forced (every permit admitted, no
+    /// timed transition), no `interval_ms` (no cycle can clear the counts and the permit between
+    /// the two), and room for one more permit (the acquire drops none).
+    pub fn takes_whole_call(&self, config: &Config) -> bool {
+        self.forced.is_none()
+            && self.state == State::Closed
+            && config.interval_ms.is_none()
+            && self.leases.len() < MAX_OUTSTANDING
+    }
+
+    /// A whole call at `now` on a breaker that [`Breaker::takes_whole_call`]: exactly what its
+    /// `acquire` and then the `record` of that permit at `now` do, when nothing else touches
+    /// the breaker between them. The acquire settles nothing (closed has no timed transition,
+    /// nothing is forced, no cycle to clear), admits and pushes a lease; the record settles
+    /// nothing either, pops that lease from the back (the newest) and judges the outcome as
+    /// closed: so the leases end as they were, and only the judgement is left to do.
+    pub fn whole_call(
+        &mut self,
+        config: &Config,
+        now: u64,
+        outcome: Outcome,
+        duration_ms: Option<u64>,
+        log: &mut Transitions,
+    ) {
+        debug_assert!(self.takes_whole_call(config));
+        if outcome != Outcome::Ignored {
+            let mark = Mark {
+                failed: outcome == Outcome::Failure,
+                slow: config.is_slow(duration_ms),
+            };
+            self.closed_outcome(config, now, mark, 1, log);
+        }
+    }
+
     /// Whether a call this breaker refuses is admitted anyway (metrics only, not forced open).
     pub(super) fn shadows_rejections(&self, config: &Config) -> bool {
         config.metrics_only && self.forced != Some(Forced::Open)

@@ -110,6 +110,11 @@ pub fn breaker_charge(name: &str, b: &Breaker) -> u64 {
     breaker(&HELD, name.len(), b.leases().len(), built, b.last_failure())
 }
 
+/// What one more outstanding permit adds to a breaker's charge.
+pub fn permit_charge() -> u64 {
+    HELD.permit
+}
+
 /// What restoring `image` charges: its breakers and overrides.
 pub fn image_charge(image: &Image) -> u64 {
     let breakers: u64 = image

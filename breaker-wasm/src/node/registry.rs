@@ -194,8 +194,23 @@ impl Registry {
     pub fn touch(&mut self, id: u32) {
         self.clock += 1;
         let tick = self.clock;
+        let slot = &self.slots[id as usize];
+        // Already at the head of the list its state files it in (the breaker used last):
+        // unlinking and linking it again would leave the list as it is.
+        if slot.prev == NIL && slot.list != List::Free && slot.list == list_for(&slot.breaker) {
+            self.refresh(id, tick);
+            return;
+        }
         self.unlink(id);
         self.link(id, tick);
+    }
+
+    /// Whether filing breaker `id` with one more permit than it holds would leave nothing for
+    /// [`Registry::shrink_to`] with `max` and `bytes` to forget.
+    pub fn holds_one_more_permit(&self, id: u32, max: u64, bytes: u64) -> bool {
+        let slot = &self.slots[id as usize];
+        let charge = budget::breaker_charge(&slot.name, &slot.breaker) + budget::permit_charge();
+        self.len as u64 <= max && self.charged - slot.charge + charge <= bytes
     }
 
     /// Forgets breakers, least recently used closed ones first, until at most `max` remain and
@@ -277,18 +292,10 @@ impl Registry {
     /// brings its charge up to date. When restoring, breakers arrive in use order, so the head is
     /// always right.
     fn link(&mut self, id: u32, tick: u64) {
-        let slot = &mut self.slots[id as usize];
-        let charge = budget::breaker_charge(&slot.name, &slot.breaker);
-        self.charged = self.charged - slot.charge + charge;
-        slot.charge = charge;
-        let list = if self.slots[id as usize].breaker.is_closed() {
-            List::Closed
-        } else {
-            List::Other
-        };
+        self.refresh(id, tick);
+        let list = list_for(&self.slots[id as usize].breaker);
         let head = self.lists[list as usize].head;
         let slot = &mut self.slots[id as usize];
-        slot.last_used = tick;
         slot.prev = NIL;
         slot.next = head;
         slot.list = list;
@@ -297,6 +304,24 @@ impl Registry {
             h => self.slots[h as usize].prev = id,
         }
         self.lists[list as usize].head = id;
+    }
+
+    /// Stamps breaker `id` with `tick` and brings its charge up to date.
+    fn refresh(&mut self, id: u32, tick: u64) {
+        let slot = &mut self.slots[id as usize];
+        let charge = budget::breaker_charge(&slot.name, &slot.breaker);
+        self.charged = self.charged - slot.charge + charge;
+        slot.charge = charge;
+        slot.last_used = tick;
+    }
+}
+
+/// The list a breaker in this state is filed in.
+fn list_for(b: &Breaker) -> List {
+    if b.is_closed() {
+        List::Closed
+    } else {
+        List::Other
     }
 }
 
@@ -354,6 +379,26 @@ mod tests {
         assert_eq!(r.find("a"), None);
         r.expect(a);
         assert_eq!(r.find("c"), Some(c));
+    }
+
+    #[test]
+    fn the_breaker_used_last_is_filed_again_by_its_new_state() {
+        let mut r = Registry::default();
+        let a = r.find_or_insert("a", 10, u64::MAX, Breaker::default);
+        let b = r.find_or_insert("b", 10, u64::MAX, Breaker::default);
+        r.touch(b);
+        assert_eq!(r.get(b).last_used, r.clock);
+        // `b`, the head of the closed breakers, opens: it is filed with the others.
+        let config = Config::default();
+        r.breaker_mut(b)
+            .set_state(&config, StateName::Open, 0, &mut Vec::new());
+        r.touch(b);
+        assert_eq!(r.charged(), r.get(a).charge + r.get(b).charge);
+        r.touch(a);
+        r.touch(a);
+        r.shrink_to(1, u64::MAX);
+        assert_eq!(r.find("b"), Some(b), "the closed breaker goes first");
+        assert!(r.find("a").is_none());
     }
 
     #[test]

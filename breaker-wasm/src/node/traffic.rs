@@ -172,11 +172,7 @@ impl Node {
             r
         });
         if !r.stale {
-            match outcome {
-                Outcome::Ignored => self.tallies_of(service).ignored += 1,
-                _ if slow => self.tallies_of(service).slow += 1,
-                _ => {}
-            }
+            self.count_recorded(service, outcome, slow);
         }
         Reply::Recorded {
             service,
@@ -201,6 +197,9 @@ impl Node {
         duration_ms: Option<u64>,
     ) -> Option<bool> {
         self.advance(at);
+        if self.closed_call(now, service, expected, outcome, duration_ms) {
+            return Some(false);
+        }
         let permit = self.last_permit + 1;
         let (config, id) = self.lookup(service);
         let acquired =
@@ -209,6 +208,7 @@ impl Node {
                 .acquire(&config, self.now, permit, &mut self.scratch);
         self.breakers.touch(id);
         self.log_transitions(service);
+        let evicted = self.breakers.evicted;
         self.enforce_budget();
         if acquired.is_err() || permit != expected {
             if acquired.is_ok() {
@@ -220,7 +220,7 @@ impl Node {
         self.advance(now);
         // The budget may have forgotten the breaker since: its record is stale, as a `record`
         // request of a service without a breaker is.
-        if self.breakers.find(service) != Some(id) {
+        if self.breakers.evicted != evicted && self.breakers.find(service) != Some(id) {
             return Some(true);
         }
         let b = self.breakers.breaker_mut(id);
@@ -235,7 +235,82 @@ impl Node {
         self.breakers.touch(id);
         self.log_transitions(service);
         self.enforce_budget();
+        if !r.stale {
+            self.count_recorded(service, outcome, config.is_slow(duration_ms));
+        }
         Some(r.stale)
+    }
+
+    /// The common whole call in one step: a closed breaker that admits `expected` and takes
+    /// the record at once ([`Breaker::takes_whole_call`]), when filing it with the acquire's
+    /// permit forgets no breaker. Then the acquire changes nothing but the use order and the
+    /// permit count: it settles nothing, logs no transition, its lease is the one the record
+    /// takes back at once, and its filing (to the head of the closed breakers, with one more
+    /// permit's charge) leaves the registry within its bounds, so `shrink_to` forgets nothing
+    /// and the breaker is still there for the record. The record's own filing puts the
+    /// breaker at the head of its list again; the acquire's shows only in the use clock.
+    /// `false`, having changed nothing, when the call is not such a one.
+    fn closed_call(
+        &mut self,
+        now: u64,
+        service: &str,
+        expected: u64,
+        outcome: Outcome,
+        duration_ms: Option<u64>,
+    ) -> bool {
+        if expected != self.last_permit + 1 {
+            return false;
+        }
+        let Some(id) = self.breakers.find(service) else {
+            return false;
+        };
+        let bytes = self.breaker_budget();
+        let record_at = match self.options.manual_clock {
+            true => self.now,
+            false => self.now.max(now),
+        };
+        let Node {
+            defaults,
+            overrides,
+            breakers,
+            scratch,
+            ..
+        } = self;
+        // The config by reference: a copy only for a service with an override.
+        let patched;
+        let config = match overrides.get(service) {
+            Some(patch) => {
+                patched = patch.apply(defaults);
+                &patched
+            }
+            None => &*defaults,
+        };
+        let takes = breakers.get(id).breaker.takes_whole_call(config);
+        if !takes || !breakers.holds_one_more_permit(id, defaults.max_services, bytes) {
+            return false;
+        }
+        let b = breakers.breaker_mut(id);
+        b.whole_call(config, record_at, outcome, duration_ms, scratch);
+        let slow = config.is_slow(duration_ms);
+        self.last_permit = expected;
+        self.now = record_at;
+        self.breakers.clock += 1;
+        self.breakers.touch(id);
+        if !self.scratch.is_empty() {
+            self.log_transitions(service);
+        }
+        self.enforce_budget();
+        self.count_recorded(service, outcome, slow);
+        true
+    }
+
+    /// Counts a recorded (not stale) outcome in the service's metrics tallies.
+    fn count_recorded(&mut self, service: &str, outcome: Outcome, slow: bool) {
+        match outcome {
+            Outcome::Ignored => self.tallies_of(service).ignored += 1,
+            _ if slow => self.tallies_of(service).slow += 1,
+            _ => {}
+        }
     }
 
     /// What [`Node::handle`] does with `now_ms` before any request.

@@ -2,8 +2,8 @@
 //
 // A seeded random sequence of guarded calls (outcomes, durations), clock steps, config changes
 // and status reads runs through guard() on one instance and through the two-step messages on
-// another. Both must give the same events (times and reasons), status replies and snapshots;
-// and each transition must reach the guard's listeners before the guarded call returns.
+// another. Both must give the same events (times and reasons), status replies, snapshots and
+// metrics; and each transition must reach the guard's listeners before the guarded call returns.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
@@ -111,6 +111,8 @@ async function run(seed, steps) {
   assert.deepEqual(seen[0], seen[1]);
   assert.deepEqual(fast.snapshot(), slow.snapshot());
   same(fast.status(), slow.status());
+  // Slow and ignored calls are counted for metrics however they were recorded.
+  assert.equal(fast.metrics(), slow.metrics());
   assert.ok(seen[0].length > 10, 'the sequence should move the breakers');
 }
 

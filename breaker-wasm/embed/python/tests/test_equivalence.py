@@ -2,8 +2,8 @@
 
 A seeded random sequence of guarded calls (outcomes, durations), clock steps, config changes
 and status reads runs through a guard on one instance, and through the two-step messages on
-another. Both must give the same listener events (times and reasons), the same status replies
-and the same snapshots; and each transition must reach the guard's listeners before the
+another. Both must give the same listener events (times and reasons), the same status replies,
+snapshots and metrics; and each transition must reach the guard's listeners before the
 guarded call that caused it returns.
 """
 
@@ -110,6 +110,8 @@ def run(seed: int, steps: int) -> None:
     assert seen[0] == seen[1]
     assert fast.snapshot() == slow.snapshot()
     assert same(fast.status(), slow.status())
+    # Slow and ignored calls are counted for metrics however they were recorded.
+    assert fast.metrics() == slow.metrics()
     assert len(seen[0]) > 10, "the sequence should move the breakers"
 
 
