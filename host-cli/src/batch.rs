@@ -70,3 +70,57 @@ pub fn report(diagnostics: &[u8], watch: &Watch, stream_line: impl Fn(u64) -> u6
         diag!("{mapped}");
     }
 }
+
+/// Whole documents joined for one call into the guest, each followed by a newline, with the
+/// stdin line each starts on: the guest's diagnostics count lines within the call.
+#[derive(Default)]
+pub struct Joined {
+    pub bytes: Vec<u8>,
+    docs: Vec<Placed>,
+    /// The line of `bytes` the next document starts on.
+    next_line: u64,
+}
+
+/// Where one document sits in the call and in stdin.
+struct Placed {
+    start: usize,
+    end: usize,
+    call_line: u64,
+    stdin_line: u64,
+}
+
+impl Joined {
+    pub fn add(&mut self, doc: &[u8], stdin_line: u64) {
+        let call_line = self.next_line.max(1);
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(doc);
+        self.bytes.push(b'\n');
+        self.docs.push(Placed {
+            start,
+            end: start + doc.len(),
+            call_line,
+            stdin_line,
+        });
+        self.next_line = call_line + 1 + doc.iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    /// Each document (without its newline) and the stdin line it starts on.
+    pub fn each(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        self.docs
+            .iter()
+            .map(|d| (&self.bytes[d.start..d.end], d.stdin_line))
+    }
+
+    /// The stdin line of a line of the call.
+    pub fn stdin_line(&self, call_line: u64) -> u64 {
+        let i = self.docs.partition_point(|d| d.call_line <= call_line);
+        match i.checked_sub(1).map(|i| &self.docs[i]) {
+            Some(d) => d.stdin_line + (call_line - d.call_line),
+            None => call_line,
+        }
+    }
+}

@@ -376,3 +376,42 @@ fn transitions_the_event_log_could_not_hold_are_reported() {
         .sum();
     assert_eq!(opened, 1000);
 }
+
+#[test]
+fn a_recording_node_answers_and_reports_as_one_that_does_not() {
+    // A recording node frames its input itself: its replies and its stderr (which stdin line
+    // each refusal names) must be those of a node that does not record.
+    let input = concat!(
+        "{\"src\":\"c\",\"dest\":\"s\",\"body\":{\"type\":\"call\",\"msg_id\":1}}\n",
+        "{\n  \"src\": \"c\",\n  \"dest\": \"s\",\n  \"body\": {\"type\": \"call\", \"msg_id\": 2}\n}\n",
+        "{\"src\":\"c\",\"dest\":\"s\",\"body\":{\"type\":\"call\",\"msg_id\":3,\"msg_id\":4}}\n",
+        "not json\n",
+        "{\"src\":\"c\",\"dest\":\"s\",\"body\":{\"type\":\"call\",\"msg_id\":5}}\n",
+        "{\"src\":\"c\",\"dest\":\"s\",\"body\":{\"type\":\"nope\",\"msg_id\":6}}\n",
+    );
+    let dir = scratch("replay-same-stderr");
+    let plain = run(&["--clock", "manual"], input.as_bytes());
+    let file = dir.join("r.ndjson");
+    let args = ["--clock", "manual", "--record", file.to_str().unwrap()];
+    let recording = run(&args, input.as_bytes());
+    assert_eq!(
+        String::from_utf8_lossy(&recording.stdout),
+        String::from_utf8_lossy(&plain.stdout)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&recording.stderr),
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(stderr.contains("stdin line 7"), "{stderr}");
+    assert!(stderr.contains("stdin line 8"), "{stderr}");
+    // Five documents reached the module (the duplicate key is its to refuse); the line the
+    // host refused did not.
+    let recorded = fs::read_to_string(&file).unwrap();
+    assert_eq!(recorded.lines().count(), 1 + 5, "{recorded}");
+    assert_eq!(
+        ok_stdout(replay(&[file.to_str().unwrap(), "--replies"])),
+        plain.stdout
+    );
+    let _ = fs::remove_dir_all(&dir);
+}

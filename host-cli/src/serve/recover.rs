@@ -10,7 +10,7 @@ use breaker_wasm::wire::framing::Splitter;
 use breaker_wasm::wire::stream;
 
 use super::Server;
-use crate::batch::{self, Piece};
+use crate::batch::{self, Joined, Piece};
 use crate::inputs::STOPPING;
 
 /// The text of a code-13 reply.
@@ -78,21 +78,29 @@ impl Server {
             }
             self.node.rebuild();
         }
+        // Outside a failure (under `--record`), documents go to the guest together, as many as
+        // come before the next refusal, so stderr keeps the input's order.
+        let mut joined = Joined::default();
         for piece in &pieces {
             match piece {
                 Piece::Refused {
                     line,
                     column,
                     message,
-                } => self.watch.refused(*line, *column, message),
+                } => {
+                    self.run_joined(&mut joined, now);
+                    self.watch.refused(*line, *column, message);
+                }
                 Piece::Doc { .. } if STOPPING.load(Ordering::SeqCst) => self.closed = true,
                 Piece::Doc { .. } if self.node.lost().is_some() => self.closed = true,
-                Piece::Doc { bytes, line } => match culprit {
-                    Some(why) => self.failed(bytes, *line, why),
-                    None => self.run_one(bytes, *line, now),
+                Piece::Doc { bytes, line } => match (culprit, failed) {
+                    (Some(why), _) => self.failed(bytes, *line, why),
+                    (None, Some(_)) => self.run_one(bytes, *line, now),
+                    (None, None) => joined.add(bytes, *line),
                 },
             }
         }
+        self.run_joined(&mut joined, now);
         if self.node.lost().is_some() || !splitter.is_between() || self.recorder.is_some() {
             self.native = Some(splitter);
         } else if let Err(trap) = self.node.set_stream_state(&stream::save(&mut splitter)) {
@@ -103,12 +111,59 @@ impl Server {
         n
     }
 
+    /// Hands `joined`'s documents to the guest in one call, and empties it. If the guest fails,
+    /// it is rebuilt and they are handed over one at a time.
+    fn run_joined(&mut self, joined: &mut Joined, now: u64) {
+        let n = joined.len();
+        if n == 0 || self.node.lost().is_some() {
+            *joined = Joined::default();
+            return;
+        }
+        if let Some(recorder) = &mut self.recorder {
+            joined.each().for_each(|(doc, _)| recorder.record(doc, now));
+        }
+        let before = self.replies.len();
+        self.diagnostics.clear();
+        let handled =
+            self.node
+                .handle(&joined.bytes, now, &mut self.replies, &mut self.diagnostics);
+        match handled {
+            Ok(()) => batch::report(&self.diagnostics, &self.watch, |n| joined.stdin_line(n)),
+            Err(trap) => {
+                self.replies.truncate(before);
+                self.watch.trapped();
+                if n > 1 {
+                    diag!(
+                        "the module failed on a batch of {n} documents ({trap}); rebuilding it and handling them one at a time"
+                    );
+                    self.node.rebuild();
+                }
+                for (doc, line) in joined.each() {
+                    if STOPPING.load(Ordering::SeqCst) || self.node.lost().is_some() {
+                        self.closed = true;
+                        break;
+                    }
+                    match n {
+                        1 => self.failed(doc, line, &trap.0),
+                        _ => self.handle_one(doc, line, now),
+                    }
+                }
+            }
+        }
+        *joined = Joined::default();
+    }
+
     /// Hands one document, from stdin `line` (0 for one of the host's own), to the guest on its
     /// own.
     pub(super) fn run_one(&mut self, doc: &[u8], line: u64, now: u64) {
         if let Some(recorder) = &mut self.recorder {
             recorder.record(doc, now);
         }
+        self.handle_one(doc, line, now);
+    }
+
+    /// [`Server::run_one`] without recording (the document is recorded already).
+    fn handle_one(&mut self, doc: &[u8], line: u64, now: u64) {
         let before = self.replies.len();
         self.diagnostics.clear();
         match self
