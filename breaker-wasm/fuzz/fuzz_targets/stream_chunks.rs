@@ -14,6 +14,7 @@ fn options() -> Options {
     Options {
         manual_clock: true,
         fixtures: true,
+        fleet: false,
     }
 }
 
