@@ -173,6 +173,10 @@ fn main() -> ExitCode {
         }
     };
     if let Some(Command::Replay(replay)) = &args.command {
+        if let Some(misuse) = replay.misuse() {
+            diag!("replay: {misuse} (see --help)");
+            return ExitCode::from(2);
+        }
         return match replay::run(replay) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

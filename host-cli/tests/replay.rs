@@ -319,6 +319,13 @@ fn a_damaged_recording_is_refused_naming_the_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("exists (an earlier recording?)"));
     assert_eq!(fs::read_to_string(&file).unwrap(), "hello\n");
+
+    // A usage error (--replies of two configs) exits 2, as clap's own, before reading anything.
+    let out = replay(&[name, "--replies", "--config", "a", "--config", "b"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("give at most one --config"), "{err}");
+    assert!(out.stdout.is_empty());
 }
 
 #[test]

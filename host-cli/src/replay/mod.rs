@@ -41,11 +41,16 @@ pub struct ReplayArgs {
     replies: bool,
 }
 
+impl ReplayArgs {
+    /// What is wrong with the arguments that clap cannot say, if anything: a usage error.
+    pub fn misuse(&self) -> Option<&'static str> {
+        (self.replies && self.configs.len() > 1)
+            .then_some("--replies writes the replies of one config: give at most one --config")
+    }
+}
+
 /// Runs the replay; an error is one line for stderr.
 pub fn run(args: &ReplayArgs) -> Result<(), String> {
-    if args.replies && args.configs.len() > 1 {
-        return Err("--replies writes the replies of one config: give at most one --config".into());
-    }
     let recording = reader::read(&args.files)?;
     let program = Program::embedded().map_err(|e| e.to_string())?;
     let header = &recording.header;
