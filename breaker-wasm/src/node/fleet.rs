@@ -182,9 +182,13 @@ impl Node {
 
     /// The fleet's gate of `service`'s traffic decisions (see [`Gate`]).
     pub(super) fn gate(&self, service: &str) -> Gate {
+        let fleet = self.options.fleet;
         Gate {
-            fleet: self.options.fleet,
-            grant: self.fleet.grants.get(service).copied(),
+            fleet,
+            // Outside a fleet there is no lease to look up.
+            grant: fleet
+                .then(|| self.fleet.grants.get(service).copied())
+                .flatten(),
             now: self.now,
         }
     }
@@ -248,25 +252,27 @@ impl Gate {
     /// period has ended, so that the decision will find it half_open) admits probes only while
     /// this node holds the lease of that half_open period; otherwise its `half_open_max_calls`
     /// is 0, so every call is rejected as when the probe slots are taken. Outside a fleet, the
-    /// config as it is. Read without settling: the decision settles, with the same config.
-    pub(super) fn config(&self, b: &Breaker, config: &Config) -> Config {
-        let mut gated = *config;
+    /// config as it is (borrowed: the common case copies nothing). Read without settling: the
+    /// decision settles, with the same config.
+    pub(super) fn config<'c>(&self, b: &Breaker, config: &'c Config) -> Cow<'c, Config> {
         if !self.fleet || b.forced().is_some() {
-            return gated;
+            return Cow::Borrowed(config);
         }
         let half_open = match b.state() {
             State::HalfOpen { since, .. } => Some(since),
             open @ State::Open { .. } if open.open_elapsed(self.now) => open.open_until(),
             _ => None,
         };
-        if let Some(since) = half_open {
-            let held = self
-                .grant
-                .is_some_and(|g| g.since == since && self.now < g.until);
-            if !held {
-                gated.half_open_max_calls = 0;
-            }
+        let held = |since: u64| {
+            self.grant
+                .is_some_and(|g| g.since == since && self.now < g.until)
+        };
+        match half_open {
+            Some(since) if !held(since) => Cow::Owned(Config {
+                half_open_max_calls: 0,
+                ..*config
+            }),
+            _ => Cow::Borrowed(config),
         }
-        gated
     }
 }

@@ -1,5 +1,7 @@
 //! Traffic: `call`, `acquire` and `record` on one service's breaker, created on first use.
 
+use std::borrow::Cow;
+
 use crate::breaker::{
     Attempts, Breaker, CallResult, Config, Outcome, Recorded, StateName, Transitions,
 };
@@ -74,17 +76,14 @@ impl Node {
         let gate = self.gate(service);
         let (result, last_failure) = self.traffic(service, |b, config, log| {
             // A fixture's state is as if just entered, lease and all.
-            let gated;
             let config = match fixture.state {
                 Some(state) => {
                     b.set_state(config, state, now, log);
-                    config
+                    Cow::Borrowed(config)
                 }
-                None => {
-                    gated = gate.config(b, config);
-                    &gated
-                }
+                None => gate.config(b, config),
             };
+            let config = &*config;
             slow = config.is_slow(fixture.duration_ms);
             let counted = Counted::before(b);
             let result = b.call(config, now, fixture.attempts, fixture.duration_ms, log);
