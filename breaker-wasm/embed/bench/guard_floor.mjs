@@ -145,4 +145,5 @@ for (const [k, v] of Object.entries(m)) {
 }
 console.log(`floor.cockatiel_over_bare ${(m.cockatiel - m.bare).toFixed(0)}`);
 console.log(`floor.guard_over_bare ${(m.guard - m.bare).toFixed(0)}`);
+console.log(`floor.ratio.guard_vs_cockatiel ${(m.cockatiel / m.guard).toFixed(2)}`);
 if (sink < 0) console.log(sink);
