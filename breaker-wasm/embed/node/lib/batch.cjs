@@ -79,6 +79,14 @@ class Batch {
     return result;
   }
 
+  /**
+   * Whether take(s) admits a call without crossing: within s's grant, and room in the log (so
+   * no flush, whose transitions would have to reach the listeners before the call runs).
+   */
+  local(s) {
+    return s.outcomes > 0 && this._n < this._log.length;
+  }
+
   /** A permit within s's grant (s.outcomes > 0): the module's next one, logged, no crossing. */
   take(s, now) {
     const permit = ++this.lastPermit;

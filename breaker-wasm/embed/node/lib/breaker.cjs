@@ -208,16 +208,16 @@ class Breaker extends EventEmitter {
    * first (BreakerOpenError, or options.fallback(error), when rejected, without calling fn),
    * then the outcome with the elapsed duration. Always a promise, never a synchronous throw.
    *
-   * The common call (no options, a service whose grant admits it without crossing) is written
-   * out here: one reaction on fn's promise records the outcome and settles the promise the
-   * caller awaits, so the caller resumes after the record (and its listeners) as with an await,
-   * in as many microtask jobs, with no async function frame and no rethrow of fn's error into
-   * it. Everything else takes _guard, the same steps in an async function.
+   * The common call (no options, a permit taken without crossing: batch.local) is written out
+   * here: one reaction on fn's promise records the outcome and settles the promise the caller
+   * awaits, so the caller resumes after the record (and its listeners) as with an await, in as
+   * many microtask jobs, with no async function frame and no rethrow of fn's error into it.
+   * Everything else takes _guard, the same steps in an async function.
    */
   guard(service, fn, options = NO_OPTIONS) {
     const batch = this._batch;
     const s = options === NO_OPTIONS && batch !== null ? batch._services.get(service) : undefined;
-    if (s === undefined || s === null || s.outcomes === 0) return this._guard(service, fn, options);
+    if (s === undefined || s === null || !batch.local(s)) return this._guard(service, fn, options);
     let started;
     let permit;
     let p;
