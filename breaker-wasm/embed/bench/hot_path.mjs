@@ -127,6 +127,20 @@ for (let r = 0; r < ROUNDS; r++) {
     rates[name].push(N / s);
   }
 }
+// A guard that lost its records would still be fast: the guard's node must have every call of
+// its rounds (the warm-up's too) as a success, a failure or a rejection.
+let recorded = 0;
+let failed = 0;
+for (const name of names) {
+  const { counts } = breaker.status(name);
+  recorded += counts.successes + counts.failures + counts.rejections;
+  failed += counts.failures;
+}
+if (recorded !== N * (ROUNDS + 1) || failed === 0) {
+  throw new Error(
+    `wasm guard: ${recorded} calls recorded (${failed} failures), not ${N * (ROUNDS + 1)}`,
+  );
+}
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const m = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
 console.log(`node ${process.version}: ${N} decisions x ${ROUNDS} rounds, median decisions/s`);

@@ -69,12 +69,7 @@ class Batch {
 
   /** A permit for one call to s at now; throws BreakerOpenError when the module rejects it. */
   acquire(s, now) {
-    if (s.outcomes > 0) {
-      const permit = ++this.lastPermit;
-      s.last = permit;
-      this._push(ACQUIRE, s.slot, permit, -1, now);
-      return permit;
-    }
+    if (s.outcomes > 0) return this.take(s, now);
     this._push(ACQUIRE, s.slot, 0, -1, now);
     const result = this.flush();
     if (result <= 0) throw rejection(s.name, result);
@@ -82,6 +77,22 @@ class Batch {
     this._regrant(s);
     s.last = result;
     return result;
+  }
+
+  /**
+   * Whether take(s) admits a call without crossing: within s's grant, and room in the log (so
+   * no flush, whose transitions would have to reach the listeners before the call runs).
+   */
+  local(s) {
+    return s.outcomes > 0 && this._n < this._log.length;
+  }
+
+  /** A permit within s's grant (s.outcomes > 0): the module's next one, logged, no crossing. */
+  take(s, now) {
+    const permit = ++this.lastPermit;
+    s.last = permit;
+    this._push(ACQUIRE, s.slot, permit, -1, now);
+    return permit;
   }
 
   /** The outcome code (0 success, 1 failure, 2 ignored) of a permit from acquire. */

@@ -8,7 +8,8 @@ const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { Batch } = require('./batch.cjs');
 const { BreakerError, BreakerOpenError, ProtocolError } = require('./errors.cjs');
-const { SUCCESS, IGNORED, OUTCOMES, checkOptions, outcomeOf, bounded } = require('./guard.cjs');
+const { SUCCESS, FAILURE, IGNORED, OUTCOMES } = require('./guard.cjs');
+const { checkOptions, outcomeOf, bounded } = require('./guard.cjs');
 const { BATCH_EXPORTS, Instance, compile } = require('./instance.cjs');
 
 const OPTION_MANUAL_CLOCK = 1;
@@ -205,10 +206,56 @@ class Breaker extends EventEmitter {
   /**
    * Runs fn under the breaker of service, as ABI.md's "What a guard records" says: a permit
    * first (BreakerOpenError, or options.fallback(error), when rejected, without calling fn),
-   * then the outcome with the elapsed duration. One path for every call: the batch handle is
-   * null only for a name the module refuses (the messages then say why) or an older module.
+   * then the outcome with the elapsed duration. Always a promise, never a synchronous throw.
+   *
+   * The common call (no options, a permit taken without crossing: batch.local) is written out
+   * here: one reaction on fn's promise records the outcome and settles the promise the caller
+   * awaits, so the caller resumes after the record (and its listeners) as with an await, in as
+   * many microtask jobs, with no async function frame and no rethrow of fn's error into it.
+   * Everything else takes _guard, the same steps in an async function.
    */
-  async guard(service, fn, options = NO_OPTIONS) {
+  guard(service, fn, options = NO_OPTIONS) {
+    const batch = this._batch;
+    const s = options === NO_OPTIONS && batch !== null ? batch._services.get(service) : undefined;
+    if (s === undefined || s === null || !batch.local(s)) return this._guard(service, fn, options);
+    let started;
+    let permit;
+    let p;
+    try {
+      started = this._now();
+      permit = batch.take(s, started);
+      try {
+        p = fn();
+      } catch (e) {
+        this._recorded(s, permit, FAILURE, started);
+        return Promise.reject(e);
+      }
+      // What await does with it: a promise as it is, a value or a thenable in a new one.
+      p = Promise.resolve(p);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return p.then(
+      (value) => {
+        this._recorded(s, permit, SUCCESS, started);
+        return value;
+      },
+      (error) => {
+        this._recorded(s, permit, FAILURE, started);
+        throw error;
+      },
+    );
+  }
+
+  /** The outcome of a batch-path call, recorded now; its transitions reach the listeners. */
+  _recorded(s, permit, code, started) {
+    const now = this._now();
+    this._batch.record(s, permit, code, now > started ? now - started : 0, now);
+    if (this._pending.length > 0) this._emitPending();
+  }
+
+  /** guard() in general: any options, a service not yet known, a grant spent. */
+  async _guard(service, fn, options) {
     if (options !== NO_OPTIONS) checkOptions(options);
     const batch = this._batch;
     // The service's handle: a Map lookup here, a call into batch.service only the first time.
@@ -243,12 +290,13 @@ class Breaker extends EventEmitter {
       error = e;
       code = outcomeOf(e, options);
     }
-    const now = this._now();
-    const duration = now > started ? now - started : 0;
-    if (s !== null) batch.record(s, permit, code, duration, now);
-    else this.record(service, permit, OUTCOMES[code], duration, now);
     // The transitions of this call (its acquire's too) reach the listeners before it returns.
-    if (this._pending.length > 0) this._emitPending();
+    if (s !== null) this._recorded(s, permit, code, started);
+    else {
+      const now = this._now();
+      this.record(service, permit, OUTCOMES[code], now > started ? now - started : 0, now);
+      this._emitPending();
+    }
     if (code !== SUCCESS) throw error;
     return value;
   }

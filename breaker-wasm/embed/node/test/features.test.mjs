@@ -109,8 +109,16 @@ test('fallback when rejected, and bad options are refused', async () => {
   await assert.rejects(breaker.guard('db', run, { cancellation: 'maybe' }), /cancellation/);
 });
 
-test('a listener that throws loses nothing: the outcome counts, the others hear', async () => {
-  const breaker = new Breaker({ failureThreshold: 1 });
+for (const known of [false, true]) {
+  const which = known ? 'a service with a grant' : 'a first call';
+  test(`a listener that throws loses nothing: the outcome counts, the others hear (${which})`, async () => {
+    const breaker = new Breaker({ failureThreshold: 1 });
+    if (known) await breaker.guard('db', async () => 'up'); // later calls of db stay local
+    await listenerThrows(breaker, known ? 1 : 0);
+  });
+}
+
+async function listenerThrows(breaker, successes) {
   const heard = [];
   breaker.on('open', () => {
     throw new Error('listener bug');
@@ -122,8 +130,66 @@ test('a listener that throws loses nothing: the outcome counts, the others hear'
   };
   await assert.rejects(breaker.guard('db', down), /listener bug/);
   assert.deepEqual(heard, ['once open', 'open']);
-  assert.equal(breaker.status('db').counts.failures, 1);
+  assert.deepEqual(breaker.status('db').counts, {
+    successes,
+    failures: 1,
+    rejections: 0,
+    opened: 1,
+  });
   assert.equal(breaker.listenerCount('transition'), 0, 'once listeners are removed');
+}
+
+test('guard returns a promise and never throws, whatever fn does or the clock does', async () => {
+  const clock = fakeClock(1000);
+  const breaker = new Breaker({ clock });
+  const boom = () => {
+    throw new Error('thrown at once');
+  };
+  const cases = [
+    [boom, /thrown at once/],
+    [() => 'a plain value', 'a plain value'],
+    // biome-ignore lint/suspicious/noThenProperty: what guard does with a thenable is the case
+    [() => ({ then: (resolve) => resolve('a thenable') }), 'a thenable'],
+    [async () => 'a promise', 'a promise'],
+  ];
+  // The first call of a service takes the general path, the next ones the common one (no
+  // options, within the grant); a timeout takes the general path again.
+  for (const options of [undefined, undefined, { timeoutMs: 1000 }]) {
+    for (const [fn, want] of cases) {
+      const result = breaker.guard('db', fn, options);
+      assert.ok(result instanceof Promise);
+      if (want instanceof RegExp) await assert.rejects(result, want);
+      else assert.equal(await result, want);
+    }
+  }
+  assert.deepEqual(breaker.status('db').counts, {
+    successes: 9,
+    failures: 3,
+    rejections: 0,
+    opened: 0,
+  });
+  // A call that throws at once is recorded before guard returns, on either path.
+  for (const service of ['db', 'fresh']) {
+    const pending = breaker.guard(service, boom);
+    assert.equal(breaker.status(service).counts.failures, service === 'db' ? 4 : 1);
+    await assert.rejects(pending, /thrown at once/);
+  }
+  // A clock that throws: the guard rejects with its error, and fn does not run.
+  let broken = false;
+  const failing = () => {
+    if (broken) throw new Error('the clock broke');
+    return 1000;
+  };
+  const other = new Breaker({ clock: failing });
+  await other.guard('db', async () => 1);
+  broken = true;
+  let ran = false;
+  const result = other.guard('db', async () => {
+    ran = true;
+  });
+  assert.ok(result instanceof Promise);
+  await assert.rejects(result, /the clock broke/);
+  assert.equal(ran, false);
 });
 
 test("metrics: the module's OpenMetrics text; status shows the policy", () => {
