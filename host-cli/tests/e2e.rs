@@ -402,6 +402,26 @@ fn a_module_that_is_not_a_breaker_stops_start_up() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// "Runs anywhere": the module validates on an engine without SIMD (nor its relaxed form,
+/// threads or GC), as the engines that lack them expect.
+#[test]
+fn the_raw_module_needs_no_simd() {
+    let path = workspace().join("target/breaker.wasm");
+    let bytes = std::fs::read(&path).expect("target/breaker.wasm: run .ci/setup first");
+    let mut features = wasmparser::WasmFeatures::default();
+    for proposal in [
+        wasmparser::WasmFeatures::SIMD,
+        wasmparser::WasmFeatures::RELAXED_SIMD,
+        wasmparser::WasmFeatures::THREADS,
+        wasmparser::WasmFeatures::GC,
+    ] {
+        features.remove(proposal);
+    }
+    wasmparser::Validator::new_with_features(features)
+        .validate_all(&bytes)
+        .expect("the module uses a feature some engines lack");
+}
+
 #[test]
 fn the_raw_module_imports_nothing_and_exports_the_abi() {
     let path = workspace().join("target/breaker.wasm");
