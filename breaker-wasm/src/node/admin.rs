@@ -21,11 +21,7 @@ impl Node {
             Some(service) => self.traffic(service, change),
             None => {
                 // In name order: the same in every node, restored or not.
-                let mut ids: Vec<u32> = self.breakers.ids().collect();
-                ids.sort_unstable_by(|&a, &b| {
-                    self.breakers.get(a).name.cmp(&self.breakers.get(b).name)
-                });
-                for id in ids {
+                for id in self.breakers.ids_by_name() {
                     let name = self.breakers.get(id).name.clone();
                     let config = self.config_for(&name);
                     change(self.breakers.breaker_mut(id), &config, &mut self.scratch);
@@ -97,9 +93,10 @@ impl Node {
     }
 
     pub(super) fn status_all(&self) -> Reply<'static> {
-        let mut services: Vec<ServiceState> = self
+        let services: Vec<ServiceState> = self
             .breakers
-            .ids()
+            .ids_by_name()
+            .into_iter()
             .map(|id| {
                 let slot = self.breakers.get(id);
                 let view = slot.breaker.view(&self.config_for(&slot.name), self.now);
@@ -110,7 +107,6 @@ impl Node {
                 }
             })
             .collect();
-        services.sort_unstable_by(|a, b| a.service.cmp(&b.service));
         Reply::StatusAll {
             services,
             evicted: self.breakers.evicted,
@@ -235,9 +231,9 @@ impl Node {
         if self.breakers.find("test-trap-snapshot").is_some() {
             panic!("test-trap-snapshot: a failure on snapshot (test-trap feature)");
         }
-        let mut ids: Vec<u32> = self.breakers.ids().collect();
-        ids.sort_by_key(|&id| self.breakers.get(id).last_used);
-        let breakers = ids
+        let breakers = self
+            .breakers
+            .ids_by_use()
             .into_iter()
             .map(|id| {
                 let slot = self.breakers.get(id);
@@ -280,7 +276,12 @@ impl Node {
         }
         let delta = image.now_ms.saturating_sub(self.now);
         self.defaults = image.defaults;
-        self.overrides = image.overrides.iter().cloned().collect();
+        // Inserted one by one: `collect` into a map would link a sort of its own, and the image
+        // holds them in name order already.
+        self.overrides.clear();
+        for (name, patch) in &image.overrides {
+            self.overrides.insert(name.clone(), *patch);
+        }
         self.overrides_charged = image
             .overrides
             .iter()

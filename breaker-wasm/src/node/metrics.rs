@@ -45,9 +45,10 @@ type Fmt = Result<(), std::fmt::Error>;
 impl Node {
     /// Every breaker's metrics at the node's time, without changing anything.
     pub(super) fn metrics(&self) -> String {
-        let mut rows: Vec<Row> = self
+        let rows: Vec<Row> = self
             .breakers
-            .ids()
+            .ids_by_name()
+            .into_iter()
             .map(|id| {
                 let slot = self.breakers.get(id);
                 let view = slot.breaker.view(&self.config_for(&slot.name), self.now);
@@ -63,7 +64,6 @@ impl Node {
                 }
             })
             .collect();
-        rows.sort_unstable_by(|a, b| a.service.cmp(&b.service));
         let tracked = rows.len() as i64;
         let mut registry = Registry::with_prefix("breaker");
         registry.register_collector(Box::new(Breakers(rows)));
