@@ -225,6 +225,22 @@ impl Node {
         Ok(())
     }
 
+    /// The overrides in name order, as a snapshot lists them.
+    fn overrides_by_name(&self) -> Vec<(Box<str>, Patch)> {
+        let overrides: Vec<(&Box<str>, &Patch)> = self.overrides.iter().collect();
+        let mut order: Vec<(&str, u32)> = (overrides.iter().zip(0..))
+            .map(|((name, _), i)| (&***name, i))
+            .collect();
+        crate::sort::names(&mut order);
+        order
+            .into_iter()
+            .map(|(_, i)| {
+                let (name, patch) = overrides[i as usize];
+                (name.clone(), *patch)
+            })
+            .collect()
+    }
+
     /// Everything needed to resume this node elsewhere.
     pub fn snapshot(&self) -> Image {
         #[cfg(feature = "test-trap")]
@@ -243,11 +259,7 @@ impl Node {
         Image {
             now_ms: self.now,
             defaults: self.defaults,
-            overrides: self
-                .overrides
-                .iter()
-                .map(|(k, v)| (k.clone(), *v))
-                .collect(),
+            overrides: self.overrides_by_name(),
             breakers,
             evicted: self.breakers.evicted,
             last_permit: self.last_permit,
@@ -276,12 +288,7 @@ impl Node {
         }
         let delta = image.now_ms.saturating_sub(self.now);
         self.defaults = image.defaults;
-        // Inserted one by one: `collect` into a map would link a sort of its own, and the image
-        // holds them in name order already.
-        self.overrides.clear();
-        for (name, patch) in &image.overrides {
-            self.overrides.insert(name.clone(), *patch);
-        }
+        self.overrides = image.overrides.iter().cloned().collect();
         self.overrides_charged = image
             .overrides
             .iter()
