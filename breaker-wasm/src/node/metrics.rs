@@ -42,7 +42,7 @@ struct Breakers(Vec<Row>);
 /// every field's type into the module for nothing (no scrape prints it).
 impl std::fmt::Debug for Breakers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Breakers").field(&self.0.len()).finish()
+        write!(f, "Breakers({} rows)", self.0.len())
     }
 }
 
