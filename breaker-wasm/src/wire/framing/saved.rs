@@ -1,7 +1,8 @@
-//! The splitter's state as a JSON array: its fields in order, the held bytes and the bracket
-//! stack as Latin-1 strings, the enums as small numbers. The bytes are opaque and belong to the
-//! build that wrote them (ABI.md). Written by hand over serde's tuples: derived struct and enum
-//! forms would link a reader of their own for every type (about 25 KB of the module).
+//! The splitter's state as a JSON array: the held bytes and the bracket stack as Latin-1
+//! strings, then its other fields as numbers, the enums as small ones. The bytes are opaque and
+//! belong to the build that wrote them (ABI.md). Written by hand over serde's tuples: derived
+//! struct and enum forms would link a reader of their own for every type (about 25 KB of the
+//! module).
 
 use serde::de::Error;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -51,63 +52,83 @@ impl<'de> Deserialize<'de> for Latin1<Vec<u8>> {
     }
 }
 
-/// The saved fields: buf, pos, doc_start, doc_line, line, line_start, base, mode, grammar,
-/// stack, max, last_error.
-type Fields<B> = (
-    Latin1<B>,
-    usize,
-    usize,
-    u64,
-    u64,
-    u64,
-    u64,
-    u8,
-    [u8; 3],
-    Latin1<B>,
-    usize,
-    Option<(u64, u64)>,
-);
+/// The saved state: the held bytes, the bracket stack, then [`NUMBERS`] numbers: pos,
+/// doc_start, doc_line, line, line_start, base, max, the mode, the grammar state's three, and
+/// the last error (1 and its line and column, or three zeros). All numbers one type, so the
+/// module holds one reader for them.
+type Fields<B, N> = (Latin1<B>, Latin1<B>, N);
+
+const NUMBERS: usize = 14;
 
 impl Serialize for Splitter {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let fields: Fields<&[u8]> = (
-            Latin1(&self.buf),
-            self.pos,
-            self.doc_start,
+        let [tag, a, b] = grammar_code(self.grammar);
+        let (failed, fail_line, fail_column) = match self.last_error {
+            Some((line, column)) => (1, line, column),
+            None => (0, 0, 0),
+        };
+        let numbers: [u64; NUMBERS] = [
+            self.pos as u64,
+            self.doc_start as u64,
             self.doc_line,
             self.line,
             self.line_start,
             self.base,
-            mode_code(self.mode),
-            grammar_code(self.grammar),
-            Latin1(&self.stack),
-            self.max,
-            self.last_error,
-        );
+            self.max as u64,
+            mode_code(self.mode).into(),
+            tag.into(),
+            a.into(),
+            b.into(),
+            failed,
+            fail_line,
+            fail_column,
+        ];
+        let fields: Fields<&[u8], &[u64]> = (Latin1(&self.buf), Latin1(&self.stack), &numbers);
         fields.serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for Splitter {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let fields: Fields<Vec<u8>> = Deserialize::deserialize(d)?;
-        let (Latin1(buf), pos, doc_start, doc_line, line, line_start, base, mode) = (
-            fields.0, fields.1, fields.2, fields.3, fields.4, fields.5, fields.6, fields.7,
-        );
-        let (grammar, Latin1(stack), max, last_error) = (fields.8, fields.9, fields.10, fields.11);
-        Ok(Splitter {
-            buf,
+        let fields: Fields<Vec<u8>, Vec<u64>> = Deserialize::deserialize(d)?;
+        let (Latin1(buf), Latin1(stack), numbers) = fields;
+        let bad = || D::Error::custom("not a splitter's state");
+        let numbers = <[u64; NUMBERS]>::try_from(numbers).map_err(|_| bad())?;
+        let [
             pos,
             doc_start,
             doc_line,
             line,
             line_start,
             base,
-            mode: mode_of(mode).ok_or_else(|| D::Error::custom("an unknown mode"))?,
-            grammar: grammar_of(grammar).ok_or_else(|| D::Error::custom("an unknown grammar"))?,
-            stack,
             max,
-            last_error,
+            mode,
+            tag,
+            a,
+            b,
+            failed,
+            fail_line,
+            fail_column,
+        ] = numbers;
+        let size = |n: u64| usize::try_from(n).map_err(|_| bad());
+        let small = |n: u64| u8::try_from(n).map_err(|_| bad());
+        Ok(Splitter {
+            buf,
+            pos: size(pos)?,
+            doc_start: size(doc_start)?,
+            doc_line,
+            line,
+            line_start,
+            base,
+            mode: mode_of(small(mode)?).ok_or_else(bad)?,
+            grammar: grammar_of([small(tag)?, small(a)?, small(b)?]).ok_or_else(bad)?,
+            stack,
+            max: size(max)?,
+            last_error: match failed {
+                0 => None,
+                1 => Some((fail_line, fail_column)),
+                _ => return Err(bad()),
+            },
         })
     }
 }
@@ -222,14 +243,25 @@ mod tests {
         for bad in [
             "{}",
             "[]",
-            r#"["",0,0,1,1,0,0,5,[0,0,0],"",10,null]"#,
-            r#"["",0,0,1,1,0,0,0,[9,0,0],"",10,null]"#,
-            r#"["Ā",0,0,1,1,0,0,0,[0,0,0],"",10,null]"#,
+            r#"["","",[0,0,1,1,0,0,10,0,0,0,0,0,0]]"#,
+            r#"["","",[0,0,1,1,0,0,10,5,0,0,0,0,0,0]]"#,
+            r#"["","",[0,0,1,1,0,0,10,0,9,0,0,0,0,0]]"#,
+            r#"["","",[0,0,1,1,0,0,10,0,256,0,0,0,0,0]]"#,
+            r#"["","",[0,0,1,1,0,0,10,0,0,0,0,2,0,0]]"#,
+            r#"["Ā","",[0,0,1,1,0,0,10,0,0,0,0,0,0,0]]"#,
         ] {
             assert!(serde_json::from_str::<Splitter>(bad).is_err(), "{bad}");
         }
-        let good = r#"["ab",1,0,1,1,0,0,1,[6,1,0],"{",10,[3,4]]"#;
+        let good = r#"["ab","{",[1,0,1,1,0,0,10,1,6,1,0,1,3,4]]"#;
         let splitter: Splitter = serde_json::from_str(good).unwrap();
+        assert_eq!(splitter.last_error, Some((3, 4)));
+        assert_eq!(
+            splitter.grammar,
+            Grammar::Str {
+                key: true,
+                escape: 0
+            }
+        );
         assert_eq!(serde_json::to_string(&splitter).unwrap(), good);
     }
 }
