@@ -9,7 +9,7 @@
 //! sees exactly the calls, outcomes and times it would have seen had each crossed on its own.
 //! A local decision the node would not have made is reported, never hidden.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 use crate::breaker::Outcome;
 use crate::node::{Node, Reply, Request};

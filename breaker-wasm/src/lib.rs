@@ -13,6 +13,7 @@
 pub mod batch;
 pub mod breaker;
 pub mod node;
+mod sort;
 pub mod typed_abi;
 pub mod wire;
 

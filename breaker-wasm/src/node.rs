@@ -13,7 +13,7 @@ mod request;
 mod tallies;
 mod traffic;
 
-use std::collections::BTreeMap;
+use hashbrown::HashMap;
 
 use crate::breaker::{Breaker, Config, Patch, Transitions, View};
 pub use events::{Event, EventLog, MAX_EVENTS, PeerNote};
@@ -59,7 +59,8 @@ pub struct Node {
     /// The latest time seen; inputs never move it back.
     now: u64,
     defaults: Config,
-    overrides: BTreeMap<Box<str>, Patch>,
+    /// Per-service overrides (a snapshot lists them in name order).
+    overrides: HashMap<Box<str>, Patch>,
     breakers: Registry,
     events: EventLog,
     /// The last permit handed out: permits are unique for the node's life.
@@ -83,7 +84,7 @@ impl Node {
             options,
             now: 0,
             defaults: Config::default(),
-            overrides: BTreeMap::new(),
+            overrides: HashMap::new(),
             breakers: Registry::default(),
             events: EventLog::default(),
             last_permit: 0,

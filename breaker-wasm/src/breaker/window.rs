@@ -209,13 +209,14 @@ impl WindowState {
     pub fn buckets(&self) -> Vec<(u64, Tally)> {
         match &self.kind {
             Kind::Time { width, buckets, .. } => {
-                let mut live: Vec<(u64, Tally)> = buckets
-                    .iter()
-                    .filter(|b| b.is_live())
-                    .map(|b| (b.index * width, b.tally))
+                let mut live: Vec<(u64, u32)> = (buckets.iter().zip(0..))
+                    .filter(|(b, _)| b.is_live())
+                    .map(|(b, i)| (b.index * width, i))
                     .collect();
-                live.sort_by_key(|&(start, _)| start);
-                live
+                crate::sort::numbers(&mut live);
+                live.into_iter()
+                    .map(|(start, i)| (start, buckets[i as usize].tally))
+                    .collect()
             }
             Kind::Count { .. } => Vec::new(),
         }

@@ -21,11 +21,7 @@ impl Node {
             Some(service) => self.traffic(service, change),
             None => {
                 // In name order: the same in every node, restored or not.
-                let mut ids: Vec<u32> = self.breakers.ids().collect();
-                ids.sort_unstable_by(|&a, &b| {
-                    self.breakers.get(a).name.cmp(&self.breakers.get(b).name)
-                });
-                for id in ids {
+                for id in self.breakers.ids_by_name() {
                     let name = self.breakers.get(id).name.clone();
                     let config = self.config_for(&name);
                     change(self.breakers.breaker_mut(id), &config, &mut self.scratch);
@@ -97,9 +93,10 @@ impl Node {
     }
 
     pub(super) fn status_all(&self) -> Reply<'static> {
-        let mut services: Vec<ServiceState> = self
+        let services: Vec<ServiceState> = self
             .breakers
-            .ids()
+            .ids_by_name()
+            .into_iter()
             .map(|id| {
                 let slot = self.breakers.get(id);
                 let view = slot.breaker.view(&self.config_for(&slot.name), self.now);
@@ -110,7 +107,6 @@ impl Node {
                 }
             })
             .collect();
-        services.sort_unstable_by(|a, b| a.service.cmp(&b.service));
         Reply::StatusAll {
             services,
             evicted: self.breakers.evicted,
@@ -229,15 +225,31 @@ impl Node {
         Ok(())
     }
 
+    /// The overrides in name order, as a snapshot lists them.
+    fn overrides_by_name(&self) -> Vec<(Box<str>, Patch)> {
+        let overrides: Vec<(&Box<str>, &Patch)> = self.overrides.iter().collect();
+        let mut order: Vec<(&str, u32)> = (overrides.iter().zip(0..))
+            .map(|((name, _), i)| (&***name, i))
+            .collect();
+        crate::sort::names(&mut order);
+        order
+            .into_iter()
+            .map(|(_, i)| {
+                let (name, patch) = overrides[i as usize];
+                (name.clone(), *patch)
+            })
+            .collect()
+    }
+
     /// Everything needed to resume this node elsewhere.
     pub fn snapshot(&self) -> Image {
         #[cfg(feature = "test-trap")]
         if self.breakers.find("test-trap-snapshot").is_some() {
             panic!("test-trap-snapshot: a failure on snapshot (test-trap feature)");
         }
-        let mut ids: Vec<u32> = self.breakers.ids().collect();
-        ids.sort_by_key(|&id| self.breakers.get(id).last_used);
-        let breakers = ids
+        let breakers = self
+            .breakers
+            .ids_by_use()
             .into_iter()
             .map(|id| {
                 let slot = self.breakers.get(id);
@@ -247,11 +259,7 @@ impl Node {
         Image {
             now_ms: self.now,
             defaults: self.defaults,
-            overrides: self
-                .overrides
-                .iter()
-                .map(|(k, v)| (k.clone(), *v))
-                .collect(),
+            overrides: self.overrides_by_name(),
             breakers,
             evicted: self.breakers.evicted,
             last_permit: self.last_permit,

@@ -3,8 +3,8 @@
 //! itself: the host turns the fleet's stream and lease into these messages, so a recorded input
 //! replays to the same decisions.
 
+use hashbrown::HashMap;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use crate::breaker::{Breaker, Config, ForceMode, PeerMove, Reason, State, StateName};
 
@@ -87,7 +87,7 @@ struct Grant {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FleetState {
     last_entry: Option<EntryId>,
-    grants: BTreeMap<Box<str>, Grant>,
+    grants: HashMap<Box<str>, Grant>,
     /// The last event a restore brought in: those are old news, never shared.
     restored_upto: u64,
 }

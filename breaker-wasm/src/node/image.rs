@@ -58,12 +58,10 @@ impl Image {
                 max: self.defaults.max_services,
             });
         }
-        let mut names: Vec<&str> = self.breakers.iter().map(|b| &*b.name).collect();
-        names.sort_unstable();
-        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        if let Some(name) = crate::sort::first_duplicate(self.breakers.iter().map(|b| &*b.name)) {
             return Err(ImageError::Duplicate {
                 what: "breakers",
-                name: w[0].to_string(),
+                name: name.to_string(),
             });
         }
         if let Some(w) = self.overrides.windows(2).find(|w| w[0].0 >= w[1].0) {

@@ -27,7 +27,6 @@ fn label(s: StateName) -> &'static str {
 const STATES: [StateName; 3] = [StateName::Closed, StateName::Open, StateName::HalfOpen];
 
 /// One breaker as a scrape sees it.
-#[derive(Debug)]
 struct Row {
     service: String,
     view: View,
@@ -37,17 +36,25 @@ struct Row {
 }
 
 /// Every breaker of one scrape, in name order.
-#[derive(Debug)]
 struct Breakers(Vec<Row>);
+
+/// `prometheus-client` asks collectors for `Debug`; a derived one would link the formatting of
+/// every field's type into the module for nothing (no scrape prints it).
+impl std::fmt::Debug for Breakers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Breakers({} rows)", self.0.len())
+    }
+}
 
 type Fmt = Result<(), std::fmt::Error>;
 
 impl Node {
     /// Every breaker's metrics at the node's time, without changing anything.
     pub(super) fn metrics(&self) -> String {
-        let mut rows: Vec<Row> = self
+        let rows: Vec<Row> = self
             .breakers
-            .ids()
+            .ids_by_name()
+            .into_iter()
             .map(|id| {
                 let slot = self.breakers.get(id);
                 let view = slot.breaker.view(&self.config_for(&slot.name), self.now);
@@ -63,7 +70,6 @@ impl Node {
                 }
             })
             .collect();
-        rows.sort_unstable_by(|a, b| a.service.cmp(&b.service));
         let tracked = rows.len() as i64;
         let mut registry = Registry::with_prefix("breaker");
         registry.register_collector(Box::new(Breakers(rows)));

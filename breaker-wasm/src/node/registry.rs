@@ -245,8 +245,7 @@ impl Registry {
 
     /// Files every breaker again by its state, keeping use order: after a bulk change of state.
     pub fn refile_all(&mut self) {
-        let mut ids: Vec<u32> = self.ids().collect();
-        ids.sort_by_key(|&i| self.slots[i as usize].last_used);
+        let ids = self.ids_by_use();
         self.lists = [EMPTY; 2];
         for &id in &ids {
             let slot = &mut self.slots[id as usize];
@@ -259,6 +258,26 @@ impl Registry {
     /// Every tracked breaker's id, in no particular order.
     pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
         (0..self.slots.len() as u32).filter(|&i| self.slots[i as usize].list != List::Free)
+    }
+
+    /// Every tracked breaker's id, least recently used first (equal uses in id order).
+    pub fn ids_by_use(&self) -> Vec<u32> {
+        let mut pairs: Vec<(u64, u32)> = self
+            .ids()
+            .map(|i| (self.slots[i as usize].last_used, i))
+            .collect();
+        crate::sort::numbers(&mut pairs);
+        pairs.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// Every tracked breaker's id, in name order.
+    pub fn ids_by_name(&self) -> Vec<u32> {
+        let mut pairs: Vec<(&str, u32)> = self
+            .ids()
+            .map(|i| (&*self.slots[i as usize].name, i))
+            .collect();
+        crate::sort::names(&mut pairs);
+        pairs.into_iter().map(|(_, i)| i).collect()
     }
 
     /// Drops every breaker (the evicted count and use clock too).

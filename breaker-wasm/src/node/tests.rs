@@ -367,3 +367,26 @@ fn a_snapshot_taken_at_the_end_of_time_restores() {
     );
     assert_eq!(other.snapshot(), image);
 }
+
+#[test]
+fn a_snapshot_lists_the_overrides_in_name_order_and_a_restore_keeps_them() {
+    let mut node = Node::new(Options::default());
+    let names = ["m", "b", "zz", "a", "é", "B", "ab"];
+    for (i, name) in (1..).zip(names) {
+        let change = change(&[(Field::FailureThreshold, i)]);
+        let configure = Request::Configure {
+            service: Some(name),
+            change,
+        };
+        node.handle(0, &configure);
+    }
+    let image = node.snapshot();
+    let listed: Vec<&str> = image.overrides.iter().map(|(n, _)| &**n).collect();
+    assert_eq!(listed, ["B", "a", "ab", "b", "m", "zz", "é"]);
+    let mut restored = Node::new(Options::default());
+    restored.restore(&image).unwrap();
+    for (i, name) in (1..).zip(names) {
+        assert_eq!(restored.config_for(name).failure_threshold, i, "{name}");
+    }
+    assert_eq!(restored.snapshot().overrides, image.overrides);
+}

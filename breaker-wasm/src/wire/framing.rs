@@ -8,9 +8,9 @@
 //! A document larger than the limit is reported and skipped without being kept in memory.
 
 mod grammar;
+mod saved;
 
 use grammar::{Grammar, Step, plain};
-use serde::{Deserialize, Serialize};
 
 /// What the splitter found next.
 #[derive(Debug, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub enum Frame<'a> {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     /// Between documents: whitespace, then `{`.
     Between,
@@ -46,10 +46,10 @@ enum Found {
 }
 
 /// An incremental document splitter over a byte stream. Its whole state is a serde type, so a
-/// host can save it with a checkpoint and carry on with it elsewhere (see `wire::stream`).
-#[derive(Debug, Serialize, Deserialize)]
+/// host can save it with a checkpoint and carry on with it elsewhere (see `wire::stream`; the
+/// format is in `saved`).
+#[derive(Debug)]
 pub struct Splitter {
-    #[serde(with = "latin1")]
     buf: Vec<u8>,
     /// Where the scan has reached in `buf`.
     pos: usize,
@@ -354,23 +354,6 @@ impl Splitter {
             self.line += 1;
             self.line_start = self.base + self.pos as u64;
         }
-    }
-}
-
-/// Bytes as a JSON string of the characters U+0000 to U+00FF, one per byte: a saved state is
-/// about as long as the bytes it holds (an array of numbers would be up to four times longer).
-mod latin1 {
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&bytes.iter().map(|&b| char::from(b)).collect::<String>())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        text.chars()
-            .map(|c| u8::try_from(c).map_err(|_| D::Error::custom("a character above U+00FF")))
-            .collect()
     }
 }
 

@@ -102,7 +102,18 @@ pub fn reason_text(r: &Reason) -> String {
 /// `bad` of `calls` as a percentage to one decimal, rounded half up, in integers.
 fn tenths(bad: u64, calls: u64) -> String {
     let tenths = (u128::from(bad) * 2000 + u128::from(calls)) / (2 * u128::from(calls.max(1)));
-    format!("{}.{}", tenths / 10, tenths % 10)
+    let (whole, tenth) = (tenths / 10, (tenths % 10) as u64);
+    // Written in u64 pieces: formatting a u128 would link a formatter of its own into the
+    // module. `whole` is below 10^22 (at most about 1000 × 2^64), so the high part is small.
+    const E19: u128 = 10_000_000_000_000_000_000;
+    match u64::try_from(whole) {
+        Ok(whole) => format!("{whole}.{tenth}"),
+        Err(_) => format!(
+            "{}{:019}.{tenth}",
+            (whole / E19) as u64,
+            (whole % E19) as u64
+        ),
+    }
 }
 
 /// A number in thousandths as people write it: `50`, `12.5`.
@@ -311,5 +322,37 @@ fn trial_fields<S: SerializeStruct>(o: &mut S, reason: &Reason) -> Result<(), S:
             o.serialize_field("calls", &calls)
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_percentage_reads_as_the_exact_quotient_to_one_decimal() {
+        let exact = |bad: u64, calls: u64| {
+            let t = (u128::from(bad) * 2000 + u128::from(calls)) / (2 * u128::from(calls.max(1)));
+            format!("{}.{}", t / 10, t % 10)
+        };
+        let cases = [
+            (0, 0),
+            (1, 3),
+            (2, 3),
+            (1, 8),
+            (5, 10),
+            (u64::MAX, u64::MAX),
+            (u64::MAX, 1),
+            (u64::MAX / 7, 3),
+            (1 << 60, 1),
+            (18_446_744_073_709_551, 1),
+            (18_446_744_073_709_552, 1),
+        ];
+        for (bad, calls) in cases {
+            assert_eq!(
+                super::tenths(bad, calls),
+                exact(bad, calls),
+                "{bad} of {calls}"
+            );
+        }
+        assert_eq!(super::tenths(u64::MAX, 1), "1844674407370955161500.0");
     }
 }

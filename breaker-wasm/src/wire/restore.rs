@@ -142,14 +142,11 @@ fn decode_image(value: Raw) -> Result<Image, String> {
     for (i, v) in raw_breakers.into_iter().enumerate() {
         breakers.push(decode_breaker(v, format!("breakers[{i}]")).map_err(strip)?);
     }
-    let events = o
-        .array("events")
-        .map_err(strip)?
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| decode_event(v, format!("events[{i}]")))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(strip)?;
+    let raw_events = o.array("events").map_err(strip)?;
+    let mut events = Vec::with_capacity(raw_events.len());
+    for (i, v) in raw_events.into_iter().enumerate() {
+        events.push(decode_event(v, format!("events[{i}]")).map_err(strip)?);
+    }
     Ok(Image {
         now_ms: o.u64("now_ms").map_err(strip)?,
         defaults,

@@ -87,15 +87,13 @@ impl<'de> Visitor<'de> for Check<'_> {
             let raw: &'de RawValue = map.next_value()?;
             check_value(raw.get(), self.depth + 1, self.at).map_err(de::Error::custom)?;
         }
-        if keys.len() > 16 {
-            let mut sorted: Vec<&str> = keys.iter().map(|k| &**k).collect();
-            sorted.sort_unstable();
-            if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-                if let Some(key) = keys.iter().rev().find(|k| **k == w[0]) {
-                    key_place(self.at, key);
-                }
-                return Err(de::Error::custom(format!("duplicate key {}", quote(w[0]))));
+        if keys.len() > 16
+            && let Some(twice) = crate::sort::first_duplicate(keys.iter().map(|k| &**k))
+        {
+            if let Some(key) = keys.iter().rev().find(|k| **k == twice) {
+                key_place(self.at, key);
             }
+            return Err(de::Error::custom(format!("duplicate key {}", quote(twice))));
         }
         Ok(())
     }

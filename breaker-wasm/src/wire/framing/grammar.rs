@@ -1,11 +1,9 @@
 //! The JSON grammar, one byte at a time: what the splitter checks a document against.
 
-use serde::{Deserialize, Serialize};
-
 use super::Splitter;
 use crate::wire::raw::MAX_DEPTH;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Num {
     Minus,
     Zero,
@@ -18,7 +16,7 @@ pub(super) enum Num {
 }
 
 /// The three literals.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Word {
     True,
     False,
@@ -35,7 +33,7 @@ impl Word {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Grammar {
     /// A value must come (after `:`, or `,` in an array).
     Value,
