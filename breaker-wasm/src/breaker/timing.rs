@@ -5,11 +5,20 @@ use super::{Breaker, Config, Milli, Reason, State, StateName, Transitions};
 
 impl Breaker {
     /// Applies every timed transition due at `now`, each dated at its own deadline.
+    #[inline]
     pub fn settle(&mut self, config: &Config, now: u64, log: &mut Transitions) {
-        if self.forced.is_some() {
+        // The common case, inline: nothing is timed while closed outside `interval_ms` cycles.
+        if self.forced.is_none() && (self.state != State::Closed || config.interval_ms.is_some()) {
+            self.settle_timed(config, now, log);
+        }
+    }
+
+    /// [`Breaker::settle`] of a breaker that may have something timed.
+    fn settle_timed(&mut self, config: &Config, now: u64, log: &mut Transitions) {
+        self.clear_cycles(config, now);
+        if self.state == State::Closed {
             return;
         }
-        self.clear_cycles(config, now);
         loop {
             match self.state {
                 State::Open { since, period } if self.state.open_elapsed(now) => {
