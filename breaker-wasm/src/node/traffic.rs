@@ -345,8 +345,28 @@ impl Node {
         service: &str,
         decide: impl FnOnce(&mut Breaker, &Config, &mut Transitions) -> T,
     ) -> T {
-        let (config, id) = self.lookup(service);
-        let out = decide(self.breakers.breaker_mut(id), &config, &mut self.scratch);
+        let id = match self.breakers.find(service) {
+            Some(id) => id,
+            None => self.lookup(service).1,
+        };
+        // The config by reference (a copy only for a service with an override): this is every
+        // traffic request's path.
+        let Node {
+            defaults,
+            overrides,
+            breakers,
+            scratch,
+            ..
+        } = self;
+        let patched;
+        let config = match overrides.get(service) {
+            Some(patch) => {
+                patched = patch.apply(defaults);
+                &patched
+            }
+            None => &*defaults,
+        };
+        let out = decide(breakers.breaker_mut(id), config, scratch);
         // Filing it again brings its charge up to date (a new window, permits).
         self.breakers.touch(id);
         self.log_transitions(service);
