@@ -16,33 +16,14 @@ import { fileURLToPath } from 'node:url';
 import CircuitBreaker from 'opossum';
 import { ConsecutiveBreaker, circuitBreaker, handleAll } from 'cockatiel';
 import { Breaker } from 'breaker-wasm';
+import { workload } from './workload.mjs';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const wasmPath = process.argv[2] ?? `${root}/target/breaker.wasm`;
 const N = Number(process.argv[3] ?? 200_000);
 const ROUNDS = Number(process.argv[4] ?? 5);
-const SERVICES = 1000;
 const BATCH = 1000;
-
-// mulberry32, fixed seed: the same workload every run.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const next = rng(42);
-const names = Array.from({ length: SERVICES }, (_, i) => `svc-${i}`);
-const svc = new Uint16Array(N);
-const fails = new Uint8Array(N);
-for (let i = 0; i < N; i++) {
-  svc[i] = Math.floor(next() * SERVICES);
-  fails[i] = next() < 0.05 ? 1 : 0;
-}
+const { names, svc, fails } = workload(N);
 
 const boom = new Error('downstream failed');
 const downstream = async (fail) => {

@@ -2,8 +2,10 @@
 
 use std::borrow::Cow;
 
+use hashbrown::HashMap;
+
 use crate::breaker::{
-    Attempts, Breaker, CallResult, Config, Outcome, Recorded, StateName, Transitions,
+    Attempts, Breaker, CallResult, Config, Outcome, Patch, Recorded, StateName, Transitions,
 };
 
 use super::{CallFixture, ErrorCode, Node, Reply, Request};
@@ -275,15 +277,8 @@ impl Node {
             scratch,
             ..
         } = self;
-        // The config by reference: a copy only for a service with an override.
-        let patched;
-        let config = match overrides.get(service) {
-            Some(patch) => {
-                patched = patch.apply(defaults);
-                &patched
-            }
-            None => &*defaults,
-        };
+        let mut patched = None;
+        let config = config_in(defaults, overrides, service, &mut patched);
         let takes = breakers.get(id).breaker.takes_whole_call(config);
         if !takes || !breakers.holds_one_more_permit(id, defaults.max_services, bytes) {
             return false;
@@ -349,8 +344,6 @@ impl Node {
             Some(id) => id,
             None => self.lookup(service).1,
         };
-        // The config by reference (a copy only for a service with an override): this is every
-        // traffic request's path.
         let Node {
             defaults,
             overrides,
@@ -358,19 +351,28 @@ impl Node {
             scratch,
             ..
         } = self;
-        let patched;
-        let config = match overrides.get(service) {
-            Some(patch) => {
-                patched = patch.apply(defaults);
-                &patched
-            }
-            None => &*defaults,
-        };
+        let mut patched = None;
+        let config = config_in(defaults, overrides, service, &mut patched);
         let out = decide(breakers.breaker_mut(id), config, scratch);
         // Filing it again brings its charge up to date (a new window, permits).
         self.breakers.touch(id);
         self.log_transitions(service);
         self.enforce_budget();
         out
+    }
+}
+
+/// `service`'s config from the node's defaults and overrides, by reference: `patched` holds the
+/// copy that only a service with an override needs. Every traffic request takes its config
+/// this way (a whole `Config` copied per request was a fifth of the node's time).
+fn config_in<'c>(
+    defaults: &'c Config,
+    overrides: &HashMap<Box<str>, Patch>,
+    service: &str,
+    patched: &'c mut Option<Config>,
+) -> &'c Config {
+    match overrides.get(service) {
+        Some(patch) => patched.insert(patch.apply(defaults)),
+        None => defaults,
     }
 }
