@@ -81,13 +81,14 @@ pub fn run(args: &Args) -> Result<Ending, StartError> {
         .as_ref()
         .map(|_| Splitter::new(args.max_message_bytes as usize));
     let mut node = Supervisor::start(setup, saved, clock.now_ms())?;
-    let (inputs, poke) = spawn_inputs();
+    let (inputs, poke, spent) = spawn_inputs();
     let watch = Watch::start(args, poke, &mut node, clock.now_ms())?;
     let interval = Duration::from_millis(args.checkpoint_ms);
     let mut server = Server {
         node,
         clock,
         input: Vec::new(),
+        spent,
         native,
         replies: Vec::new(),
         diagnostics: Vec::new(),
@@ -119,6 +120,8 @@ struct Server {
     clock: Clock,
     /// Input read but not yet handed to the guest.
     input: Vec<u8>,
+    /// Where read buffers go back to the stdin thread once their bytes are handled.
+    spent: std::sync::mpsc::Sender<Vec<u8>>,
     /// After the guest failed on the input: the stream, framed here until it is between
     /// documents again (see `batch`).
     native: Option<Splitter>,
@@ -169,9 +172,11 @@ impl Server {
     /// Takes new input, handing it to the guest once there is enough of it.
     fn take(&mut self, bytes: Vec<u8>) {
         if self.input.is_empty() {
-            self.input = bytes;
+            let handled = std::mem::replace(&mut self.input, bytes);
+            let _ = self.spent.send(handled);
         } else {
             self.input.extend_from_slice(&bytes);
+            let _ = self.spent.send(bytes);
         }
         if self.input.len() >= BATCH_BYTES {
             self.run_batch();
