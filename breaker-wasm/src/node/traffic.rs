@@ -2,12 +2,11 @@
 
 use std::borrow::Cow;
 
-use hashbrown::HashMap;
-
 use crate::breaker::{
-    Attempts, Breaker, CallResult, Config, Outcome, Patch, Recorded, StateName, Transitions,
+    Attempts, Breaker, CallResult, Config, Outcome, Recorded, StateName, Transitions,
 };
 
+use super::registry::Registry;
 use super::{CallFixture, ErrorCode, Node, Reply, Request};
 
 /// What a breaker had counted before a decision: if the decision itself counts a failure,
@@ -270,17 +269,11 @@ impl Node {
             true => self.now,
             false => self.now.max(now),
         };
-        let Node {
-            defaults,
-            overrides,
-            breakers,
-            scratch,
-            ..
-        } = self;
+        let max_services = self.defaults.max_services;
         let mut patched = None;
-        let config = config_in(defaults, overrides, service, &mut patched);
+        let (config, breakers, scratch) = self.parts(service, &mut patched);
         let takes = breakers.get(id).breaker.takes_whole_call(config);
-        if !takes || !breakers.holds_one_more_permit(id, defaults.max_services, bytes) {
+        if !takes || !breakers.holds_one_more_permit(id, max_services, bytes) {
             return false;
         }
         let b = breakers.breaker_mut(id);
@@ -344,15 +337,8 @@ impl Node {
             Some(id) => id,
             None => self.lookup(service).1,
         };
-        let Node {
-            defaults,
-            overrides,
-            breakers,
-            scratch,
-            ..
-        } = self;
         let mut patched = None;
-        let config = config_in(defaults, overrides, service, &mut patched);
+        let (config, breakers, scratch) = self.parts(service, &mut patched);
         let out = decide(breakers.breaker_mut(id), config, scratch);
         // Filing it again brings its charge up to date (a new window, permits).
         self.breakers.touch(id);
@@ -360,19 +346,20 @@ impl Node {
         self.enforce_budget();
         out
     }
-}
 
-/// `service`'s config from the node's defaults and overrides, by reference: `patched` holds the
-/// copy that only a service with an override needs. Every traffic request takes its config
-/// this way (a whole `Config` copied per request was a fifth of the node's time).
-fn config_in<'c>(
-    defaults: &'c Config,
-    overrides: &HashMap<Box<str>, Patch>,
-    service: &str,
-    patched: &'c mut Option<Config>,
-) -> &'c Config {
-    match overrides.get(service) {
-        Some(patch) => patched.insert(patch.apply(defaults)),
-        None => defaults,
+    /// `service`'s config by reference, beside the breakers and the scratch log a decision acts
+    /// on with it: `patched` holds the copy that only a service with an override needs. Every
+    /// traffic request takes its config this way (a whole `Config` copied per request was a
+    /// fifth of the node's time).
+    fn parts<'n>(
+        &'n mut self,
+        service: &str,
+        patched: &'n mut Option<Config>,
+    ) -> (&'n Config, &'n mut Registry, &'n mut Transitions) {
+        let config = match self.overrides.get(service) {
+            Some(patch) => &*patched.insert(patch.apply(&self.defaults)),
+            None => &self.defaults,
+        };
+        (config, &mut self.breakers, &mut self.scratch)
     }
 }
