@@ -7,6 +7,8 @@
 // Rows (each the median of the rounds, decisions per second):
 //   wasm guard       breaker.guard(service, fn): the batch path (ABI.md), awaiting fn, as
 //                    opossum and cockatiel do
+//   wasm wrap        breaker.wrap(service, downstream) made once per service, then called with
+//                    each decision's argument (as opossum's row calls fire)
 //   wasm call        breaker.handle({... type: "call" ...}): one JSON document per decision
 //                    (the simulated downstream of the protocol; nothing awaited)
 //   wasm batch       breaker.handleRaw(): 1,000 "call" documents per call into the module
@@ -37,6 +39,8 @@ const bad = async () => {
 // The guard's node is not the one of the JSON rows: a message voids every grant (ABI.md), which
 // would make each round's guard row pay 1,000 re-grants.
 const breaker = await Breaker.load(wasmPath);
+const wrapping = await Breaker.load(wasmPath);
+const wrapped = names.map((name) => wrapping.wrap(name, downstream));
 const messages = await Breaker.load(wasmPath);
 const opossum = names.map(
   () =>
@@ -48,7 +52,10 @@ const opossum = names.map(
     }),
 );
 const cockatiel = names.map(() =>
-  circuitBreaker(handleAll, { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(5) }),
+  circuitBreaker(handleAll, {
+    halfOpenAfter: 5000,
+    breaker: new ConsecutiveBreaker(5),
+  }),
 );
 
 let msgId = 0;
@@ -57,6 +64,13 @@ const runs = {
     for (let i = 0; i < N; i++) {
       try {
         await breaker.guard(names[svc[i]], fails[i] ? bad : ok);
+      } catch {}
+    }
+  },
+  async 'wasm wrap'() {
+    for (let i = 0; i < N; i++) {
+      try {
+        await wrapped[svc[i]](fails[i]);
       } catch {}
     }
   },
@@ -108,19 +122,24 @@ for (let r = 0; r < ROUNDS; r++) {
     rates[name].push(N / s);
   }
 }
-// A guard that lost its records would still be fast: the guard's node must have every call of
+// A guard that lost its records would still be fast: each guarded node must have every call of
 // its rounds (the warm-up's too) as a success, a failure or a rejection.
-let recorded = 0;
-let failed = 0;
-for (const name of names) {
-  const { counts } = breaker.status(name);
-  recorded += counts.successes + counts.failures + counts.rejections;
-  failed += counts.failures;
-}
-if (recorded !== N * (ROUNDS + 1) || failed === 0) {
-  throw new Error(
-    `wasm guard: ${recorded} calls recorded (${failed} failures), not ${N * (ROUNDS + 1)}`,
-  );
+for (const [row, node] of [
+  ['wasm guard', breaker],
+  ['wasm wrap', wrapping],
+]) {
+  let recorded = 0;
+  let failed = 0;
+  for (const name of names) {
+    const { counts } = node.status(name);
+    recorded += counts.successes + counts.failures + counts.rejections;
+    failed += counts.failures;
+  }
+  if (recorded !== N * (ROUNDS + 1) || failed === 0) {
+    throw new Error(
+      `${row}: ${recorded} calls recorded (${failed} failures), not ${N * (ROUNDS + 1)}`,
+    );
+  }
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const m = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
@@ -128,6 +147,8 @@ console.log(`node ${process.version}: ${N} decisions x ${ROUNDS} rounds, median 
 for (const [k, v] of Object.entries(m)) console.log(`node.${k.replace(' ', '_')} ${Math.round(v)}`);
 console.log(`node.ratio.guard_vs_opossum ${(m['wasm guard'] / m.opossum).toFixed(2)}`);
 console.log(`node.ratio.guard_vs_cockatiel ${(m['wasm guard'] / m.cockatiel).toFixed(2)}`);
+console.log(`node.ratio.wrap_vs_opossum ${(m['wasm wrap'] / m.opossum).toFixed(2)}`);
+console.log(`node.ratio.wrap_vs_cockatiel ${(m['wasm wrap'] / m.cockatiel).toFixed(2)}`);
 console.log(`node.ratio.batch_vs_opossum ${(m['wasm batch'] / m.opossum).toFixed(2)}`);
 console.log(`node.ratio.batch_vs_cockatiel ${(m['wasm batch'] / m.cockatiel).toFixed(2)}`);
 for (const b of opossum) b.shutdown();

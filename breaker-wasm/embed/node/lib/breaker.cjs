@@ -11,30 +11,10 @@ const { BreakerError, BreakerOpenError, ProtocolError } = require('./errors.cjs'
 const { SUCCESS, FAILURE, IGNORED, OUTCOMES } = require('./guard.cjs');
 const { checkOptions, outcomeOf, bounded } = require('./guard.cjs');
 const { BATCH_EXPORTS, Instance, compile } = require('./instance.cjs');
+const { configOf } = require('./options.cjs');
 
 const OPTION_MANUAL_CLOCK = 1;
 const OPTION_NO_FIXTURES = 2;
-/** The config fields of the protocol, by their option names. */
-const CONFIG_FIELDS = {
-  failureThreshold: 'failure_threshold',
-  openTimeoutMs: 'open_timeout_ms',
-  halfOpenMaxCalls: 'half_open_max_calls',
-  successThreshold: 'success_threshold',
-  window: 'window',
-  slowCallMs: 'slow_call_ms',
-  slowCallRate: 'slow_call_rate',
-  probeTimeoutMs: 'probe_timeout_ms',
-  backoff: 'backoff',
-  maxServices: 'max_services',
-};
-const HOST_OPTIONS = new Set([
-  'clock',
-  'manualClock',
-  'fixtures',
-  'src',
-  'onDiagnostics',
-  'service',
-]);
 const EVENT_NAMES = { open: 'open', half_open: 'halfOpen', closed: 'close' };
 const WATCHED = new Set(['transition', 'open', 'halfOpen', 'close']);
 
@@ -56,16 +36,6 @@ function systemClock() {
 function defaultDiagnostics(lines) {
   for (const line of lines)
     process.emitWarning(`breaker module could not answer: ${line}`, 'BreakerDiagnostic');
-}
-
-/** The config object of the options' config fields; throws on an unknown option. */
-function configOf(options) {
-  const config = {};
-  for (const [key, value] of Object.entries(options)) {
-    if (key in CONFIG_FIELDS) config[CONFIG_FIELDS[key]] = value;
-    else if (!HOST_OPTIONS.has(key)) throw new TypeError(`unknown Breaker option: ${key}`);
-  }
-  return config;
 }
 
 class Breaker extends EventEmitter {
@@ -208,8 +178,8 @@ class Breaker extends EventEmitter {
    * first (BreakerOpenError, or options.fallback(error), when rejected, without calling fn),
    * then the outcome with the elapsed duration. Always a promise, never a synchronous throw.
    *
-   * The common call (no options, a permit taken without crossing: batch.local) is written out
-   * here: one reaction on fn's promise records the outcome and settles the promise the caller
+   * The common call (no options, a permit taken without crossing: batch.local) is _local's,
+   * as wrap's is: one reaction on fn's promise records the outcome and settles the promise the caller
    * awaits, so the caller resumes after the record (and its listeners) as with an await, in as
    * many microtask jobs, with no async function frame and no rethrow of fn's error into it.
    * Everything else takes _guard, the same steps in an async function.
@@ -218,20 +188,24 @@ class Breaker extends EventEmitter {
     const batch = this._batch;
     const s = options === NO_OPTIONS && batch !== null ? batch._services.get(service) : undefined;
     if (s === undefined || s === null || !batch.local(s)) return this._guard(service, fn, options);
+    return this._local(s, fn, undefined);
+  }
+
+  /** fn(...args), fn() when args is undefined, under a permit within s's grant. */
+  _local(s, fn, args) {
     let started;
     let permit;
     let p;
     try {
       started = this._now();
-      permit = batch.take(s, started);
+      permit = this._batch.take(s, started);
       try {
-        p = fn();
+        // What await does with it: a promise as it is, a value or a thenable in a new one.
+        p = Promise.resolve(args === undefined ? fn() : fn(...args));
       } catch (e) {
         this._recorded(s, permit, FAILURE, started);
         return Promise.reject(e);
       }
-      // What await does with it: a promise as it is, a value or a thenable in a new one.
-      p = Promise.resolve(p);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -314,8 +288,21 @@ class Breaker extends EventEmitter {
       if (service === '')
         throw new TypeError('wrap(fn): fn has no name; give a service option or wrap(service, fn)');
     }
-    if (options !== NO_OPTIONS) checkOptions(options);
-    return (...args) => this.guard(service, () => fn(...args), options);
+    if (options !== NO_OPTIONS) {
+      checkOptions(options);
+      return (...args) => this.guard(service, () => fn(...args), options);
+    }
+    // The service's batch-path handle, held from the first call on: the common call then
+    // needs no lookup by name (as a decorated function in Python).
+    const batch = this._batch;
+    let s = null;
+    return (...args) => {
+      if (batch !== null) {
+        s ??= batch._services.get(service) ?? null;
+        if (s !== null && batch.local(s)) return this._local(s, fn, args);
+      }
+      return this._guard(service, () => fn(...args), NO_OPTIONS);
+    };
   }
 
   status(service) {

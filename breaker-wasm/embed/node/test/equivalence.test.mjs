@@ -1,7 +1,7 @@
 // node --test: the batch path against one acquire and one record message per call.
 //
 // A seeded random sequence of guarded calls (outcomes, durations), clock steps, config changes
-// and status reads runs through guard() on one instance and through the two-step messages on
+// and status reads runs through guard() and wrap() on one instance and through the two-step messages on
 // another. Both must give the same events (times and reasons), status replies, snapshots and
 // metrics; and each transition must reach the guard's listeners before the guarded call returns.
 import assert from 'node:assert/strict';
@@ -50,16 +50,20 @@ class Skipped extends Error {}
 /** Replies alike but for in_reply_to (the two instances number messages apart). */
 const same = (a, b) => assert.deepEqual({ ...a, in_reply_to: 0 }, { ...b, in_reply_to: 0 });
 
-// Calls without options take guard()'s common path; with the ignore option, the general one.
-// Half the calls return a promise, half return or throw at once.
-async function guardedCall(breaker, clock, service, kind, ms, sync) {
+// Calls without options take guard()'s common path, or a function wrapped once per service
+// (wrap() holds the service's handle); with the ignore option, the general path. Half the calls
+// return a promise, half return or throw at once.
+async function guardedCall(breaker, wrapped, clock, service, kind, ms, sync, viaWrap) {
   const options = kind === 'ignored' ? { ignore: (e) => e instanceof Skipped } : undefined;
   const call = () => {
     clock.now += ms;
     if (kind === 'failure') throw new Error('down');
     if (kind === 'ignored') throw new Skipped();
   };
-  await breaker.guard(service, sync ? call : async () => call(), options).catch(() => {});
+  const fn = sync ? call : async () => call();
+  const done =
+    viaWrap && options === undefined ? wrapped[service](fn) : breaker.guard(service, fn, options);
+  await done.catch(() => {});
 }
 
 function twoStepCall(breaker, clock, service, kind, ms) {
@@ -79,6 +83,7 @@ async function run(seed, steps) {
   const clocks = [fakeClock(1000), fakeClock(1000)];
   const fast = new Breaker({ clock: clocks[0] });
   const slow = new Breaker({ clock: clocks[1] });
+  const wrapped = Object.fromEntries(SERVICES.map((name) => [name, fast.wrap(name, (fn) => fn())]));
   const seen = [[], []];
   fast.on('transition', (t) => seen[0].push(t));
   slow.on('transition', (t) => seen[1].push(t));
@@ -88,7 +93,7 @@ async function run(seed, steps) {
       const service = pick(SERVICES);
       const kind = pick(['success', 'success', 'success', 'failure', 'failure', 'ignored']);
       const ms = pick([0, 1, 5, 35, 60]);
-      await guardedCall(fast, clocks[0], service, kind, ms, next() < 0.5);
+      await guardedCall(fast, wrapped, clocks[0], service, kind, ms, next() < 0.5, next() < 0.5);
       twoStepCall(slow, clocks[1], service, kind, ms);
       // Before the guarded call returned, its transitions reached the listeners.
       assert.deepEqual(seen[0], seen[1], `seed ${seed}, step ${step}`);
