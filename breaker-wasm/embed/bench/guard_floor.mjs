@@ -14,6 +14,11 @@
 //   clocks       + Date.now() before fn and in the reaction (the acquire's and the record's time)
 //   lookup       + the service's handle found by name in a Map (guard takes a name)
 //   guard        breaker.guard(service, fn): + the log entry, and the module's replay of it
+//   wrap         breaker.wrap(service, downstream) made once per service (it holds the service's
+//                handle: no lookup by name), called with each call's argument
+//   wrap, clock stubbed   the same on a node whose clock option returns a constant: what the
+//                call costs without its two clock reads (not a real setting; it shows their
+//                share)
 //   cockatiel    circuitBreaker(handleAll, ConsecutiveBreaker(5)).execute(fn)
 import { fileURLToPath } from 'node:url';
 import { ConsecutiveBreaker, circuitBreaker, handleAll } from 'cockatiel';
@@ -73,6 +78,13 @@ const wrappers = {
 };
 
 const breaker = await Breaker.load(wasmPath);
+const downstream = async (fail) => {
+  if (fail) throw boom;
+};
+const wrapping = await Breaker.load(wasmPath);
+const wrapped = names.map((name) => wrapping.wrap(name, downstream));
+const stubbed = await Breaker.load(wasmPath, { clock: () => 1_000_000 });
+const wrappedStubbed = names.map((name) => stubbed.wrap(name, downstream));
 const cockatiel = names.map(() =>
   circuitBreaker(handleAll, { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(5) }),
 );
@@ -96,6 +108,20 @@ const runs = {
   clocks: through(wrappers.clocks),
   lookup: through(wrappers.lookup),
   guard: through((service, fn) => breaker.guard(service, fn)),
+  async wrap() {
+    for (let i = 0; i < N; i++) {
+      try {
+        await wrapped[svc[i]](fails[i]);
+      } catch {}
+    }
+  },
+  async 'wrap, clock stubbed'() {
+    for (let i = 0; i < N; i++) {
+      try {
+        await wrappedStubbed[svc[i]](fails[i]);
+      } catch {}
+    }
+  },
   async cockatiel() {
     for (let i = 0; i < N; i++) {
       try {
@@ -118,13 +144,17 @@ for (let r = 0; r < ROUNDS; r++) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const m = Object.fromEntries(Object.entries(ns).map(([k, v]) => [k, median(v)]));
 console.log(`node ${process.version}: ${N} calls x ${ROUNDS} rounds, median CPU ns per call`);
-let before = null;
+// The rows down to guard each add one part to the one above: the step is printed beside them.
+const STEPS = ['bare', 'reaction', 'clocks', 'lookup', 'guard'];
 for (const [k, v] of Object.entries(m)) {
-  const step = before === null || k === 'cockatiel' ? '' : ` (+${(v - before).toFixed(0)})`;
-  console.log(`floor.${k} ${v.toFixed(0)}${step}`);
-  if (k !== 'cockatiel') before = v;
+  const at = STEPS.indexOf(k);
+  const step = at > 0 ? ` (+${(v - m[STEPS[at - 1]]).toFixed(0)})` : '';
+  console.log(`floor.${k.replaceAll(/[ ,]+/g, '_')} ${v.toFixed(0)}${step}`);
 }
 console.log(`floor.cockatiel_over_bare ${(m.cockatiel - m.bare).toFixed(0)}`);
 console.log(`floor.guard_over_bare ${(m.guard - m.bare).toFixed(0)}`);
 console.log(`floor.ratio.guard_vs_cockatiel ${(m.cockatiel / m.guard).toFixed(2)}`);
+console.log(`floor.ratio.wrap_vs_cockatiel ${(m.cockatiel / m.wrap).toFixed(2)}`);
+const free = m['wrap, clock stubbed'];
+console.log(`floor.ratio.wrap_clock_stubbed_vs_cockatiel ${(m.cockatiel / free).toFixed(2)}`);
 if (sink < 0) console.log(sink);
