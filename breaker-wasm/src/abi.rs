@@ -263,6 +263,14 @@ pub extern "C" fn breaker_grant(slot: i32) -> i64 {
     batch().grant(session(), slot)
 }
 
+/// The batch path: the texts of failures in the log the next `breaker_sync` (or
+/// `breaker_sync_ticks`) replays, as records of `[u32 entry index][u32 length][UTF-8 bytes]`
+/// (little-endian, indices increasing); how many it keeps, or −1 (keeping none) when malformed.
+#[unsafe(no_mangle)]
+pub extern "C" fn breaker_failure_texts(ptr: i32, len: i32) -> i32 {
+    batch().set_failure_texts(bytes(ptr, len))
+}
+
 /// The batch path: replays `count` log entries of five f64 each at `ptr` (8-byte aligned);
 /// returns the last entry's result, or `i64::MIN` plus the index of the first bad entry.
 #[unsafe(no_mangle)]

@@ -9,6 +9,8 @@
 //! sees exactly the calls, outcomes and times it would have seen had each crossed on its own.
 //! A local decision the node would not have made is reported, never hidden.
 
+use std::borrow::Cow;
+
 use hashbrown::HashMap;
 
 use crate::breaker::Outcome;
@@ -81,6 +83,10 @@ pub struct Batch {
     /// node hashing the name (checked by name, so it is never wrong, only sometimes useless).
     hints: Vec<u32>,
     out: Vec<u8>,
+    /// The failure texts of the next log ([`Batch::set_failure_texts`]): per text, its entry's
+    /// index and its bytes' range in `text_bytes`.
+    texts: Vec<(u32, std::ops::Range<usize>)>,
+    text_bytes: Vec<u8>,
 }
 
 impl Batch {
@@ -131,6 +137,46 @@ impl Batch {
         self.sync_entries(session, entries)
     }
 
+    /// Keeps the texts of failures in the log that the next sync replays: records of a
+    /// little-endian `u32` entry index (counted from 0 in that log, strictly increasing), a
+    /// `u32` byte length and that many bytes of UTF-8. Each is the `error` of its entry's
+    /// record, as a `record` request's (ABI.md). Returns how many texts it keeps, or −1, keeping
+    /// none, when `bytes` is not such a sequence.
+    pub fn set_failure_texts(&mut self, bytes: &[u8]) -> i32 {
+        self.texts.clear();
+        self.text_bytes.clear();
+        let mut at = 0;
+        let mut last = None;
+        while at < bytes.len() {
+            let word = |i: usize| {
+                let b = bytes.get(at + i..at + i + 4)?;
+                Some(u32::from_le_bytes(b.try_into().ok()?))
+            };
+            let (Some(index), Some(len)) = (word(0), word(4)) else {
+                return self.refuse_texts();
+            };
+            let text = bytes.get(at + 8..at + 8 + len as usize);
+            let Some(text) = text.filter(|t| std::str::from_utf8(t).is_ok()) else {
+                return self.refuse_texts();
+            };
+            if last.is_some_and(|l| index <= l) {
+                return self.refuse_texts();
+            }
+            last = Some(index);
+            let start = self.text_bytes.len();
+            self.text_bytes.extend_from_slice(text);
+            self.texts.push((index, start..self.text_bytes.len()));
+            at += 8 + text.len();
+        }
+        i32::try_from(self.texts.len()).unwrap_or(i32::MAX)
+    }
+
+    fn refuse_texts(&mut self) -> i32 {
+        self.texts.clear();
+        self.text_bytes.clear();
+        -1
+    }
+
     fn sync_entries(
         &mut self,
         session: &mut Session,
@@ -138,14 +184,25 @@ impl Batch {
     ) -> i64 {
         let mut first_bad = None;
         let mut last = 0;
+        // The texts are the log's own: taken for this replay, then left empty.
+        let mut texts = std::mem::take(&mut self.texts);
+        let bytes = std::mem::take(&mut self.text_bytes);
+        let mut next = texts.iter().peekable();
         for (i, entry) in entries.enumerate() {
-            match entry.and_then(|e| self.replay(session, e)) {
+            let text = next
+                .next_if(|(at, _)| *at as usize == i)
+                .and_then(|(_, range)| std::str::from_utf8(&bytes[range.clone()]).ok());
+            match entry.and_then(|e| self.replay(session, e, text)) {
                 Some(result) => last = result,
                 None => {
                     first_bad.get_or_insert(i as i64);
                 }
             }
         }
+        texts.clear();
+        self.texts = texts;
+        self.text_bytes = bytes;
+        self.text_bytes.clear();
         match first_bad {
             Some(i) => SYNC_MISMATCH + i,
             None => last,
@@ -153,11 +210,11 @@ impl Batch {
     }
 
     /// One entry; `None` when it is malformed or the node disagrees with it.
-    fn replay(&mut self, session: &mut Session, e: Entry) -> Option<i64> {
+    fn replay(&mut self, session: &mut Session, e: Entry, text: Option<&str>) -> Option<i64> {
         let service = self.names.get(e.slot)?;
         let node = session.node_mut();
         node.expect_breaker(self.hints[e.slot]);
-        let result = replay(node, service, e);
+        let result = replay(node, service, e, text);
         self.hints[e.slot] = node.recent_breaker();
         result
     }
@@ -172,8 +229,9 @@ impl Batch {
     }
 }
 
-/// One entry on `service`'s breaker: the very requests the messages would make.
-fn replay(node: &mut Node, service: &str, e: Entry) -> Option<i64> {
+/// One entry on `service`'s breaker: the very requests the messages would make, its record
+/// with `text` as its `error`.
+fn replay(node: &mut Node, service: &str, e: Entry, text: Option<&str>) -> Option<i64> {
     let Entry {
         code,
         permit,
@@ -181,7 +239,7 @@ fn replay(node: &mut Node, service: &str, e: Entry) -> Option<i64> {
         now,
         ..
     } = e;
-    if (OP_CALL..OP_CALL + 3).contains(&code) && permit > 0 {
+    if (OP_CALL..OP_CALL + 3).contains(&code) && permit > 0 && text.is_none() {
         // The common entry: both requests at once, the service looked up once.
         let at = now.checked_sub(duration_ms?)?;
         let outcome: Outcome = outcome_of((code % OP_CALL).try_into().ok()?)?;
@@ -209,7 +267,7 @@ fn replay(node: &mut Node, service: &str, e: Entry) -> Option<i64> {
         permit,
         outcome,
         duration_ms,
-        error: None,
+        error: text.map(Cow::Borrowed),
     };
     match node.handle(now, &request) {
         Reply::Recorded { stale, .. } => Some(i64::from(stale)),

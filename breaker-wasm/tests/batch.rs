@@ -44,6 +44,8 @@ struct Wrapper {
     /// Whether the log is handed over as `i64` clock ticks (`Batch::sync_ticks`), as the
     /// Python wrapper does, rather than `f64` milliseconds.
     ticks: bool,
+    /// The failure texts of the log, as `breaker_failure_texts` takes them.
+    texts: Vec<u8>,
 }
 
 impl Wrapper {
@@ -57,6 +59,7 @@ impl Wrapper {
             calls: 0,
             rearmed: 0,
             ticks: false,
+            texts: Vec::new(),
         }
     }
 
@@ -69,6 +72,8 @@ impl Wrapper {
     }
 
     fn flush(&mut self) -> i64 {
+        assert!(self.batch.set_failure_texts(&self.texts) >= 0);
+        self.texts.clear();
         let result = if self.ticks {
             let ticks = in_ticks(&self.log);
             self.batch
@@ -118,6 +123,19 @@ impl Wrapper {
     }
 
     fn record(&mut self, name: &str, permit: u64, code: i32, duration: u64, now: u64) {
+        self.record_with(name, permit, code, duration, now, None);
+    }
+
+    /// A record, with the failure's text when there is one.
+    fn record_with(
+        &mut self,
+        name: &str,
+        permit: u64,
+        code: i32,
+        duration: u64,
+        now: u64,
+        text: Option<&str>,
+    ) {
         let slot = self.slot(name);
         let n = self.log.len();
         let acquired_here = n >= OP_WORDS
@@ -137,6 +155,12 @@ impl Wrapper {
                 duration as f64,
                 now as f64,
             ]);
+        }
+        if let Some(text) = text {
+            let index = (self.log.len() / OP_WORDS - 1) as u32;
+            self.texts.extend(index.to_le_bytes());
+            self.texts.extend((text.len() as u32).to_le_bytes());
+            self.texts.extend(text.as_bytes());
         }
         let l = &mut self.local[slot];
         let bad = code == 1;
@@ -233,6 +257,7 @@ fn run(seed: u64, steps: usize, v: Variant) {
     let mut outstanding: Vec<(usize, u64, u64)> = Vec::new();
     let mut now = 1_000;
     let mut id = 0;
+    let mut texts_seen = 0;
     for step in 0..steps {
         id += 1;
         match rng.below(100) {
@@ -266,10 +291,14 @@ fn run(seed: u64, steps: usize, v: Variant) {
                     0 => now - at,
                     _ => rng.below(60),
                 };
-                fast.record(services[s], permit, code, duration, now);
+                // Most failures carry a text, as a guard's do; some do not, and leave the
+                // last failure as it was.
+                let text = (code == 1 && rng.below(4) > 0).then(|| format!("boom {id}"));
+                fast.record_with(services[s], permit, code, duration, now, text.as_deref());
                 let outcome = ["success", "failure", "ignored"][code as usize];
+                let error = text.map_or(String::new(), |t| format!(r#","error":"{t}""#));
                 let doc = format!(
-                    r#"{{"src":"c","dest":"{}","body":{{"type":"record","permit":{permit},"outcome":"{outcome}","duration_ms":{duration}}}}}"#,
+                    r#"{{"src":"c","dest":"{}","body":{{"type":"record","permit":{permit},"outcome":"{outcome}","duration_ms":{duration}{error}}}}}"#,
                     services[s]
                 );
                 json.handle(doc.as_bytes(), now);
@@ -307,6 +336,7 @@ fn run(seed: u64, steps: usize, v: Variant) {
                 let a = fast.message(&doc, now);
                 let b = String::from_utf8(json.handle(doc.as_bytes(), now).to_vec()).unwrap();
                 assert_eq!(a, b, "status differs (seed {seed})");
+                texts_seen += usize::from(a.contains(r#""error":"boom "#));
             }
         }
         // Every transition the messages caused is already logged on the batch path.
@@ -317,6 +347,11 @@ fn run(seed: u64, steps: usize, v: Variant) {
         );
     }
     fast.flush();
+    // (A small memory budget forgets breakers, and their texts, too soon to tell.)
+    assert!(
+        texts_seen > 0 || v.memory_limit.is_some(),
+        "no status showed a failure's text (seed {seed})"
+    );
     assert!(
         fast.calls > 20,
         "whole-call entries were exercised: {}",
@@ -490,4 +525,45 @@ fn a_small_memory_budget_or_a_manual_clock_changes_nothing_either() {
         };
         run(seed * 32_452_843, 3000, manual);
     }
+}
+
+#[test]
+fn failure_texts_that_are_not_well_formed_are_refused_whole() {
+    let mut batch = Batch::default();
+    let text = |index: u32, bytes: &[u8]| {
+        let mut out = index.to_le_bytes().to_vec();
+        out.extend((bytes.len() as u32).to_le_bytes());
+        out.extend(bytes);
+        out
+    };
+    assert_eq!(batch.set_failure_texts(&[]), 0);
+    let two = [text(0, b"refused"), text(3, "d\u{e9}j\u{e0}".as_bytes())].concat();
+    assert_eq!(batch.set_failure_texts(&two), 2);
+    for bad in [
+        [text(1, b"a"), text(1, b"b")].concat(), // indices must increase
+        [text(2, b"a"), text(1, b"b")].concat(),
+        text(0, &[0xff, 0xfe]), // not UTF-8
+        text(0, b"cut short")[..12].to_vec(),
+        vec![1, 0, 0], // not even a header
+    ] {
+        assert_eq!(batch.set_failure_texts(&bad), -1, "{bad:?}");
+    }
+}
+
+#[test]
+fn a_failure_text_on_the_batch_path_is_the_breakers_last_failure() {
+    let mut w = Wrapper::new(Options::default());
+    let permit = w.acquire("db", 1_000) as u64;
+    w.record_with("db", permit, 1, 5, 1_005, Some("ConnectionError: refused"));
+    let status = r#"{"src":"c","dest":"x","body":{"type":"status","msg_id":1,"service":"db"}}"#;
+    let reply = w.message(status, 1_010);
+    assert!(
+        reply.contains(r#""last_failure":{"at_ms":1005,"error":"ConnectionError: refused"}"#),
+        "{reply}"
+    );
+    // Texts belong to one log: the next sync starts without any.
+    let permit = w.acquire("db", 2_000) as u64;
+    w.record_with("db", permit, 1, 5, 2_005, None);
+    let reply = w.message(status, 2_010);
+    assert!(reply.contains(r#""at_ms":1005"#), "{reply}");
 }

@@ -454,6 +454,7 @@ fn the_raw_module_imports_nothing_and_exports_the_abi() {
         "breaker_grant",
         "breaker_sync",
         "breaker_sync_ticks",
+        "breaker_failure_texts",
         "breaker_last_permit",
         "breaker_event_seq",
         "breaker_events_after",
