@@ -31,5 +31,5 @@ for (let i = 0; i < (msg.body.force_failures ?? 0); i++) {
     ? { type: 'circuit_breaker_open', in_reply_to: msg.body.msg_id, service, failures }
     : { type: 'call_failed', in_reply_to: msg.body.msg_id, service, state: 'closed', failures };
 }
-process.stdout.write(JSON.stringify({ src: msg.dest, dest: msg.src, body }) + '\n');
+process.stdout.write(`${JSON.stringify({ src: msg.dest, dest: msg.src, body })}\n`);
 breaker.shutdown();
