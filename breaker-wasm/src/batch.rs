@@ -239,11 +239,11 @@ fn replay(node: &mut Node, service: &str, e: Entry, text: Option<&str>) -> Optio
         now,
         ..
     } = e;
-    if (OP_CALL..OP_CALL + 3).contains(&code) && permit > 0 && text.is_none() {
+    if (OP_CALL..OP_CALL + 3).contains(&code) && permit > 0 {
         // The common entry: both requests at once, the service looked up once.
         let at = now.checked_sub(duration_ms?)?;
         let outcome: Outcome = outcome_of((code % OP_CALL).try_into().ok()?)?;
-        let stale = node.whole_call(at, now, service, permit, outcome, duration_ms)?;
+        let stale = node.whole_call(at, now, service, permit, outcome, duration_ms, text)?;
         return Some(i64::from(stale));
     }
     if code == OP_ACQUIRE as u64 || code >= OP_CALL {

@@ -70,6 +70,7 @@ fn by_requests(
     outcome: Outcome,
     duration_ms: u64,
     now: u64,
+    error: Option<&str>,
 ) -> i64 {
     let node = json.node_mut();
     match node.handle(now - duration_ms, &Request::Acquire { service }) {
@@ -79,7 +80,7 @@ fn by_requests(
                 permit,
                 outcome,
                 duration_ms: Some(duration_ms),
-                error: None,
+                error: error.map(Into::into),
             };
             match node.handle(now, &record) {
                 Reply::Recorded { stale, .. } => i64::from(stale),
@@ -94,7 +95,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
-fn any_log(seed: u64, memory_limit: Option<u64>) {
+fn any_log(seed: u64, memory_limit: Option<u64>, texts_kept: &mut usize) {
     let mut rng = Rng(seed);
     let mut fast = Session::new(Options::default());
     let mut json = Session::new(Options::default());
@@ -129,9 +130,19 @@ fn any_log(seed: u64, memory_limit: Option<u64>) {
                     duration as f64,
                     now as f64,
                 ];
+                // Most entries carry a text, as a guard's failures do (a text on any other
+                // outcome is not kept).
+                let error = (rng.below(4) > 0).then(|| format!("boom {step}"));
+                if let Some(e) = &error {
+                    let mut texts = 0u32.to_le_bytes().to_vec();
+                    texts.extend((e.len() as u32).to_le_bytes());
+                    texts.extend(e.as_bytes());
+                    assert_eq!(batch.set_failure_texts(&texts), 1);
+                }
                 let got = batch.sync(&mut fast, &entry);
                 let service = SERVICES[slot as usize];
-                let want = by_requests(&mut json, service, expected, outcome, duration, now);
+                let error = error.as_deref();
+                let want = by_requests(&mut json, service, expected, outcome, duration, now, error);
                 assert_eq!(got, want, "seed {seed}, step {step}");
             }
             85..=89 => now += rng.below(1_000),
@@ -153,6 +164,13 @@ fn any_log(seed: u64, memory_limit: Option<u64>) {
         json.node().snapshot(),
         "seed {seed}"
     );
+    *texts_kept += fast
+        .node()
+        .snapshot()
+        .breakers
+        .iter()
+        .filter(|b| b.parts.last_failure.is_some())
+        .count();
     assert_eq!(fast.node().events_after(0), json.node().events_after(0));
     let metrics = r#"{"src":"c","dest":"x","body":{"type":"metrics","msg_id":1}}"#;
     let a = text(fast.handle(metrics.as_bytes(), now));
@@ -162,9 +180,11 @@ fn any_log(seed: u64, memory_limit: Option<u64>) {
 
 #[test]
 fn any_whole_call_replays_as_its_two_requests() {
+    let mut texts_kept = 0;
     for seed in 1..=40 {
-        any_log(seed * 49_979_687, None);
+        any_log(seed * 49_979_687, None, &mut texts_kept);
     }
+    assert!(texts_kept > 10, "failure texts were kept: {texts_kept}");
 }
 
 #[test]
@@ -172,7 +192,7 @@ fn any_whole_call_replays_as_its_two_requests_under_a_small_budget() {
     // The budget holds three breakers and a few permits: filing an acquire's permit can make
     // it forget a breaker, this one included.
     for seed in 1..=40 {
-        any_log(seed * 86_028_121, Some(2 * (3 * 515 + 6 * 64)));
+        any_log(seed * 86_028_121, Some(2 * (3 * 515 + 6 * 64)), &mut 0);
     }
 }
 
@@ -196,7 +216,7 @@ fn a_whole_call_on_a_breaker_with_every_permit_outstanding_drops_the_oldest() {
     let call = [(OP_CALL + 1) as f64, 0.0, permit as f64, 2.0, 9.0];
     assert_eq!(batch.sync(&mut fast, &call), 0);
     assert_eq!(
-        by_requests(&mut json, "a", permit, Outcome::Failure, 2, 9),
+        by_requests(&mut json, "a", permit, Outcome::Failure, 2, 9, None),
         0
     );
     let (a, b) = (fast.node().snapshot(), json.node().snapshot());

@@ -187,6 +187,7 @@ impl Node {
     /// after the other, the service looked up once. `None` when the node does not hand out
     /// `expected` (the acquire has happened; nothing is recorded), else whether the record was
     /// stale.
+    #[allow(clippy::too_many_arguments)] // the two requests' fields, as `Request` has them
     pub fn whole_call(
         &mut self,
         at: u64,
@@ -195,9 +196,10 @@ impl Node {
         expected: u64,
         outcome: Outcome,
         duration_ms: Option<u64>,
+        error: Option<&str>,
     ) -> Option<bool> {
         self.advance(at);
-        if self.closed_call(now, service, expected, outcome, duration_ms) {
+        if self.closed_call(now, service, expected, outcome, duration_ms, error) {
             return Some(false);
         }
         let permit = self.last_permit + 1;
@@ -224,6 +226,7 @@ impl Node {
             return Some(true);
         }
         let b = self.breakers.breaker_mut(id);
+        let counted = Counted::before(b);
         let r = b.record(
             &config,
             self.now,
@@ -232,6 +235,10 @@ impl Node {
             duration_ms,
             &mut self.scratch,
         );
+        let failed = outcome == Outcome::Failure && counted.record_failure(b, &r);
+        if let Some(e) = error.filter(|_| failed) {
+            b.note_failure(e, self.now);
+        }
         self.breakers.touch(id);
         self.log_transitions(service);
         self.enforce_budget();
@@ -257,6 +264,7 @@ impl Node {
         expected: u64,
         outcome: Outcome,
         duration_ms: Option<u64>,
+        error: Option<&str>,
     ) -> bool {
         if expected != self.last_permit + 1 {
             return false;
@@ -277,7 +285,14 @@ impl Node {
             return false;
         }
         let b = breakers.breaker_mut(id);
+        let counted = Counted::before(b);
         b.whole_call(config, record_at, outcome, duration_ms, scratch);
+        // Not stale, and a closed breaker's record cannot close it: counted when it counts.
+        if let Some(e) =
+            error.filter(|_| outcome == Outcome::Failure && counted.0 < b.counts().failures)
+        {
+            b.note_failure(e, record_at);
+        }
         let slow = config.is_slow(duration_ms);
         self.last_permit = expected;
         self.now = record_at;
