@@ -32,6 +32,7 @@ class Batch {
     this._services = new Map();
     this._log = new Float64Array(FLUSH_AT * WORDS);
     this._n = 0; // numbers in the log
+    this._texts = []; // the log's failure texts: entry index, text, entry index, text...
     this._buffer = { raw: 0, ptr: 0, capacity: 0 };
     this.lastPermit = instance.call('breaker_last_permit');
   }
@@ -95,8 +96,11 @@ class Batch {
     return permit;
   }
 
-  /** The outcome code (0 success, 1 failure, 2 ignored) of a permit from acquire. */
-  record(s, permit, code, duration, now) {
+  /**
+   * The outcome code (0 success, 1 failure, 2 ignored) of a permit from acquire; text, for a
+   * failure only, its text (ABI.md, "What a guard records"), passed at the next sync.
+   */
+  record(s, permit, code, duration, now, text) {
     if (s.outcomes > 0 && (code !== FAILURE || s.failures > 0)) {
       s.outcomes--;
       if (code === FAILURE) s.failures--;
@@ -109,13 +113,16 @@ class Batch {
           log[n - 5] = CALL + code;
           log[n - 2] = duration;
           log[n - 1] = now;
+          if (text !== undefined) this._texts.push(n / WORDS - 1, text);
           return;
         }
       }
       this._push(code, s.slot, permit, duration, now);
+      if (text !== undefined) this._texts.push(this._n / WORDS - 1, text);
       return;
     }
     this._push(code, s.slot, permit, duration, now);
+    if (text !== undefined) this._texts.push(this._n / WORDS - 1, text);
     this.flush();
     this._regrant(s);
   }
@@ -132,21 +139,15 @@ class Batch {
   flush() {
     const count = this._n / WORDS;
     if (count === 0) return 0;
-    const bytes = this._n * 8;
-    let { raw, ptr, capacity } = this._buffer;
-    if (capacity < bytes) {
-      if (raw !== 0) this._instance.call('breaker_free', raw, capacity + 8);
-      capacity = Math.max(bytes, FLUSH_AT * WORDS * 8);
-      raw = this._instance.alloc(capacity + 8); // f64s need 8-byte alignment
-      ptr = (raw + 7) & ~7;
-      this._buffer = { raw, ptr, capacity };
-    }
+    const ptr = this._logBuffer(this._n * 8);
     new Float64Array(this._instance.ex.memory.buffer, ptr, this._n).set(
       this._log.subarray(0, this._n),
     );
     this._n = 0;
+    let kept = 0;
     let result;
     try {
+      if (this._texts.length > 0) kept = this._passTexts();
       result = this._instance.call('breaker_sync', ptr, count);
     } catch (e) {
       this.void(); // no call is admitted here by an instance that is gone
@@ -158,7 +159,52 @@ class Batch {
         `the module refused entry ${result + 2n ** 63n} of a batch: a local decision disagreed with it (please report this)`,
       );
     }
+    if (kept < 0) {
+      throw new BreakerError(
+        'the module did not take the failure texts of a batch, whose calls it counted without them (please report this)',
+      );
+    }
     return Number(result);
+  }
+
+  /** The 8-aligned address of a buffer in the module for a log of bytes, kept between syncs. */
+  _logBuffer(bytes) {
+    let { raw, ptr, capacity } = this._buffer;
+    if (capacity < bytes) {
+      if (raw !== 0) this._instance.call('breaker_free', raw, capacity + 8);
+      capacity = Math.max(bytes, FLUSH_AT * WORDS * 8);
+      raw = this._instance.alloc(capacity + 8); // f64s need 8-byte alignment
+      ptr = (raw + 7) & ~7;
+      this._buffer = { raw, ptr, capacity };
+    }
+    return ptr;
+  }
+
+  /**
+   * Hands the module the log's failure texts (breaker_failure_texts), as records of a u32 entry
+   * index, a u32 byte length and the UTF-8 bytes, and forgets them: how many it kept, or -1
+   * when it refused them or had no memory for them (the log is replayed all the same).
+   */
+  _passTexts() {
+    const texts = this._texts;
+    this._texts = [];
+    let most = 0; // UTF-8 takes at most 3 bytes per UTF-16 unit
+    for (let i = 1; i < texts.length; i += 2) most += 8 + texts[i].length * 3;
+    const instance = this._instance;
+    const ptr = instance.call('breaker_alloc', most);
+    if (ptr === 0) return -1;
+    const bytes = instance.bytes(ptr, most);
+    const words = new DataView(bytes.buffer, ptr, most);
+    let at = 0;
+    for (let i = 0; i < texts.length; i += 2) {
+      const { written } = encoder.encodeInto(texts[i + 1], bytes.subarray(at + 8));
+      words.setUint32(at, texts[i], true);
+      words.setUint32(at + 4, written, true);
+      at += 8 + written;
+    }
+    const kept = instance.call('breaker_failure_texts', ptr, at);
+    instance.call('breaker_free', ptr, most);
+    return kept;
   }
 
   /** After anything else crossed (a message): every grant is void, permits re-read. */

@@ -3,10 +3,15 @@
 // the timeout and abort bounds of a call.
 const { BreakerTimeoutError } = require('./errors.cjs');
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
 const SUCCESS = 0;
 const FAILURE = 1;
 const IGNORED = 2;
 const OUTCOMES = ['success', 'failure', 'ignored'];
+/** The characters of a failure's text a guard keeps (the module keeps at most 256 bytes). */
+const TEXT_CHARS = 256;
 
 /** Checks a guard's options once, with a message that names the bad one. */
 function checkOptions(options) {
@@ -29,6 +34,31 @@ function outcomeOf(error, options) {
   if (options.signal?.aborted && error === options.signal.reason)
     return options.cancellation === 'ignored' ? IGNORED : FAILURE;
   return options.ignore?.(error) ? IGNORED : FAILURE;
+}
+
+/**
+ * The text of a failure (ABI.md, "What a guard records"): String(error), or the tag of a value
+ * whose conversion throws, cut to its first 256 characters (never inside a surrogate pair) and
+ * made well-formed, as the module and the JSON of a record message need.
+ */
+function failureText(error) {
+  let text;
+  try {
+    text = String(error);
+  } catch {
+    text = Object.prototype.toString.call(error);
+  }
+  if (text.length > TEXT_CHARS) {
+    const last = text.charCodeAt(TEXT_CHARS - 1);
+    text = text.slice(0, last >= 0xd800 && last <= 0xdbff ? TEXT_CHARS - 1 : TEXT_CHARS);
+  }
+  return wellFormed(text);
+}
+
+/** text with every lone surrogate replaced by U+FFFD (what TextEncoder does to it). */
+function wellFormed(text) {
+  if (typeof text.toWellFormed === 'function') return text.toWellFormed();
+  return decoder.decode(encoder.encode(text));
 }
 
 /**
@@ -69,4 +99,14 @@ function bounded(service, fn, { timeoutMs, signal }) {
   });
 }
 
-module.exports = { SUCCESS, FAILURE, IGNORED, OUTCOMES, checkOptions, outcomeOf, bounded };
+module.exports = {
+  SUCCESS,
+  FAILURE,
+  IGNORED,
+  OUTCOMES,
+  checkOptions,
+  outcomeOf,
+  bounded,
+  failureText,
+  wellFormed,
+};
