@@ -12,6 +12,7 @@ const IGNORED = 2;
 const OUTCOMES = ['success', 'failure', 'ignored'];
 /** The characters of a failure's text a guard keeps (the module keeps at most 256 bytes). */
 const TEXT_CHARS = 256;
+const errorToString = Error.prototype.toString;
 
 /** Checks a guard's options once, with a message that names the bad one. */
 function checkOptions(options) {
@@ -44,7 +45,7 @@ function outcomeOf(error, options) {
 function failureText(error) {
   let text;
   try {
-    text = String(error);
+    text = printed(error);
   } catch {
     text = Object.prototype.toString.call(error);
   }
@@ -53,6 +54,27 @@ function failureText(error) {
     text = text.slice(0, last >= 0xd800 && last <= 0xdbff ? TEXT_CHARS - 1 : TEXT_CHARS);
   }
   return wellFormed(text);
+}
+
+/**
+ * String(value). For an object that String would print with Error.prototype.toString (no
+ * Symbol.toPrimitive, that toString), its steps written out: the same reads in the same order,
+ * the same text, without the generic conversion, which costs about 20 times as much.
+ */
+function printed(value) {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    value[Symbol.toPrimitive] !== undefined ||
+    value.toString !== errorToString
+  )
+    return String(value);
+  const name = value.name;
+  const named = name === undefined ? 'Error' : `${name}`;
+  const message = value.message;
+  const said = message === undefined ? '' : `${message}`;
+  if (named === '') return said;
+  return said === '' ? named : `${named}: ${said}`;
 }
 
 /** text with every lone surrogate replaced by U+FFFD (what TextEncoder does to it). */

@@ -28,6 +28,15 @@ function breakerOn(path, options) {
   return breaker;
 }
 
+/** String(value), or the tag of a value String cannot convert. */
+function safeString(value) {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
 const fails = (value) => () => {
   throw value;
 };
@@ -51,6 +60,26 @@ const cases = [
   ['an object', { code: 7 }, '[object Object]'],
   ['an object that cannot be converted', Object.create(null), '[object Object]'],
   ['a lone surrogate', new Error('a\ud800b'), 'Error: a\ufffdb'],
+  // As String() prints them: the error's own name, toString or Symbol.toPrimitive when it has one.
+  ['an Error named ""', Object.assign(new Error('bare'), { name: '' }), 'bare'],
+  [
+    'an Error with an object message',
+    new Error({ toString: () => 'from toString' }),
+    'Error: from toString',
+  ],
+  ['a DOMException', new DOMException('gone', 'NetworkError'), 'NetworkError: gone'],
+  ['its own toString', Object.assign(new Error('m'), { toString: () => 'custom' }), 'custom'],
+  [
+    'Symbol.toPrimitive',
+    Object.assign(new Error('m'), { [Symbol.toPrimitive]: () => 'prim' }),
+    'prim',
+  ],
+  [
+    'an error-like object',
+    { name: 'Odd', message: 'one', toString: Error.prototype.toString },
+    'Odd: one',
+  ],
+  ['a Symbol name', Object.assign(new Error('m'), { name: Symbol('s') }), '[object Error]'],
 ];
 
 for (const path of ['batch', 'messages']) {
@@ -58,6 +87,7 @@ for (const path of ['batch', 'messages']) {
     const clock = fakeClock(1000);
     const breaker = breakerOn(path, { clock, failureThreshold: 1000 });
     for (const [what, value, text] of cases) {
+      if (what !== 'a lone surrogate') assert.equal(text, safeString(value), what);
       for (const fn of [fails(value), rejects(value)]) {
         clock.now += 10;
         const at = clock.now + 2; // the record's time, not the start's
