@@ -25,6 +25,32 @@ const FLUSH_AT = 4096;
 
 const encoder = new TextEncoder();
 
+/**
+ * Writes text as UTF-8 into bytes at start (room for 3 bytes per UTF-16 unit); the bytes
+ * written. An ASCII prefix is copied here, what follows by TextEncoder.
+ */
+function utf8Into(text, bytes, start) {
+  let n = 0;
+  while (n < text.length) {
+    const unit = text.charCodeAt(n);
+    if (unit >= 0x80) {
+      const rest = n === 0 ? text : text.slice(n);
+      return n + encoder.encodeInto(rest, bytes.subarray(start + n)).written;
+    }
+    bytes[start + n] = unit;
+    n++;
+  }
+  return n;
+}
+
+/** Writes the u32 n little-endian into bytes at start. */
+function u32Into(n, bytes, start) {
+  bytes[start] = n;
+  bytes[start + 1] = n >>> 8;
+  bytes[start + 2] = n >>> 16;
+  bytes[start + 3] = n >>> 24;
+}
+
 class Batch {
   constructor(instance, afterSync) {
     this._instance = instance;
@@ -34,6 +60,7 @@ class Batch {
     this._n = 0; // numbers in the log
     this._texts = []; // the log's failure texts: entry index, text, entry index, text...
     this._buffer = { raw: 0, ptr: 0, capacity: 0 };
+    this._textBuffer = { ptr: 0, capacity: 0 }; // for breaker_failure_texts, kept between syncs
     this.lastPermit = instance.call('breaker_last_permit');
   }
 
@@ -182,29 +209,36 @@ class Batch {
 
   /**
    * Hands the module the log's failure texts (breaker_failure_texts), as records of a u32 entry
-   * index, a u32 byte length and the UTF-8 bytes, and forgets them: how many it kept, or -1
-   * when it refused them or had no memory for them (the log is replayed all the same).
+   * index, a u32 byte length and the UTF-8 bytes, in a buffer kept for them, and forgets them:
+   * how many it kept, or -1 when it refused them or had no memory for them (the log is
+   * replayed all the same).
    */
   _passTexts() {
     const texts = this._texts;
-    this._texts = [];
     let most = 0; // UTF-8 takes at most 3 bytes per UTF-16 unit
     for (let i = 1; i < texts.length; i += 2) most += 8 + texts[i].length * 3;
     const instance = this._instance;
-    const ptr = instance.call('breaker_alloc', most);
-    if (ptr === 0) return -1;
-    const bytes = instance.bytes(ptr, most);
-    const words = new DataView(bytes.buffer, ptr, most);
+    let { ptr, capacity } = this._textBuffer;
+    if (capacity < most) {
+      if (ptr !== 0) instance.call('breaker_free', ptr, capacity);
+      capacity = Math.max(most, 4096);
+      ptr = instance.call('breaker_alloc', capacity);
+      this._textBuffer = { ptr, capacity: ptr === 0 ? 0 : capacity };
+    }
+    if (ptr === 0) {
+      texts.length = 0;
+      return -1;
+    }
+    const bytes = instance.bytes(ptr, capacity);
     let at = 0;
     for (let i = 0; i < texts.length; i += 2) {
-      const { written } = encoder.encodeInto(texts[i + 1], bytes.subarray(at + 8));
-      words.setUint32(at, texts[i], true);
-      words.setUint32(at + 4, written, true);
+      const written = utf8Into(texts[i + 1], bytes, at + 8);
+      u32Into(texts[i], bytes, at);
+      u32Into(written, bytes, at + 4);
       at += 8 + written;
     }
-    const kept = instance.call('breaker_failure_texts', ptr, at);
-    instance.call('breaker_free', ptr, most);
-    return kept;
+    texts.length = 0;
+    return instance.call('breaker_failure_texts', ptr, at);
   }
 
   /** After anything else crossed (a message): every grant is void, permits re-read. */
