@@ -31,23 +31,34 @@ function checkOptions(options) {
 
 /** The outcome code of a call that threw error, under options. */
 function outcomeOf(error, options) {
-  if (error instanceof BreakerTimeoutError) return FAILURE;
+  if (isTimeout(error)) return FAILURE;
   if (options.signal?.aborted && error === options.signal.reason)
     return options.cancellation === 'ignored' ? IGNORED : FAILURE;
   return options.ignore?.(error) ? IGNORED : FAILURE;
 }
 
+/** Whether error is a guard's timeout: false for a value instanceof cannot ask (a revoked Proxy). */
+function isTimeout(error) {
+  try {
+    return error instanceof BreakerTimeoutError;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The text of a failure (ABI.md, "What a guard records"): String(error), or the tag of a value
- * whose conversion throws, cut to its first 256 characters (never inside a surrogate pair) and
+ * whose conversion throws (never an exception: the outcome must be recorded), cut to its first 256 characters (never inside a surrogate pair) and
  * made well-formed, as the module and the JSON of a record message need.
  */
 function failureText(error) {
-  let text;
+  let text = '[object Object]'; // a revoked Proxy's: no conversion works on it
   try {
     text = printed(error);
   } catch {
-    text = Object.prototype.toString.call(error);
+    try {
+      text = Object.prototype.toString.call(error);
+    } catch {}
   }
   if (text.length > TEXT_CHARS) {
     const last = text.charCodeAt(TEXT_CHARS - 1);
