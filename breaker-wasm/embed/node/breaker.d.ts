@@ -153,7 +153,10 @@ export interface ServiceStatus extends ReplyBody {
   counts: Counts;
   config: Config;
   retry_after_ms?: number;
-  /** The last failure recorded with an `error` text since the breaker last closed. */
+  /**
+   * The last failure recorded with an `error` text since the breaker last closed: a guarded
+   * call's failure carries its error's text (`String(error)`, its first 256 characters).
+   */
   last_failure?: { at_ms: number; error: string };
   policy: Policy;
 }
@@ -195,7 +198,10 @@ export class BreakerOpenError extends BreakerError {
   readonly text: string;
   /** ms until a call may be admitted again; null when the breaker is forced open. */
   readonly retryAfterMs: number | null;
-  /** The body the acquire message would have been answered with (in_reply_to 0). */
+  /**
+   * The body the acquire message would have been answered with (in_reply_to 0), but for
+   * `last_failure` when a guard's batch path rejected the call: `status(service)` has it.
+   */
   readonly reply: ReplyBody;
 }
 export class BreakerTimeoutError extends BreakerError {
@@ -239,12 +245,17 @@ export class Breaker extends EventEmitter {
   ): ReplyBody;
 
   acquire(service: string, nowMs?: number): number;
+  /**
+   * Reports an admitted call's outcome. `error`, a failure's text, becomes the breaker's last
+   * failure (`status(service).last_failure`) when the breaker counts the failure.
+   */
   record(
     service: string,
     permit: number,
     outcome: Outcome,
     durationMs?: number,
     nowMs?: number,
+    error?: string,
   ): RecordOk;
   /** fn receives an AbortSignal that aborts on the timeout or the caller's abort. */
   guard<T, F = never>(

@@ -25,6 +25,32 @@ const FLUSH_AT = 4096;
 
 const encoder = new TextEncoder();
 
+/**
+ * Writes text as UTF-8 into bytes at start (room for 3 bytes per UTF-16 unit); the bytes
+ * written. An ASCII prefix is copied here, what follows by TextEncoder.
+ */
+function utf8Into(text, bytes, start) {
+  let n = 0;
+  while (n < text.length) {
+    const unit = text.charCodeAt(n);
+    if (unit >= 0x80) {
+      const rest = n === 0 ? text : text.slice(n);
+      return n + encoder.encodeInto(rest, bytes.subarray(start + n)).written;
+    }
+    bytes[start + n] = unit;
+    n++;
+  }
+  return n;
+}
+
+/** Writes the u32 n little-endian into bytes at start. */
+function u32Into(n, bytes, start) {
+  bytes[start] = n;
+  bytes[start + 1] = n >>> 8;
+  bytes[start + 2] = n >>> 16;
+  bytes[start + 3] = n >>> 24;
+}
+
 class Batch {
   constructor(instance, afterSync) {
     this._instance = instance;
@@ -32,7 +58,9 @@ class Batch {
     this._services = new Map();
     this._log = new Float64Array(FLUSH_AT * WORDS);
     this._n = 0; // numbers in the log
+    this._texts = []; // the log's failure texts: entry index, text, entry index, text...
     this._buffer = { raw: 0, ptr: 0, capacity: 0 };
+    this._textBuffer = { ptr: 0, capacity: 0 }; // for breaker_failure_texts, kept between syncs
     this.lastPermit = instance.call('breaker_last_permit');
   }
 
@@ -95,8 +123,11 @@ class Batch {
     return permit;
   }
 
-  /** The outcome code (0 success, 1 failure, 2 ignored) of a permit from acquire. */
-  record(s, permit, code, duration, now) {
+  /**
+   * The outcome code (0 success, 1 failure, 2 ignored) of a permit from acquire; text, for a
+   * failure only, its text (ABI.md, "What a guard records"), passed at the next sync.
+   */
+  record(s, permit, code, duration, now, text) {
     if (s.outcomes > 0 && (code !== FAILURE || s.failures > 0)) {
       s.outcomes--;
       if (code === FAILURE) s.failures--;
@@ -109,13 +140,16 @@ class Batch {
           log[n - 5] = CALL + code;
           log[n - 2] = duration;
           log[n - 1] = now;
+          if (text !== undefined) this._texts.push(n / WORDS - 1, text);
           return;
         }
       }
       this._push(code, s.slot, permit, duration, now);
+      if (text !== undefined) this._texts.push(this._n / WORDS - 1, text);
       return;
     }
     this._push(code, s.slot, permit, duration, now);
+    if (text !== undefined) this._texts.push(this._n / WORDS - 1, text);
     this.flush();
     this._regrant(s);
   }
@@ -132,21 +166,15 @@ class Batch {
   flush() {
     const count = this._n / WORDS;
     if (count === 0) return 0;
-    const bytes = this._n * 8;
-    let { raw, ptr, capacity } = this._buffer;
-    if (capacity < bytes) {
-      if (raw !== 0) this._instance.call('breaker_free', raw, capacity + 8);
-      capacity = Math.max(bytes, FLUSH_AT * WORDS * 8);
-      raw = this._instance.alloc(capacity + 8); // f64s need 8-byte alignment
-      ptr = (raw + 7) & ~7;
-      this._buffer = { raw, ptr, capacity };
-    }
+    const ptr = this._logBuffer(this._n * 8);
     new Float64Array(this._instance.ex.memory.buffer, ptr, this._n).set(
       this._log.subarray(0, this._n),
     );
     this._n = 0;
+    let kept = 0;
     let result;
     try {
+      if (this._texts.length > 0) kept = this._passTexts();
       result = this._instance.call('breaker_sync', ptr, count);
     } catch (e) {
       this.void(); // no call is admitted here by an instance that is gone
@@ -158,7 +186,59 @@ class Batch {
         `the module refused entry ${result + 2n ** 63n} of a batch: a local decision disagreed with it (please report this)`,
       );
     }
+    if (kept < 0) {
+      throw new BreakerError(
+        'the module did not take the failure texts of a batch, whose calls it counted without them (please report this)',
+      );
+    }
     return Number(result);
+  }
+
+  /** The 8-aligned address of a buffer in the module for a log of bytes, kept between syncs. */
+  _logBuffer(bytes) {
+    let { raw, ptr, capacity } = this._buffer;
+    if (capacity < bytes) {
+      if (raw !== 0) this._instance.call('breaker_free', raw, capacity + 8);
+      capacity = Math.max(bytes, FLUSH_AT * WORDS * 8);
+      raw = this._instance.alloc(capacity + 8); // f64s need 8-byte alignment
+      ptr = (raw + 7) & ~7;
+      this._buffer = { raw, ptr, capacity };
+    }
+    return ptr;
+  }
+
+  /**
+   * Hands the module the log's failure texts (breaker_failure_texts), as records of a u32 entry
+   * index, a u32 byte length and the UTF-8 bytes, in a buffer kept for them, and forgets them:
+   * how many it kept, or -1 when it refused them or had no memory for them (the log is
+   * replayed all the same).
+   */
+  _passTexts() {
+    const texts = this._texts;
+    let most = 0; // UTF-8 takes at most 3 bytes per UTF-16 unit
+    for (let i = 1; i < texts.length; i += 2) most += 8 + texts[i].length * 3;
+    const instance = this._instance;
+    let { ptr, capacity } = this._textBuffer;
+    if (capacity < most) {
+      if (ptr !== 0) instance.call('breaker_free', ptr, capacity);
+      capacity = Math.max(most, 4096);
+      ptr = instance.call('breaker_alloc', capacity);
+      this._textBuffer = { ptr, capacity: ptr === 0 ? 0 : capacity };
+    }
+    if (ptr === 0) {
+      texts.length = 0;
+      return -1;
+    }
+    const bytes = instance.bytes(ptr, capacity);
+    let at = 0;
+    for (let i = 0; i < texts.length; i += 2) {
+      const written = utf8Into(texts[i + 1], bytes, at + 8);
+      u32Into(texts[i], bytes, at);
+      u32Into(written, bytes, at + 4);
+      at += 8 + written;
+    }
+    texts.length = 0;
+    return instance.call('breaker_failure_texts', ptr, at);
   }
 
   /** After anything else crossed (a message): every grant is void, permits re-read. */

@@ -9,7 +9,7 @@ const { join } = require('node:path');
 const { Batch } = require('./batch.cjs');
 const { BreakerError, BreakerOpenError, ProtocolError } = require('./errors.cjs');
 const { SUCCESS, FAILURE, IGNORED, OUTCOMES } = require('./guard.cjs');
-const { checkOptions, outcomeOf, bounded } = require('./guard.cjs');
+const { checkOptions, outcomeOf, bounded, failureText, wellFormed } = require('./guard.cjs');
 const { BATCH_EXPORTS, Instance, compile } = require('./instance.cjs');
 const { configOf } = require('./options.cjs');
 
@@ -166,10 +166,17 @@ class Breaker extends EventEmitter {
     return reply.permit;
   }
 
-  /** Reports the result of an admitted call (the record message); the record_ok body. */
-  record(service, permit, outcome, durationMs, nowMs) {
+  /**
+   * Reports the result of an admitted call (the record message); the record_ok body. error, a
+   * failure's text, becomes the breaker's last failure when it counts the failure.
+   */
+  record(service, permit, outcome, durationMs, nowMs, error) {
     const body = { type: 'record', service, permit, outcome };
     if (durationMs != null) body.duration_ms = Math.max(0, Math.round(durationMs));
+    if (error != null) {
+      if (typeof error !== 'string') throw new TypeError('error must be a string (the text)');
+      body.error = wellFormed(error);
+    }
     return this._checked(body, { nowMs });
   }
 
@@ -203,7 +210,7 @@ class Breaker extends EventEmitter {
         // What await does with it: a promise as it is, a value or a thenable in a new one.
         p = Promise.resolve(args === undefined ? fn() : fn(...args));
       } catch (e) {
-        this._recorded(s, permit, FAILURE, started);
+        this._recorded(s, permit, FAILURE, started, failureText(e));
         return Promise.reject(e);
       }
     } catch (e) {
@@ -215,16 +222,19 @@ class Breaker extends EventEmitter {
         return value;
       },
       (error) => {
-        this._recorded(s, permit, FAILURE, started);
+        this._recorded(s, permit, FAILURE, started, failureText(error));
         throw error;
       },
     );
   }
 
-  /** The outcome of a batch-path call, recorded now; its transitions reach the listeners. */
-  _recorded(s, permit, code, started) {
+  /**
+   * The outcome of a batch-path call (a failure with its text), recorded now; its transitions
+   * reach the listeners.
+   */
+  _recorded(s, permit, code, started, text) {
     const now = this._now();
-    this._batch.record(s, permit, code, now > started ? now - started : 0, now);
+    this._batch.record(s, permit, code, now > started ? now - started : 0, now, text);
     if (this._pending.length > 0) this._emitPending();
   }
 
@@ -265,10 +275,11 @@ class Breaker extends EventEmitter {
       code = outcomeOf(e, options);
     }
     // The transitions of this call (its acquire's too) reach the listeners before it returns.
-    if (s !== null) this._recorded(s, permit, code, started);
+    const text = code === FAILURE ? failureText(error) : undefined;
+    if (s !== null) this._recorded(s, permit, code, started, text);
     else {
       const now = this._now();
-      this.record(service, permit, OUTCOMES[code], now > started ? now - started : 0, now);
+      this.record(service, permit, OUTCOMES[code], now > started ? now - started : 0, now, text);
       this._emitPending();
     }
     if (code !== SUCCESS) throw error;

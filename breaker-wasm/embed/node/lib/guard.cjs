@@ -3,10 +3,16 @@
 // the timeout and abort bounds of a call.
 const { BreakerTimeoutError } = require('./errors.cjs');
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
 const SUCCESS = 0;
 const FAILURE = 1;
 const IGNORED = 2;
 const OUTCOMES = ['success', 'failure', 'ignored'];
+/** The characters of a failure's text a guard keeps (the module keeps at most 256 bytes). */
+const TEXT_CHARS = 256;
+const errorToString = Error.prototype.toString;
 
 /** Checks a guard's options once, with a message that names the bad one. */
 function checkOptions(options) {
@@ -25,10 +31,67 @@ function checkOptions(options) {
 
 /** The outcome code of a call that threw error, under options. */
 function outcomeOf(error, options) {
-  if (error instanceof BreakerTimeoutError) return FAILURE;
+  if (isTimeout(error)) return FAILURE;
   if (options.signal?.aborted && error === options.signal.reason)
     return options.cancellation === 'ignored' ? IGNORED : FAILURE;
   return options.ignore?.(error) ? IGNORED : FAILURE;
+}
+
+/** Whether error is a guard's timeout: false for a value instanceof cannot ask (a revoked Proxy). */
+function isTimeout(error) {
+  try {
+    return error instanceof BreakerTimeoutError;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The text of a failure (ABI.md, "What a guard records"): String(error), or the tag of a value
+ * whose conversion throws (never an exception: the outcome must be recorded), cut to its first 256 characters (never inside a surrogate pair) and
+ * made well-formed, as the module and the JSON of a record message need.
+ */
+function failureText(error) {
+  let text = '[object Object]'; // a revoked Proxy's: no conversion works on it
+  try {
+    text = printed(error);
+  } catch {
+    try {
+      text = Object.prototype.toString.call(error);
+    } catch {}
+  }
+  if (text.length > TEXT_CHARS) {
+    const last = text.charCodeAt(TEXT_CHARS - 1);
+    text = text.slice(0, last >= 0xd800 && last <= 0xdbff ? TEXT_CHARS - 1 : TEXT_CHARS);
+  }
+  return wellFormed(text);
+}
+
+/**
+ * String(value). For an object that String would print with Error.prototype.toString (no
+ * Symbol.toPrimitive, that toString), its steps written out: the same reads in the same order,
+ * the same text, without the generic conversion, which costs about 20 times as much.
+ */
+function printed(value) {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    value[Symbol.toPrimitive] !== undefined ||
+    value.toString !== errorToString
+  )
+    return String(value);
+  const name = value.name;
+  const named = name === undefined ? 'Error' : `${name}`;
+  const message = value.message;
+  const said = message === undefined ? '' : `${message}`;
+  if (named === '') return said;
+  return said === '' ? named : `${named}: ${said}`;
+}
+
+/** text with every lone surrogate replaced by U+FFFD (what TextEncoder does to it). */
+function wellFormed(text) {
+  if (typeof text.toWellFormed === 'function') return text.toWellFormed();
+  return decoder.decode(encoder.encode(text));
 }
 
 /**
@@ -69,4 +132,14 @@ function bounded(service, fn, { timeoutMs, signal }) {
   });
 }
 
-module.exports = { SUCCESS, FAILURE, IGNORED, OUTCOMES, checkOptions, outcomeOf, bounded };
+module.exports = {
+  SUCCESS,
+  FAILURE,
+  IGNORED,
+  OUTCOMES,
+  checkOptions,
+  outcomeOf,
+  bounded,
+  failureText,
+  wellFormed,
+};

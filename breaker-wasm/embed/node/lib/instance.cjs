@@ -20,11 +20,15 @@ const EXPORTS = [
   'breaker_handle',
   'breaker_diagnostics',
 ];
-/** The batch path (ABI.md, "Grants and batched reports"), used when all are there. */
+/**
+ * The batch path (ABI.md, "Grants and batched reports"), used when all are there: an older
+ * module, without breaker_failure_texts, gets messages, which carry the failures' texts.
+ */
 const BATCH_EXPORTS = [
   'breaker_slot',
   'breaker_grant',
   'breaker_sync',
+  'breaker_failure_texts',
   'breaker_last_permit',
   'breaker_event_seq',
   'breaker_events_after',

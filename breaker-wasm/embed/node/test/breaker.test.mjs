@@ -15,6 +15,7 @@ import {
   systemClock,
 } from 'breaker-wasm';
 
+import { withExports } from './exports.mjs';
 import { EMBED, WASM } from './paths.mjs';
 
 const TRANSCRIPT = join(EMBED, 'conformance.jsonl');
@@ -405,7 +406,11 @@ test('guard takes the batch path and agrees with the JSON messages', async () =>
   assert.equal(fast.text, 'Circuit breaker OPEN');
   assert.equal(fast.retryAfterMs, 3000);
   assert.equal(fast.retryAfterMs, json.retryAfterMs);
-  assert.deepEqual(fast.reply, { ...json.reply, in_reply_to: 0 });
+  // The typed rejection has no room for the last failure's text: status has it.
+  assert.deepEqual(json.reply.last_failure, { at_ms: 1060, error: 'Error: down' });
+  assert.deepEqual(breaker.status('db').last_failure, json.reply.last_failure);
+  const { last_failure, ...withoutText } = json.reply;
+  assert.deepEqual(fast.reply, { ...withoutText, in_reply_to: 0 });
   // Forced open: no time to give.
   breaker.request({ type: 'force', service: 'db', mode: 'open' });
   const forced = await breaker.guard('db', async () => 'never').catch((e) => e);
@@ -424,6 +429,7 @@ test('guard takes the batch path and agrees with the JSON messages', async () =>
 //     breaker_abi_version: 1, breaker_alloc: 1024, breaker_slot: 0, breaker_grant: 1000,
 //     breaker_sync: (if synced: unreachable) synced = 1, return 1;
 //     breaker_last_permit, breaker_event_seq: 0.0; breaker_events_after, handle, diagnostics: 0)
+// plus breaker_failure_texts, another name of breaker_slot (a function (i32, i32) -> i32 of 0).
 const SECOND_SYNC_TRAPS = Buffer.from(
   [
     'AGFzbQEAAAABNApgAAF/YAF/AX9gAn9/AGADf39+AX5gAAF+YAJ/fwF/YAF/AX5gAn9/AX5gAAF8YAF8',
@@ -438,7 +444,12 @@ const SECOND_SYNC_TRAPS = Buffer.from(
 );
 
 test('bad use: a trap while reporting a batch stops local admissions', async () => {
-  const breaker = await Breaker.load(new Uint8Array(SECOND_SYNC_TRAPS), { clock: fakeClock(0) });
+  const bytes = withExports(new Uint8Array(SECOND_SYNC_TRAPS), (exports) => [
+    ...exports,
+    { ...exports.find((e) => e.name === 'breaker_slot'), name: 'breaker_failure_texts' },
+  ]);
+  const breaker = await Breaker.load(bytes, { clock: fakeClock(0) });
+  assert.notEqual(breaker._batch, null, 'the module has the batch path');
   await breaker.guard('db', () => 1); // crosses once for the permit and the grant
   await breaker.guard('db', () => 2); // within the grant: no crossing
   assert.throws(() => breaker.handleRaw('', 0), /trapped/); // reports both calls: it traps

@@ -23,6 +23,26 @@ const status = breaker.status('inventory');
 const state: 'closed' | 'open' | 'half_open' = status.state;
 const failures: number = status.counts.failures;
 const threshold: number = status.config.failure_threshold;
+const why: string | undefined = status.last_failure?.error;
+const permit: number = breaker.acquire('inventory');
+const recorded: 'closed' | 'open' | 'half_open' = breaker.record(
+  'inventory',
+  permit,
+  'failure',
+  12,
+  undefined,
+  'Error: connection refused',
+).state;
 const all = breaker.status();
 const names: string[] = all.services.map((s) => s.service);
-console.log(state, failures, threshold, names, await stock(), await fetchUser(1), await byName());
+console.log(
+  state,
+  failures,
+  threshold,
+  why,
+  recorded,
+  names,
+  await stock(),
+  await fetchUser(1),
+  await byName(),
+);
