@@ -9,7 +9,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from breaker_wasm import Breaker, Guard
+from breaker_wasm import Breaker, BreakerError, Guard
 from breaker_wasm.guard import failure_text
 from conftest import FakeClock
 
@@ -197,3 +197,21 @@ def test_record_takes_a_failure_text() -> None:
     permit = breaker.acquire("db")
     breaker.record("db", permit, "failure")  # no text: the one before stays
     assert last_failure(breaker) == {"at_ms": 1_000, "error": "HTTP 503"}
+
+
+def test_texts_the_module_refuses_are_a_bug_that_loses_no_call() -> None:
+    """Texts out of order (which a guard never logs) make ``breaker_failure_texts`` return -1:
+    the sync raises :class:`BreakerError`, and the log is replayed all the same, without them."""
+    breaker = Breaker(failure_threshold=10)
+    guard = breaker.guard("db")
+    fail(guard, ConnectionError("one"))
+    fail(guard, ConnectionError("two"))
+    assert breaker._batch is not None
+    texts = breaker._batch.texts
+    assert [text for _, text in texts] == ["ConnectionError: one", "ConnectionError: two"]
+    texts.reverse()
+    with pytest.raises(BreakerError, match="refused a batch's failure texts"):
+        breaker.status("db")
+    assert breaker._batch.texts == []
+    status = breaker.status("db")
+    assert status["counts"]["failures"] == 2 and "last_failure" not in status
