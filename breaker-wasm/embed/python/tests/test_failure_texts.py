@@ -91,6 +91,17 @@ def test_every_failure_of_a_log_carries_its_own_text() -> None:
     assert breaker.status("a")["counts"]["failures"] == 50
 
 
+def test_a_full_log_of_long_texts_grows_the_buffer() -> None:
+    """4,096 failures with 256-byte texts: the log and its texts outgrow the buffer the log
+    alone needs, which is replaced by a larger one."""
+    breaker = Breaker(failure_threshold=100_000)
+    guard = breaker.guard("db")
+    for i in range(10_000):
+        fail(guard, ValueError(f"{i:05} " + "x" * 300))
+    assert last_failure(breaker)["error"] == ("ValueError: 09999 " + "x" * 300)[:256]
+    assert breaker.status("db")["counts"]["failures"] == 10_000
+
+
 def test_the_text_shows_in_rejections_until_the_breaker_closes() -> None:
     clock = FakeClock(1_000)
     breaker = Breaker(clock=clock, failure_threshold=2, open_timeout_ms=100)

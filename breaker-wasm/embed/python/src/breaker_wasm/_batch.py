@@ -164,7 +164,8 @@ class Batch:
         if capacity < len(data):
             if raw:
                 self._instance.call("breaker_free", raw, capacity + 8)
-            capacity = max(len(data), FLUSH_AT * _WORDS * 8)
+            # Room to spare: the texts make the bytes of a full log vary from flush to flush.
+            capacity = max(2 * len(data), FLUSH_AT * _WORDS * 8)
             raw = self._instance.alloc(capacity + 8)  # f64s need 8-byte alignment
             ptr = (raw + 7) & ~7
             self._buffer = (raw, ptr, capacity)
