@@ -344,6 +344,7 @@ def test_a_trap_in_a_batch_stops_local_admissions() -> None:
           (func (export "breaker_diagnostics") (result i64) i64.const 0)
           (func (export "breaker_slot") (param i32 i32) (result i32) i32.const 0)
           (func (export "breaker_grant") (param i32) (result i64) i64.const 1000)
+          (func (export "breaker_failure_texts") (param i32 i32) (result i32) i32.const 0)
           (func (export "breaker_sync_ticks") (param i32 i32 i64) (result i64)
             global.get $synced
             if unreachable end
@@ -394,7 +395,10 @@ def test_guard_takes_the_batch_path_and_agrees_with_the_json_messages(wasm_path:
         breaker.acquire("db")
     assert fast.value.retry_after_ms == json_path.value.retry_after_ms == 3_000
     assert fast.value.text == "Circuit breaker OPEN"
-    assert fast.value.reply == {**json_path.value.reply, "in_reply_to": 0}
+    # The message's reply names the last failure, which a typed rejection does not carry.
+    expected = dict(json_path.value.reply)
+    assert expected.pop("last_failure") == {"at_ms": 1_000, "error": "ConnectionError: down"}
+    assert fast.value.reply == {**expected, "in_reply_to": 0}
     breaker.request({"type": "force", "service": "db", "mode": "open"})
     with pytest.raises(BreakerOpen) as forced, guard:
         pass

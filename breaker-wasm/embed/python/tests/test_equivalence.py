@@ -1,10 +1,11 @@
 """The batch path against one ``acquire`` and one ``record`` message per call.
 
-A seeded random sequence of guarded calls (outcomes, durations), clock steps, config changes
-and status reads runs through a guard on one instance, and through the two-step messages on
-another. Both must give the same listener events (times and reasons), the same status replies,
-snapshots and metrics; and each transition must reach the guard's listeners before the
-guarded call that caused it returns.
+A seeded random sequence of guarded calls (outcomes, durations, failure texts, calls nested in
+calls), clock steps, config changes and status reads runs through a guard on one instance, and
+through the two-step messages on another, whose ``record`` carries the text a guard passes as
+its ``error``. Both must give the same listener events (times and reasons), the same status
+replies, snapshots and metrics (with the breakers' last failures in them); and each transition
+must reach the guard's listeners before the guarded call that caused it returns.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from breaker_wasm import Breaker, Transition
+from breaker_wasm import Breaker, BreakerOpen, Transition
 from conftest import FakeClock
 
 SERVICES = ["a", "b", "c"]
@@ -44,19 +46,54 @@ class Skipped(Exception):
     """Excluded by the guard: recorded as ignored."""
 
 
-def guarded_call(
-    breaker: Breaker, clock: FakeClock, service: str, kind: str, ms: int, decorated: bool
-) -> None:
-    guard = breaker.guard(service, ignore=(Skipped,))
+#: The messages of failures: none, plain, non-ASCII, and over 256 characters (cut by the guard,
+#: then by the module to 256 bytes at a character boundary).
+MESSAGES = ["", "connection refused", "d\u00e9j\u00e0 vu \u2014 503", "x" * 300, "\u00e9" * 300]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One guarded call: its downstream takes ``ms`` (after ``inner``, a call it makes under
+    another guard, if any) and ends as ``kind``, a failure raising ``Down(message)``."""
+
+    service: str
+    kind: str
+    ms: int
+    message: str
+    inner: Call | None = None
+
+    def text(self) -> str | None:
+        """The failure text a guard passes: what the message side's record sends."""
+        if self.kind != "failure":
+            return None
+        return f"Down: {self.message}"[:256] if self.message else "Down"
+
+
+def random_call(rng: random.Random, nested: bool) -> Call:
+    return Call(
+        rng.choice(SERVICES),
+        rng.choice(["success", "success", "success", "failure", "failure", "ignored"]),
+        rng.choice([0, 1, 5, 35, 60]),
+        rng.choice(MESSAGES),
+        random_call(rng, False) if nested and rng.random() < 0.2 else None,
+    )
+
+
+def guarded_call(breaker: Breaker, clock: FakeClock, call: Call, decorated: bool) -> None:
+    """``call`` under a guard. A nested call's record is not its acquire's neighbour in the log,
+    so it takes an entry of its own, and its text that entry's index."""
+    guard = breaker.guard(call.service, ignore=(Skipped,))
 
     def downstream() -> None:
-        clock.now += ms
-        if kind == "failure":
-            raise Down()
-        if kind == "ignored":
+        if call.inner is not None:
+            guarded_call(breaker, clock, call.inner, not decorated)
+        clock.now += call.ms
+        if call.kind == "failure":
+            raise Down(call.message) if call.message else Down()
+        if call.kind == "ignored":
             raise Skipped()
 
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(BreakerOpen, Down, Skipped):
         if decorated:
             guard(downstream)()
         else:
@@ -64,14 +101,16 @@ def guarded_call(
                 downstream()
 
 
-def two_step_call(breaker: Breaker, clock: FakeClock, service: str, kind: str, ms: int) -> None:
+def two_step_call(breaker: Breaker, clock: FakeClock, call: Call) -> None:
     try:
-        permit = breaker.acquire(service)
-    except Exception:
+        permit = breaker.acquire(call.service)
+    except BreakerOpen:
         return
     started = clock.now
-    clock.now += ms
-    breaker.record(service, permit, kind, clock.now - started)
+    if call.inner is not None:
+        two_step_call(breaker, clock, call.inner)
+    clock.now += call.ms
+    breaker.record(call.service, permit, call.kind, clock.now - started, error=call.text())
 
 
 def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -84,16 +123,15 @@ def run(seed: int, steps: int) -> None:
     clocks = FakeClock(1_000), FakeClock(1_000)
     fast, slow = Breaker(clock=clocks[0]), Breaker(clock=clocks[1])
     seen: tuple[list[Transition], list[Transition]] = ([], [])
+    texts = 0  # status replies compared with a last failure in them
     fast.add_listener(seen[0].append)
     slow.add_listener(seen[1].append)
     for step in range(steps):
         roll = rng.random()
         if roll < 0.8:
-            service = rng.choice(SERVICES)
-            kind = rng.choice(["success", "success", "success", "failure", "failure", "ignored"])
-            ms = rng.choice([0, 1, 5, 35, 60])
-            guarded_call(fast, clocks[0], service, kind, ms, decorated=rng.random() < 0.5)
-            two_step_call(slow, clocks[1], service, kind, ms)
+            call = random_call(rng, nested=True)
+            guarded_call(fast, clocks[0], call, decorated=rng.random() < 0.5)
+            two_step_call(slow, clocks[1], call)
             # Before the guarded call returned, its transitions reached the listeners.
             assert seen[0] == seen[1], f"seed {seed}, step {step}"
         elif roll < 0.9:
@@ -106,13 +144,16 @@ def run(seed: int, steps: int) -> None:
             assert same(fast.configure(config, target), slow.configure(config, target))
         else:
             service = rng.choice(SERVICES)
-            assert same(fast.status(service), slow.status(service)), f"seed {seed}, step {step}"
+            status = fast.status(service)
+            assert same(status, slow.status(service)), f"seed {seed}, step {step}"
+            texts += "last_failure" in status
     assert seen[0] == seen[1]
     assert fast.snapshot() == slow.snapshot()
     assert same(fast.status(), slow.status())
     # Slow and ignored calls are counted for metrics however they were recorded.
     assert fast.metrics() == slow.metrics()
     assert len(seen[0]) > 10, "the sequence should move the breakers"
+    assert texts >= 10, "the status reads should show failure texts"
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -148,7 +189,10 @@ def test_the_default_nanosecond_clock_reaches_the_module_as_whole_milliseconds(
             permit = 0
         now[0] = end
         if permit:
-            slow.record(service, permit, kind, end // 1_000_000 - start // 1_000_000)
+            duration = end // 1_000_000 - start // 1_000_000
+            slow.record(
+                service, permit, kind, duration, error="Down" if kind == "failure" else None
+            )
         now[0] += rng.choice([0, 1_000, 700_000, 5_000_000_000])
     assert fast.snapshot() == slow.snapshot()
     assert fast.events() == slow.events()

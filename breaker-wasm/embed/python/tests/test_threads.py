@@ -1,7 +1,7 @@
 """One breaker shared by threads: every guarded call reaches the module once, in permit order,
 whatever the interleaving (the lock around the log and the grants). Without the lock this fails:
 two threads number the same permit, or log permits out of order, and the module refuses the
-batch."""
+batch (or its failure texts)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ def test_threads_sharing_guards_report_every_call_once() -> None:
     def ok() -> None:
         pass
 
-    def bad() -> None:
-        raise Boom()
+    def bad(text: str) -> None:
+        raise Boom(text)
 
     decorated = [(g(ok), g(bad)) for g in guards]
     errors: list[BaseException] = []
@@ -48,13 +48,13 @@ def test_threads_sharing_guards_report_every_call_once() -> None:
                 k, fails = (seed + i) % 3, (seed * 7 + i) % 10 == 0
                 if i % 2 and fails:
                     with pytest.raises(Boom), guards[k]:
-                        raise Boom()
+                        raise Boom(f"{seed} {i}")
                 elif i % 2:
                     with guards[k]:
                         pass
                 elif fails:
                     with pytest.raises(Boom):
-                        decorated[k][1]()
+                        decorated[k][1](f"{seed} {i}")
                 else:
                     decorated[k][0]()
         except BaseException as e:  # handed to the main thread
@@ -75,3 +75,9 @@ def test_threads_sharing_guards_report_every_call_once() -> None:
     assert failures == sum(
         1 for t in range(per_thread) for i in range(calls) if (t * 7 + i) % 10 == 0
     )
+    # Each failure's text went with its own entry: the last one is a failure of that service.
+    for k, s in enumerate(services):
+        seed, i = map(
+            int, breaker.status(s)["last_failure"]["error"].removeprefix("Boom: ").split()
+        )
+        assert (seed + i) % 3 == k and (seed * 7 + i) % 10 == 0

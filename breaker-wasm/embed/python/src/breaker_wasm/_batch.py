@@ -67,6 +67,7 @@ class Batch:
         "_services",
         "_ticks_per_ms",
         "last_permit",
+        "texts",
     )
 
     def __init__(
@@ -77,6 +78,9 @@ class Batch:
         self._after_sync = after_sync
         self._services: dict[str, Service | None] = {}
         self._log: list[int] = []
+        #: The failure texts of the log: (entry index, text), indices increasing. Appended with
+        #: the entry, under the same lock; a flush hands them over and clears them.
+        self.texts: list[tuple[int, str]] = []
         self._buffer = (0, 0, 0)  # (address from breaker_alloc, aligned address, capacity)
         self.last_permit = int(instance.call("breaker_last_permit"))
 
@@ -116,11 +120,15 @@ class Batch:
         s.last = result
         return result
 
-    def record(self, s: Service, permit: int, outcome: int, started: int, now: int) -> None:
+    def record(
+        self, s: Service, permit: int, outcome: int, started: int, now: int, text: str | None
+    ) -> None:
         """The outcome (0 success, 1 failure, 2 ignored) of a permit from :meth:`acquire` at
-        ``started``: kept within the grant, else replayed with the log before this returns (the
-        caller holds the breaker's lock)."""
+        ``started``, a failure with its ``text`` (or none): kept within the grant, else replayed
+        with the log before this returns (the caller holds the breaker's lock)."""
         self._log += (outcome, s.slot, permit, started, now)
+        if text is not None:
+            self.texts.append((len(self._log) // _WORDS - 1, text))
         if s.outcomes > 0 and (outcome != 1 or s.failures > 0):
             s.outcomes -= 1
             if outcome == 1:
@@ -139,23 +147,33 @@ class Batch:
         s.rearm, s.last = packed >> 2 * _BITS, 0
 
     def flush(self) -> int:
-        """Replays the log in the module; returns the last entry's result (0 when empty)."""
+        """Replays the log in the module, with its failure texts; returns the last entry's
+        result (0 when empty)."""
         count = len(self._log) // _WORDS
         if count == 0:
             return 0
+        # The texts go in the same buffer, after the log: the module copies them at once.
+        texts = encode_texts(self.texts) if self.texts else b""
         # struct converts a list of ints about twice as fast as array("q") does.
         data = struct.pack(f"<{len(self._log)}q", *self._log)
         self._log.clear()
+        self.texts.clear()
+        at = len(data)
+        data += texts
         raw, ptr, capacity = self._buffer
         if capacity < len(data):
             if raw:
                 self._instance.call("breaker_free", raw, capacity + 8)
-            capacity = max(len(data), FLUSH_AT * _WORDS * 8)
+            # Room to spare: the texts make the bytes of a full log vary from flush to flush.
+            capacity = max(2 * len(data), FLUSH_AT * _WORDS * 8)
             raw = self._instance.alloc(capacity + 8)  # f64s need 8-byte alignment
             ptr = (raw + 7) & ~7
             self._buffer = (raw, ptr, capacity)
         self._instance.write(data, ptr)
         try:
+            kept = (
+                self._instance.call("breaker_failure_texts", ptr + at, len(texts)) if texts else 0
+            )
             result = self._instance.call("breaker_sync_ticks", ptr, count, self._ticks_per_ms)
         except BreakerTrapped:
             self.void()  # no call is admitted here by an instance that is gone
@@ -166,6 +184,9 @@ class Batch:
                 f"the module refused entry {result - (-(1 << 63))} of a batch: a local "
                 "decision disagreed with it (please report this)"
             )
+        if kept < 0:
+            # The log was replayed all the same, without the texts: no call is lost.
+            raise BreakerError("the module refused a batch's failure texts (please report this)")
         return result
 
     def invalidate(self) -> None:
@@ -181,3 +202,17 @@ class Batch:
 
 
 _FLUSH_WORDS = FLUSH_AT * _WORDS
+
+
+def encode_texts(texts: list[tuple[int, str]]) -> bytes:
+    """Failure texts as ``breaker_failure_texts`` takes them: per text, its entry's index and its
+    length in bytes (two little-endian u32s), then its UTF-8 bytes."""
+    out = bytearray()
+    for index, text in texts:
+        encoded = text.encode("utf-8", "replace")  # guards' texts are valid already
+        out += _TEXT_HEADER.pack(index, len(encoded))
+        out += encoded
+    return bytes(out)
+
+
+_TEXT_HEADER = struct.Struct("<II")

@@ -70,7 +70,7 @@ def sync_decorator(breaker: Breaker) -> Decorate:
             try:
                 result = fn(*args, **kwargs)
             except BaseException as e:
-                guard._end((permit, started, s), guard._code(e))
+                guard._raised((permit, started, s), e)
                 raise
             acquire()
             try:

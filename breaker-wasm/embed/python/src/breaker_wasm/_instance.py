@@ -32,6 +32,7 @@ BATCH_EXPORTS = (
     "breaker_slot",
     "breaker_grant",
     "breaker_sync_ticks",
+    "breaker_failure_texts",
     "breaker_last_permit",
     "breaker_event_seq",
     "breaker_events_after",

@@ -231,9 +231,15 @@ class Breaker:
         outcome: str,
         duration_ms: int | None = None,
         now_ms: int | None = None,
+        *,
+        error: str | None = None,
     ) -> Reply:
         """Reports the result of a call admitted by :meth:`acquire` (``outcome`` is
-        ``"success"``, ``"failure"`` or ``"ignored"``); returns the ``record_ok`` body."""
+        ``"success"``, ``"failure"`` or ``"ignored"``); returns the ``record_ok`` body.
+
+        ``error``: a failure's text, which the breaker keeps as its last failure (cut to 256
+        bytes; ignored for other outcomes). A guard passes ``"TypeName: message"``.
+        """
         body: dict[str, Any] = {
             "type": "record",
             "service": service,
@@ -242,6 +248,10 @@ class Breaker:
         }
         if duration_ms is not None:
             body["duration_ms"] = max(0, int(duration_ms))
+        if error is not None:
+            if not isinstance(error, str):
+                raise TypeError(f"error must be a str, not {type(error).__name__}")
+            body["error"] = error
         return self._checked(body, now_ms=now_ms)
 
     def guard(

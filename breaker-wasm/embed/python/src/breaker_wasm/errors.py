@@ -62,7 +62,8 @@ def rejection(service: str, result: int) -> BreakerOpen:
     """The error for a rejected typed ``acquire`` (ABI.md, "The typed fast path").
 
     Its ``reply`` is the body the ``acquire`` message would have been answered with, with
-    ``in_reply_to`` 0.
+    ``in_reply_to`` 0, but for the breaker's ``last_failure``, which the result does not carry
+    (``status`` shows it).
     """
     v = -1 - result
     text = "Circuit breaker HALF_OPEN" if v & 1 else "Circuit breaker OPEN"

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ._batch import _ACQUIRE, _CALL, _FLUSH_WORDS, UNRESOLVED, Batch, Service
+from ._batch import _ACQUIRE, _CALL, _FLUSH_WORDS, _WORDS, UNRESOLVED, Batch, Service
 from .errors import BreakerOpen
 
 if TYPE_CHECKING:
@@ -32,11 +32,29 @@ CANCELLATION_CHOICES = ("failure", "ignored")
 _Held = tuple[int, int, Service]
 
 _SUCCESS, _FAILURE, _IGNORED = 0, 1, 2
+#: A failure's text is cut to this many characters (the module keeps 256 bytes of it).
+TEXT_LIMIT = 256
 _OUTCOMES = ("success", "failure", "ignored")
 #: The batch-path handle of a guard's service is looked up on first use (no grant until then).
 _UNRESOLVED = UNRESOLVED
 #: The handle of a guard whose calls go through the messages (no batch path, or a bad name).
 _NO_BATCH = Service("", -1)
+
+
+def failure_text(exc: BaseException) -> str:
+    """A failure's text, as the breaker keeps it (ABI.md, "What a guard records"): the error as
+    Python prints it, ``"TypeName: message"``, or the type name alone when the message is empty
+    (or cannot be had), cut to :data:`TEXT_LIMIT` characters; valid UTF-8 whatever the message
+    holds (a lone surrogate becomes ``?``)."""
+    name = type(exc).__name__
+    try:
+        message = str(exc)
+    except Exception:
+        message = ""
+    text = f"{name}: {message}"[:TEXT_LIMIT] if message else name[:TEXT_LIMIT]
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 class Guard:
@@ -159,9 +177,9 @@ class Guard:
             raise rejected
         return permit, now, s
 
-    def _end(self, held: _Held, code: int) -> None:
-        """Records the outcome ``code`` of ``held``; within the grant, one append to the log
-        (see ``Batch.record`` for the rule)."""
+    def _end(self, held: _Held, code: int, text: str | None = None) -> None:
+        """Records the outcome ``code`` of ``held``, a failure with its ``text``; within the
+        grant, one append to the log (see ``Batch.record`` for the rule)."""
         permit, started, s = held
         self._lock.acquire()
         try:
@@ -182,17 +200,22 @@ class Guard:
                     log[-1] = now
                 else:
                     log += (code, s.slot, permit, started, now)
+                if text is not None:
+                    # The texts belong to the log, indexed by entry (ABI.md, wrapper rule 4).
+                    self._batch.texts.append((len(log) // _WORDS - 1, text))
                 if len(log) < _FLUSH_WORDS:
                     return
                 self._batch.flush()
             elif s is not _NO_BATCH:
-                self._batch.record(s, permit, code, started, now)
+                self._batch.record(s, permit, code, started, now, text)
         finally:
             self._lock.release()
         if s is _NO_BATCH:
             unit = self._ticks_per_ms
             now_ms, duration = now // unit, max(0, now // unit - started // unit)
-            self._breaker.record(self._service, permit, _OUTCOMES[code], duration, now_ms)
+            self._breaker.record(
+                self._service, permit, _OUTCOMES[code], duration, now_ms, error=text
+            )
         elif self._breaker._pending:
             self._breaker._deliver()
 
@@ -200,6 +223,11 @@ class Guard:
         batch = self._breaker._batch
         handle = None if batch is None else batch.service(self._service)
         return _NO_BATCH if handle is None else handle
+
+    def _raised(self, held: _Held, exc: BaseException) -> None:
+        """Records the outcome of ``held``, which raised ``exc``: a failure with its text."""
+        code = self._code(exc)
+        self._end(held, code, failure_text(exc) if code == _FAILURE else None)
 
     def outcome(self, exc: BaseException | None) -> str:
         """What a call that ended with ``exc`` (``None``: it returned) is recorded as."""
@@ -276,7 +304,10 @@ class Guard:
                 if self._breaker._pending:
                     self._breaker._deliver()
                 return
-        self._end(held, _SUCCESS if exc is None else self._code(exc))
+        if exc is None:
+            self._end(held, _SUCCESS)
+        else:
+            self._raised(held, exc)
 
     # -- async with ------------------------------------------------------------------------------
 
@@ -300,9 +331,12 @@ class Guard:
         try:
             await limit.__aexit__(kind, exc, tb)  # turns its own cancellation into TimeoutError
         except BaseException as raised:
-            self._end(held, self._code(raised))
+            self._raised(held, raised)  # the timeout's TimeoutError
             raise
-        self._end(held, self._code(exc))
+        if exc is None:
+            self._end(held, _SUCCESS)
+        else:
+            self._raised(held, exc)
 
     # -- decorator -------------------------------------------------------------------------------
 
