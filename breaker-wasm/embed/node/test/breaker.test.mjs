@@ -120,7 +120,7 @@ test('the shared conformance transcript, byte for byte', async () => {
     const { replies } = breaker.handleRaw(send, step.now_ms);
     assert.equal(
       decoder.decode(replies),
-      step.expect.map((e) => e + '\n').join(''),
+      step.expect.map((e) => `${e}\n`).join(''),
       `conformance.jsonl line ${i + 1}: ${send}`,
     );
   });
