@@ -7,7 +7,7 @@ seconds="${1:-60}"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 # `--sanitizer none`: no -Zsanitizer, so stable Rust builds it; libFuzzer's coverage guidance
 # (-Cpasses=sancov-module) needs no nightly.
-for target in handle_bytes message_sequences json_validity stream_chunks; do
+for target in handle_bytes message_sequences json_validity stream_chunks batch_log; do
     mkdir -p "corpus/$target"
     seeds=()
     [ -d "seeds/$target" ] && seeds=("seeds/$target")

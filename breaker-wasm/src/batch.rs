@@ -155,7 +155,8 @@ impl Batch {
             let (Some(index), Some(len)) = (word(0), word(4)) else {
                 return self.refuse_texts();
             };
-            let text = bytes.get(at + 8..at + 8 + len as usize);
+            let end = (at + 8).checked_add(len as usize);
+            let text = end.and_then(|end| bytes.get(at + 8..end));
             let Some(text) = text.filter(|t| std::str::from_utf8(t).is_ok()) else {
                 return self.refuse_texts();
             };

@@ -544,7 +544,8 @@ fn failure_texts_that_are_not_well_formed_are_refused_whole() {
         [text(2, b"a"), text(1, b"b")].concat(),
         text(0, &[0xff, 0xfe]), // not UTF-8
         text(0, b"cut short")[..12].to_vec(),
-        vec![1, 0, 0], // not even a header
+        vec![1, 0, 0],                                         // not even a header
+        [0u32.to_le_bytes(), u32::MAX.to_le_bytes()].concat(), // a length past the end
     ] {
         assert_eq!(batch.set_failure_texts(&bad), -1, "{bad:?}");
     }
