@@ -190,6 +190,8 @@ impl Batch {
         let bytes = std::mem::take(&mut self.text_bytes);
         let mut next = texts.iter().peekable();
         for (i, entry) in entries.enumerate() {
+            // Valid UTF-8 since `set_failure_texts`; read back as `str` the same way (kept as a
+            // `String`, slicing it would link more code into the module than this check).
             let text = next
                 .next_if(|(at, _)| *at as usize == i)
                 .and_then(|(_, range)| std::str::from_utf8(&bytes[range.clone()]).ok());

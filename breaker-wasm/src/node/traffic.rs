@@ -26,9 +26,7 @@ impl Counted {
     fn call_failure(self, b: &Breaker, result: CallResult) -> bool {
         match result {
             CallResult::Opened { .. } => true,
-            CallResult::Failed { state, .. } => {
-                state != StateName::Open && b.counts().failures > self.0
-            }
+            CallResult::Failed { state, .. } => state != StateName::Open && self.more_failures(b),
             _ => false,
         }
     }
@@ -38,7 +36,12 @@ impl Counted {
     /// A failed trial call that closes the breaker (judged by rate) leaves no last failure.
     fn record_failure(self, b: &Breaker, r: &Recorded) -> bool {
         let closed = r.transition.is_some_and(|t| t.to == StateName::Closed);
-        !r.stale && !closed && b.counts().failures > self.0
+        !r.stale && !closed && self.more_failures(b)
+    }
+
+    /// Whether `b` has counted a failure since.
+    fn more_failures(self, b: &Breaker) -> bool {
+        b.counts().failures > self.0
     }
 }
 
@@ -287,10 +290,9 @@ impl Node {
         let b = breakers.breaker_mut(id);
         let counted = Counted::before(b);
         b.whole_call(config, record_at, outcome, duration_ms, scratch);
-        // Not stale, and a closed breaker's record cannot close it: counted when it counts.
-        if let Some(e) =
-            error.filter(|_| outcome == Outcome::Failure && counted.0 < b.counts().failures)
-        {
+        // As `record_failure` says for a record that is not stale and cannot close a breaker.
+        let failed = outcome == Outcome::Failure && counted.more_failures(b);
+        if let Some(e) = error.filter(|_| failed) {
             b.note_failure(e, record_at);
         }
         let slow = config.is_slow(duration_ms);

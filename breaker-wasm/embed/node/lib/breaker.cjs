@@ -186,9 +186,9 @@ class Breaker extends EventEmitter {
    * then the outcome with the elapsed duration. Always a promise, never a synchronous throw.
    *
    * The common call (no options, a permit taken without crossing: batch.local) is _local's,
-   * as wrap's is: one reaction on fn's promise records the outcome and settles the promise the caller
-   * awaits, so the caller resumes after the record (and its listeners) as with an await, in as
-   * many microtask jobs, with no async function frame and no rethrow of fn's error into it.
+   * as wrap's is: one reaction on fn's promise records the outcome and settles the promise the
+   * caller awaits, so the caller resumes after the record (and its listeners) as with an await,
+   * in as many microtask jobs, with no async function frame and no rethrow of fn's error.
    * Everything else takes _guard, the same steps in an async function.
    */
   guard(service, fn, options = NO_OPTIONS) {

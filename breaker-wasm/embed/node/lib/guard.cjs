@@ -37,7 +37,7 @@ function outcomeOf(error, options) {
   return options.ignore?.(error) ? IGNORED : FAILURE;
 }
 
-/** Whether error is a guard's timeout: false for a value instanceof cannot ask (a revoked Proxy). */
+/** Whether error is a guard's timeout (false for what instanceof cannot ask: a revoked Proxy). */
 function isTimeout(error) {
   try {
     return error instanceof BreakerTimeoutError;
@@ -48,8 +48,9 @@ function isTimeout(error) {
 
 /**
  * The text of a failure (ABI.md, "What a guard records"): String(error), or the tag of a value
- * whose conversion throws (never an exception: the outcome must be recorded), cut to its first 256 characters (never inside a surrogate pair) and
- * made well-formed, as the module and the JSON of a record message need.
+ * whose conversion throws (never an exception: the outcome must be recorded), cut to its first
+ * 256 characters (never inside a surrogate pair) and made well-formed, as the module and the
+ * JSON of a record message need.
  */
 function failureText(error) {
   let text = '[object Object]'; // a revoked Proxy's: no conversion works on it
